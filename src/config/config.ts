@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
+import { LotBridgeError } from '../errors';
+import { fromRoot } from '../paths';
+
+/** Validated LotBridge configuration. Every key maps to one environment variable (see docs/operations.md). */
+export interface LotBridgeConfig {
+  /** DATABASE_URL; default postgres://postgres@127.0.0.1:5432/lotbridge. */
+  databaseUrl: string;
+  /** True when DATABASE_URL was set (then it is never replaced by the embedded PostgreSQL). */
+  databaseUrlExplicit: boolean;
+  /** REDIS_URL; default redis://127.0.0.1:6379. */
+  redisUrl: string;
+  /** True when REDIS_URL was set (then a Redis outage is waited on, never a switch to the PostgreSQL queue backend). */
+  redisUrlExplicit: boolean;
+  /** LOTBRIDGE_HTTP_PORT (8080). */
+  httpPort: number;
+  /** LOTBRIDGE_HTTP_HOST (0.0.0.0). */
+  httpHost: string;
+  /** LOTBRIDGE_MLLP_PORT (2575), the built-in hl7 connector's MLLP listener. */
+  mllpPort: number;
+  /** LOTBRIDGE_DATA_DIR (./data): embedded PostgreSQL, watched folders, generated secrets. */
+  dataDir: string;
+  /** LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: when set, an admin API key with this value exists after start. */
+  bootstrapAdminKey?: string;
+  /** LOTBRIDGE_ADMIN_PASSWORD: console/Node-RED admin password. */
+  adminPassword?: string;
+  /** LOTBRIDGE_QUEUE_PREFIX (lotbridge): BullMQ key prefix, so hubs can share one Redis. */
+  queuePrefix: string;
+  /** LOTBRIDGE_TIMEZONE (UTC): IANA zone for source timestamps without an offset. */
+  timezone: string;
+  /** LOTBRIDGE_LOG_LEVEL (info). */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOTBRIDGE_MAX_BODY_BYTES (10 MiB): larger bodies are answered 413 and stored as metadata only. */
+  maxBodyBytes: number;
+  /** LOTBRIDGE_WORKER_CONCURRENCY (8): ingest jobs processed at once per worker process. */
+  workerConcurrency: number;
+  /** LOTBRIDGE_PIPELINE_MAX_ATTEMPTS (8): attempts for transient errors before `failed`. */
+  maxAttempts: number;
+  /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
+  sweepIntervalMs: number;
+  /** LOTBRIDGE_SWEEP_GRACE_MS (30000): age before a received/queued message counts as stranded. */
+  sweepGraceMs: number;
+  /** LOTBRIDGE_CONFIG_FILE (lotbridge.config.json in the working directory, when present). */
+  configFile?: string;
+  /** LOTBRIDGE_DB_POOL_MAX (20): PostgreSQL pool size per process. */
+  dbPoolMax: number;
+}
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/lotbridge';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int']> = [
+  ['httpPort', 'LOTBRIDGE_HTTP_PORT', 'int'],
+  ['httpHost', 'LOTBRIDGE_HTTP_HOST', 'string'],
+  ['mllpPort', 'LOTBRIDGE_MLLP_PORT', 'int'],
+  ['dataDir', 'LOTBRIDGE_DATA_DIR', 'string'],
+  ['bootstrapAdminKey', 'LOTBRIDGE_BOOTSTRAP_ADMIN_KEY', 'string'],
+  ['adminPassword', 'LOTBRIDGE_ADMIN_PASSWORD', 'string'],
+  ['queuePrefix', 'LOTBRIDGE_QUEUE_PREFIX', 'string'],
+  ['timezone', 'LOTBRIDGE_TIMEZONE', 'string'],
+  ['logLevel', 'LOTBRIDGE_LOG_LEVEL', 'string'],
+  ['maxBodyBytes', 'LOTBRIDGE_MAX_BODY_BYTES', 'int'],
+  ['workerConcurrency', 'LOTBRIDGE_WORKER_CONCURRENCY', 'int'],
+  ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
+  ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
+  ['sweepGraceMs', 'LOTBRIDGE_SWEEP_GRACE_MS', 'int'],
+  ['configFile', 'LOTBRIDGE_CONFIG_FILE', 'string'],
+  ['dbPoolMax', 'LOTBRIDGE_DB_POOL_MAX', 'int'],
+];
+
+/** The environment variable for each config key (for docs and error messages). */
+export const envNameOf: Record<string, string> = Object.fromEntries([
+  ['databaseUrl', 'DATABASE_URL'],
+  ['redisUrl', 'REDIS_URL'],
+  ...ENV_MAP.map(([k, e]) => [k, e]),
+]);
+
+/** True when `tz` is an IANA zone this Node.js knows. */
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the configuration from `env`, applies defaults and validates it with ajv against
+ * schemas/config.schema.json. Fails fast with every problem listed in one LB_ERR_CONFIG_INVALID.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LotBridgeConfig {
+  const raw: Record<string, unknown> = {
+    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databaseUrlExplicit: Boolean(env.DATABASE_URL),
+    redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    redisUrlExplicit: Boolean(env.REDIS_URL),
+  };
+  const problems: string[] = [];
+  for (const [key, name, type] of ENV_MAP) {
+    const v = env[name];
+    if (v === undefined || v === '') {
+      continue;
+    }
+    if (type === 'int') {
+      if (!/^-?\d+$/.test(v.trim())) {
+        problems.push(`${name}=${JSON.stringify(v)} is not an integer`);
+        continue;
+      }
+      raw[key] = Number(v.trim());
+    } else {
+      raw[key] = v;
+    }
+  }
+  const schema = JSON.parse(fs.readFileSync(fromRoot('schemas', 'config.schema.json'), 'utf8')) as object;
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const validate = ajv.compile(schema);
+  if (!validate(raw)) {
+    for (const e of validate.errors ?? []) {
+      const key = e.instancePath.replace(/^\//, '');
+      problems.push(`${envNameOf[key] ?? key}: ${e.message ?? 'invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as string[]).join(', ')})` : ''}`);
+    }
+  }
+  if (typeof raw.timezone === 'string' && !isValidTimeZone(raw.timezone)) {
+    problems.push(`LOTBRIDGE_TIMEZONE: "${raw.timezone}" is not an IANA time zone`);
+  }
+  if (problems.length > 0) {
+    throw new LotBridgeError('LB_ERR_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
+  }
+  const cfg = raw as unknown as LotBridgeConfig;
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  return cfg;
+}

@@ -1,0 +1,101 @@
+import type { LotBridgeError, LotBridgeErrorJson } from '../errors';
+import type { Logger } from '../logging/logger';
+
+/** Formats the hub stores and parses. */
+export type MessageFormat = 'hl7v2' | 'x12' | 'edifact' | 'b2mml' | 'json' | 'csv';
+
+/** Transports a message can arrive by. */
+export type Transport = 'http' | 'mllp' | 'file' | 'cli' | 'flow';
+
+/** A message as a connector received it, before anything is parsed. */
+export interface RawInbound {
+  /** Format of the payload (decides the dedup key and the parser). */
+  readonly format: MessageFormat;
+  /** Bytes as received; decode with a known charset. */
+  readonly payload: Buffer;
+  /** Declared charset (from Content-Type, MSH-18, UNB syntax id), when known. */
+  readonly encoding?: string;
+  /** Content-Type as received over HTTP. */
+  readonly contentType?: string;
+  readonly receivedAt: Date;
+  readonly transport: Transport;
+  /** Transport facts: remote address, file name, API key name, … (never secrets). */
+  readonly envelope: Readonly<Record<string, string>>;
+  /** Size of the body when it was too large to keep (payload is then empty). */
+  readonly oversizeBytes?: number;
+}
+
+/** What a connector's envelope reader found in a message without fully parsing it. */
+export interface EnvelopeInfo {
+  /** Message type: 'movement', 'ADT^A08', '856', 'DESADV', … */
+  messageType?: string;
+  /** Sending system / party, as the message names it. */
+  sender?: string;
+  receiver?: string;
+  /** Interchange / message control number (MSH-10, ISA13, UNB 0020). */
+  controlId?: string;
+  /** Dedup key per format (see src/ingest/dedup-key.ts); computed by the hub when absent. */
+  dedupKey?: string;
+  /** Set when the body cannot be read at all: the message is stored and answered as rejected. */
+  error?: LotBridgeError;
+}
+
+/** The receipt a connector turns into its acknowledgement. Resolved ⇒ the bytes are committed. */
+export type IngestReceipt =
+  | { status: 'accepted'; messageId: string }
+  | { status: 'duplicate'; messageId: string; duplicateOf: string }
+  | { status: 'rejected'; messageId: string; error: LotBridgeErrorJson };
+
+/** What the hub gives a connector. */
+export interface IngestPort {
+  /** Durably stores the raw message (invalid ones too), then enqueues it. Resolved ⇒ safe to ACK. */
+  receive(connectorId: string, message: RawInbound): Promise<IngestReceipt>;
+}
+
+/** What a connector may use from the hub (no I/O at create()). */
+export interface ConnectorDeps {
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** The hub's data dir (watched folders live below it unless configured). */
+  readonly dataDir: string;
+  /** Default IANA zone for offset-less timestamps (LOTBRIDGE_TIMEZONE). */
+  readonly timezone: string;
+}
+
+export type ConnectorHealth = { status: 'up' | 'degraded' | 'down'; detail?: string; lastMessageAt?: Date };
+
+/** A running connector instance. */
+export interface ConnectorAdapter {
+  /** Unique and stable over time: stored messages (and so canonical rows) link to it. */
+  readonly id: string;
+  readonly kind: string;
+  /** IANA zone for this source's offset-less timestamps. */
+  readonly timezone: string;
+  /** Open listeners/pollers; resolves when ready for traffic. */
+  start(ingest: IngestPort): Promise<void>;
+  /** Stop accepting, settle in-flight acks, close sockets. Idempotent; `force` skips waiting. */
+  stop(options?: { force?: boolean }): Promise<void>;
+  health(): Promise<ConnectorHealth>;
+  /**
+   * Reads the format and envelope of an HTTP-posted body (`POST /api/v1/ingest/{id}`).
+   * Must not throw for bad input: put the error in `EnvelopeInfo.error`.
+   */
+  inspectHttp(body: Buffer, contentType: string | undefined): { format: MessageFormat; encoding?: string; info: EnvelopeInfo };
+}
+
+/** A connector kind: its config schema and a pure factory. */
+export interface ConnectorDefinition<C = Record<string, unknown>> {
+  /** Stable kind = folder name under connectors/: 'wms', 'hl7', … */
+  readonly kind: string;
+  /** JSON Schema of the instance config (validated before create()). */
+  readonly configSchema: object;
+  /** Pure factory, no I/O. */
+  create(instance: { id: string; config: C }, deps: ConnectorDeps): ConnectorAdapter;
+}
+
+/** A connector instance as configured: built-in or from lotbridge.config.json. */
+export interface ConnectorInstanceConfig {
+  id: string;
+  kind: string;
+  config: Record<string, unknown>;
+}

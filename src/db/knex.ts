@@ -1,0 +1,77 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// numeric → JS number for quantities (18,4 fits a double without loss at our magnitudes);
+// int8 (bigserial ids, counts) → number. Dates (DATE) stay ISO strings, never shifted by the local zone.
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
+
+export type Db = Knex;
+
+export interface DbOptions {
+  /** Connection string (postgres://…). */
+  url: string;
+  /** Pool max (default 20). */
+  poolMax?: number;
+  /** search_path schema, for tests that isolate by schema. */
+  searchPath?: string;
+}
+
+/** Creates the knex instance for PostgreSQL. All SQL lives under src/db and migrations/. */
+export function createDb(opts: DbOptions): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: opts.url, application_name: 'lotbridge' },
+    pool: { min: 0, max: opts.poolMax ?? 20, acquireTimeoutMillis: 10000 },
+    acquireConnectionTimeout: 10000,
+    searchPath: opts.searchPath ? [opts.searchPath, 'public'] : undefined,
+  });
+}
+
+/** Splits a postgres URL into the server URL (database `postgres`) and the database name. */
+export function splitDatabaseUrl(url: string): { adminUrl: string; database: string } {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+  u.pathname = '/postgres';
+  return { adminUrl: u.toString(), database };
+}
+
+/** Creates the database named in `url` when it does not exist (CREATE DATABASE on the server's `postgres` db). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const { adminUrl, database } = splitDatabaseUrl(url);
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (r.rowCount) {
+      return false;
+    }
+    try {
+      await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+    } catch (err) {
+      // two processes creating it at once: the other one won
+      if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') {
+        throw err;
+      }
+    }
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+/** True when a PostgreSQL server answers at `url` within `timeoutMs`. */
+export async function canConnect(url: string, timeoutMs = 2000): Promise<boolean> {
+  const { adminUrl } = splitDatabaseUrl(url);
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

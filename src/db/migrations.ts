@@ -1,0 +1,65 @@
+import type { Knex } from 'knex';
+import * as m0 from '../../migrations/20260301000000_message_store';
+import * as m1 from '../../migrations/20260301000100_master_data';
+import * as m2 from '../../migrations/20260301000200_lots_inventory';
+import * as m3 from '../../migrations/20260301000300_trace_events';
+import * as m4 from '../../migrations/20260301000400_logistics';
+import * as m5 from '../../migrations/20260301000500_alerts_recalls';
+import * as m6 from '../../migrations/20260301000600_audit_outbox_security';
+
+type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+/** Every migration, in order, registered explicitly (no directory scanning: works from src/ and dist/). */
+const migrations: Array<[string, MigrationModule]> = [
+  ['20260301000000_message_store', m0],
+  ['20260301000100_master_data', m1],
+  ['20260301000200_lots_inventory', m2],
+  ['20260301000300_trace_events', m3],
+  ['20260301000400_logistics', m4],
+  ['20260301000500_alerts_recalls', m5],
+  ['20260301000600_audit_outbox_security', m6],
+];
+
+class ExplicitMigrationSource implements Knex.MigrationSource<string> {
+  getMigrations(): Promise<string[]> {
+    return Promise.resolve(migrations.map(([name]) => name));
+  }
+  getMigrationName(name: string): string {
+    return name;
+  }
+  getMigration(name: string): Promise<Knex.Migration> {
+    const found = migrations.find(([n]) => n === name);
+    if (!found) {
+      return Promise.reject(new Error(`unknown migration ${name}`));
+    }
+    return Promise.resolve(found[1]);
+  }
+}
+
+export const migrationConfig: Knex.MigratorConfig = {
+  migrationSource: new ExplicitMigrationSource(),
+  tableName: 'knex_migrations',
+};
+
+export const latestMigration = migrations[migrations.length - 1][0];
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+  return applied;
+}
+
+/** Rolls back the last batch (or all with `all`). */
+export async function migrateDown(db: Knex, all = false): Promise<string[]> {
+  const [, undone] = (await db.migrate.rollback(migrationConfig, all)) as [number, string[]];
+  return undone;
+}
+
+/** Applied and pending migration names. */
+export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {
+  const [applied, pending] = (await db.migrate.list(migrationConfig)) as [Array<{ name: string } | string>, Array<{ file: string } | string>];
+  return {
+    applied: applied.map((a) => (typeof a === 'string' ? a : a.name)),
+    pending: pending.map((p) => (typeof p === 'string' ? p : p.file)),
+  };
+}

@@ -1,0 +1,74 @@
+import type { ErrorKind } from './lotbridge-error';
+
+/** One entry per error code: who acts (kind), the HTTP status an API answer uses, and a one-line meaning. */
+export interface ErrorCatalogEntry {
+  kind: ErrorKind;
+  http: number;
+  meaning: string;
+}
+
+/**
+ * The error-code catalog. Codes are `LB_ERR_<AREA>_<WHAT>` and never reused.
+ * docs/errors.md has a row per code (meaning and fix); tests/unit/errors/catalog.test.ts keeps both in step.
+ */
+export const errorCatalog = {
+  // configuration and start-up
+  LB_ERR_CONFIG_INVALID: { kind: 'defect', http: 500, meaning: 'The configuration (environment or lotbridge.config.json) is invalid.' },
+  LB_ERR_CONNECTOR_DUPLICATE_KIND: { kind: 'defect', http: 500, meaning: 'Two connector definitions register the same kind.' },
+  LB_ERR_CONNECTOR_DUPLICATE_ID: { kind: 'defect', http: 500, meaning: 'Two connector instances share one id.' },
+  LB_ERR_CONNECTOR_UNKNOWN_KIND: { kind: 'defect', http: 500, meaning: 'A connector instance names a kind that is not registered.' },
+  LB_ERR_CONNECTOR_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No connector instance has this id.' },
+  LB_ERR_CONNECTOR_CONFIG_INVALID: { kind: 'defect', http: 500, meaning: 'A connector instance config does not match its schema.' },
+  // HTTP API
+  LB_ERR_AUTH_MISSING: { kind: 'input', http: 401, meaning: 'The request has no Authorization: Bearer key.' },
+  LB_ERR_AUTH_INVALID: { kind: 'input', http: 401, meaning: 'The API key is unknown or revoked.' },
+  LB_ERR_AUTH_FORBIDDEN: { kind: 'input', http: 403, meaning: "The key's role may not do this." },
+  LB_ERR_API_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No such route or resource.' },
+  LB_ERR_API_BAD_REQUEST: { kind: 'input', http: 400, meaning: 'The request (query, path or body) does not match the API schema.' },
+  LB_ERR_API_CONFLICT: { kind: 'input', http: 409, meaning: 'The resource already exists or the change conflicts with its state.' },
+  LB_ERR_MESSAGE_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No stored message has this id.' },
+  LB_ERR_LOT_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No lot matches the query.' },
+  LB_ERR_SERVICE_UNAVAILABLE: { kind: 'transient', http: 503, meaning: 'PostgreSQL (or the queue) is unreachable; nothing was stored.' },
+  LB_ERR_INTERNAL: { kind: 'defect', http: 500, meaning: 'An unexpected error (a bug); the log has the details.' },
+  // intake
+  LB_ERR_INGEST_EMPTY: { kind: 'input', http: 422, meaning: 'The message body is empty.' },
+  LB_ERR_INGEST_TOO_LARGE: { kind: 'input', http: 413, meaning: 'The message body is larger than the connector allows; only its metadata was stored.' },
+  LB_ERR_INGEST_UNSUPPORTED_MEDIA: { kind: 'input', http: 415, meaning: 'The Content-Type is not one the connector accepts.' },
+  LB_ERR_INGEST_ENCODING: { kind: 'input', http: 422, meaning: 'The bytes are not valid in the declared or expected character set.' },
+  // pipeline
+  LB_ERR_PIPELINE_NO_HANDLER: { kind: 'defect', http: 500, meaning: 'No pipeline handler is registered for the message format/connector kind.' },
+  LB_ERR_PIPELINE_SCHEMA_VIOLATION: { kind: 'defect', http: 500, meaning: "A mapper's output failed the canonical JSON Schema (a mapping bug)." },
+  LB_ERR_PIPELINE_ATTEMPTS_EXHAUSTED: { kind: 'transient', http: 503, meaning: 'A transient error persisted through every retry.' },
+  LB_ERR_PIPELINE_NOT_REPROCESSABLE: { kind: 'input', http: 409, meaning: 'The message cannot be reprocessed (oversize: no payload stored, or a duplicate).' },
+  // GS1 barcodes
+  LB_ERR_GS1_EMPTY: { kind: 'input', http: 422, meaning: 'The barcode data is empty.' },
+  LB_ERR_GS1_UNKNOWN_AI: { kind: 'input', http: 422, meaning: 'The data names a GS1 Application Identifier that does not exist.' },
+  LB_ERR_GS1_LENGTH: { kind: 'input', http: 422, meaning: 'An AI value is shorter or longer than the GS1 syntax allows.' },
+  LB_ERR_GS1_CHARSET: { kind: 'input', http: 422, meaning: 'An AI value has a character outside its GS1 character set (CSET 82/39/64 or digits).' },
+  LB_ERR_GS1_CHECK_DIGIT: { kind: 'input', http: 422, meaning: 'A GTIN, SSCC, GLN or other keyed value has a wrong check digit.' },
+  LB_ERR_GS1_DATE: { kind: 'input', http: 422, meaning: 'A date AI (YYMMDD) is not a valid calendar date.' },
+  LB_ERR_GS1_SYNTAX: { kind: 'input', http: 422, meaning: 'The barcode text is not a GS1 element string, scanner output or Digital Link URI.' },
+  LB_ERR_GS1_ASSOCIATION: { kind: 'input', http: 422, meaning: 'A GS1 mandatory association or exclusion rule is broken (e.g. (10) without (01)).' },
+  LB_ERR_GS1_DUPLICATE_AI: { kind: 'input', http: 422, meaning: 'The same AI appears twice with different values.' },
+  LB_ERR_GS1_INVALID_VALUE: { kind: 'input', http: 422, meaning: 'An AI value fails a GS1 linter (component check other than length, charset, date or check digit).' },
+  // WMS connector
+  LB_ERR_WMS_JSON_SYNTAX: { kind: 'input', http: 422, meaning: 'The JSON or NDJSON body cannot be parsed (line/column given).' },
+  LB_ERR_WMS_CSV_SYNTAX: { kind: 'input', http: 422, meaning: 'The CSV body cannot be parsed (line given).' },
+  LB_ERR_WMS_CSV_HEADER: { kind: 'input', http: 422, meaning: 'The CSV header lacks a required column.' },
+  LB_ERR_WMS_RECORD_INVALID: { kind: 'input', http: 422, meaning: 'A WMS record does not match its schema (field and index given).' },
+  LB_ERR_WMS_UNKNOWN_TYPE: { kind: 'input', http: 422, meaning: 'A WMS record has a type that is not a movement, count or temperature reading.' },
+  LB_ERR_WMS_QUANTITY: { kind: 'input', http: 422, meaning: 'A quantity is missing, not a number, or negative where it must not be.' },
+  LB_ERR_WMS_DATE: { kind: 'input', http: 422, meaning: 'A timestamp or date is not a valid calendar date/time.' },
+  LB_ERR_WMS_ITEM_UNIDENTIFIED: { kind: 'input', http: 422, meaning: 'A record identifies no item: neither a GS1 barcode nor gtin + lot.' },
+  LB_ERR_WMS_UOM: { kind: 'input', http: 422, meaning: "A unit of measure cannot be converted to the material's base unit." },
+  LB_ERR_WMS_ALL_RECORDS_REJECTED: { kind: 'input', http: 422, meaning: 'Every record in the body was rejected.' },
+  LB_ERR_WMS_LOCATION_REQUIRED: { kind: 'input', http: 422, meaning: 'A movement needs a location (and toLocation for moves).' },
+  // master data import
+  LB_ERR_IMPORT_CSV: { kind: 'input', http: 422, meaning: 'A master-data or stock CSV row is invalid (line and column given).' },
+  // audit
+  LB_ERR_AUDIT_CHAIN_BROKEN: { kind: 'defect', http: 500, meaning: 'audit verify found a row whose hash or previous hash does not match.' },
+} as const satisfies Record<string, ErrorCatalogEntry>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export const allErrorCodes = Object.keys(errorCatalog) as ErrorCode[];
