@@ -77,10 +77,18 @@ export interface ConnectorAdapter {
   stop(options?: { force?: boolean }): Promise<void>;
   health(): Promise<ConnectorHealth>;
   /**
-   * Reads the format and envelope of an HTTP-posted body (`POST /api/v1/ingest/{id}`).
-   * Must not throw for bad input: put the error in `EnvelopeInfo.error`.
+   * The format of a body posted to `POST /api/v1/ingest/{id}` (from its Content-Type and first bytes).
+   * Throws LB_ERR_INGEST_UNSUPPORTED_MEDIA for a Content-Type the connector does not take.
    */
-  inspectHttp(body: Buffer, contentType: string | undefined): { format: MessageFormat; encoding?: string; info: EnvelopeInfo };
+  formatOf(contentType: string | undefined, body: Buffer): { format: MessageFormat; encoding?: string };
+  /**
+   * Reads the envelope (type, sender, control id, dedup id) of a received message, without the
+   * full parse. Called by the hub's IngestPort before it stores the message. Must not throw for
+   * bad input: an unreadable body is reported in `EnvelopeInfo.error` (stored, answered rejected).
+   */
+  readEnvelope(message: RawInbound): EnvelopeInfo;
+  /** Optional: the HTTP answer for a receipt, for connectors whose protocol has its own ACK (HL7). */
+  httpAnswer?(receipt: IngestReceipt, message: RawInbound): { statusCode: number; contentType: string; body: string } | undefined;
 }
 
 /** A connector kind: its config schema and a pure factory. */

@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import type { LotBridgeErrorJson } from '../errors';
+import type { Logger } from '../logging/logger';
+import type { MessageFormat } from '../connectors/types';
+
+/** A stored inbound message as the pipeline sees it. */
+export interface StoredMessage {
+  id: string;
+  connectorId: string;
+  connectorKind: string;
+  format: MessageFormat;
+  messageType: string | null;
+  sender: string | null;
+  controlId: string | null;
+  receivedAt: Date;
+  payload: Buffer;
+  contentType: string | null;
+  encoding: string | null;
+  envelope: Record<string, string>;
+}
+
+/** An audit entry written in the canonical transaction (chain = `pipeline:<connectorId>`). */
+export interface AuditEntry {
+  action: string;
+  entityType: string;
+  entityId?: string;
+  before?: unknown;
+  after?: unknown;
+  reason?: string;
+}
+
+/** What a handler gets for one message: the transaction, helpers for lineage, outbox, audit and validation. */
+export interface ProcessContext {
+  /** The one transaction for parse → map → validate → persist + audit + outbox. */
+  readonly trx: Knex.Transaction;
+  readonly message: StoredMessage;
+  /** IANA zone for the source's offset-less timestamps (connector override or LOTBRIDGE_TIMEZONE). */
+  readonly timezone: string;
+  readonly logger: Logger;
+  /**
+   * The next ordinal for a canonical row of this message (1, 2, …). Call it in the same order for the
+   * same input so a re-run yields the same `(source_message_id, ordinal)` keys and inserts nothing new.
+   */
+  nextOrdinal(): number;
+  /** Validates a mapper's output against a canonical schema ($id); a violation is a defect. */
+  validate<T>(schemaId: string, value: T): T;
+  /** Writes an outbox event (drives the `route` queue and flows) in this transaction. */
+  emit(type: string, payload: Record<string, unknown>): Promise<void>;
+  /** Writes a hash-chained audit row in this transaction. */
+  audit(entry: AuditEntry): Promise<void>;
+}
+
+/** What a handler reports. Throwing a LotBridgeError of kind `input` rejects the whole message. */
+export interface HandlerResult {
+  /** `processed`: mapped into the canonical model; `routed`: stored and handed to flows with no mapping. */
+  status: 'processed' | 'routed';
+  /** Message type found while parsing (updates the stored message). */
+  messageType?: string;
+  /** Records rejected inside an otherwise processed message (index/line and field in each location). */
+  recordErrors?: LotBridgeErrorJson[];
+  /** Counts and facts shown on the message (records, events, alerts …). */
+  summary?: Record<string, unknown>;
+}
+
+/** Maps one connector kind's messages into the canonical model. Registered in src/pipeline/handlers.ts. */
+export interface MessageHandler {
+  /** Connector kind whose messages this handler processes. */
+  readonly kind: string;
+  process(ctx: ProcessContext): Promise<HandlerResult>;
+}
