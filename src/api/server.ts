@@ -1,0 +1,124 @@
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import type { Db } from '../db/knex';
+import type { LotBridgeConfig } from '../config/config';
+import type { Logger } from '../logging/logger';
+import { LotBridgeError, classifyError, isLotBridgeError, errorCatalog } from '../errors';
+import { findApiKey } from '../security/api-keys';
+import type { ApiContext, Principal } from './context';
+import type { ConnectorAdapter, IngestPort } from '../connectors/types';
+import type { Pipeline } from '../pipeline/pipeline';
+import type { HubMetrics } from './metrics';
+import { registerIngestRoutes } from './routes/ingest.routes';
+import { registerMessageRoutes } from './routes/messages.routes';
+import { registerHealthRoutes } from './routes/health.routes';
+import { registerBarcodeRoutes } from './routes/barcodes.routes';
+import { registerDocsRoutes } from './routes/docs.routes';
+import { registerMaterialRoutes } from './routes/materials.routes';
+import { registerLocationRoutes } from './routes/locations.routes';
+import { registerPartyRoutes } from './routes/parties.routes';
+import { registerLotRoutes } from './routes/lots.routes';
+
+/** Everything the HTTP API of a running hub needs. */
+export interface HubApiContext extends ApiContext {
+  connectors: ReadonlyMap<string, ConnectorAdapter>;
+  ingest: IngestPort;
+  pipeline?: Pipeline;
+  metrics: HubMetrics;
+  /** Facts for /readyz: which database and queue backend are in use. */
+  runtime: { databaseEmbedded: boolean; queueBackend: 'redis' | 'postgres'; queueReason: string };
+  /** False while starting and once shutdown began: /readyz answers 503. */
+  isAccepting(): boolean;
+}
+
+/** Paths that need no key. */
+const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?$/];
+
+/** Builds the Fastify app: auth hook, one error mapper, route modules. Does not listen. */
+export function buildServer(ctx: HubApiContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ scope: 'api' }),
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+  }) as unknown as FastifyInstance;
+
+  // auth: every /api route but the public ones; a key lookup is a PostgreSQL read, cached briefly
+  const cache = new Map<string, { principal: Principal | null; at: number }>();
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0];
+    if (!path.startsWith('/api/') || PUBLIC.some((re) => re.test(path))) {
+      return;
+    }
+    const h = req.headers.authorization;
+    if (!h) {
+      throw new LotBridgeError('LB_ERR_AUTH_MISSING', 'this route needs an API key: send "Authorization: Bearer <key>"');
+    }
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    if (!m) {
+      throw new LotBridgeError('LB_ERR_AUTH_MISSING', 'the Authorization header must be "Bearer <key>"');
+    }
+    const key = m[1];
+    const hit = cache.get(key);
+    let principal: Principal | null;
+    if (hit && Date.now() - hit.at < 5000) {
+      principal = hit.principal;
+    } else {
+      const row = await findApiKey(ctx.db, key);
+      principal = row ? { keyId: row.id, name: row.name, role: row.role } : null;
+      if (cache.size > 10000) {
+        cache.clear();
+      }
+      cache.set(key, { principal, at: Date.now() });
+    }
+    if (!principal) {
+      throw new LotBridgeError('LB_ERR_AUTH_INVALID', 'the API key is unknown or revoked');
+    }
+    req.principal = principal;
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const err = new LotBridgeError('LB_ERR_API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    void reply.status(404).send({ error: err.toJSON() });
+  });
+
+  app.setErrorHandler((err: FastifyError | LotBridgeError | Error, req, reply) => {
+    let e: LotBridgeError;
+    if (isLotBridgeError(err)) {
+      e = err;
+    } else if ((err as FastifyError).validation) {
+      const v = (err as FastifyError).validation?.[0];
+      const where = `${(err as FastifyError).validationContext ?? 'body'}${v?.instancePath ?? ''}`;
+      e = new LotBridgeError('LB_ERR_API_BAD_REQUEST', `${where} ${v?.message ?? 'is invalid'}`, { location: { path: where } });
+    } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
+      const code = (err as FastifyError).statusCode!;
+      e = new LotBridgeError(code === 413 ? 'LB_ERR_INGEST_TOO_LARGE' : code === 415 ? 'LB_ERR_INGEST_UNSUPPORTED_MEDIA' : code === 404 ? 'LB_ERR_API_NOT_FOUND' : 'LB_ERR_API_BAD_REQUEST', err.message);
+    } else if (classifyError(err) === 'transient') {
+      e = new LotBridgeError('LB_ERR_SERVICE_UNAVAILABLE', 'a backing service (PostgreSQL or the queue) is unavailable; try again later', { cause: err });
+    } else {
+      req.log.error({ err }, 'unhandled error in request');
+      e = new LotBridgeError('LB_ERR_INTERNAL', 'internal error; the log has the details', { cause: err });
+    }
+    const status = errorCatalog[e.code].http;
+    if (status >= 500) {
+      req.log.error({ err: e.cause ?? e, code: e.code }, 'request failed');
+    }
+    if (status === 503) {
+      void reply.header('Retry-After', '5');
+    }
+    void reply.status(status).send({ error: e.toJSON() });
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerDocsRoutes(app, ctx);
+  registerIngestRoutes(app, ctx);
+  registerMessageRoutes(app, ctx);
+  registerBarcodeRoutes(app, ctx);
+  registerMaterialRoutes(app, ctx);
+  registerLocationRoutes(app, ctx);
+  registerPartyRoutes(app, ctx);
+  registerLotRoutes(app, ctx);
+  return app;
+}
+
+export type { Db, LotBridgeConfig, Logger };

@@ -1,0 +1,212 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfig, type LotBridgeConfig } from '../config/config';
+import { createLogger, type Logger } from '../logging/logger';
+import { createDb, ensureDatabase, type Db } from '../db/knex';
+import { migrateDown, migrateLatest, migrationStatus } from '../db/migrations';
+import { resolveDatabase } from '../db/resolve-database';
+import { isLotBridgeError } from '../errors';
+import { ROLES, createApiKey, createUser, listApiKeys, revokeApiKey } from '../security/api-keys';
+import type { Role } from '../api/context';
+import { registerImportCommand } from './import.command';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.json': 'application/json', '.ndjson': 'application/x-ndjson', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv',
+  '.hl7': 'x-application/hl7-v2+er7', '.x12': 'application/edi-x12', '.edi': 'application/edifact', '.xml': 'application/xml',
+};
+
+/** Opens the configured database for a CLI command (never starts a second embedded server over a running one). */
+async function openDb(config: LotBridgeConfig, logger: Logger): Promise<{ db: Db; logger: Logger; close(): Promise<void> }> {
+  const database = await resolveDatabase(config, logger);
+  await ensureDatabase(database.url);
+  const db = createDb({ url: database.url, poolMax: 4 });
+  return { db, logger, close: async () => { await db.destroy(); await database.stop(); } };
+}
+
+async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const logger = createLogger(process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn');
+  const h = await openDb(config, logger);
+  try {
+    return await fn(h.db);
+  } finally {
+    await h.close();
+  }
+}
+
+function hubUrl(opts: { url?: string }): string {
+  return opts.url ?? process.env.LOTBRIDGE_URL ?? `http://127.0.0.1:${process.env.LOTBRIDGE_HTTP_PORT ?? 8080}`;
+}
+
+function apiKey(opts: { key?: string }): string {
+  const k = opts.key ?? process.env.LOTBRIDGE_API_KEY ?? process.env.LOTBRIDGE_BOOTSTRAP_ADMIN_KEY;
+  if (!k) {
+    throw new Error('no API key: pass --key, or set LOTBRIDGE_API_KEY');
+  }
+  return k;
+}
+
+/** Waits for SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
+function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let n = 0;
+  const handler = (signal: string): void => {
+    n++;
+    if (n > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    logger.info({ signal }, 'shutting down: intake stops, in-flight work finishes');
+    stop().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'shutdown failed'); process.exit(1); });
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('lotbridge')
+    .description('LotBridge: integration hub for the medical-device supply chain.\nConfiguration comes from the environment (see docs/operations.md).')
+    .showHelpAfterError();
+
+  program.command('start').description('run the hub: migrations, HTTP API, connectors and pipeline workers (all-in-one)').action(async () => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel);
+    const { startHub } = await import('../hub.js');
+    const hub = await startHub(config, logger, { mode: 'all' });
+    onShutdown(logger, () => hub.stop());
+  });
+
+  program.command('worker').description('run pipeline workers only (scale out: run N of them against the same PostgreSQL and Redis)').action(async () => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel);
+    const { startHub } = await import('../hub.js');
+    const hub = await startHub(config, logger, { mode: 'worker' });
+    onShutdown(logger, () => hub.stop());
+  });
+
+  program
+    .command('migrate')
+    .description('apply (up), roll back the last batch (down, --all for every batch) or list (status) database migrations')
+    .argument('[direction]', 'up | down | status', 'up')
+    .option('--all', 'with down: roll back every migration')
+    .action(async (direction: string, opts: { all?: boolean }) => {
+      await withDb(async (db) => {
+        if (direction === 'up') {
+          const applied = await migrateLatest(db);
+          console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
+        } else if (direction === 'down') {
+          const undone = await migrateDown(db, Boolean(opts.all));
+          console.log(undone.length ? `rolled back: ${undone.join(', ')}` : 'nothing to roll back');
+        } else if (direction === 'status') {
+          const st = await migrationStatus(db);
+          for (const a of st.applied) console.log(`applied  ${a}`);
+          for (const p of st.pending) console.log(`pending  ${p}`);
+        } else {
+          throw new Error(`unknown direction "${direction}" (up, down, status)`);
+        }
+      });
+    });
+
+  program
+    .command('send')
+    .description('send a message file to a running hub over HTTP and print the receipt')
+    .argument('<file>', 'message file (.json, .ndjson, .csv, .hl7, .x12, .edi, .xml)')
+    .requiredOption('--connector <id>', 'connector instance id, e.g. wms')
+    .option('--url <url>', 'hub base URL (default LOTBRIDGE_URL or http://127.0.0.1:$LOTBRIDGE_HTTP_PORT)')
+    .option('--key <key>', 'API key (default LOTBRIDGE_API_KEY)')
+    .option('--content-type <type>', 'Content-Type (default: from the file extension)')
+    .action(async (file: string, opts: { connector: string; url?: string; key?: string; contentType?: string }) => {
+      const body = fs.readFileSync(file);
+      const ct = opts.contentType ?? CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+      const res = await fetch(`${hubUrl(opts)}/api/v1/ingest/${encodeURIComponent(opts.connector)}`, {
+        method: 'POST', body, headers: { 'content-type': ct, authorization: `Bearer ${apiKey(opts)}`, 'x-lotbridge-file-name': path.basename(file) },
+      });
+      const text = await res.text();
+      console.log(`${res.status} ${text}`);
+      if (res.status >= 400) {
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('reprocess')
+    .description('put a stored message through the pipeline again (via the running hub)')
+    .argument('<messageId>')
+    .option('--url <url>', 'hub base URL')
+    .option('--key <key>', 'API key with role operator or admin')
+    .action(async (id: string, opts: { url?: string; key?: string }) => {
+      const res = await fetch(`${hubUrl(opts)}/api/v1/messages/${encodeURIComponent(id)}/reprocess`, { method: 'POST', headers: { authorization: `Bearer ${apiKey(opts)}` } });
+      console.log(`${res.status} ${await res.text()}`);
+      if (res.status >= 400) {
+        process.exitCode = 1;
+      }
+    });
+
+  const keys = program.command('keys').description('API keys: create, list, revoke');
+  keys
+    .command('create')
+    .description('create an API key and print it once (it is stored only hashed)')
+    .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
+    .requiredOption('--name <name>', 'who uses it, e.g. hospital-a')
+    .action(async (opts: { role: Role; name: string }) => {
+      await withDb(async (db) => {
+        const k = await createApiKey(db, { name: opts.name, role: opts.role });
+        console.log(k.key);
+        console.error(`created ${k.role} key "${k.name}" (id ${k.id}); it is not shown again`);
+      });
+    });
+  keys.command('list').description('list API keys (prefix, role, name, state)').action(async () => {
+    await withDb(async (db) => {
+      for (const k of await listApiKeys(db)) {
+        console.log(`${k.id}  ${k.key_prefix}…  ${k.role.padEnd(8)} ${k.name}${k.revoked_at ? '  (revoked)' : ''}`);
+      }
+    });
+  });
+  keys.command('revoke').description('revoke a key by id or name').argument('<idOrName>').action(async (idOrName: string) => {
+    await withDb(async (db) => {
+      const n = await revokeApiKey(db, idOrName);
+      console.log(n ? `revoked ${n} key(s)` : 'no active key matched');
+      if (!n) process.exitCode = 1;
+    });
+  });
+
+  const users = program.command('users').description('console users');
+  users
+    .command('create')
+    .description('create a console user; the password is read from LOTBRIDGE_NEW_PASSWORD or --password')
+    .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
+    .requiredOption('--username <name>', 'login name')
+    .option('--password <password>', 'password (prefer LOTBRIDGE_NEW_PASSWORD: arguments show in ps)')
+    .action(async (opts: { role: Role; username: string; password?: string }) => {
+      const password = opts.password ?? process.env.LOTBRIDGE_NEW_PASSWORD;
+      if (!password || password.length < 8) {
+        throw new Error('a password of at least 8 characters is needed (LOTBRIDGE_NEW_PASSWORD or --password)');
+      }
+      await withDb(async (db) => {
+        const u = await createUser(db, { username: opts.username, role: opts.role, password });
+        console.log(`created ${opts.role} user ${opts.username} (id ${u.id})`);
+      });
+    });
+
+  registerImportCommand(program, async () => {
+    const config = loadConfig();
+    return openDb(config, createLogger(process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn'));
+  });
+  return program;
+}
+
+/** CLI entry (bin/lotbridge.js). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (isLotBridgeError(err)) {
+      process.stderr.write(`lotbridge: ${err.code}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`lotbridge: ${(err as Error).message}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

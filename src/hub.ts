@@ -1,0 +1,174 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LotBridgeConfig } from './config/config';
+import { createDb, ensureDatabase, type Db } from './db/knex';
+import { migrateLatest } from './db/migrations';
+import { resolveDatabase } from './db/resolve-database';
+import type { Logger } from './logging/logger';
+import { LotBridgeError } from './errors';
+import { ConnectorRegistry, BUILT_IN_INSTANCES } from './connectors/registry';
+import { connectorDefinitions } from '../connectors';
+import type { ConnectorAdapter, ConnectorInstanceConfig } from './connectors/types';
+import { IngestService } from './ingest/ingest-service';
+import { QueueKit } from './pipeline/queue-kit';
+import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
+import { Pipeline } from './pipeline/pipeline';
+import { messageHandlers } from './pipeline/handlers';
+import { buildServer } from './api/server';
+import { HubMetrics } from './api/metrics';
+import { ensureBootstrapKey } from './security/api-keys';
+import { schemaRegistry } from './schemas/registry';
+
+export interface HubOptions {
+  /** `all`: HTTP + connectors + workers; `worker`: workers only. */
+  mode: 'all' | 'worker';
+  /** Stalled-job check interval (tests shorten it). */
+  stalledIntervalMs?: number;
+}
+
+export interface RunningHub {
+  db: Db;
+  config: LotBridgeConfig;
+  pipeline: Pipeline;
+  app?: FastifyInstance;
+  connectors: Map<string, ConnectorAdapter>;
+  /** Graceful stop: intake first, then workers finish, queues close, then the database. */
+  stop(): Promise<void>;
+}
+
+/** Reads lotbridge.config.json (or LOTBRIDGE_CONFIG_FILE): `{ connectors: [{ id, kind, config }] }`. */
+export function loadInstances(config: LotBridgeConfig): ConnectorInstanceConfig[] {
+  const file = config.configFile ?? path.resolve('lotbridge.config.json');
+  const instances = [...BUILT_IN_INSTANCES];
+  if (!fs.existsSync(file)) {
+    if (config.configFile) {
+      throw new LotBridgeError('LB_ERR_CONFIG_INVALID', `LOTBRIDGE_CONFIG_FILE ${file} does not exist`);
+    }
+    return instances;
+  }
+  let parsed: { connectors?: ConnectorInstanceConfig[] };
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof parsed;
+  } catch (err) {
+    throw new LotBridgeError('LB_ERR_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  for (const inst of parsed.connectors ?? []) {
+    const i = instances.findIndex((x) => x.id === inst.id);
+    if (i >= 0 && instances[i].kind === inst.kind) {
+      instances[i] = inst; // configures a built-in instance
+    } else {
+      instances.push(inst);
+    }
+  }
+  return instances;
+}
+
+/** The composition root: config → database → migrations → queues → connectors → API → workers. */
+export async function startHub(config: LotBridgeConfig, logger: Logger, opts: HubOptions): Promise<RunningHub> {
+  const t0 = performance.now();
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  schemaRegistry(); // compile every JSON Schema once, at boot
+  const registry = new ConnectorRegistry(connectorDefinitions);
+  const instances = registry.validateInstances(loadInstances(config));
+
+  const database = await resolveDatabase(config, logger);
+  await ensureDatabase(database.url);
+  const db = createDb({ url: database.url, poolMax: config.dbPoolMax });
+  if (opts.mode === 'all') {
+    const applied = await migrateLatest(db);
+    if (applied.length > 0) {
+      logger.info({ applied }, 'migrations applied');
+    }
+    await db.raw('SELECT lotbridge_ensure_message_partition(now())');
+    await db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
+    if (config.bootstrapAdminKey) {
+      await ensureBootstrapKey(db, config.bootstrapAdminKey);
+    }
+  }
+
+  const backend = await resolveQueueBackend(config, logger);
+  const kit = new QueueKit({ kind: backend.kind, url: backend.kind === 'redis' ? config.redisUrl : database.url, prefix: config.queuePrefix });
+  await kit.prepare();
+  logger.info({ queueBackend: backend.kind, reason: backend.reason, databaseEmbedded: database.embedded }, `queues run on ${backend.kind === 'redis' ? 'Redis' : "BullMQ's PostgreSQL backend"}`);
+
+  const abort = new AbortController();
+  const connectors = new Map<string, ConnectorAdapter>();
+  for (const inst of instances) {
+    const adapter = registry.get(inst.kind).create({ id: inst.id, config: inst.config }, {
+      logger: logger.child({ scope: 'connector', connectorId: inst.id, kind: inst.kind }),
+      signal: abort.signal,
+      dataDir: config.dataDir,
+      timezone: config.timezone,
+    });
+    connectors.set(inst.id, adapter);
+  }
+  const metrics = new HubMetrics();
+  const pipeline = new Pipeline({
+    db, logger, kit,
+    processDeps: {
+      db, logger,
+      handlers: messageHandlers(),
+      timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
+    },
+    concurrency: config.workerConcurrency,
+    maxAttempts: config.maxAttempts,
+    sweepIntervalMs: config.sweepIntervalMs,
+    sweepGraceMs: config.sweepGraceMs,
+    stalledIntervalMs: opts.stalledIntervalMs ?? (process.env.LOTBRIDGE_STALLED_INTERVAL_MS ? Number(process.env.LOTBRIDGE_STALLED_INTERVAL_MS) : undefined),
+  });
+  const ingest = new IngestService({
+    db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,
+    onReceipt: (connectorId, r, ms) => {
+      metrics.receipts.inc({ connector: connectorId, status: r.status });
+      metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
+    },
+  });
+
+  let accepting = false;
+  let app: FastifyInstance | undefined;
+  if (opts.mode === 'all') {
+    app = buildServer({
+      db, config, logger, connectors, ingest, pipeline, metrics,
+      runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
+      isAccepting: () => accepting,
+    });
+    metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
+      const counts = await pipeline.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, n] of Object.entries(counts)) set({ state }, n);
+    });
+    metrics.gauge('lotbridge_messages_open', 'Stored messages not yet finished, by status', ['status'], async (set) => {
+      const rows = await db('inbound_messages').whereIn('status', ['received', 'queued', 'failed']).groupBy('status').select('status').count<Array<{ status: string; count: number }>>('* as count');
+      for (const s of ['received', 'queued', 'failed']) set({ status: s }, Number(rows.find((r) => r.status === s)?.count ?? 0));
+    });
+  }
+  await pipeline.startWorkers();
+  if (opts.mode === 'all' && app) {
+    for (const c of connectors.values()) {
+      await c.start(ingest);
+    }
+    await app.listen({ port: config.httpPort, host: config.httpHost });
+    accepting = true;
+  }
+  logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    db, config, pipeline, app, connectors,
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        accepting = false;
+        abort.abort();
+        if (opts.mode === 'all') {
+          await Promise.all([...connectors.values()].map((c) => c.stop().catch((err: unknown) => logger.warn({ err, connectorId: c.id }, 'connector stop failed'))));
+          await app?.close();
+        }
+        await pipeline.close();
+        await db.destroy();
+        await database.stop();
+        logger.info('LotBridge stopped');
+      })();
+      return stopping;
+    },
+  };
+}

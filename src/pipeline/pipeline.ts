@@ -1,0 +1,119 @@
+import type { JobsOptions } from 'bullmq';
+import type { Db } from '../db/knex';
+import type { Logger } from '../logging/logger';
+import type { Enqueue } from '../ingest/ingest-service';
+import { createIngestProcessor } from './ingest.worker';
+import type { ProcessDeps } from './process-message';
+import type { HubQueue, HubWorker, QueueKit } from './queue-kit';
+import { QUEUES } from './queues';
+import { sweep } from './sweeper';
+
+/** Job options of every `ingest` job: jobId = message id (a re-add is a no-op), exponential backoff. */
+export function ingestJobOptions(maxAttempts: number): JobsOptions {
+  return {
+    attempts: maxAttempts,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: { age: 14 * 24 * 3600, count: 50000 },
+  };
+}
+
+export interface PipelineOptions {
+  db: Db;
+  logger: Logger;
+  kit: QueueKit;
+  processDeps: ProcessDeps;
+  concurrency: number;
+  maxAttempts: number;
+  sweepIntervalMs: number;
+  sweepGraceMs: number;
+  /** How often BullMQ looks for jobs of dead workers (ms). */
+  stalledIntervalMs?: number;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Owns the queues and workers of one process: producers for intake, workers for `lotbridge start|worker`. */
+export class Pipeline {
+  readonly ingestQueue: HubQueue;
+  private readonly maintenanceQueue: HubQueue;
+  private workers: HubWorker[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.ingestQueue = opts.kit.queue(QUEUES.ingest, { producer: true });
+    this.maintenanceQueue = opts.kit.queue(QUEUES.maintenance, { producer: true });
+  }
+
+  /** Enqueue for the IngestService: fails fast (≤ 3 s) so intake never hangs on the queue. */
+  readonly enqueue: Enqueue = async (messageId, jobName, { connectorId }) => {
+    await withTimeout(
+      this.ingestQueue.add(jobName, { messageId, connectorId }, { ...ingestJobOptions(this.opts.maxAttempts), jobId: messageId }),
+      3000,
+      'enqueue',
+    );
+  };
+
+  /** Starts the ingest and maintenance workers and schedules the repeatable sweeper; sweeps once now. */
+  async startWorkers(): Promise<void> {
+    const log = this.opts.logger.child({ scope: 'pipeline' });
+    const ingest = this.opts.kit.worker(QUEUES.ingest, createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log), {
+      concurrency: this.opts.concurrency,
+      stalledInterval: this.opts.stalledIntervalMs ?? 30000,
+      maxStalledCount: 5,
+    });
+    ingest.on('failed', (...args: unknown[]) => {
+      const [job, err] = args as [{ id?: string } | undefined, Error];
+      log.warn({ jobId: job?.id, err: err?.message }, 'ingest job failed');
+    });
+    ingest.on('error', (...args: unknown[]) => log.warn({ err: args[0] }, 'ingest worker error'));
+    const maintenance = this.opts.kit.worker(
+      QUEUES.maintenance,
+      async (job) => {
+        if (job.name === 'sweep') {
+          return { requeued: await this.sweepNow() };
+        }
+        if (job.name === 'partitions') {
+          await this.opts.db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
+          return { ok: true };
+        }
+        return { ignored: job.name };
+      },
+      { concurrency: 1 },
+    );
+    maintenance.on('error', (...args: unknown[]) => log.warn({ err: args[0] }, 'maintenance worker error'));
+    this.workers.push(ingest, maintenance);
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    await this.maintenanceQueue.upsertJobScheduler('sweeper', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
+    await this.maintenanceQueue.upsertJobScheduler('partitions', { every: 24 * 3600 * 1000 }, { name: 'partitions' });
+    await this.sweepNow().catch((err: unknown) => log.warn({ err }, 'start-up sweep failed'));
+  }
+
+  /** Re-enqueues stranded messages now. */
+  sweepNow(graceMs = this.opts.sweepGraceMs): Promise<number> {
+    return sweep(this.opts.db, this.ingestQueue, this.opts.logger.child({ scope: 'sweeper' }), { graceMs, maxAttempts: this.opts.maxAttempts });
+  }
+
+  /** Ready when the queue backend answers. */
+  async ping(): Promise<void> {
+    await withTimeout(this.ingestQueue.getJobCounts('waiting'), 2000, 'queue ping');
+  }
+
+  /** Lets active jobs finish (unless `force`), then closes workers and queues. Idempotent. */
+  async close(force = false): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.close(force)));
+    await Promise.all([this.ingestQueue.close(), this.maintenanceQueue.close()]);
+  }
+}

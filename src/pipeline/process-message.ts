@@ -1,0 +1,213 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
+import { LotBridgeError, classifyError, isLotBridgeError, type ErrorKind, type LotBridgeErrorJson } from '../errors';
+import type { Logger } from '../logging/logger';
+import { schemaRegistry, describeAjvErrors } from '../schemas/registry';
+import { TERMINAL_STATUSES, type DbInboundMessageRow } from '../ingest/message-store';
+import type { AuditEntry, HandlerResult, MessageHandler, ProcessContext, StoredMessage } from './handler';
+import type { MessageFormat } from '../connectors/types';
+
+/** What happened to one processing attempt. */
+export type ProcessOutcome =
+  | { status: 'processed' | 'routed' | 'rejected'; recordErrors?: number }
+  | { status: 'skipped'; reason: string }
+  | { status: 'retry'; error: unknown }
+  | { status: 'failed'; error: LotBridgeErrorJson; kind: ErrorKind };
+
+export interface ProcessDeps {
+  db: Db;
+  logger: Logger;
+  /** Handler per connector kind; a kind without one is `routed` (stored and handed to flows). */
+  handlers: ReadonlyMap<string, MessageHandler>;
+  /** IANA zone per connector id (connector override or LOTBRIDGE_TIMEZONE). */
+  timezoneOf(connectorId: string): string;
+}
+
+function toStored(row: DbInboundMessageRow): StoredMessage {
+  return {
+    id: row.id,
+    connectorId: row.connector_id,
+    connectorKind: row.connector_kind,
+    format: row.format as MessageFormat,
+    messageType: row.message_type,
+    sender: row.sender,
+    controlId: row.control_id,
+    receivedAt: row.received_at,
+    payload: row.payload ?? Buffer.alloc(0),
+    contentType: row.content_type,
+    encoding: row.encoding,
+    envelope: row.envelope ?? {},
+  };
+}
+
+/** The ProcessContext of one attempt: ordinals, validation, outbox and audit buffered to the end. */
+export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger): ProcessContext & { flush(): Promise<void> } {
+  let ordinal = 0;
+  let outboxOrdinal = 0;
+  const audits: AuditEntry[] = [];
+  const outbox: Array<{ type: string; payload: Record<string, unknown>; ordinal: number }> = [];
+  const registry = schemaRegistry();
+  return {
+    trx,
+    message,
+    timezone,
+    logger,
+    nextOrdinal: () => ++ordinal,
+    validate<T>(schemaId: string, value: T): T {
+      const fn = registry.get(schemaId);
+      if (!fn(value)) {
+        throw new LotBridgeError('LB_ERR_PIPELINE_SCHEMA_VIOLATION', `mapper output does not match ${schemaId}: ${describeAjvErrors(fn.errors)}`, {
+          details: { schemaId, errors: fn.errors },
+        });
+      }
+      return value;
+    },
+    emit(type: string, payload: Record<string, unknown>): Promise<void> {
+      outbox.push({ type, payload, ordinal: ++outboxOrdinal });
+      return Promise.resolve();
+    },
+    audit(entry: AuditEntry): Promise<void> {
+      audits.push(entry);
+      return Promise.resolve();
+    },
+    /** Writes the buffered outbox and audit rows last, so the audit chain lock is held only until COMMIT. */
+    async flush(): Promise<void> {
+      if (outbox.length > 0) {
+        await trx.raw(
+          `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
+           SELECT * FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::uuid[], ?::int[])
+           ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
+          [outbox.map(() => uuidv7()), outbox.map((o) => o.type), outbox.map((o) => JSON.stringify(o.payload)), outbox.map(() => message.id), outbox.map((o) => o.ordinal)],
+        );
+      }
+      if (audits.length > 0) {
+        await trx('audit_log').insert(
+          audits.map((a) => ({
+            chain: `pipeline:${message.connectorId}`,
+            actor: `connector:${message.connectorId}`,
+            action: a.action,
+            entity_type: a.entityType,
+            entity_id: a.entityId ?? null,
+            before: a.before === undefined ? null : JSON.stringify(a.before),
+            after: a.after === undefined ? null : JSON.stringify(a.after),
+            reason: a.reason ?? null,
+            source_message_id: message.id,
+          })),
+        );
+      }
+    },
+  };
+}
+
+/**
+ * One attempt at one message: lock its row, skip it when already terminal, run the connector kind's
+ * handler in one transaction with its audit and outbox rows, and record the outcome. Input errors
+ * reject the message (and free its dedup key so a corrected resend gets in); transient errors are
+ * left for a retry (`final` marks the message failed instead); defects fail it.
+ */
+export async function processMessage(deps: ProcessDeps, messageId: string, attempt: { final: boolean }): Promise<ProcessOutcome> {
+  const { db } = deps;
+  const log = deps.logger.child({ scope: 'pipeline', messageId });
+  const head = await db<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).first('id', 'status', 'connector_id', 'connector_kind');
+  if (!head) {
+    return { status: 'skipped', reason: 'no such message' };
+  }
+  if (TERMINAL_STATUSES.includes(head.status)) {
+    return { status: 'skipped', reason: `already ${head.status}` };
+  }
+  await db('inbound_messages').where({ id: messageId }).increment('attempts', 1).update({ updated_at: db.fn.now() });
+  const started = performance.now();
+  try {
+    const result = await db.transaction(async (trx): Promise<HandlerResult | 'skip'> => {
+      const row = await trx<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).forUpdate().first();
+      if (!row || TERMINAL_STATUSES.includes(row.status)) {
+        return 'skip';
+      }
+      const message = toStored(row);
+      const handler = deps.handlers.get(row.connector_kind);
+      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log);
+      const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
+      await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
+        messageId, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
+      });
+      await ctx.audit({ action: `message.${res.status}`, entityType: 'inbound_message', entityId: messageId, after: { status: res.status, summary: res.summary ?? null } });
+      await ctx.flush();
+      await trx('inbound_messages').where({ id: messageId }).update({
+        status: res.status,
+        message_type: res.messageType ?? row.message_type,
+        record_errors: res.recordErrors && res.recordErrors.length > 0 ? JSON.stringify(res.recordErrors) : null,
+        result: res.summary ? JSON.stringify(res.summary) : null,
+        error_code: null, error_message: null, error_location: null,
+        processed_at: trx.fn.now(),
+        updated_at: trx.fn.now(),
+      });
+      return res;
+    });
+    if (result === 'skip') {
+      return { status: 'skipped', reason: 'finished by another worker' };
+    }
+    log.info({ status: result.status, durationMs: Math.round(performance.now() - started), recordErrors: result.recordErrors?.length ?? 0 }, 'message processed');
+    return { status: result.status, recordErrors: result.recordErrors?.length };
+  } catch (err) {
+    const kind = classifyError(err);
+    if (kind === 'transient' && !attempt.final) {
+      log.warn({ err, kind }, 'transient error; the job will be retried');
+      await recordError(db, messageId, null, errorJson(err)).catch(() => undefined);
+      return { status: 'retry', error: err };
+    }
+    const json =
+      kind === 'transient'
+        ? new LotBridgeError('LB_ERR_PIPELINE_ATTEMPTS_EXHAUSTED', `gave up after the last attempt: ${(err as Error).message}`, { cause: err }).toJSON()
+        : errorJson(err);
+    if (kind === 'input') {
+      log.warn({ code: json.code, location: json.location }, 'message rejected');
+      await recordError(db, messageId, 'rejected', json);
+      return { status: 'rejected' };
+    }
+    log.error({ err, code: json.code, kind }, 'message failed');
+    await recordError(db, messageId, 'failed', json);
+    return { status: 'failed', error: json, kind };
+  }
+}
+
+function errorJson(err: unknown): LotBridgeErrorJson {
+  if (isLotBridgeError(err)) {
+    return err.toJSON();
+  }
+  return { code: 'LB_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+async function recordError(db: Db, messageId: string, status: 'rejected' | 'failed' | null, e: LotBridgeErrorJson): Promise<void> {
+  await db.transaction(async (trx) => {
+    const row = await trx<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).forUpdate().first('status', 'connector_id', 'message_type');
+    if (!row || TERMINAL_STATUSES.includes(row.status)) {
+      return;
+    }
+    await trx('inbound_messages').where({ id: messageId }).update({
+      ...(status ? { status, processed_at: trx.fn.now() } : {}),
+      error_code: e.code,
+      error_message: e.message,
+      error_location: e.location ? JSON.stringify(e.location) : null,
+      record_errors: e.details && Array.isArray(e.details.errors) ? JSON.stringify(e.details.errors) : null,
+      updated_at: trx.fn.now(),
+    });
+    if (status === 'rejected') {
+      // a rejected message holds no dedup key: the sender's corrected resend is a new message
+      await trx('message_dedup').where({ message_id: messageId }).delete();
+    }
+    if (status) {
+      await trx('audit_log').insert({
+        chain: `pipeline:${row.connector_id}`, actor: `connector:${row.connector_id}`, action: `message.${status}`,
+        entity_type: 'inbound_message', entity_id: messageId, after: JSON.stringify({ status, code: e.code, location: e.location ?? null }), source_message_id: messageId,
+      });
+    }
+    if (status === 'failed') {
+      await trx('alerts').insert({
+        id: uuidv7(), type: 'message_failed', severity: 'critical', subject_type: 'message', subject_id: messageId,
+        message: `message ${messageId} (${row.connector_id}${row.message_type ? `, ${row.message_type}` : ''}) failed: ${e.code} ${e.message}`.slice(0, 2000),
+        details: JSON.stringify({ code: e.code, location: e.location ?? null }), dedup_key: `message_failed:${messageId}`,
+      }).onConflict(trx.raw("(dedup_key) WHERE status = 'open' AND dedup_key IS NOT NULL")).ignore();
+    }
+  });
+}

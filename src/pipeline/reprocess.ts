@@ -1,0 +1,40 @@
+import type { Db } from '../db/knex';
+import { LotBridgeError } from '../errors';
+import { getInboundMessage } from '../ingest/message-store';
+import type { Pipeline } from './pipeline';
+import { ingestJobOptions } from './pipeline';
+
+/**
+ * Puts a stored message through the pipeline again (after a fix to master data, a mapper, or the
+ * message's sender). Effects are idempotent: re-running a processed message changes nothing.
+ * Duplicates and oversize messages (no payload) cannot be reprocessed.
+ */
+export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, actor: string): Promise<{ messageId: string; status: 'queued'; previousStatus: string }> {
+  const m = await getInboundMessage(db, id);
+  if (!m) {
+    throw new LotBridgeError('LB_ERR_MESSAGE_NOT_FOUND', `no message ${id}`);
+  }
+  if (m.status === 'duplicate') {
+    throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} is a duplicate of ${m.duplicate_of}; reprocess that one`);
+  }
+  if (!m.payload) {
+    throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} has no stored payload (it was over the size limit); ask the sender to split it`);
+  }
+  await db.transaction(async (trx) => {
+    await trx('inbound_messages').where({ id }).update({ status: 'queued', attempts: 0, error_code: null, error_message: null, error_location: null, processed_at: null, updated_at: trx.fn.now() });
+    if (m.status === 'rejected') {
+      // reclaim the dedup key if no newer message took it
+      await trx.raw('INSERT INTO message_dedup (dedup_key, message_id, connector_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [m.dedup_key, id, m.connector_id]);
+    }
+    await trx('audit_log').insert({ chain: 'admin', actor, action: 'message.reprocess', entity_type: 'inbound_message', entity_id: id, before: JSON.stringify({ status: m.status }), source_message_id: id });
+  });
+  const old = await pipeline.ingestQueue.getJob(id);
+  if (old) {
+    const state = await old.getState();
+    if (state !== 'active' && state !== 'waiting' && state !== 'delayed') {
+      await old.remove();
+    }
+  }
+  await pipeline.ingestQueue.add(m.message_type ?? m.format, { messageId: id, connectorId: m.connector_id }, { ...ingestJobOptions(8), jobId: id });
+  return { messageId: id, status: 'queued', previousStatus: m.status };
+}

@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type LotBridgeConfig } from '../../src/config/config';
+import { silentLogger, createLogger } from '../../src/logging/logger';
+import { startHub, type RunningHub } from '../../src/hub';
+import { dropDatabase, TEST_PG_SERVER } from './test-db';
+import { cleanupRedisPrefix, testQueuePrefix, TEST_REDIS_URL } from './test-redis';
+
+export interface TestHub {
+  hub: RunningHub;
+  url: string;
+  key: string;
+  config: LotBridgeConfig;
+  databaseUrl: string;
+  /** fetch against the hub with the admin key. */
+  api(method: string, p: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string; headers: Headers }>;
+  /** Polls GET /api/v1/messages/:id until the status is terminal. */
+  waitForStatus(id: string, timeoutMs?: number): Promise<any>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a whole hub in this process on its own database, Redis prefix (or the PostgreSQL queue
+ * backend with `queue: 'postgres'`), data dir and a free HTTP port.
+ */
+export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<TestHub> {
+  const dbName = `lotbridge_t_${randomBytes(6).toString('hex')}`;
+  const u = new URL(TEST_PG_SERVER);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = opts.databaseUrl ?? u.toString();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-test-'));
+  const key = `test-admin-${randomBytes(12).toString('hex')}`;
+  const prefix = testQueuePrefix();
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    ...(opts.queue === 'postgres' ? {} : { REDIS_URL: TEST_REDIS_URL }),
+    LOTBRIDGE_HTTP_PORT: '0',
+    LOTBRIDGE_HTTP_HOST: '127.0.0.1',
+    LOTBRIDGE_DATA_DIR: dataDir,
+    LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: key,
+    LOTBRIDGE_QUEUE_PREFIX: prefix,
+    LOTBRIDGE_SWEEP_INTERVAL_MS: '2000',
+    LOTBRIDGE_SWEEP_GRACE_MS: '1000',
+    LOTBRIDGE_CONFIG_FILE: '',
+    ...(opts.queue === 'postgres' ? { LOTBRIDGE_TEST_FORCE_PG_QUEUE: '1' } : {}),
+    ...opts.env,
+  });
+  if (opts.queue === 'postgres') {
+    // no REDIS_URL and a Redis URL that does not answer: the hub must pick the PostgreSQL backend
+    config.redisUrl = 'redis://127.0.0.1:1';
+  }
+  const logger = process.env.TEST_LOG ? createLogger('debug') : silentLogger();
+  const hub = await startHub(config, logger, { mode: 'all', stalledIntervalMs: 2000 });
+  const port = (hub.app!.server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  const api: TestHub['api'] = async (method, p, body, headers = {}) => {
+    const res = await fetch(url + p, { method, body, headers: { authorization: `Bearer ${key}`, ...headers } });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+  return {
+    hub, url, key, config, databaseUrl, api,
+    async waitForStatus(id: string, timeoutMs = 20000) {
+      const until = Date.now() + timeoutMs;
+      let last: any;
+      while (Date.now() < until) {
+        last = (await api('GET', `/api/v1/messages/${id}`)).json;
+        if (last && ['processed', 'rejected', 'failed', 'duplicate', 'routed'].includes(last.status)) {
+          return last;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`message ${id} still ${last?.status} after ${timeoutMs} ms`);
+    },
+    async stop() {
+      await hub.stop();
+      if (!opts.databaseUrl) {
+        await dropDatabase(databaseUrl);
+      }
+      await cleanupRedisPrefix(prefix);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
