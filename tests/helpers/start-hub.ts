@@ -45,7 +45,6 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     LOTBRIDGE_SWEEP_INTERVAL_MS: '2000',
     LOTBRIDGE_SWEEP_GRACE_MS: '1000',
     LOTBRIDGE_CONFIG_FILE: '',
-    ...(opts.queue === 'postgres' ? { LOTBRIDGE_TEST_FORCE_PG_QUEUE: '1' } : {}),
     ...opts.env,
   });
   if (opts.queue === 'postgres') {
