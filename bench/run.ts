@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { runPipelineBench } from './pipeline.bench';
+import { runImportBench } from './import.bench';
+import type { BenchResult } from './bench-result';
+import { fromRoot } from '../src/paths';
+
+/**
+ * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
+ * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
+ * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_ONLY (pipeline|import).
+ */
+async function main(): Promise<void> {
+  const serverUrl = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const redisUrl = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+  const only = process.env.BENCH_ONLY;
+  const results: BenchResult[] = [];
+  if (!only || only === 'pipeline') {
+    results.push(...(await runPipelineBench({ serverUrl, redisUrl, messages: Number(process.env.BENCH_MESSAGES ?? 5000), concurrency: 8 })));
+  }
+  if (!only || only === 'import') {
+    const u = new URL(serverUrl);
+    results.push(await runImportBench({ rows: Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000), databaseUrl: u.toString() }));
+  }
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  for (const r of results) {
+    const verdict = r.target ? (r.pass ? 'PASS' : 'BELOW TARGET') : 'reported';
+    console.log(`\n${r.name}: ${verdict}`);
+    console.log(`  figures : ${JSON.stringify(r.figures)}`);
+    console.log(`  baseline: ${JSON.stringify(r.baseline)}`);
+    console.log(`  ratio   : ${r.ratio}${r.target ? ` (target ${r.lowerIsBetter ? '≤' : '≥'} ${r.target})` : ''}`);
+    if (r.notes) console.log(`  notes   : ${r.notes}`);
+  }
+  const dir = fromRoot('bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, results }, null, 2));
+  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), machine, results }, null, 2));
+  console.log(`\nwritten ${path.relative(process.cwd(), file)}`);
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
