@@ -23,8 +23,12 @@ import { schemaRegistry } from './schemas/registry';
 export interface HubOptions {
   /** `all`: HTTP + connectors + workers; `worker`: workers only. */
   mode: 'all' | 'worker';
-  /** Stalled-job check interval (tests shorten it). */
+  /** Run pipeline workers in this process (default true; false = stateless intake only). */
+  workers?: boolean;
+  /** Stalled-job check interval (tests shorten it; env LOTBRIDGE_STALLED_INTERVAL_MS). */
   stalledIntervalMs?: number;
+  /** Job lock duration (env LOTBRIDGE_JOB_LOCK_MS). */
+  lockDurationMs?: number;
 }
 
 export interface RunningHub {
@@ -62,6 +66,11 @@ export function loadInstances(config: LotBridgeConfig): ConnectorInstanceConfig[
     }
   }
   return instances;
+}
+
+function envMs(name: string): number | undefined {
+  const v = process.env[name];
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 /** The composition root: config → database → migrations → queues → connectors → API → workers. */
@@ -115,7 +124,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     maxAttempts: config.maxAttempts,
     sweepIntervalMs: config.sweepIntervalMs,
     sweepGraceMs: config.sweepGraceMs,
-    stalledIntervalMs: opts.stalledIntervalMs ?? (process.env.LOTBRIDGE_STALLED_INTERVAL_MS ? Number(process.env.LOTBRIDGE_STALLED_INTERVAL_MS) : undefined),
+    stalledIntervalMs: opts.stalledIntervalMs ?? envMs('LOTBRIDGE_STALLED_INTERVAL_MS'),
+    lockDurationMs: opts.lockDurationMs ?? envMs('LOTBRIDGE_JOB_LOCK_MS'),
   });
   const ingest = new IngestService({
     db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,
@@ -142,7 +152,9 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       for (const s of ['received', 'queued', 'failed']) set({ status: s }, Number(rows.find((r) => r.status === s)?.count ?? 0));
     });
   }
-  await pipeline.startWorkers();
+  if (opts.workers !== false) {
+    await pipeline.startWorkers();
+  }
   if (opts.mode === 'all' && app) {
     for (const c of connectors.values()) {
       await c.start(ingest);

@@ -29,6 +29,8 @@ export interface PipelineOptions {
   sweepGraceMs: number;
   /** How often BullMQ looks for jobs of dead workers (ms). */
   stalledIntervalMs?: number;
+  /** How long a worker's lock on an active job lasts without renewal (ms); a killed worker's jobs return after it. */
+  lockDurationMs?: number;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -46,6 +48,7 @@ export class Pipeline {
   readonly ingestQueue: HubQueue;
   private readonly maintenanceQueue: HubQueue;
   private workers: HubWorker[] = [];
+  private timer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly opts: PipelineOptions) {
@@ -68,6 +71,7 @@ export class Pipeline {
     const ingest = this.opts.kit.worker(QUEUES.ingest, createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log), {
       concurrency: this.opts.concurrency,
       stalledInterval: this.opts.stalledIntervalMs ?? 30000,
+      lockDuration: this.opts.lockDurationMs ?? 30000,
       maxStalledCount: 5,
     });
     ingest.on('failed', (...args: unknown[]) => {
@@ -92,9 +96,19 @@ export class Pipeline {
     maintenance.on('error', (...args: unknown[]) => log.warn({ err: args[0] }, 'maintenance worker error'));
     this.workers.push(ingest, maintenance);
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    await this.scheduleMaintenance();
+    // the schedules live in the queue backend: if Redis loses its data they are gone, so every
+    // worker process re-asserts them (an idempotent upsert) on a timer of its own
+    this.timer = setInterval(() => {
+      this.scheduleMaintenance().catch((err: unknown) => log.warn({ err }, 'could not re-assert the maintenance schedules'));
+    }, this.opts.sweepIntervalMs);
+    this.timer.unref();
+    await this.sweepNow().catch((err: unknown) => log.warn({ err }, 'start-up sweep failed'));
+  }
+
+  private async scheduleMaintenance(): Promise<void> {
     await this.maintenanceQueue.upsertJobScheduler('sweeper', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
     await this.maintenanceQueue.upsertJobScheduler('partitions', { every: 24 * 3600 * 1000 }, { name: 'partitions' });
-    await this.sweepNow().catch((err: unknown) => log.warn({ err }, 'start-up sweep failed'));
   }
 
   /** Re-enqueues stranded messages now. */
@@ -113,6 +127,7 @@ export class Pipeline {
       return;
     }
     this.closed = true;
+    clearInterval(this.timer);
     await Promise.all(this.workers.map((w) => w.close(force)));
     await Promise.all([this.ingestQueue.close(), this.maintenanceQueue.close()]);
   }

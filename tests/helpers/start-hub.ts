@@ -11,6 +11,8 @@ import { cleanupRedisPrefix, testQueuePrefix, TEST_REDIS_URL } from './test-redi
 
 export interface TestHub {
   hub: RunningHub;
+  prefix: string;
+  dataDir: string;
   url: string;
   key: string;
   config: LotBridgeConfig;
@@ -26,14 +28,14 @@ export interface TestHub {
  * Starts a whole hub in this process on its own database, Redis prefix (or the PostgreSQL queue
  * backend with `queue: 'postgres'`), data dir and a free HTTP port.
  */
-export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<TestHub> {
+export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: Record<string, string>; databaseUrl?: string; workers?: boolean; prefix?: string } = {}): Promise<TestHub> {
   const dbName = `lotbridge_t_${randomBytes(6).toString('hex')}`;
   const u = new URL(TEST_PG_SERVER);
   u.pathname = `/${dbName}`;
   const databaseUrl = opts.databaseUrl ?? u.toString();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-test-'));
   const key = `test-admin-${randomBytes(12).toString('hex')}`;
-  const prefix = testQueuePrefix();
+  const prefix = opts.prefix ?? testQueuePrefix();
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     ...(opts.queue === 'postgres' ? {} : { REDIS_URL: TEST_REDIS_URL }),
@@ -52,7 +54,7 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     config.redisUrl = 'redis://127.0.0.1:1';
   }
   const logger = process.env.TEST_LOG ? createLogger('debug') : silentLogger();
-  const hub = await startHub(config, logger, { mode: 'all', stalledIntervalMs: 2000 });
+  const hub = await startHub(config, logger, { mode: 'all', stalledIntervalMs: 1000, lockDurationMs: 3000, workers: opts.workers });
   const port = (hub.app!.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   const api: TestHub['api'] = async (method, p, body, headers = {}) => {
@@ -67,7 +69,7 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     return { status: res.status, json, text, headers: res.headers };
   };
   return {
-    hub, url, key, config, databaseUrl, api,
+    hub, url, key, config, databaseUrl, api, prefix, dataDir,
     async waitForStatus(id: string, timeoutMs = 20000) {
       const until = Date.now() + timeoutMs;
       let last: any;
