@@ -19,6 +19,9 @@ export const errorCatalog = {
   LB_ERR_CONNECTOR_UNKNOWN_KIND: { kind: 'defect', http: 500, meaning: 'A connector instance names a kind that is not registered.' },
   LB_ERR_CONNECTOR_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No connector instance has this id.' },
   LB_ERR_CONNECTOR_CONFIG_INVALID: { kind: 'defect', http: 500, meaning: 'A connector instance config does not match its schema.' },
+  LB_ERR_EMBEDDED_PG_INSTALL: { kind: 'defect', http: 500, meaning: 'The embedded PostgreSQL binaries are missing or incomplete (e.g. installed with --ignore-scripts).' },
+  LB_ERR_EMBEDDED_PG_PERMISSION: { kind: 'defect', http: 500, meaning: 'The OS user that runs the embedded PostgreSQL cannot reach its binaries or its data directory.' },
+  LB_ERR_EMBEDDED_PG_START: { kind: 'defect', http: 500, meaning: 'The embedded PostgreSQL could not be initialised, started or stopped (the message quotes its log).' },
   // HTTP API
   LB_ERR_AUTH_MISSING: { kind: 'input', http: 401, meaning: 'The request has no Authorization: Bearer key.' },
   LB_ERR_AUTH_INVALID: { kind: 'input', http: 401, meaning: 'The API key is unknown or revoked.' },
@@ -65,6 +68,13 @@ export const errorCatalog = {
   LB_ERR_WMS_LOCATION_REQUIRED: { kind: 'input', http: 422, meaning: 'A movement needs a location (and toLocation for moves).' },
   // master data import
   LB_ERR_IMPORT_CSV: { kind: 'input', http: 422, meaning: 'A master-data or stock CSV row is invalid (line and column given).' },
+  LB_ERR_IMPORT_FILE: { kind: 'input', http: 422, meaning: 'The import file cannot be opened or read, or its header is missing.' },
+  LB_ERR_IMPORT_DUPLICATE_FILE: { kind: 'input', http: 409, meaning: 'This stock file (same sha256) was imported before; importing it again would double the stock.' },
+  LB_ERR_MASTER_DATA_INVALID: { kind: 'input', http: 422, meaning: 'A master-data record breaks a rule its schema cannot express (empty key, min above max, a location cycle).' },
+  LB_ERR_MASTER_DATA_GTIN_INVALID: { kind: 'input', http: 422, meaning: 'A GTIN is not 8, 12, 13 or 14 digits or its check digit is wrong.' },
+  LB_ERR_MASTER_DATA_GLN_INVALID: { kind: 'input', http: 422, meaning: 'A GLN is not 13 digits or its check digit is wrong.' },
+  LB_ERR_MASTER_DATA_IDENTIFIER_CONFLICT: { kind: 'input', http: 409, meaning: 'A GTIN, code or GLN already belongs to another (non-provisional, or provisional with stock) record.' },
+  LB_ERR_MASTER_DATA_REFERENCE_UNKNOWN: { kind: 'input', http: 422, meaning: 'A parent location, party or material named in the record does not exist.' },
   // audit
   LB_ERR_AUDIT_CHAIN_BROKEN: { kind: 'defect', http: 500, meaning: 'audit verify found a row whose hash or previous hash does not match.' },
 } as const satisfies Record<string, ErrorCatalogEntry>;
