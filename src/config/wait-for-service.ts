@@ -71,7 +71,7 @@ export async function waitForService(params: WaitForServiceParams): Promise<void
     if (waited >= timeoutMs) {
       throw new LotBridgeError(
         'LB_ERR_SERVICE_UNAVAILABLE',
-        `${params.service} at ${params.target} (${params.envName}) did not answer within ${Math.round(timeoutMs / 1000)} s: ${r.reason}`,
+        `${params.service} at ${params.target} (${params.envName}) did not answer within ${seconds(timeoutMs)}: ${r.reason}`,
         { cause: r.error, details: { service: params.service, target: params.target, waitedMs: waited, attempts } },
       );
     }
@@ -84,4 +84,8 @@ export async function waitForService(params: WaitForServiceParams): Promise<void
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(retryMs, Math.max(0, timeoutMs - waited))));
   }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DEFAULT_DATABASE_URL, type LotBridgeConfig } from '../config/config';
+import type { LotBridgeConfig } from '../config/config';
 import { waitForService, type ServiceProbe, type WaitForServiceTiming } from '../config/wait-for-service';
 import { classifyError } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -54,7 +54,7 @@ export async function resolveDatabase(config: LotBridgeConfig, logger: Logger, o
     return { url: config.databaseUrl, embedded: false, stop: noop };
   }
   log.info(
-    { probed: redactUrl(DEFAULT_DATABASE_URL), dataDir: config.dataDir },
+    { probed: redactUrl(config.databaseUrl), dataDir: config.dataDir },
     'DATABASE_URL is unset and no PostgreSQL answers at the default address; starting the embedded PostgreSQL',
   );
   const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: opts.embeddedPort, logger });

@@ -72,7 +72,12 @@ export async function pingRedis(url: string, timeoutMs: number, log: Logger): Pr
     enableOfflineQueue: false,
     enableReadyCheck: false,
   });
-  client.on('error', (err: Error) => log.debug({ err }, 'Redis probe connection error'));
+  let lastError: Error | undefined;
+  client.on('error', (err: Error) => {
+    // the connect() rejection only says "Connection is closed."; the socket error says why
+    lastError = err;
+    log.debug({ err }, 'Redis probe connection error');
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     const pong = await Promise.race([
@@ -83,12 +88,13 @@ export async function pingRedis(url: string, timeoutMs: number, log: Logger): Pr
     ]);
     return pong === 'PONG' ? { ok: true } : { ok: false, reason: `PING answered ${JSON.stringify(pong)}`, fatal: true };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const code = (err as { code?: unknown }).code;
+    const cause = err instanceof Error && err.message === 'Connection is closed.' && lastError ? lastError : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const code = (cause as { code?: unknown }).code;
     // a reply error (NOAUTH, WRONGPASS, ERR …) means Redis is up but refuses us; LOADING/BUSY pass
-    const replyError = err instanceof Error && err.name === 'ReplyError';
+    const replyError = cause instanceof Error && cause.name === 'ReplyError';
     const fatal = replyError && !/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(message);
-    return { ok: false, reason: `${message}${typeof code === 'string' ? ` (${code})` : ''}`, fatal, error: err };
+    return { ok: false, reason: `${message}${typeof code === 'string' ? ` (${code})` : ''}`, fatal, error: cause };
   } finally {
     if (timer) {
       clearTimeout(timer);
@@ -98,7 +104,8 @@ export async function pingRedis(url: string, timeoutMs: number, log: Logger): Pr
         log.debug({ err: quitErr }, 'Redis probe QUIT failed; disconnecting');
         client.disconnect();
       });
-    } else {
+    } else if (client.status !== 'end') {
+      // not on an ended client: ioredis would arm a 2 s disconnect timer for a socket already closed
       client.disconnect();
     }
   }
