@@ -15,6 +15,8 @@ const pg = require('pg');
 
 const { startEmbeddedPostgres } = require(path.join(__dirname, '..', '..', 'dist', 'src', 'db', 'embedded-postgres.js'));
 
+const HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'message', 'exit'];
+
 function out(obj) {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
@@ -25,6 +27,7 @@ async function main() {
     throw new Error('usage: embedded-pg-child.js <dataDir>');
   }
   const logger = pino({ level: 'info', base: { child: process.pid } }, pino.destination(2));
+  const baseline = Object.fromEntries(HOOK_EVENTS.map((e) => [e, process.listenerCount(e)])); // pino adds an 'exit' flush
   const t0 = Date.now();
   const handle = await startEmbeddedPostgres({ dataDir, logger });
   const startMs = Date.now() - t0;
@@ -43,6 +46,8 @@ async function main() {
     version: r.rows[0].version,
     database: r.rows[0].database,
     encoding: r.rows[0].encoding,
+    // embedded-postgres's async-exit-hook must not be left on these (it would process.exit() mid-shutdown)
+    listeners: Object.fromEntries(HOOK_EVENTS.map((e) => [e, process.listenerCount(e) - baseline[e]])),
   });
   let buf = '';
   process.stdin.setEncoding('utf8');

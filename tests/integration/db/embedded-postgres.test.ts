@@ -24,6 +24,7 @@ interface ChildEvent {
   version?: string;
   database?: string;
   encoding?: string;
+  listeners?: Record<string, number>;
   code?: string;
   message?: string;
 }
@@ -151,6 +152,8 @@ describe('embedded PostgreSQL (child process, real binaries)', () => {
     expect(started).toMatchObject({ event: 'started', initialised: true, shared: false, database: 'lotbridge', encoding: 'UTF8' });
     expect(started.version).toMatch(/^PostgreSQL 15\./);
     expect(a.stderr()).toContain('embedded PostgreSQL started');
+    // the import's exit hooks are gone; only our own 'exit' safety net (SIGINT to the postmaster) stays
+    expect(started.listeners).toEqual({ SIGINT: 0, SIGTERM: 0, SIGHUP: 0, beforeExit: 0, message: 0, exit: 1 });
     const orphanPid = started.postmasterPid ?? 0;
     expect(alive(orphanPid)).toBe(true);
 
