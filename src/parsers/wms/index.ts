@@ -1,4 +1,4 @@
-export { parseWmsBody, wmsSyntaxOf, mediaTypeOf } from './wms-body.parser';
+export { parseWmsBody, wmsSyntaxOf, wmsSyntaxOfMediaType, mediaTypeOf } from './wms-body.parser';
 export { decodeWmsText, charsetOf, normalizeCharset, firstInvalidUtf8Offset, SUPPORTED_CHARSETS, type WmsCharset } from './decode-text';
 export { parseWmsCsv } from './wms-csv.parser';
 export { parseWmsJson, parseWmsNdjson } from './wms-json.parser';
@@ -7,3 +7,4 @@ export { findJsonSyntaxError, topLevelArrayElementOffsets, type JsonSyntaxProble
 export { LineIndex, type LineColumn } from './line-index';
 export { WMS_CSV_COLUMNS } from './wms-csv-columns';
 export type { WmsBodyInput, WmsParsedRecord, WmsParseResult, WmsSyntax } from './wms-parse.types';
+export { wmsEnvelopeOf, allRecordsRejected, type WmsEnvelope } from './wms-envelope';

@@ -16,6 +16,20 @@ export function mediaTypeOf(contentType: string | undefined | null): string {
 }
 
 /**
+ * How a media type says a WMS body is written, or undefined for a type the WMS connector does not take.
+ * @param media - lower-case media type without parameters (see {@link mediaTypeOf})
+ */
+export function wmsSyntaxOfMediaType(media: string): WmsSyntax | undefined {
+  if (NDJSON_TYPES.has(media)) {
+    return 'ndjson';
+  }
+  if (CSV_TYPES.has(media)) {
+    return 'csv';
+  }
+  return media === 'application/json' || media.endsWith('+json') ? 'json' : undefined;
+}
+
+/**
  * How a body is written, from its Content-Type; without one, from the stored format and the text
  * itself (NDJSON when every non-blank line starts with `{` and there are several).
  * @param format - stored format (`json` or `csv`)
@@ -23,15 +37,9 @@ export function mediaTypeOf(contentType: string | undefined | null): string {
  * @param text - the decoded body, for sniffing when there is no Content-Type
  */
 export function wmsSyntaxOf(format: string, contentType: string | undefined | null, text: string): WmsSyntax {
-  const media = mediaTypeOf(contentType);
-  if (NDJSON_TYPES.has(media)) {
-    return 'ndjson';
-  }
-  if (CSV_TYPES.has(media)) {
-    return 'csv';
-  }
-  if (media === 'application/json' || media.endsWith('+json')) {
-    return 'json';
+  const declared = wmsSyntaxOfMediaType(mediaTypeOf(contentType));
+  if (declared !== undefined) {
+    return declared;
   }
   if (format === 'csv') {
     return 'csv';

@@ -1,0 +1,1 @@
+export { wmsConnector, wmsConfigSchema, type WmsConnectorConfig } from './wms.connector';

@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+
+/** One signed change of a balance, booked by a trace event at its business time. */
+export interface InventoryDelta {
+  eventId: string;
+  lotId: string;
+  locationId: string;
+  stockState: string;
+  /** Signed, in the material's base unit. 0 is booked too (a count that matched). */
+  delta: number;
+  eventTime: Date;
+  sourceMessageId: string;
+  ordinal: number;
+}
+
+/**
+ * Books a balance change: one `inventory_ledger` row and the `inventory_balances` upsert
+ * (quantity = quantity + delta). Balances change only here. Negative results are allowed.
+ * @param db - the transaction
+ * @param d - the change
+ * @returns the balance after the change
+ */
+export async function applyInventoryDelta(db: Knex, d: InventoryDelta): Promise<number> {
+  await db('inventory_ledger').insert({
+    event_id: d.eventId,
+    lot_id: d.lotId,
+    location_id: d.locationId,
+    stock_state: d.stockState,
+    delta: d.delta,
+    event_time: d.eventTime,
+    source_message_id: d.sourceMessageId,
+    ordinal: d.ordinal,
+  });
+  const r = await db.raw<{ rows: Array<{ quantity: number }> }>(
+    `INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity) VALUES (?, ?, ?, ?)
+     ON CONFLICT (lot_id, location_id, stock_state)
+     DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+     RETURNING quantity`,
+    [d.lotId, d.locationId, d.stockState, d.delta],
+  );
+  return Number(r.rows[0].quantity);
+}

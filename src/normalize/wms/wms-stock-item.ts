@@ -1,0 +1,139 @@
+import type { DbLotRow } from '../../db/tables';
+import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
+import { findMaterialByGtin } from '../../model/master-data/find-material-by-gtin';
+import type { MaterialKind } from '../../model/master-data/master-data.types';
+import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
+import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
+import { packagingLevelOfUom } from './wms-mapping';
+import type { WmsCount, WmsMovement } from './wms-record.types';
+import { recordErrorFactory } from './wms-record.validator';
+import { CANONICAL, type WmsWriter } from './wms-writer';
+
+/** The stored things a movement or count names, and how its quantity converts to base units. */
+export interface StockItem {
+  material: { id: string; code: string; kind: MaterialKind; baseUom: string; provisional: boolean };
+  lot: DbLotRow;
+  serialId: string | null;
+  /** Base units per unit of the record's quantity. */
+  factor: number;
+}
+
+/** A material as far as quantity conversion needs it. */
+interface ConvertibleMaterial {
+  code: string;
+  baseUom: string;
+  identifiers: Array<{ scheme: string; packagingLevel: string; quantityPerLevel: number }>;
+}
+
+/**
+ * Base units per unit of a record's quantity. Without a `uom` the quantity counts packs of the
+ * scanned GTIN (a case GTIN of 10: 20 → 200). The material's base unit counts 1; a pack unit (CS,
+ * BX, PL …) converts with the GTIN of that packaging level. Anything else is LB_ERR_WMS_UOM.
+ */
+function factorOf(rec: WmsMovement | WmsCount, m: ConvertibleMaterial, scanned: { packagingLevel: string; quantityPerLevel: number }): number {
+  if (rec.uom === undefined) {
+    return scanned.quantityPerLevel;
+  }
+  if (rec.uom.toUpperCase() === m.baseUom.toUpperCase()) {
+    return 1;
+  }
+  const level = packagingLevelOfUom(rec.uom);
+  const gtins = m.identifiers.filter((i) => i.scheme === 'gtin' || i.scheme === 'udi_di');
+  const match = level === scanned.packagingLevel ? scanned : gtins.find((i) => i.packagingLevel === level);
+  if (match) {
+    return match.quantityPerLevel;
+  }
+  if (level === 'each') {
+    return 1;
+  }
+  throw recordErrorFactory(rec.at, rec.pathPrefix)(
+    'LB_ERR_WMS_UOM',
+    'uom',
+    `uom ${JSON.stringify(rec.uom)} cannot be converted to ${m.baseUom} for material ${m.code}` +
+      (level === undefined ? ' (not a known unit)' : ` (it has no GTIN at packaging level ${level})`),
+    { details: { uom: rec.uom, baseUom: m.baseUom, material: m.code } },
+  );
+}
+
+/**
+ * Resolves the material (by GTIN; a provisional `GTIN-<gtin>` material when none has it), the
+ * quantity conversion, the lot (found or created provisional, expiry filled from the feed) and the
+ * serial of a movement or count, raising the alerts that go with them. The only step of a record
+ * that may throw an input error (LB_ERR_WMS_UOM), and it does so before the record writes anything.
+ * @param w - the message's writer
+ * @param rec - the record
+ * @param sourceKey - the record's idempotency key (for alert details)
+ */
+export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount, sourceKey: string): Promise<StockItem> {
+  const { ctx } = w;
+  const { gtin } = rec.item;
+  let material: StockItem['material'];
+  let factor: number;
+  const found = await findMaterialByGtin(ctx.trx, gtin);
+  if (found) {
+    factor = factorOf(rec, found.material, found);
+    const m = found.material;
+    material = { id: m.id, code: m.code, kind: m.kind, baseUom: m.baseUom, provisional: m.provisional };
+  } else {
+    const baseUom = rec.uom?.toUpperCase() ?? 'EA';
+    const { row, created } = await createProvisionalMaterial(ctx.trx, { gtin, baseUom }, w.lineage);
+    material = { id: row.id, code: row.code, kind: row.kind, baseUom: row.base_uom, provisional: row.provisional };
+    factor = 1;
+    if (created) {
+      ctx.validate(CANONICAL.material, {
+        id: row.id, code: row.code, kind: row.kind, baseUom: row.base_uom, lotControlled: true, serialControlled: false, implantable: false, provisional: true,
+        identifiers: [{ scheme: 'gtin', value: gtin, packagingLevel: 'each', quantityPerLevel: 1 }],
+      });
+      w.summary.created.materials++;
+      await ctx.audit({ action: 'material.create_provisional', entityType: 'material', entityId: row.id, after: { code: row.code, gtin, baseUom: row.base_uom } });
+      await w.alert({
+        type: 'provisional_lot',
+        severity: 'warning',
+        subjectType: 'material',
+        subjectId: row.id,
+        message: `GTIN ${gtin} is not in master data: provisional material ${row.code} created by WMS record ${rec.id}; quantities are booked as given (${baseUom}) until master data adopts it`,
+        details: { gtin, materialCode: row.code, sourceKey },
+        dedupKey: `provisional_material:${row.id}`,
+      });
+    }
+  }
+
+  const lotResult = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber: rec.item.lot, expiry: rec.item.expiry }, w.lineage);
+  const lot = lotResult.row;
+  if (lotResult.created) {
+    ctx.validate(CANONICAL.lot, { id: lot.id, materialId: material.id, gtin, lotNumber: lot.lot_number, expiry: lot.expiry, status: lot.status, provisional: true, sourceMessageId: ctx.message.id });
+    w.summary.created.lots++;
+    await ctx.emit('lot.created', { lotId: lot.id, materialId: material.id, materialCode: material.code, gtin, lotNumber: lot.lot_number, expiry: lot.expiry, provisional: true, sourceKey });
+    await ctx.audit({ action: 'lot.create_provisional', entityType: 'lot', entityId: lot.id, after: { materialCode: material.code, lotNumber: lot.lot_number, expiry: lot.expiry } });
+    const firstSeenOutOfOrder = rec.kind === 'movement' && rec.type !== 'receive';
+    if (firstSeenOutOfOrder) {
+      await w.alert({
+        type: 'provisional_lot',
+        severity: 'warning',
+        subjectType: 'lot',
+        subjectId: lot.id,
+        message: `lot ${lot.lot_number} of ${material.code} was first seen in a WMS ${rec.type} (${rec.id}), before any receipt: created provisional`,
+        details: { gtin, lotNumber: lot.lot_number, sourceKey },
+        dedupKey: `provisional_lot:${lot.id}`,
+      });
+    }
+  }
+  if (lotResult.expiryMismatch !== undefined) {
+    await w.alert({
+      type: 'udi_mismatch',
+      severity: 'warning',
+      subjectType: 'lot',
+      subjectId: lot.id,
+      message: `WMS record ${rec.id} gives lot ${lot.lot_number} of ${material.code} expiry ${lotResult.expiryMismatch}; the lot has ${lot.expiry ?? 'none'} (kept)`,
+      details: { gtin, lotNumber: lot.lot_number, stored: lot.expiry, received: lotResult.expiryMismatch, sourceKey },
+      dedupKey: `udi_mismatch:expiry:${lot.id}:${lotResult.expiryMismatch}`,
+    });
+  }
+
+  let serialId: string | null = null;
+  if (rec.item.serial !== undefined) {
+    const s = await findOrCreateSerial(ctx.trx, { materialId: material.id, lotId: lot.id, serialNumber: rec.item.serial }, w.lineage);
+    serialId = s.row.id;
+  }
+  return { material, lot, serialId, factor };
+}
