@@ -94,7 +94,7 @@ describe('parseWmsBody', () => {
           lot: 'L2404A', quantity: 30, uom: 'EA', note: 'first line\r\nsecond line, with a comma',
         },
       },
-      { index: 1, line: 4, value: expect.objectContaining({ movementId: 'WMS-C-2', type: 'putaway', quantity: 30, note: 'plain' }) },
+      { index: 1, line: 4, value: expect.objectContaining({ movementId: 'WMS-C-2', type: 'putaway', toLocation: 'WH1-BIN-07', quantity: 30, note: 'plain' }) },
     ]);
   });
 
