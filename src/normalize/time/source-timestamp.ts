@@ -131,16 +131,14 @@ export function parseSourceTimestamp(text: string, zone: string): SourceInstant 
     }
     return { utc: new Date(wall - offset * 60000), offset: formatOffset(offset), explicitOffset: true };
   }
-  // local time in `zone`: guess with the offset at the wall time read as UTC, then correct once
-  const first = zoneOffsetMinutes(zone, new Date(wall));
-  let utc = wall - first * 60000;
-  const second = zoneOffsetMinutes(zone, new Date(utc));
-  if (second !== first) {
-    const candidate = wall - second * 60000;
-    if (zoneOffsetMinutes(zone, new Date(candidate)) === second) {
-      utc = candidate;
-    }
-  }
+  // local time in `zone`: try the offsets in force a day before and a day after; in an overlap the
+  // earlier instant wins, in a gap the offset before the change places it (02:30 → 03:30 in spring)
+  const day = 86_400_000;
+  const before = zoneOffsetMinutes(zone, new Date(wall - day));
+  const after = zoneOffsetMinutes(zone, new Date(wall + day));
+  const fits = (off: number): boolean => zoneOffsetMinutes(zone, new Date(wall - off * 60000)) === off;
+  const chosen = fits(before) ? before : fits(after) ? after : before;
+  const utc = wall - chosen * 60000;
   return { utc: new Date(utc), offset: formatOffset(zoneOffsetMinutes(zone, new Date(utc))), explicitOffset: false };
 }
 
