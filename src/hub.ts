@@ -68,11 +68,6 @@ export function loadInstances(config: LotBridgeConfig): ConnectorInstanceConfig[
   return instances;
 }
 
-function envMs(name: string): number | undefined {
-  const v = process.env[name];
-  return v && /^\d+$/.test(v) ? Number(v) : undefined;
-}
-
 /** The composition root: config → database → migrations → queues → connectors → API → workers. */
 export async function startHub(config: LotBridgeConfig, logger: Logger, opts: HubOptions): Promise<RunningHub> {
   const t0 = performance.now();
@@ -119,13 +114,14 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       db, logger,
       handlers: messageHandlers(),
       timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
+      onOutcome: (status) => metrics.processed.inc({ status }),
     },
     concurrency: config.workerConcurrency,
     maxAttempts: config.maxAttempts,
     sweepIntervalMs: config.sweepIntervalMs,
     sweepGraceMs: config.sweepGraceMs,
-    stalledIntervalMs: opts.stalledIntervalMs ?? envMs('LOTBRIDGE_STALLED_INTERVAL_MS'),
-    lockDurationMs: opts.lockDurationMs ?? envMs('LOTBRIDGE_JOB_LOCK_MS'),
+    stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
+    lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
   });
   const ingest = new IngestService({
     db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,

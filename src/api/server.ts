@@ -39,7 +39,7 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     loggerInstance: ctx.logger.child({ scope: 'api' }),
     disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
-    forceCloseConnections: true,
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }) as unknown as FastifyInstance;
 

@@ -44,6 +44,10 @@ export interface LotBridgeConfig {
   sweepGraceMs: number;
   /** LOTBRIDGE_CONFIG_FILE (lotbridge.config.json in the working directory, when present). */
   configFile?: string;
+  /** LOTBRIDGE_STALLED_INTERVAL_MS (30000): how often workers look for jobs whose worker died. */
+  stalledIntervalMs: number;
+  /** LOTBRIDGE_JOB_LOCK_MS (30000): a dead worker's active jobs return to the queue after this. */
+  jobLockMs: number;
   /** LOTBRIDGE_DB_POOL_MAX (20): PostgreSQL pool size per process. */
   dbPoolMax: number;
 }
@@ -68,6 +72,8 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int']> = [
   ['sweepGraceMs', 'LOTBRIDGE_SWEEP_GRACE_MS', 'int'],
   ['configFile', 'LOTBRIDGE_CONFIG_FILE', 'string'],
   ['dbPoolMax', 'LOTBRIDGE_DB_POOL_MAX', 'int'],
+  ['stalledIntervalMs', 'LOTBRIDGE_STALLED_INTERVAL_MS', 'int'],
+  ['jobLockMs', 'LOTBRIDGE_JOB_LOCK_MS', 'int'],
 ];
 
 /** The environment variable for each config key (for docs and error messages). */

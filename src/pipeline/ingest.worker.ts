@@ -13,6 +13,7 @@ export function createIngestProcessor(deps: ProcessDeps, maxAttempts: number, lo
     const messageId = job.data.messageId ?? job.id;
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? maxAttempts);
     const outcome = await processMessage({ ...deps, logger: logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 }) }, messageId, { final });
+    deps.onOutcome?.(outcome.status);
     switch (outcome.status) {
       case 'retry':
         throw outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));

@@ -56,6 +56,11 @@ export class Pipeline {
     this.maintenanceQueue = opts.kit.queue(QUEUES.maintenance, { producer: true });
   }
 
+  /** Options of an `ingest` job with this process's LOTBRIDGE_PIPELINE_MAX_ATTEMPTS. */
+  jobOptions(): JobsOptions {
+    return ingestJobOptions(this.opts.maxAttempts);
+  }
+
   /** Enqueue for the IngestService: fails fast (≤ 3 s) so intake never hangs on the queue. */
   readonly enqueue: Enqueue = async (messageId, jobName, { connectorId }) => {
     await withTimeout(

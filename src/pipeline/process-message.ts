@@ -22,6 +22,8 @@ export interface ProcessDeps {
   handlers: ReadonlyMap<string, MessageHandler>;
   /** IANA zone per connector id (connector override or LOTBRIDGE_TIMEZONE). */
   timezoneOf(connectorId: string): string;
+  /** Observes each attempt's outcome (metrics). */
+  onOutcome?(status: string): void;
 }
 
 function toStored(row: DbInboundMessageRow): StoredMessage {
@@ -133,6 +135,8 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       });
       await ctx.audit({ action: `message.${res.status}`, entityType: 'inbound_message', entityId: messageId, after: { status: res.status, summary: res.summary ?? null } });
       await ctx.flush();
+      // a message that failed before and now went through: its failure alert is resolved
+      await trx('alerts').where({ type: 'message_failed', subject_id: messageId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
       await trx('inbound_messages').where({ id: messageId }).update({
         status: res.status,
         message_type: res.messageType ?? row.message_type,

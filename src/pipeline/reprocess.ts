@@ -2,7 +2,6 @@ import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
 import { getInboundMessage } from '../ingest/message-store';
 import type { Pipeline } from './pipeline';
-import { ingestJobOptions } from './pipeline';
 
 /**
  * Puts a stored message through the pipeline again (after a fix to master data, a mapper, or the
@@ -35,6 +34,6 @@ export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, a
       await old.remove();
     }
   }
-  await pipeline.ingestQueue.add(m.message_type ?? m.format, { messageId: id, connectorId: m.connector_id }, { ...ingestJobOptions(8), jobId: id });
+  await pipeline.ingestQueue.add(m.message_type ?? m.format, { messageId: id, connectorId: m.connector_id }, { ...pipeline.jobOptions(), jobId: id });
   return { messageId: id, status: 'queued', previousStatus: m.status };
 }

@@ -51,7 +51,7 @@ function listJsonFiles(dir: string): string[] {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       out.push(...listJsonFiles(p));
-    } else if (entry.name.endsWith('.json') && entry.name !== 'config.schema.json') {
+    } else if (entry.name.endsWith('.json') && entry.name !== 'config.schema.json' && entry.name !== 'openapi.json') {
       out.push(p);
     }
   }
