@@ -115,6 +115,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       handlers: messageHandlers(),
       timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
       onOutcome: (status) => metrics.processed.inc({ status }),
+      fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
     },
     concurrency: config.workerConcurrency,
     maxAttempts: config.maxAttempts,

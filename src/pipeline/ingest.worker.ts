@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logging/logger';
 import { processMessage, type ProcessDeps } from './process-message';
 import type { IngestJobData } from './queues';
@@ -9,7 +9,7 @@ import type { IngestJobData } from './queues';
  * on the last attempt the message is `failed`; `defect` fails the job with UnrecoverableError.
  */
 export function createIngestProcessor(deps: ProcessDeps, maxAttempts: number, logger: Logger) {
-  return async (job: Job<IngestJobData>): Promise<{ status: string }> => {
+  return async (job: Job<IngestJobData>, token?: string): Promise<{ status: string }> => {
     const messageId = job.data.messageId ?? job.id;
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? maxAttempts);
     const outcome = await processMessage({ ...deps, logger: logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 }) }, messageId, { final });
@@ -21,6 +21,10 @@ export function createIngestProcessor(deps: ProcessDeps, maxAttempts: number, lo
         const err = new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
         throw err;
       }
+      case 'wait':
+        // FIFO: come back shortly, without spending an attempt
+        await job.moveToDelayed(Date.now() + 200, token);
+        throw new DelayedError(outcome.reason);
       case 'skipped':
         return { status: `skipped: ${outcome.reason}` };
       default:

@@ -13,6 +13,7 @@ export type ProcessOutcome =
   | { status: 'processed' | 'routed' | 'rejected'; recordErrors?: number }
   | { status: 'skipped'; reason: string }
   | { status: 'retry'; error: unknown }
+  | { status: 'wait'; reason: string }
   | { status: 'failed'; error: LotBridgeErrorJson; kind: ErrorKind };
 
 export interface ProcessDeps {
@@ -22,6 +23,8 @@ export interface ProcessDeps {
   handlers: ReadonlyMap<string, MessageHandler>;
   /** IANA zone per connector id (connector override or LOTBRIDGE_TIMEZONE). */
   timezoneOf(connectorId: string): string;
+  /** Connector ids whose messages from one sender are processed strictly in receipt order. */
+  fifoConnectors?: ReadonlySet<string>;
   /** Observes each attempt's outcome (metrics). */
   onOutcome?(status: string): void;
 }
@@ -111,12 +114,24 @@ export function createProcessContext(trx: Knex.Transaction, message: StoredMessa
 export async function processMessage(deps: ProcessDeps, messageId: string, attempt: { final: boolean }): Promise<ProcessOutcome> {
   const { db } = deps;
   const log = deps.logger.child({ scope: 'pipeline', messageId });
-  const head = await db<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).first('id', 'status', 'connector_id', 'connector_kind');
+  const head = await db<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).first('id', 'status', 'connector_id', 'connector_kind', 'sender', 'received_at');
   if (!head) {
     return { status: 'skipped', reason: 'no such message' };
   }
   if (TERMINAL_STATUSES.includes(head.status)) {
     return { status: 'skipped', reason: `already ${head.status}` };
+  }
+  if (deps.fifoConnectors?.has(head.connector_id)) {
+    // FIFO: an earlier message of the same sender that is still open goes first (failed ones do not block)
+    const earlier = await db('inbound_messages')
+      .where({ connector_id: head.connector_id })
+      .whereRaw('coalesce(sender, \'\') = ?', [head.sender ?? ''])
+      .whereIn('status', ['received', 'queued'])
+      .where((b) => b.where('received_at', '<', head.received_at).orWhere((c) => c.where('received_at', '=', head.received_at).andWhere('id', '<', messageId)))
+      .first('id');
+    if (earlier) {
+      return { status: 'wait', reason: `waiting for earlier message ${(earlier as { id: string }).id} of the same sender` };
+    }
   }
   await db('inbound_messages').where({ id: messageId }).increment('attempts', 1).update({ updated_at: db.fn.now() });
   const started = performance.now();
