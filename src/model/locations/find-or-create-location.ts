@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { RowLineage } from '../../db/tables';
 import type { DbLocationRow } from '../master-data/master-data.types';
+import { rowVanished } from '../row-vanished';
 
 /**
  * Finds a location by code, or creates it as a provisional `bin` (a feed named a place master data
@@ -23,7 +24,7 @@ export async function findOrCreateLocation(db: Knex, code: string, lineage: RowL
     .returning('*');
   const row = inserted ?? (await db<DbLocationRow>('locations').where({ code }).first());
   if (!row) {
-    throw new Error(`location ${code} vanished after a conflicting insert`);
+    throw rowVanished(`location ${code}`);
   }
   return { row, created: inserted !== undefined };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { DbLotRow, RowLineage } from '../../db/tables';
+import { rowVanished } from '../row-vanished';
 
 /** What {@link findOrCreateLot} did. */
 export interface LotResolution {
@@ -45,7 +46,7 @@ export async function findOrCreateLot(
     }
     row = await db<DbLotRow>('lots').where(key).first();
     if (!row) {
-      throw new Error(`lot ${input.lotNumber} vanished after a conflicting insert`);
+      throw rowVanished(`lot ${input.lotNumber}`);
     }
   }
   if (input.expiry !== undefined && row.expiry === null) {

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { RowLineage } from '../../db/tables';
 import { checkGln } from '../master-data/gs1-keys';
 import type { DbPartyRow, PartyRole } from '../master-data/master-data.types';
+import { rowVanished } from '../row-vanished';
 
 /**
  * Finds the party a feed names by GLN (13 digits with a valid check digit) or else by code
@@ -27,7 +28,7 @@ export async function findOrCreateParty(db: Knex, ref: string, role: PartyRole, 
     .returning('*');
   const row = inserted ?? (await db<DbPartyRow>('parties').where(key).first());
   if (!row) {
-    throw new Error(`party ${ref} vanished after a conflicting insert`);
+    throw rowVanished(`party ${ref}`);
   }
   return { row, created: inserted !== undefined };
 }

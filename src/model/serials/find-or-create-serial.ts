@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { DbSerialRow, RowLineage } from '../../db/tables';
+import { rowVanished } from '../row-vanished';
 
 /**
  * Finds a serial number of a material, or creates it in the given lot.
@@ -25,7 +26,7 @@ export async function findOrCreateSerial(
     .returning('*');
   const row = inserted ?? (await db<DbSerialRow>('serials').where(key).first());
   if (!row) {
-    throw new Error(`serial ${input.serialNumber} vanished after a conflicting insert`);
+    throw rowVanished(`serial ${input.serialNumber}`);
   }
   return { row, created: inserted !== undefined };
 }

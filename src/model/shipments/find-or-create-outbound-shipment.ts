@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { DbShipmentRow, RowLineage } from '../../db/tables';
+import { rowVanished } from '../row-vanished';
 
 /** An outbound shipment as a ship movement describes it. */
 export interface OutboundShipmentInput {
@@ -41,7 +42,7 @@ export async function findOrCreateOutboundShipment(db: Knex, input: OutboundShip
     .returning('*');
   const row = inserted ?? (await db<DbShipmentRow>('shipments').where(key).first());
   if (!row) {
-    throw new Error(`shipment ${input.shipmentNumber} vanished after a conflicting insert`);
+    throw rowVanished(`shipment ${input.shipmentNumber}`);
   }
   return { row, created: inserted !== undefined };
 }

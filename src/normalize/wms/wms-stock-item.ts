@@ -1,6 +1,6 @@
 import type { DbLotRow } from '../../db/tables';
+import { LotBridgeError } from '../../errors';
 import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
-import { findMaterialByGtin } from '../../model/master-data/find-material-by-gtin';
 import type { MaterialKind } from '../../model/master-data/master-data.types';
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
@@ -67,19 +67,12 @@ function factorOf(rec: WmsMovement | WmsCount, m: ConvertibleMaterial, scanned: 
 export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount, sourceKey: string): Promise<StockItem> {
   const { ctx } = w;
   const { gtin } = rec.item;
-  let material: StockItem['material'];
-  let factor: number;
-  const found = await findMaterialByGtin(ctx.trx, gtin);
-  if (found) {
-    factor = factorOf(rec, found.material, found);
-    const m = found.material;
-    material = { id: m.id, code: m.code, kind: m.kind, baseUom: m.baseUom, provisional: m.provisional };
-  } else {
+  let found = await w.materialByGtin(gtin);
+  if (!found) {
     const baseUom = rec.uom?.toUpperCase() ?? 'EA';
-    const { row, created } = await createProvisionalMaterial(ctx.trx, { gtin, baseUom }, w.lineage);
-    material = { id: row.id, code: row.code, kind: row.kind, baseUom: row.base_uom, provisional: row.provisional };
-    factor = 1;
-    if (created) {
+    const made = await createProvisionalMaterial(ctx.trx, { gtin, baseUom }, w.lineage);
+    if (made.created) {
+      const { row } = made;
       ctx.validate(CANONICAL.material, {
         id: row.id, code: row.code, kind: row.kind, baseUom: row.base_uom, lotControlled: true, serialControlled: false, implantable: false, provisional: true,
         identifiers: [{ scheme: 'gtin', value: gtin, packagingLevel: 'each', quantityPerLevel: 1 }],
@@ -96,7 +89,15 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
         dedupKey: `provisional_material:${row.id}`,
       });
     }
+    // the provisional material, or the one master data gave the GTIN to meanwhile
+    found = await w.materialByGtin(gtin, true);
   }
+  if (!found) {
+    throw new LotBridgeError('LB_ERR_INTERNAL', `GTIN ${gtin} has no material after the provisional one was created`);
+  }
+  const factor = factorOf(rec, found.material, found);
+  const m = found.material;
+  const material: StockItem['material'] = { id: m.id, code: m.code, kind: m.kind, baseUom: m.baseUom, provisional: m.provisional };
 
   const lotResult = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber: rec.item.lot, expiry: rec.item.expiry }, w.lineage);
   const lot = lotResult.row;

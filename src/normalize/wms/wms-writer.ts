@@ -3,6 +3,7 @@ import { openAlert, type NewAlert } from '../../model/alerts/open-alert';
 import { applyInventoryDelta } from '../../model/inventory/apply-inventory-delta';
 import { findNextCount } from '../../model/inventory/find-next-count';
 import { findOrCreateLocation } from '../../model/locations/find-or-create-location';
+import { findMaterialByGtin, type MaterialByGtin } from '../../model/master-data/find-material-by-gtin';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import { insertTraceEvent, type NewTraceEventItem } from '../../model/trace/insert-trace-event';
 import type { ProcessContext } from '../../pipeline/handler';
@@ -99,6 +100,7 @@ export class WmsWriter {
   /** What the message did so far. */
   readonly summary: WmsSummary;
   private readonly locations = new Map<string, DbLocationRow>();
+  private readonly materials = new Map<string, MaterialByGtin>();
 
   /**
    * @param ctx - the pipeline's context of this message
@@ -143,6 +145,23 @@ export class WmsWriter {
     }
     this.locations.set(code, row);
     return row;
+  }
+
+  /**
+   * The material that owns a GTIN (any packaging level), memoized per message once found.
+   * @param gtin - 14 digits
+   * @param fresh - look it up again even when memoized
+   */
+  async materialByGtin(gtin: string, fresh = false): Promise<MaterialByGtin | undefined> {
+    const known = fresh ? undefined : this.materials.get(gtin);
+    if (known) {
+      return known;
+    }
+    const found = await findMaterialByGtin(this.ctx.trx, gtin);
+    if (found) {
+      this.materials.set(gtin, found);
+    }
+    return found;
   }
 
   /**

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { wmsHandler } from '../../../src/normalize/wms/wms.handler';
 import type { StoredMessage } from '../../../src/pipeline/handler';
+import { createProvisionalMaterial } from '../../../src/model/materials/create-provisional-material';
 import { processTestMessage, type HandlerRun } from '../../helpers/process-context';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { CUSTOMER_GLN, GTIN, balancesOf, ledgerOf, movement, openAlerts, seedMaterial } from './wms-test-data';
@@ -197,5 +198,12 @@ describe('WMS handler: movements into the canonical model', () => {
     const lot = await t.db('lots').where({ lot_number: 'LX1' }).first();
     expect(lot.expiry).toBe('2028-01-31');
     expect((await openAlerts(t.db, 'udi_mismatch')).filter((a) => a.subject_id === lot.id)).toHaveLength(1);
+  });
+
+  it('books on the material master data gave the GTIN to while the provisional one was being created', async () => {
+    let ordinal = 0;
+    const made = await createProvisionalMaterial(t.db, { gtin: GTIN.caseA, baseUom: 'EA' }, { sourceMessageId: '018f0000-0000-7000-8000-00000000e001', nextOrdinal: () => ++ordinal });
+    expect(made).toMatchObject({ created: false, row: { code: 'TEST-A', provisional: false } });
+    expect(await t.db('materials').where({ code: `GTIN-${GTIN.caseA}` })).toEqual([]);
   });
 });
