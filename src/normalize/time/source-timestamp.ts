@@ -1,3 +1,5 @@
+import { daysInMonth, MONTH_NAMES } from '../../gs1/gs1-date';
+
 /** A source timestamp read as an instant, with the UTC offset it was written in (or its zone had then). */
 export interface SourceInstant {
   /** The instant. */
@@ -13,23 +15,12 @@ export type TimestampProblem = { problem: string };
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-
-/**
- * Days in a month of the proleptic Gregorian calendar.
- * @param year - full year
- * @param month - 1..12
- */
-export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
 function checkDate(y: number, m: number, d: number): string | undefined {
   if (m < 1 || m > 12) {
     return `month ${m} does not exist`;
   }
   if (d < 1 || d > daysInMonth(y, m)) {
-    return `day ${d} does not exist in ${MONTHS[m - 1]} ${y}`;
+    return `day ${d} does not exist in ${MONTH_NAMES[m - 1]} ${y}`;
   }
   return undefined;
 }
