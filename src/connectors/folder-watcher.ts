@@ -261,7 +261,12 @@ async function moveNoClobber(src: string, dir: string, name: string): Promise<st
         throw copyErr;
       }
     }
-    await fs.unlink(src);
+    await fs.unlink(src).catch((err: NodeJS.ErrnoException) => {
+      // another process moved the same file at the same moment: both copies go to intake, whose dedup key makes the second a duplicate
+      if (err.code !== 'ENOENT') {
+        throw err;
+      }
+    });
     return target;
   }
   throw new LotBridgeError('LB_ERR_INTERNAL', `no free name for ${name} in ${dir}`);
