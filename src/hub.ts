@@ -78,7 +78,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
 
   const database = await resolveDatabase(config, logger);
   await ensureDatabase(database.url);
-  const db = createDb({ url: database.url, poolMax: config.dbPoolMax });
+  const db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
   if (opts.mode === 'all') {
     const applied = await migrateLatest(db);
     if (applied.length > 0) {

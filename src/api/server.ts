@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Db } from '../db/knex';
 import type { LotBridgeConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
@@ -37,7 +37,7 @@ const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?
 export function buildServer(ctx: HubApiContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ scope: 'api' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },

@@ -16,6 +16,8 @@ export interface DbOptions {
   poolMax?: number;
   /** search_path schema, for tests that isolate by schema. */
   searchPath?: string;
+  /** Where knex's own warnings go (connection errors while PostgreSQL is down); default: nowhere but the thrown errors. */
+  logger?: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
 /** Creates the knex instance for PostgreSQL. All SQL lives under src/db and migrations/. */
@@ -26,6 +28,12 @@ export function createDb(opts: DbOptions): Db {
     pool: { min: 0, max: opts.poolMax ?? 20, acquireTimeoutMillis: 10000 },
     acquireConnectionTimeout: 10000,
     searchPath: opts.searchPath ? [opts.searchPath, 'public'] : undefined,
+    log: {
+      warn: (message: unknown) => opts.logger?.warn({ scope: 'db', knex: String(message) }, 'knex warning'),
+      error: (message: unknown) => opts.logger?.warn({ scope: 'db', knex: String(message) }, 'knex error'),
+      deprecate: (message: unknown) => opts.logger?.debug({ scope: 'db', knex: String(message) }, 'knex deprecation'),
+      debug: (message: unknown) => opts.logger?.debug({ scope: 'db', knex: String(message) }, 'knex debug'),
+    },
   });
 }
 

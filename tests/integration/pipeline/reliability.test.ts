@@ -1,4 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import IORedis from 'ioredis';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { TEST_REDIS_URL } from '../../helpers/test-redis';
@@ -95,6 +96,39 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       await h.stop();
     }
   }, 300000);
+
+  it('loses nothing when Redis loses its data: the sweeper re-enqueues what was queued', async () => {
+    // intake only, so the jobs sit in Redis when it is emptied
+    const h = await startTestHub({ workers: false });
+    try {
+      const statuses = await postAll(h, Array.from({ length: 60 }, (_, i) => mv(`FLUSH-${i}`, 'LFLUSH', 1)), 6);
+      expect(statuses.every((s) => s === 202)).toBe(true);
+      expect(await countWhere(h, 'inbound_messages', { status: 'queued' })).toBe(60);
+      expect((await h.hub.pipeline.ingestQueue.getJobCounts('waiting')).waiting).toBe(60);
+      const r = new IORedis(TEST_REDIS_URL);
+      if (process.env.LOTBRIDGE_TEST_ALLOW_FLUSHALL === '1') {
+        await r.flushall(); // CI: a Redis of its own
+      } else {
+        let cursor = '0';
+        do {
+          const [next, keys] = await r.scan(cursor, 'MATCH', `${h.prefix}:*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await r.del(...keys);
+        } while (cursor !== '0');
+      }
+      r.disconnect();
+      expect((await h.hub.pipeline.ingestQueue.getJobCounts('waiting')).waiting).toBe(0);
+      await new Promise((res) => setTimeout(res, 1200)); // past the sweeper's grace period
+      await h.hub.pipeline.startWorkers(); // sweeps at start
+      await waitAllTerminal(h, 30000);
+      expect(await countWhere(h, 'inbound_messages', { status: 'processed' })).toBe(60);
+      expect(await countWhere(h, 'trace_events')).toBe(60);
+      const lot = await h.api('GET', '/api/v1/lots?gtin=09506000134352&lot=LFLUSH');
+      expect(lot.json.balances.reduce((s: number, x: { quantity: number }) => s + x.quantity, 0)).toBe(60);
+    } finally {
+      await h.stop();
+    }
+  }, 60000);
 
   it('gives the same 1,000 messages posted twice at once one effect each', async () => {
     const h = await startTestHub();
