@@ -214,17 +214,16 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
       for (const row of bad.rows) {
         report.errors.push(...rowErrors(row, columns));
       }
-      report.errors.splice(maxErrors);
-      inTx = false;
-      return await finish(conn, report, started, true);
     }
     phase('check');
 
-    // 3. keys → materials, conversion factors, lot expiries (in memory: tens of thousands of keys)
+    // 3. keys → materials, conversion factors, lot expiries (in memory: tens of thousands of keys);
+    //    with row errors already found it only checks (GTINs, dates, units) and writes nothing
     opts.onPhase?.('resolve');
     const messageId = uuidv7();
     const eventId = uuidv7();
     const resolved = await resolveKeys(conn, keys.rows, columns, report, maxErrors, messageId);
+    report.errors.splice(maxErrors);
     phase('resolve');
     if (report.errors.length > 0) {
       inTx = false;
@@ -542,6 +541,8 @@ async function resolveKeys(
   messageId: string,
 ): Promise<{ keys: ResolvedKey[]; firstLineOfLot: Map<string, number> }> {
   const col = (c: StockCsvColumn): number | undefined => colOf(columns, c);
+  // with errors found earlier: check only, create nothing
+  const checkOnly = report.errors.length > 0;
   // staged values are raw: trim once per distinct key
   const trimmed = keys.map((k) => ({ raw: k, g: k.g.trim(), m: k.m.trim(), lot: k.lot.trim(), e: k.e.trim(), u: k.u.trim().toUpperCase(), first_rn: k.first_rn }));
   // GTINs: validate and normalize
@@ -588,7 +589,7 @@ async function resolveKeys(
   }
   // unknown GTINs → provisional materials, as the feeds make them
   const unknown = gtins.filter((g) => !byGtin.has(g));
-  if (unknown.length > 0 && report.errors.length === 0) {
+  if (unknown.length > 0 && !checkOnly && report.errors.length === 0) {
     const made = await conn.query<{ id: string; gtin: string }>(
       `WITH g AS (SELECT unnest($1::text[]) AS gtin),
        m AS (
@@ -650,7 +651,9 @@ async function resolveKeys(
         continue; // already reported
       }
       if (!hit) {
-        pushError(report, maxErrors, line, 'gtin', `GTIN ${gtin} is unknown`, col('gtin'));
+        if (!checkOnly && report.errors.length === 0) {
+          pushError(report, maxErrors, line, 'gtin', `GTIN ${gtin} is unknown`, col('gtin'));
+        }
         continue;
       }
       materialId = hit.materialId;

@@ -8,6 +8,7 @@ import {
   type PackagingLevel,
   type PartyInput,
 } from '../master-data.types';
+import { normalizeGtin } from '../gs1-keys';
 import type { RowReader } from './csv-cells';
 
 /** Identifier columns of the materials CSV: column → scheme and packaging level (and its quantity column). */
@@ -88,6 +89,13 @@ export function materialFromCsv(r: RowReader, header: string[]): MappedRow<Mater
           r.fail(c.qtyColumn, `a quantity without ${c.column}`);
         }
         continue;
+      }
+      if (c.scheme === 'gtin') {
+        const g = normalizeGtin(v);
+        if (!g.ok) {
+          r.fail(c.column, g.reason, { cause: 'LB_ERR_MASTER_DATA_GTIN_INVALID' });
+          continue;
+        }
       }
       for (const value of c.scheme === 'gtin' ? [v] : v.split('|').map((x) => x.trim()).filter(Boolean)) {
         input.identifiers.push({ scheme: c.scheme, value, packagingLevel: c.level ?? 'each', quantityPerLevel: qty ?? 1 });
