@@ -332,7 +332,8 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     // the 5-column key join is estimated at one row; nested loops over a million rows would be ruinous
     await conn.query('SET LOCAL enable_nestloop = off');
     await conn.query(
-      `WITH p AS (
+      `CREATE TEMP TABLE lb_stock_pos ON COMMIT DROP AS
+       WITH p AS (
          SELECT k.lot_id, bool_or(k.new_lot) AS new_lot, c.id AS location_id, btrim(s.stock_state) AS stock_state,
                 sum(s.quantity::numeric * k.factor) AS qty, count(*) AS n
            FROM lb_stock_stage s
@@ -340,7 +341,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
            JOIN lb_stock_locs c ON c.raw = s.location
           GROUP BY k.lot_id, c.id, btrim(s.stock_state)
        )
-       SELECT * INTO TEMP TABLE lb_stock_pos FROM p ORDER BY lot_id, location_id, stock_state`,
+       SELECT * FROM p ORDER BY lot_id, location_id, stock_state`,
     );
     await conn.query('SET LOCAL enable_nestloop = on');
     const sums = await conn.query<{ positions: string; merged: string | null; total: string | null }>(
@@ -424,18 +425,21 @@ function colOf(columns: StockCsvColumn[], c: StockCsvColumn): number | undefined
   return columns.includes(c) ? columns.indexOf(c) + 1 : undefined;
 }
 
-/** Raises temp_buffers so the staging table stays in memory; only possible before the session's first temp table. */
+/**
+ * Raises temp_buffers so the staging tables stay in memory (the default 8 MB spills a million rows to
+ * disk). PostgreSQL allows it only before the session's first temporary table: a pooled connection
+ * that already used one refuses (22023) and keeps its setting, which is only slower.
+ */
 async function setTempBuffers(conn: pg.Client): Promise<void> {
-  const used = await conn.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relpersistence = 't' AND relnamespace = pg_my_temp_schema()`);
-  const first = await conn.query<{ v: string }>(`SELECT current_setting('temp_buffers') AS v`);
-  if ((used.rows[0]?.n ?? 0) === 0 && first.rows[0]?.v !== '1GB') {
-    // a pooled connection that already used a temp table refuses the change: keep its setting then
-    await conn.query(`SET temp_buffers = '1GB'`).catch((err: unknown) => {
-      if ((err as { code?: string }).code !== '22023') {
-        throw err;
-      }
-    });
+  const current = await conn.query<{ v: string }>(`SELECT current_setting('temp_buffers') AS v`);
+  if (current.rows[0]?.v === '1GB') {
+    return;
   }
+  await conn.query(`SET temp_buffers = '1GB'`).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== '22023') {
+      throw err;
+    }
+  });
 }
 
 /** Ends the import: rolls back (dry run, errors) when asked, fills timings. */

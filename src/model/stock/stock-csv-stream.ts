@@ -68,6 +68,8 @@ export class CopyFeed extends Transform {
   bytes = 0;
   private readonly hash: Hash = createHash('sha256');
   private pendingTail: Buffer | null = null;
+  /** The file's line ending (COPY refuses a file that mixes \r\n and \n). */
+  private eol: Buffer | null = null;
 
   constructor(private readonly onBytes?: (bytes: number) => void) {
     super();
@@ -76,6 +78,12 @@ export class CopyFeed extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    if (!this.eol) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl >= 0) {
+        this.eol = Buffer.from(nl > 0 && chunk[nl - 1] === 0x0d ? '\r\n' : '\n');
+      }
+    }
     this.onBytes?.(this.bytes);
     let end = chunk.length;
     while (end > 0 && (chunk[end - 1] === 0x0a || chunk[end - 1] === 0x0d || chunk[end - 1] === 0x20 || chunk[end - 1] === 0x09)) {
@@ -99,7 +107,7 @@ export class CopyFeed extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    this.push(Buffer.from('\n'));
+    this.push(this.eol ?? Buffer.from('\n'));
     done();
   }
 
