@@ -10,6 +10,7 @@ import { isLotBridgeError } from '../errors';
 import { ROLES, createApiKey, createUser, listApiKeys, revokeApiKey } from '../security/api-keys';
 import type { Role } from '../api/context';
 import { registerImportCommand } from './import.command';
+import { verifyAuditLog } from '../audit/verify-audit-log';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json', '.ndjson': 'application/x-ndjson', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv',
@@ -187,6 +188,26 @@ export function buildProgram(): Command {
       await withDb(async (db) => {
         const u = await createUser(db, { username: opts.username, role: opts.role, password });
         console.log(`created ${opts.role} user ${opts.username} (id ${u.id})`);
+      });
+    });
+
+  const audit = program.command('audit').description('the append-only, hash-chained audit log');
+  audit
+    .command('verify')
+    .description('recompute every audit row hash and check the chain links; exits 1 with LB_ERR_AUDIT_CHAIN_BROKEN on a break')
+    .option('--chain <chain>', 'verify one chain only (e.g. pipeline:wms, admin)')
+    .action(async (opts: { chain?: string }) => {
+      await withDb(async (db) => {
+        const v = await verifyAuditLog(db, opts);
+        if (v.ok) {
+          console.log(`audit log intact: ${v.rows} rows in ${v.chains} chain(s)`);
+          return;
+        }
+        for (const b of v.breaks) {
+          console.log(`break: chain ${b.chain} #${b.chainSeq} (seq ${b.seq}): ${b.problem === 'hash' ? 'row content does not match its hash' : b.problem === 'link' ? 'prev_hash does not match the previous row' : 'gap in the chain sequence'}`);
+        }
+        process.stderr.write(`lotbridge: LB_ERR_AUDIT_CHAIN_BROKEN: ${v.breaks.length} break(s) in ${v.rows} rows\n`);
+        process.exitCode = 1;
       });
     });
 
