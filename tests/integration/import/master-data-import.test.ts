@@ -56,6 +56,28 @@ describe('lotbridge import materials|locations|parties', () => {
     expect(r).toMatchObject({ created: 0, updated: 0, unchanged: 3, committed: true });
   });
 
+  it('replaces only the identifiers a row gives: empty identifier cells keep the stored ones', async () => {
+    const f = path.join(os.tmpdir(), `lb-ids-${process.pid}.csv`);
+    try {
+      fs.writeFileSync(f, 'code,gtin_each,gtin_case,case_qty,internal_code\nIMP-KNEE-4,09506000134352,,,\n');
+      expect(await importMasterDataCsv(t.db, 'materials', f, { actor: 'cli:test' })).toMatchObject({ unchanged: 1, committed: true });
+      fs.writeFileSync(f, 'code,gtin_case,case_qty\nIMP-KNEE-4,19506000134359,12\n');
+      expect(await importMasterDataCsv(t.db, 'materials', f, { actor: 'cli:test' })).toMatchObject({ updated: 1, committed: true });
+    } finally {
+      fs.rmSync(f, { force: true });
+    }
+    const knee = await getMaterial(t.db, 'IMP-KNEE-4');
+    expect(knee?.identifiers.map((i) => [i.value, i.packagingLevel, i.quantityPerLevel])).toEqual([
+      ['09506000134352', 'each', 1],
+      ['29506000134356', 'box', 5],
+      ['19506000134359', 'case', 12],
+      ['MES-40017', 'each', 1],
+    ]);
+    fs.writeFileSync(f, 'code,gtin_case,case_qty\nIMP-KNEE-4,19506000134359,10\n');
+    expect(await importMasterDataCsv(t.db, 'materials', f, { actor: 'cli:test' })).toMatchObject({ updated: 1 });
+    fs.rmSync(f, { force: true });
+  });
+
   it('reports every bad row with its line and column and imports nothing', async () => {
     const r = await importMasterDataCsv(t.db, 'materials', fixture('materials-bad-check-digit.csv'), { actor: 'cli:test' });
     expect(r.committed).toBe(false);

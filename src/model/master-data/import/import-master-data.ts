@@ -11,14 +11,13 @@ import { checkHeader, RowReader } from './csv-cells';
 import {
   LOCATION_CSV_COLUMNS,
   MATERIAL_CSV_COLUMNS,
-  MATERIAL_IDENTIFIER_COLUMNS,
   PARTY_CSV_COLUMNS,
   locationFromCsv,
   materialFromCsv,
   partyFromCsv,
   type MappedRow,
 } from './master-data-csv';
-import { readCsvFile, type CsvEncoding, type CsvRow } from './read-csv-file';
+import { readCsvFile, type CsvEncoding } from './read-csv-file';
 
 /** Which master data a CSV file holds. */
 export type MasterDataKind = 'materials' | 'locations' | 'parties';
@@ -110,8 +109,12 @@ function parentsFirst(planned: Planned[], errors: LotBridgeErrorJson[]): Planned
   return out;
 }
 
-/** Keeps stored identifiers of schemes/levels the file has no column for. */
-async function mergeIdentifiers(trx: Knex.Transaction, input: MaterialInput, header: string[]): Promise<MaterialInput> {
+/**
+ * Keeps the stored identifiers of every scheme/level the row gives no value for: an empty identifier
+ * cell means "not given", like any other empty cell. (A row's GTIN for a level replaces the stored
+ * GTIN of that level; its internal codes replace the stored internal codes.)
+ */
+async function mergeIdentifiers(trx: Knex.Transaction, input: MaterialInput): Promise<MaterialInput> {
   if (!input.identifiers) {
     return input;
   }
@@ -120,18 +123,18 @@ async function mergeIdentifiers(trx: Knex.Transaction, input: MaterialInput, hea
     return input;
   }
   const [stored] = await loadMaterialRecords(trx, [row.id]);
-  const covered = MATERIAL_IDENTIFIER_COLUMNS.filter((c) => header.includes(c.column));
-  const kept = (stored?.identifiers ?? []).filter(
-    (i) => !covered.some((c) => c.scheme === i.scheme && (c.level === undefined || c.level === i.packagingLevel)),
-  );
-  return { ...input, identifiers: [...input.identifiers, ...kept] };
+  const given = input.identifiers;
+  const covered = (scheme: string, level: string): boolean =>
+    given.some((g) => g.scheme === scheme && (scheme !== 'gtin' || (g.packagingLevel ?? 'each') === level));
+  const kept = (stored?.identifiers ?? []).filter((i) => !covered(i.scheme, i.packagingLevel));
+  return { ...input, identifiers: [...given, ...kept] };
 }
 
-async function applyRow(trx: Knex.Transaction, kind: MasterDataKind, p: Planned, header: string[], opts: MasterImportOptions, reason: string): Promise<UpsertStatus> {
+async function applyRow(trx: Knex.Transaction, kind: MasterDataKind, p: Planned, opts: MasterImportOptions, reason: string): Promise<UpsertStatus> {
   const change = { actor: opts.actor, reason };
   switch (kind) {
     case 'materials':
-      return (await upsertMaterial(trx, await mergeIdentifiers(trx, p.mapped.input as MaterialInput, header), change)).status;
+      return (await upsertMaterial(trx, await mergeIdentifiers(trx, p.mapped.input as MaterialInput), change)).status;
     case 'locations':
       return (await upsertLocation(trx, p.mapped.input as Parameters<typeof upsertLocation>[1], change)).status;
     case 'parties':
@@ -203,7 +206,7 @@ export async function importMasterDataCsv(db: Db, kind: MasterDataKind, file: st
       let done = 0;
       for (const p of planned) {
         try {
-          const status = await applyRow(trx, kind, p, csv.header, opts, `import ${kind} ${base} line ${p.line}`);
+          const status = await applyRow(trx, kind, p, opts, `import ${kind} ${base} line ${p.line}`);
           report[status] += 1;
         } catch (err) {
           if (!isLotBridgeError(err)) {
@@ -234,6 +237,3 @@ export async function importMasterDataCsv(db: Db, kind: MasterDataKind, file: st
   report.durationMs = Date.now() - started;
   return report;
 }
-
-/** Rows of a parsed CSV file (re-exported for tests). */
-export type { CsvRow };

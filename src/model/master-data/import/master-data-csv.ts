@@ -53,8 +53,8 @@ const camelToSnake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1_
 
 /**
  * Maps a materials CSV row. Multiple internal/supplier/customer codes in one cell are separated by `|`.
- * Identifiers are only set for the identifier columns the header has (the importer merges them with the
- * stored identifiers of schemes/levels the file does not carry).
+ * `identifiers` holds the identifiers the row gives (none when the header has no identifier column);
+ * the importer keeps the stored identifiers of every scheme/level the row leaves empty.
  * @param r - reader over the row (collects cell errors)
  * @param header - normalized header
  */
