@@ -78,7 +78,7 @@ function stockSummary(r: StockImportReport): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const verb = r.dryRun ? 'would import' : 'imported';
   return (
-    `${verb} ${n(r.rows)} stock rows from ${path.basename(r.file)} into ${n(r.positions)} positions ` +
+    `${verb} ${n(r.rows)} stock rows from ${path.basename(r.file)} (${r.encoding}) into ${n(r.positions)} positions ` +
     `(${n(r.mergedRows)} rows summed into another row's position), total ${n(r.totalBaseQuantity)} base units; ` +
     `created ${n(r.createdLots)} lots, ${n(r.createdLocations)} locations, ${n(r.createdMaterials)} materials (provisional) ` +
     `in ${(r.durationMs / 1000).toFixed(1)} s — ${n(r.rowsPerSecond)} rows/s` +
@@ -162,9 +162,6 @@ export function registerImportCommand(program: Command, deps: ImportDeps): void 
       const asOf = opts.asOf ? new Date(opts.asOf) : undefined;
       if (asOf && Number.isNaN(asOf.getTime())) {
         throw new LotBridgeError('LB_ERR_IMPORT_FILE', `--as-of "${opts.asOf}" is not an ISO 8601 time`);
-      }
-      if (opts.encoding === 'auto') {
-        opts.encoding = 'utf8';
       }
       const h = await deps();
       const size = fs.statSync(abs).size;

@@ -20,8 +20,11 @@ export interface StockImportOptions {
   actor: string;
   /** Do everything, report, then roll back. */
   dryRun?: boolean;
-  /** Byte encoding of the file (default utf8; latin1 = Windows-1252). */
-  encoding?: 'utf8' | 'latin1';
+  /**
+   * Byte encoding of the file: `auto` (default) reads UTF-8 unless the first MiB is not valid UTF-8,
+   * then Windows-1252/Latin-1; `utf8`; `latin1` (= Windows-1252).
+   */
+  encoding?: 'auto' | 'utf8' | 'latin1';
   /** Business time of the opening balance (default: now). */
   asOf?: Date;
   /** Import a file whose sha256 was imported before (normally refused: it would double the stock). */
@@ -37,6 +40,8 @@ export interface StockImportOptions {
 /** What a stock import did. */
 export interface StockImportReport {
   file: string;
+  /** Encoding the file was read with. */
+  encoding: 'utf8' | 'latin1';
   /** Data rows in the file. */
   rows: number;
   /** Distinct (location, lot, stock state) positions booked; rows naming the same position are summed. */
@@ -141,8 +146,10 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
   const started = Date.now();
   const columns = readStockHeader(file);
   const size = fs.statSync(file).size;
+  const encodingUsed = opts.encoding === 'latin1' || (opts.encoding !== 'utf8' && !startsAsUtf8(file)) ? 'latin1' : 'utf8';
   const report: StockImportReport = {
     file,
+    encoding: encodingUsed,
     rows: 0,
     positions: 0,
     mergedRows: 0,
@@ -186,7 +193,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     // 1. COPY the file into the staging table
     opts.onPhase?.('copy');
     const feed = new CopyFeed((bytes) => opts.onProgress?.(bytes, size));
-    const encoding = opts.encoding === 'latin1' ? 'WIN1252' : 'UTF8';
+    const encoding = encodingUsed === 'latin1' ? 'WIN1252' : 'UTF8';
     const copy = conn.query(
       copyFrom(
         `COPY lb_stock_stage (${columns.join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING '${encoding}', FORCE_NOT_NULL (${columns.join(', ')}))`,
@@ -195,7 +202,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     try {
       await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), feed, copy);
     } catch (err) {
-      throw copyError(err, opts.encoding);
+      throw copyError(err, encodingUsed);
     }
     report.rows = Number(copy.rowCount);
     const sha256 = feed.digest();
@@ -250,7 +257,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
       `INSERT INTO inbound_messages (id, connector_id, connector_kind, format, transport, message_type, dedup_key, sha256, size_bytes,
          payload, content_type, encoding, envelope, received_at, status, attempts, processed_at)
        VALUES ($1, 'cli-import', 'cli-import', 'csv', 'file', 'stock-import', $2, $3, $4, NULL, 'text/csv', $5, $6, now(), 'processed', 1, now())`,
-      [messageId, dedupKey, sha256, size, opts.encoding ?? 'utf8', JSON.stringify({ file: path.basename(file), actor: opts.actor, rows: String(report.rows) })],
+      [messageId, dedupKey, sha256, size, encodingUsed, JSON.stringify({ file: path.basename(file), actor: opts.actor, rows: String(report.rows) })],
     );
 
     // 4a. locations (unknown codes → provisional), lots (unknown → provisional), key → lot id
@@ -484,6 +491,24 @@ function rowErrors(row: Record<string, string | null> & { rn: string }, columns:
   if (!(STOCK_STATES as readonly string[]).includes(v('stock_state'))) fail('stock_state', `must be one of ${STOCK_STATES.join(', ')}`);
   if (!/^\+?(\d{1,13}(\.\d{0,4})?|\.\d{1,4})$/.test(v('quantity'))) fail('quantity', 'must be a number ≥ 0 with at most 4 decimals');
   return out;
+}
+
+/** True when the first MiB of the file is valid UTF-8 (a multi-byte character cut at the end is fine). */
+function startsAsUtf8(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n), { stream: true });
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+      return false;
+    }
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Turns a COPY failure into LB_ERR_IMPORT_CSV with the line PostgreSQL names. */

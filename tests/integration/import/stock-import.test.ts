@@ -98,6 +98,16 @@ describe('lotbridge import stock (bulk path)', () => {
     expect(b?.qty).toBe(58.25);
   });
 
+  it('reads a Latin-1 file (detected) and keeps its accents in the codes it creates', async () => {
+    const f = tmpCsv('latin1.csv', Buffer.from('location,material,lot,stock_state,quantity\nLAGER-KÜHL-1,SUT-30,S-78,finished,4\n', 'latin1'));
+    const r = await importStockCsv(t.db, f, { actor: 'cli:test' });
+    expect(r).toMatchObject({ encoding: 'latin1', committed: true, createdLocations: 1 });
+    expect(await t.db('locations').where({ code: 'LAGER-KÜHL-1' }).first()).toMatchObject({ provisional: true });
+    const forced = await importStockCsv(t.db, tmpCsv('latin1-again.csv', Buffer.from('location,material,lot,stock_state,quantity\nLAGER-KÜHL-1,SUT-30,S-78,finished,1\n', 'latin1')), { actor: 'cli:test', encoding: 'utf8' }).catch((e: unknown) => e);
+    expect(forced).toMatchObject({ code: 'LB_ERR_IMPORT_CSV', location: { line: 2 } });
+    expect((forced as Error).message).toMatch(/--encoding latin1/);
+  });
+
   it('reports bad rows with line and column, all in one run, and books nothing', async () => {
     const before = await sumOf(t, 'inventory_balances', 'quantity');
     const f = tmpCsv(
@@ -164,7 +174,7 @@ describe('lotbridge import stock (bulk path)', () => {
     } finally {
       so.mockRestore();
     }
-    expect(out.join('')).toMatch(/imported 20,000 stock rows from .*gen\.csv into [\d,]+ positions .* — [\d,]+ rows\/s/);
+    expect(out.join('')).toMatch(/imported 20,000 stock rows from .*gen\.csv \(utf8\) into [\d,]+ positions .* — [\d,]+ rows\/s/);
     expect((await sumOf(t, 'inventory_balances', 'quantity')) - before).toBeCloseTo(expected, 4);
     const booked = await t.db('inventory_ledger as g')
       .join('trace_events as e', 'e.id', 'g.event_id')
