@@ -188,6 +188,7 @@ export async function runImportBench(opts: ImportBenchOptions): Promise<BenchRes
         mergedRows: report.mergedRows,
         createdLots: report.createdLots,
         totalsMatch: totalsMatch ? 1 : 0,
+        setBasedIntegrity: report.integrityChecks === 'set-based' ? 1 : 0,
         ...Object.fromEntries(Object.entries(report.phasesMs).map(([k, v]) => [`phase_${k}_ms`, v])),
       },
       baseline: { copySeconds: Math.round(copy.ms) / 1000, copyRowsPerSec: Math.round(copyRate) },
@@ -196,7 +197,8 @@ export async function runImportBench(opts: ImportBenchOptions): Promise<BenchRes
       pass: ratio >= 0.5 && totalsMatch,
       notes:
         `${SHAPE.materials} materials (${SHAPE.materials + SHAPE.caseGtins} GTINs), ${SHAPE.lots} lots, ${SHAPE.locations} locations; ` +
-        'import = COPY into TEMP staging + checks + set-based lots/ledger/balances/event items, one transaction; ' +
+        'import = COPY into TEMP staging + checks + set-based lots/ledger/balances/event items, one transaction ' +
+        `(foreign keys checked ${report.integrityChecks}); ` +
         `baseline = COPY of the same file into a plain table; booked total ${totalsMatch ? 'equals' : 'DIFFERS from'} the CSV sum`,
     };
   } finally {

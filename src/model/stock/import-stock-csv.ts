@@ -66,6 +66,13 @@ export interface StockImportReport {
   durationMs: number;
   /** rows ÷ seconds, over the whole import. */
   rowsPerSecond: number;
+  /**
+   * How the foreign keys of the million ledger and balance rows were checked: `per-row` (PostgreSQL's
+   * foreign-key triggers) or `set-based` (one existence check and one KEY SHARE lock per referenced
+   * lot and location, with the per-row triggers off; only for a superuser, and only when the two
+   * tables have no triggers of their own).
+   */
+  integrityChecks: 'per-row' | 'set-based';
   /** Milliseconds per phase (copy, check, resolve, lots, book_positions, book_ledger, book_balances, book_items, commit). */
   phasesMs: Record<string, number>;
 }
@@ -164,6 +171,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     dryRun: Boolean(opts.dryRun),
     durationMs: 0,
     rowsPerSecond: 0,
+    integrityChecks: 'per-row',
     phasesMs: {},
   };
   const maxErrors = opts.maxErrors ?? 100;
@@ -355,6 +363,11 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
       `SELECT count(*) AS positions, sum(n) - count(*) AS merged, sum(qty)::text AS total FROM lb_stock_pos`,
     );
     phase('book_positions');
+    // referential integrity: set-based when the role may switch off the per-row foreign-key triggers
+    report.integrityChecks = await checkIntegritySetBased(conn);
+    if (report.integrityChecks === 'set-based') {
+      await conn.query(`SET LOCAL session_replication_role = replica`);
+    }
     // ledger rows in (lot, location, state) order: every index of the ledger is appended to, not scattered
     await conn.query(
       `INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
@@ -372,6 +385,9 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
        SELECT lot_id, location_id, stock_state, qty FROM lb_stock_pos WHERE NOT new_lot
        ON CONFLICT (lot_id, location_id, stock_state) DO UPDATE SET quantity = b.quantity + EXCLUDED.quantity, updated_at = now()`,
     );
+    if (report.integrityChecks === 'set-based') {
+      await conn.query(`SET LOCAL session_replication_role = origin`);
+    }
     phase('book_balances');
     await conn.query(
       `INSERT INTO trace_event_items (event_id, role, material_id, lot_id, quantity, uom, base_quantity)
@@ -430,6 +446,47 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
 
 function colOf(columns: StockCsvColumn[], c: StockCsvColumn): number | undefined {
   return columns.includes(c) ? columns.indexOf(c) + 1 : undefined;
+}
+
+/**
+ * Decides how the big inserts check their foreign keys (lot_id → lots, location_id → locations on
+ * inventory_ledger and inventory_balances). PostgreSQL checks them per row with a trigger and a
+ * lookup each — four lookups per position, about half of a million-row import. With
+ * `session_replication_role = replica` those triggers are off, which is what pg_restore
+ * --disable-triggers does; it is taken only when
+ *
+ * - the role is a superuser (the setting is superuser-only; otherwise the per-row checks stay), and
+ * - neither table has a trigger of its own (replica mode would silence it too),
+ *
+ * and then the same guarantee is given set-based: every referenced lot and location must exist (a
+ * defect otherwise: they came from joins a moment ago) and is locked FOR KEY SHARE for the rest of
+ * the transaction, as the foreign-key trigger would have locked it. The caller turns replica mode on
+ * for the two inserts only and back off right after.
+ */
+async function checkIntegritySetBased(conn: pg.Client): Promise<'per-row' | 'set-based'> {
+  const allowed = await conn.query<{ superuser: boolean; triggers: number }>(
+    `SELECT current_setting('is_superuser') = 'on' AS superuser,
+            (SELECT count(*)::int FROM pg_trigger
+              WHERE tgrelid IN ('inventory_ledger'::regclass, 'inventory_balances'::regclass) AND NOT tgisinternal) AS triggers`,
+  );
+  if (!allowed.rows[0]?.superuser || allowed.rows[0].triggers > 0) {
+    return 'per-row';
+  }
+  const check = await conn.query<{ missing_lots: number; missing_locations: number }>(
+    `WITH lot_ids AS (SELECT DISTINCT lot_id AS id FROM lb_stock_pos),
+          loc_ids AS (SELECT DISTINCT location_id AS id FROM lb_stock_pos),
+          locked_lots AS (SELECT l.id FROM lots l WHERE l.id IN (SELECT id FROM lot_ids) FOR KEY SHARE),
+          locked_locs AS (SELECT c.id FROM locations c WHERE c.id IN (SELECT id FROM loc_ids) FOR KEY SHARE)
+     SELECT (SELECT count(*) FROM lot_ids)::int - (SELECT count(*) FROM locked_lots)::int AS missing_lots,
+            (SELECT count(*) FROM loc_ids)::int - (SELECT count(*) FROM locked_locs)::int AS missing_locations`,
+  );
+  const c = check.rows[0];
+  if (!c || c.missing_lots !== 0 || c.missing_locations !== 0) {
+    throw new LotBridgeError('LB_ERR_INTERNAL', `stock import: ${c?.missing_lots ?? '?'} lots and ${c?.missing_locations ?? '?'} locations it booked against do not exist`, {
+      kind: 'defect',
+    });
+  }
+  return 'set-based';
 }
 
 /**

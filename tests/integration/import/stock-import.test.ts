@@ -60,6 +60,8 @@ describe('lotbridge import stock (bulk path)', () => {
   it('books opening stock: sums duplicate rows, converts case GTINs and units, creates provisional rows for the unknown', async () => {
     const r = await importStockCsv(t.db, fixture('stock-opening-small.csv'), { actor: 'cli:test', asOf: new Date('2026-03-01T00:00:00Z') });
     expect(r).toMatchObject({ rows: 7, positions: 5, mergedRows: 2, totalBaseQuantity: 184.5, createdLots: 4, createdLocations: 1, createdMaterials: 1, committed: true, errors: [] });
+    // the tests connect as a superuser and the tables have no triggers of their own
+    expect(r.integrityChecks).toBe('set-based');
     // 20 EA + 3 cases × 10 + 5 EA summed into one position; the MES code row is the same material
     expect(await balances(t)).toEqual([
       { location: 'WH1-COLD-A01', material: 'IMP-KNEE-4', lot: 'L2403A', state: 'finished', qty: 55 },
@@ -141,6 +143,23 @@ describe('lotbridge import stock (bulk path)', () => {
     await expect(importStockCsv(t.db, header, { actor: 'cli:test' })).rejects.toMatchObject({ code: 'LB_ERR_IMPORT_CSV', location: { line: 1, column: 5 } });
     const ragged = tmpCsv('ragged.csv', 'location,gtin,lot,stock_state,quantity\nWH1,09506000134352,L1,finished,1\nWH1,09506000134352,L1,finished\n');
     await expect(importStockCsv(t.db, ragged, { actor: 'cli:test' })).rejects.toMatchObject({ code: 'LB_ERR_IMPORT_CSV', location: { line: 3 } });
+  });
+
+  it('keeps the per-row foreign-key checks (and fires the table\'s own triggers) when inventory_balances has a trigger', async () => {
+    await t.db.raw('CREATE TABLE test_balance_trigger_hits (lot_id uuid)');
+    await t.db.raw(`CREATE FUNCTION test_balance_hit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO test_balance_trigger_hits VALUES (NEW.lot_id); RETURN NEW; END $$`);
+    await t.db.raw('CREATE TRIGGER test_balance_hit AFTER INSERT ON inventory_balances FOR EACH ROW EXECUTE FUNCTION test_balance_hit()');
+    try {
+      const f = tmpCsv('trigger.csv', 'location,material,lot,stock_state,quantity\nWH1,SUT-30,T-1,finished,1\nWH1,SUT-30,T-2,finished,2\n');
+      const r = await importStockCsv(t.db, f, { actor: 'cli:test' });
+      expect(r).toMatchObject({ committed: true, integrityChecks: 'per-row', positions: 2 });
+      expect(await t.db('test_balance_trigger_hits').count<Array<{ n: number }>>({ n: '*' })).toEqual([{ n: 2 }]);
+    } finally {
+      await t.db.raw('DROP TRIGGER test_balance_hit ON inventory_balances');
+      await t.db.raw('DROP FUNCTION test_balance_hit()');
+      await t.db.raw('DROP TABLE test_balance_trigger_hits');
+    }
   });
 
   it('books a generated 20,000-row file whose totals equal the CSV sums, and prints rows/s through the CLI', async () => {
