@@ -25,7 +25,7 @@ export function registerLotRoutes(app: FastifyInstance, ctx: ApiContext): void {
           properties: {
             gtin: { type: 'string', minLength: 1, maxLength: 14 },
             material: { type: 'string', minLength: 1, maxLength: 64 },
-            lot: { type: 'string', minLength: 1, maxLength: 64 },
+            lot: { type: 'string', minLength: 1, maxLength: 80 },
           },
         },
       },
