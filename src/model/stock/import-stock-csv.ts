@@ -225,7 +225,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
          FROM lb_stock_stage GROUP BY 1, 2, 3, 4, 5`,
     );
     if (keys.rows.some((k) => k.bad_rn !== null)) {
-      const bad = await conn.query<Record<string, string> & { rn: string }>(`SELECT * FROM lb_stock_stage WHERE ${badSql} ORDER BY rn LIMIT ${maxErrors}`);
+      const bad = await conn.query<Record<string, string> & { rn: string }>(`SELECT * FROM lb_stock_stage WHERE ${badSql} ORDER BY rn LIMIT $1`, [maxErrors]);
       for (const row of bad.rows) {
         report.errors.push(...rowErrors(row, columns));
       }
