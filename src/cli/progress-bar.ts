@@ -4,6 +4,7 @@
  */
 export class ProgressBar {
   private last = 0;
+  private lastDone = 0;
   private drawn = false;
   private readonly started = Date.now();
 
@@ -37,6 +38,7 @@ export class ProgressBar {
       return;
     }
     this.last = now;
+    this.lastDone = done;
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const width = 30;
     const fill = Math.round(frac * width);
@@ -47,11 +49,11 @@ export class ProgressBar {
     this.drawn = true;
   }
 
-  /** Shows a phase name after the bar (e.g. `booking ledger`). */
+  /** Shows a phase name after the bar (e.g. `book_ledger`), keeping the progress drawn last. */
   phase(name: string): void {
     if (this.enabled) {
       this.last = 0;
-      this.update(this.total, name);
+      this.update(this.lastDone, name);
     }
   }
 
