@@ -79,6 +79,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   const database = await resolveDatabase(config, logger);
   await ensureDatabase(database.url);
   const db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
+  // the pipeline's own pool: canonical transactions commit without waiting for the WAL flush
+  const workerDb = createDb({ url: database.url, poolMax: config.workerConcurrency + 4, logger, asyncCommit: true });
   if (opts.mode === 'all') {
     const applied = await migrateLatest(db);
     if (applied.length > 0) {
@@ -111,7 +113,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   const pipeline = new Pipeline({
     db, logger, kit,
     processDeps: {
-      db, logger,
+      db: workerDb, logger,
       handlers: messageHandlers(),
       timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
       onOutcome: (status) => metrics.processed.inc({ status }),
@@ -173,6 +175,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           await app?.close();
         }
         await pipeline.close();
+        await workerDb.destroy();
         await db.destroy();
         await database.stop();
         logger.info('LotBridge stopped');

@@ -16,6 +16,11 @@ export interface DbOptions {
   poolMax?: number;
   /** search_path schema, for tests that isolate by schema. */
   searchPath?: string;
+  /**
+   * Commits do not wait for the WAL flush (synchronous_commit=off) on this pool. Only for the
+   * pipeline workers: what they write can be replayed from the durably stored message.
+   */
+  asyncCommit?: boolean;
   /** Where knex's own warnings go (connection errors while PostgreSQL is down); default: nowhere but the thrown errors. */
   logger?: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
@@ -24,7 +29,7 @@ export interface DbOptions {
 export function createDb(opts: DbOptions): Db {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: opts.url, application_name: 'lotbridge' },
+    connection: { connectionString: opts.url, application_name: opts.asyncCommit ? 'lotbridge-worker' : 'lotbridge', ...(opts.asyncCommit ? { options: '-c synchronous_commit=off' } : {}) },
     pool: { min: 0, max: opts.poolMax ?? 20, acquireTimeoutMillis: 10000 },
     acquireConnectionTimeout: 10000,
     searchPath: opts.searchPath ? [opts.searchPath, 'public'] : undefined,

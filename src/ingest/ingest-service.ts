@@ -2,7 +2,7 @@ import type { Db } from '../db/knex';
 import { LotBridgeError, classifyError, isLotBridgeError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { ConnectorAdapter, IngestPort, IngestReceipt, RawInbound } from '../connectors/types';
-import { markQueued, storeInboundMessage } from './message-store';
+import { markNotQueued, storeInboundMessage } from './message-store';
 
 /** Puts a stored message on the `ingest` queue (jobId = message id). */
 export type Enqueue = (messageId: string, jobName: string, opts: { connectorId: string; fifoGroup?: string }) => Promise<void>;
@@ -99,9 +99,9 @@ export class IngestService implements IngestPort {
       receipt = { status: 'accepted', messageId: outcome.id };
       try {
         await this.deps.enqueue(outcome.id, info.messageType ?? raw.format, { connectorId, fifoGroup: info.sender });
-        await markQueued(this.deps.db, outcome.id);
       } catch (err) {
         log.warn({ err, messageId: outcome.id }, 'message stored but not queued; the sweeper will queue it');
+        await markNotQueued(this.deps.db, outcome.id).catch((e: unknown) => log.warn({ err: e, messageId: outcome.id }, 'could not mark the message received'));
       }
       log.info({ messageId: outcome.id, messageType: info.messageType, controlId: info.controlId, sizeBytes }, 'message stored');
     }

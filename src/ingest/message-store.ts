@@ -103,25 +103,41 @@ export async function storeInboundMessage(db: Db, m: NewMessage): Promise<StoreO
     error_location: m.rejection?.location ?? null,
     processed_at: m.rejection ? m.receivedAt : null,
   };
-  return db.transaction(async (trx) => {
-    if (m.rejection) {
-      await trx('inbound_messages').insert(row);
-      return { kind: 'rejected', id, error: m.rejection };
-    }
-    const claimed = await trx.raw<{ rows: Array<{ message_id: string }> }>(
-      `INSERT INTO message_dedup (dedup_key, message_id, connector_id) VALUES (?, ?, ?)
-       ON CONFLICT (dedup_key) DO NOTHING RETURNING message_id`,
-      [dedupKey, id, m.connectorId],
-    );
-    if (claimed.rows.length === 1) {
-      await trx('inbound_messages').insert(row);
-      return { kind: 'stored', id };
-    }
-    const first = await trx('message_dedup').where({ dedup_key: dedupKey }).first<{ message_id: string }>('message_id');
-    const duplicateOf = first?.message_id ?? '';
-    await trx('inbound_messages').insert({ ...row, status: 'duplicate', duplicate_of: duplicateOf, processed_at: m.receivedAt });
-    return { kind: 'duplicate', id, duplicateOf };
-  });
+  if (m.rejection) {
+    await db('inbound_messages').insert(row);
+    return { kind: 'rejected', id, error: m.rejection };
+  }
+  // One statement, one round trip, one commit: claim the dedup key and store the row. A readable
+  // message is stored as `queued` (the caller enqueues next and sets it back to `received` if that
+  // fails); one whose key is taken is stored as a `duplicate` of the key's owner.
+  const cols = Object.keys(row) as Array<keyof typeof row>;
+  const stored = await db.raw<{ rows: Array<{ status: string; duplicate_of: string | null }> }>(
+    `WITH claim AS (
+       INSERT INTO message_dedup (dedup_key, message_id, connector_id) VALUES (?, ?, ?)
+       ON CONFLICT (dedup_key) DO NOTHING RETURNING message_id
+     )
+     INSERT INTO inbound_messages (${cols.map((c) => `"${c}"`).join(', ')}, duplicate_of)
+     SELECT ${cols.map((c) => (c === 'status' ? "CASE WHEN EXISTS (SELECT 1 FROM claim) THEN 'queued' ELSE 'duplicate' END" : c === 'processed_at' ? 'CASE WHEN EXISTS (SELECT 1 FROM claim) THEN NULL ELSE now() END' : '?')).join(', ')},
+            CASE WHEN EXISTS (SELECT 1 FROM claim) THEN NULL ELSE (SELECT message_id FROM message_dedup WHERE dedup_key = ?) END
+     RETURNING status, duplicate_of`,
+    [
+      dedupKey, id, m.connectorId,
+      ...cols.filter((c) => c !== 'status' && c !== 'processed_at').map((c) => (c === 'envelope' || c === 'error_location' ? (row[c] === null ? null : JSON.stringify(row[c])) : row[c])),
+      dedupKey,
+    ] as unknown as string[],
+  );
+  const r = stored.rows[0];
+  if (r.status !== 'duplicate') {
+    return { kind: 'stored', id };
+  }
+  let duplicateOf = r.duplicate_of;
+  if (!duplicateOf) {
+    // the key's owner committed while this statement ran, after its snapshot: read it now
+    const first = await db('message_dedup').where({ dedup_key: dedupKey }).first<{ message_id: string }>('message_id');
+    duplicateOf = first?.message_id ?? null;
+    await db('inbound_messages').where({ id }).update({ duplicate_of: duplicateOf });
+  }
+  return { kind: 'duplicate', id, duplicateOf: duplicateOf ?? '' };
 }
 
 /** Loads one message by id (any partition). */
@@ -132,7 +148,7 @@ export async function getInboundMessage(db: Db | Knex.Transaction, id: string): 
   return db<DbInboundMessageRow>('inbound_messages').where({ id }).first();
 }
 
-/** received → queued, only if nothing moved it on meanwhile (a fast worker may already be done). */
-export async function markQueued(db: Db, id: string): Promise<void> {
-  await db('inbound_messages').where({ id, status: 'received' }).update({ status: 'queued', updated_at: db.fn.now() });
+/** queued → received when the enqueue failed: the sweeper queues it later. */
+export async function markNotQueued(db: Db, id: string): Promise<void> {
+  await db('inbound_messages').where({ id, status: 'queued' }).update({ status: 'received', updated_at: db.fn.now() });
 }

@@ -46,6 +46,19 @@ function toStored(row: DbInboundMessageRow): StoredMessage {
   };
 }
 
+/** Parallel audit chains per connector: rows chain within `pipeline:<connector>:<shard>`. */
+export const AUDIT_CHAIN_SHARDS = 16;
+
+/**
+ * The audit chain of a message's rows. A chain is appended under a lock held until COMMIT, so one
+ * chain per connector would serialise every worker; the message id (UUIDv7, random tail) spreads
+ * messages over AUDIT_CHAIN_SHARDS chains, each verifiable on its own.
+ */
+export function auditChainOf(connectorId: string, messageId: string): string {
+  const shard = parseInt(messageId.replace(/-/g, '').slice(-4), 16) % AUDIT_CHAIN_SHARDS;
+  return `pipeline:${connectorId}:${shard.toString().padStart(2, '0')}`;
+}
+
 /** The ProcessContext of one attempt: ordinals, validation, outbox and audit buffered to the end. */
 export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger): ProcessContext & { flush(): Promise<void> } {
   let ordinal = 0;
@@ -89,7 +102,7 @@ export function createProcessContext(trx: Knex.Transaction, message: StoredMessa
       if (audits.length > 0) {
         await trx('audit_log').insert(
           audits.map((a) => ({
-            chain: `pipeline:${message.connectorId}`,
+            chain: auditChainOf(message.connectorId, message.id),
             actor: `connector:${message.connectorId}`,
             action: a.action,
             entity_type: a.entityType,
@@ -114,32 +127,31 @@ export function createProcessContext(trx: Knex.Transaction, message: StoredMessa
 export async function processMessage(deps: ProcessDeps, messageId: string, attempt: { final: boolean }): Promise<ProcessOutcome> {
   const { db } = deps;
   const log = deps.logger.child({ scope: 'pipeline', messageId });
-  const head = await db<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).first('id', 'status', 'connector_id', 'connector_kind', 'sender', 'received_at');
-  if (!head) {
-    return { status: 'skipped', reason: 'no such message' };
-  }
-  if (TERMINAL_STATUSES.includes(head.status)) {
-    return { status: 'skipped', reason: `already ${head.status}` };
-  }
-  if (deps.fifoConnectors?.has(head.connector_id)) {
-    // FIFO: an earlier message of the same sender that is still open goes first (failed ones do not block)
-    const earlier = await db('inbound_messages')
-      .where({ connector_id: head.connector_id })
-      .whereRaw('coalesce(sender, \'\') = ?', [head.sender ?? ''])
-      .whereIn('status', ['received', 'queued'])
-      .where((b) => b.where('received_at', '<', head.received_at).orWhere((c) => c.where('received_at', '=', head.received_at).andWhere('id', '<', messageId)))
-      .first('id');
-    if (earlier) {
-      return { status: 'wait', reason: `waiting for earlier message ${(earlier as { id: string }).id} of the same sender` };
-    }
-  }
-  await db('inbound_messages').where({ id: messageId }).increment('attempts', 1).update({ updated_at: db.fn.now() });
   const started = performance.now();
   try {
-    const result = await db.transaction(async (trx): Promise<HandlerResult | 'skip'> => {
+    const result = await db.transaction(async (trx): Promise<HandlerResult | { skip: string } | { wait: string }> => {
+      // Workers run on a pool whose commits do not wait for the WAL flush (createDb asyncCommit):
+      // the raw message is already durable (intake commits synchronously), and a crash can only
+      // lose a suffix of these transactions — their messages fall back to `queued` and the sweeper
+      // replays them, idempotently.
       const row = await trx<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).forUpdate().first();
-      if (!row || TERMINAL_STATUSES.includes(row.status)) {
-        return 'skip';
+      if (!row) {
+        return { skip: 'no such message' };
+      }
+      if (TERMINAL_STATUSES.includes(row.status)) {
+        return { skip: `already ${row.status}` };
+      }
+      if (deps.fifoConnectors?.has(row.connector_id)) {
+        // FIFO: an earlier message of the same sender that is still open goes first (failed ones do not block)
+        const earlier = await trx('inbound_messages')
+          .where({ connector_id: row.connector_id })
+          .whereRaw("coalesce(sender, '') = ?", [row.sender ?? ''])
+          .whereIn('status', ['received', 'queued'])
+          .where((b) => b.where('received_at', '<', row.received_at).orWhere((c) => c.where('received_at', '=', row.received_at).andWhere('id', '<', messageId)))
+          .first('id');
+        if (earlier) {
+          return { wait: `waiting for earlier message ${(earlier as { id: string }).id} of the same sender` };
+        }
       }
       const message = toStored(row);
       const handler = deps.handlers.get(row.connector_kind);
@@ -149,10 +161,10 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
         messageId, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
       });
       await ctx.audit({ action: `message.${res.status}`, entityType: 'inbound_message', entityId: messageId, after: { status: res.status, summary: res.summary ?? null } });
-      await ctx.flush();
       // a message that failed before and now went through: its failure alert is resolved
-      await trx('alerts').where({ type: 'message_failed', subject_id: messageId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
+      if (row.attempts > 0) await trx('alerts').where({ type: 'message_failed', subject_id: messageId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
       await trx('inbound_messages').where({ id: messageId }).update({
+        attempts: trx.raw('attempts + 1'),
         status: res.status,
         message_type: res.messageType ?? row.message_type,
         record_errors: res.recordErrors && res.recordErrors.length > 0 ? JSON.stringify(res.recordErrors) : null,
@@ -161,10 +173,14 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
         processed_at: trx.fn.now(),
         updated_at: trx.fn.now(),
       });
+      await ctx.flush(); // last: the audit chain lock is held from here to COMMIT only
       return res;
     });
-    if (result === 'skip') {
-      return { status: 'skipped', reason: 'finished by another worker' };
+    if ('skip' in result) {
+      return { status: 'skipped', reason: result.skip };
+    }
+    if ('wait' in result) {
+      return { status: 'wait', reason: result.wait };
     }
     log.info({ status: result.status, durationMs: Math.round(performance.now() - started), recordErrors: result.recordErrors?.length ?? 0 }, 'message processed');
     return { status: result.status, recordErrors: result.recordErrors?.length };
@@ -205,6 +221,7 @@ async function recordError(db: Db, messageId: string, status: 'rejected' | 'fail
     }
     await trx('inbound_messages').where({ id: messageId }).update({
       ...(status ? { status, processed_at: trx.fn.now() } : {}),
+      attempts: trx.raw('attempts + 1'),
       error_code: e.code,
       error_message: e.message,
       error_location: e.location ? JSON.stringify(e.location) : null,
@@ -217,7 +234,7 @@ async function recordError(db: Db, messageId: string, status: 'rejected' | 'fail
     }
     if (status) {
       await trx('audit_log').insert({
-        chain: `pipeline:${row.connector_id}`, actor: `connector:${row.connector_id}`, action: `message.${status}`,
+        chain: auditChainOf(row.connector_id, messageId), actor: `connector:${row.connector_id}`, action: `message.${status}`,
         entity_type: 'inbound_message', entity_id: messageId, after: JSON.stringify({ status, code: e.code, location: e.location ?? null }), source_message_id: messageId,
       });
     }

@@ -20,7 +20,7 @@ export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, a
     throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} has no stored payload (it was over the size limit); ask the sender to split it`);
   }
   await db.transaction(async (trx) => {
-    await trx('inbound_messages').where({ id }).update({ status: 'queued', attempts: 0, error_code: null, error_message: null, error_location: null, processed_at: null, updated_at: trx.fn.now() });
+    await trx('inbound_messages').where({ id }).update({ status: 'queued', error_code: null, error_message: null, error_location: null, processed_at: null, updated_at: trx.fn.now() });
     if (m.status === 'rejected') {
       // reclaim the dedup key if no newer message took it
       await trx.raw('INSERT INTO message_dedup (dedup_key, message_id, connector_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [m.dedup_key, id, m.connector_id]);
