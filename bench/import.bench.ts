@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BenchResult } from './bench-result';
-import { createDb, ensureDatabase, splitDatabaseUrl, type Db } from '../src/db/knex';
+import { createDb, dropDatabase, ensureDatabase, splitDatabaseUrl, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrations';
 import { gs1CheckDigit } from '../src/model/master-data/gs1-keys';
 import { importStockCsv } from '../src/model/stock/import-stock-csv';
@@ -114,17 +114,6 @@ async function seed(db: Db): Promise<void> {
   await db.raw('ANALYZE');
 }
 
-/** Drops the bench database (its pool is closed already). */
-async function dropDatabase(url: string): Promise<void> {
-  const { adminUrl, database } = splitDatabaseUrl(url);
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Raw COPY of the same file into a plain table of text columns: the baseline. */
 async function rawCopy(db: Db, file: string): Promise<{ ms: number; rows: number }> {

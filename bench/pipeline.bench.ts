@@ -5,11 +5,10 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import pg from 'pg';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
 import { startHub } from '../src/hub';
-import { createDb } from '../src/db/knex';
+import { createDb, dropDatabase } from '../src/db/knex';
 import { percentile, sleep, type BenchResult } from './bench-result';
 
 export interface PipelineBenchOptions {
@@ -27,12 +26,6 @@ function movement(i: number, run: string): string {
   });
 }
 
-async function dropDb(serverUrl: string, name: string): Promise<void> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await c.end();
-}
 
 /** Baseline (a): single-row INSERT transactions/s through a pool the size of the hub's, at the workers' concurrency. */
 async function pgSingleRowTps(url: string, n: number, concurrency: number, poolMax: number): Promise<number> {
@@ -169,7 +162,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
     });
   } finally {
     await hub.stop();
-    await dropDb(opts.serverUrl, dbName);
+    await dropDatabase(u.toString());
     const r = new IORedis(opts.redisUrl);
     let cursor = '0';
     do {

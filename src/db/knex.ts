@@ -88,3 +88,15 @@ export async function canConnect(url: string, timeoutMs = 2000): Promise<boolean
     await client.end().catch(() => undefined);
   }
 }
+
+/** Drops the database named in `url`, disconnecting its sessions (tests and benchmarks). */
+export async function dropDatabase(url: string): Promise<void> {
+  const { adminUrl, database } = splitDatabaseUrl(url);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${database.replace(/"/g, '""')}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

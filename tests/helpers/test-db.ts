@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { createDb, ensureDatabase, splitDatabaseUrl, type Db } from '../../src/db/knex';
+import { createDb, dropDatabase, ensureDatabase, type Db } from '../../src/db/knex';
+
+export { dropDatabase };
 import { migrateLatest } from '../../src/db/migrations';
 
 /** Server the tests use; override with TEST_DATABASE_URL (any database name; it is replaced). */
@@ -35,16 +36,4 @@ export async function createTestDatabase(opts: { migrate?: boolean; poolMax?: nu
       await dropDatabase(url);
     },
   };
-}
-
-/** Drops a database, disconnecting its sessions. */
-export async function dropDatabase(url: string): Promise<void> {
-  const { adminUrl, database } = splitDatabaseUrl(url);
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
 }

@@ -4,7 +4,7 @@ import type { ApplyOutcome } from './apply-wms-movement';
 import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSourceKey } from './wms-mapping';
 import { raiseRecalledLotMovement } from './wms-recalled-lot';
 import type { WmsCount } from './wms-record.types';
-import { resolveStockItem } from './wms-stock-item';
+import { resolveStockItem, subjectItemOf } from './wms-stock-item';
 import type { WmsWriter } from './wms-writer';
 
 /**
@@ -40,19 +40,7 @@ export async function applyWmsCount(w: WmsWriter, rec: WmsCount): Promise<ApplyO
       bizTransactions: bizTransactionsOf(rec.reference),
       sensorElementList: null,
       sourceKey,
-      items: [
-        {
-          role: 'subject',
-          materialId: item.material.id,
-          lotId: item.lot.id,
-          ...(item.serialId === null ? {} : { serialId: item.serialId, serial: rec.item.serial }),
-          gtin: rec.item.gtin,
-          lotNumber: item.lot.lot_number,
-          quantity: rec.quantity,
-          uom: rec.uom ?? item.material.baseUom,
-          baseQuantity: counted,
-        },
-      ],
+      items: [subjectItemOf(rec, item, counted)],
       details: {
         wmsType: 'count',
         movementId: rec.id,

@@ -6,7 +6,7 @@ import { findOrCreateOutboundShipment } from '../../model/shipments/find-or-crea
 import { findTraceEventBySourceKey } from '../../model/trace/find-trace-event-by-source-key';
 import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSourceKey } from './wms-mapping';
 import type { StockState, WmsMovement } from './wms-record.types';
-import { resolveStockItem, type StockItem } from './wms-stock-item';
+import { resolveStockItem, subjectItemOf, type StockItem } from './wms-stock-item';
 import { raiseRecalledLotMovement } from './wms-recalled-lot';
 import { CANONICAL, type BookedChange, type WmsWriter } from './wms-writer';
 
@@ -93,19 +93,7 @@ export async function applyWmsMovement(w: WmsWriter, rec: WmsMovement): Promise<
       bizTransactions: bizTransactionsOf(rec.reference),
       sensorElementList: null,
       sourceKey,
-      items: [
-        {
-          role: 'subject',
-          materialId: item.material.id,
-          lotId: item.lot.id,
-          ...(item.serialId === null ? {} : { serialId: item.serialId, serial: rec.item.serial }),
-          gtin: rec.item.gtin,
-          lotNumber: item.lot.lot_number,
-          quantity: rec.quantity,
-          uom: rec.uom ?? item.material.baseUom,
-          baseQuantity: base,
-        },
-      ],
+      items: [subjectItemOf(rec, item, base)],
       details: {
         wmsType: rec.type,
         movementId: rec.id,

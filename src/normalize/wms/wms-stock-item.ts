@@ -5,7 +5,7 @@ import type { MaterialKind } from '../../model/master-data/master-data.types';
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
 import { packagingLevelOfUom } from './wms-mapping';
-import type { WmsCount, WmsMovement } from './wms-record.types';
+import type { WmsCount, WmsItem, WmsMovement } from './wms-record.types';
 import { recordErrorFactory } from './wms-record.validator';
 import { CANONICAL, type WmsWriter } from './wms-writer';
 
@@ -137,4 +137,33 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
     serialId = s.row.id;
   }
   return { material, lot, serialId, factor };
+}
+
+/** The `subject` item of a trace event. */
+export interface SubjectItem {
+  role: 'subject';
+  materialId: string;
+  lotId: string;
+  serialId?: string;
+  serial?: string;
+  gtin: string;
+  lotNumber: string;
+  quantity: number;
+  uom: string;
+  baseQuantity: number;
+}
+
+/** The `subject` item of a movement or count event: the stock item, as recorded and in base units. */
+export function subjectItemOf(rec: { item: WmsItem; quantity: number; uom?: string }, item: StockItem, baseQuantity: number): SubjectItem {
+  return {
+    role: 'subject',
+    materialId: item.material.id,
+    lotId: item.lot.id,
+    ...(item.serialId === null ? {} : { serialId: item.serialId, serial: rec.item.serial }),
+    gtin: rec.item.gtin,
+    lotNumber: item.lot.lot_number,
+    quantity: rec.quantity,
+    uom: rec.uom ?? item.material.baseUom,
+    baseQuantity,
+  };
 }
