@@ -7,6 +7,7 @@ import { schemaRegistry, describeAjvErrors } from '../schemas/registry';
 import { TERMINAL_STATUSES, type DbInboundMessageRow } from '../ingest/message-store';
 import type { AuditEntry, HandlerResult, MessageHandler, ProcessContext, StoredMessage } from './handler';
 import type { MessageFormat } from '../connectors/types';
+import { LINEAGE_TABLES } from '../api/routes/messages.routes';
 
 /** What happened to one processing attempt. */
 export type ProcessOutcome =
@@ -60,9 +61,9 @@ export function auditChainOf(connectorId: string, messageId: string): string {
 }
 
 /** The ProcessContext of one attempt: ordinals, validation, outbox and audit buffered to the end. */
-export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger): ProcessContext & { flush(): Promise<void> } {
-  let ordinal = 0;
-  let outboxOrdinal = 0;
+export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger, firstOrdinal = 1): ProcessContext & { flush(): Promise<void> } {
+  let ordinal = firstOrdinal - 1;
+  let outboxOrdinal = firstOrdinal - 1;
   const audits: AuditEntry[] = [];
   const outbox: Array<{ type: string; payload: Record<string, unknown>; ordinal: number }> = [];
   const registry = schemaRegistry();
@@ -155,7 +156,12 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       }
       const message = toStored(row);
       const handler = deps.handlers.get(row.connector_kind);
-      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log);
+      // A message that went through before (a reprocess) may own rows already: its records already
+      // applied are skipped, so the ordinals of this run shift and would hit those rows' keys (the
+      // insert is then silently ignored and a newly applicable record lost). Ordinals continue after
+      // them. Rows exist only when an earlier attempt committed, and that attempt counted in `attempts`.
+      const firstOrdinal = row.attempts > 0 ? (await maxOrdinalOf(trx, messageId)) + 1 : 1;
+      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log, firstOrdinal);
       const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
       await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
         messageId, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
@@ -204,6 +210,13 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
     await recordError(db, messageId, 'failed', json);
     return { status: 'failed', error: json, kind };
   }
+}
+
+/** The highest ordinal of any canonical row of a message (0 when it has none). */
+async function maxOrdinalOf(trx: Knex.Transaction, messageId: string): Promise<number> {
+  const parts = LINEAGE_TABLES.map((t) => `SELECT max(ordinal) AS o FROM ${t} WHERE source_message_id = ?`).join(' UNION ALL ');
+  const r = await trx.raw<{ rows: Array<{ o: number | null }> }>(`SELECT coalesce(max(o), 0) AS o FROM (${parts}) m`, LINEAGE_TABLES.map(() => messageId));
+  return Number(r.rows[0].o);
 }
 
 function errorJson(err: unknown): LotBridgeErrorJson {
