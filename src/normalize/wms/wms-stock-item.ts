@@ -18,6 +18,9 @@ export interface StockItem {
   factor: number;
 }
 
+/** Quantities (as given and in base units) must stay below this: the columns are numeric(18,4). */
+const MAX_QUANTITY = 1e14;
+
 /** A material as far as quantity conversion needs it. */
 interface ConvertibleMaterial {
   code: string;
@@ -59,7 +62,7 @@ function factorOf(rec: WmsMovement | WmsCount, m: ConvertibleMaterial, scanned: 
  * Resolves the material (by GTIN; a provisional `GTIN-<gtin>` material when none has it), the
  * quantity conversion, the lot (found or created provisional, expiry filled from the feed) and the
  * serial of a movement or count, raising the alerts that go with them. The only step of a record
- * that may throw an input error (LB_ERR_WMS_UOM), and it does so before the record writes anything.
+ * that may throw an input error (LB_ERR_WMS_UOM; LB_ERR_WMS_QUANTITY for 10^14 base units or more), and it does so before the record writes anything.
  * @param w - the message's writer
  * @param rec - the record
  * @param sourceKey - the record's idempotency key (for alert details)
@@ -96,6 +99,14 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
     throw new LotBridgeError('LB_ERR_INTERNAL', `GTIN ${gtin} has no material after the provisional one was created`);
   }
   const factor = factorOf(rec, found.material, found);
+  if (Math.max(Math.abs(rec.quantity), Math.abs(rec.quantity * factor)) >= MAX_QUANTITY) {
+    // numeric(18,4) holds less than 10^14: PostgreSQL would refuse the row and fail the whole message
+    throw recordErrorFactory(rec.at, rec.pathPrefix)(
+      'LB_ERR_WMS_QUANTITY',
+      'quantity',
+      `quantity ${rec.quantity}${factor === 1 ? '' : ` (${rec.quantity * factor} ${found.material.baseUom})`} is too large (at most ${MAX_QUANTITY - 1} base units)`,
+    );
+  }
   const m = found.material;
   const material: StockItem['material'] = { id: m.id, code: m.code, kind: m.kind, baseUom: m.baseUom, provisional: m.provisional };
 
