@@ -1,4 +1,5 @@
 import { getLedgerBalanceAsOf } from '../../model/inventory/get-ledger-balance-as-of';
+import { lockBalance } from '../../model/inventory/lock-balance';
 import { findTraceEventBySourceKey } from '../../model/trace/find-trace-event-by-source-key';
 import type { ApplyOutcome } from './apply-wms-movement';
 import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSourceKey } from './wms-mapping';
@@ -25,7 +26,11 @@ export async function applyWmsCount(w: WmsWriter, rec: WmsCount): Promise<ApplyO
   const location = await w.location(rec.location);
   const state = rec.stockState ?? defaultStockState(item.material.kind);
   const counted = rec.quantity * item.factor;
-  const before = await getLedgerBalanceAsOf(ctx.trx, { lotId: item.lot.id, locationId: location.id, stockState: state }, rec.occurredAt.utc);
+  const key = { lotId: item.lot.id, locationId: location.id, stockState: state };
+  // a movement of this stock in a concurrent transaction holds this lock until it commits: the
+  // ledger read below then sees it (else the count would miss it and the movement miss the count)
+  await lockBalance(ctx.trx, key);
+  const before = await getLedgerBalanceAsOf(ctx.trx, key, rec.occurredAt.utc);
   const adjustment = counted - before;
   const epcis = WMS_EPCIS.count;
   const eventId = await w.recordEvent(
