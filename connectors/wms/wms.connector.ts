@@ -176,7 +176,9 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
           return {
             messageType: env.messageType,
             ...(env.sender === undefined ? {} : { sender: env.sender }),
-            ...(env.id === undefined ? {} : { controlId: env.id, dedupKey: `doc:${id}:${env.sender ?? ''}:${env.id}` }),
+            // readings and movements number apart (as in their source keys): `reading:` keeps a
+            // reading from being taken for a duplicate of a movement with the same id, or vice versa
+            ...(env.id === undefined ? {} : { controlId: env.id, dedupKey: `doc:${id}:${env.sender ?? ''}:${env.messageType === 'temperature' ? 'reading:' : ''}${env.id}` }),
           };
         } catch (err) {
           if (isLotBridgeError(err)) {

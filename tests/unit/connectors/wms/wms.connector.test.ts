@@ -54,7 +54,7 @@ describe('wmsConnector.readEnvelope', () => {
       dedupKey: 'doc:wms::WMS-000123',
     });
     const withSender = adapter().readEnvelope(raw('{"readingId":"R9","type":"temperature","warehouse":"WH2"}', 'application/json'));
-    expect(withSender).toEqual({ messageType: 'temperature', sender: 'WH2', controlId: 'R9', dedupKey: 'doc:wms:WH2:R9' });
+    expect(withSender).toEqual({ messageType: 'temperature', sender: 'WH2', controlId: 'R9', dedupKey: 'doc:wms:WH2:reading:R9' });
     expect(adapter().readEnvelope(raw('{"movementId":"C1","type":"count"}', 'application/json')).messageType).toBe('count');
   });
 
