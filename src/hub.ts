@@ -77,106 +77,123 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   const instances = registry.validateInstances(loadInstances(config));
 
   const database = await resolveDatabase(config, logger);
-  await ensureDatabase(database.url);
-  const db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
-  // the pipeline's own pool: canonical transactions commit without waiting for the WAL flush
-  const workerDb = createDb({ url: database.url, poolMax: config.workerConcurrency + 4, logger, asyncCommit: true });
-  if (opts.mode === 'all') {
-    const applied = await migrateLatest(db);
-    if (applied.length > 0) {
-      logger.info({ applied }, 'migrations applied');
-    }
-    await db.raw('SELECT lotbridge_ensure_message_partition(now())');
-    await db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
-    if (config.bootstrapAdminKey) {
-      await ensureBootstrapKey(db, config.bootstrapAdminKey);
-    }
-  }
-
-  const backend = await resolveQueueBackend(config, logger);
-  const kit = new QueueKit({ kind: backend.kind, url: backend.kind === 'redis' ? config.redisUrl : database.url, prefix: config.queuePrefix });
-  await kit.prepare();
-  logger.info({ queueBackend: backend.kind, reason: backend.reason, databaseEmbedded: database.embedded }, `queues run on ${backend.kind === 'redis' ? 'Redis' : "BullMQ's PostgreSQL backend"}`);
-
   const abort = new AbortController();
   const connectors = new Map<string, ConnectorAdapter>();
-  for (const inst of instances) {
-    const adapter = registry.get(inst.kind).create({ id: inst.id, config: inst.config }, {
-      logger: logger.child({ scope: 'connector', connectorId: inst.id, kind: inst.kind }),
-      signal: abort.signal,
-      dataDir: config.dataDir,
-      timezone: config.timezone,
-    });
-    connectors.set(inst.id, adapter);
-  }
-  const metrics = new HubMetrics();
-  const pipeline = new Pipeline({
-    db, logger, kit,
-    processDeps: {
-      db: workerDb, logger,
-      handlers: messageHandlers(),
-      timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
-      onOutcome: (status) => metrics.processed.inc({ status }),
-      fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
-    },
-    concurrency: config.workerConcurrency,
-    maxAttempts: config.maxAttempts,
-    sweepIntervalMs: config.sweepIntervalMs,
-    sweepGraceMs: config.sweepGraceMs,
-    stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
-    lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
-  });
-  const ingest = new IngestService({
-    db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,
-    onReceipt: (connectorId, r, ms) => {
-      metrics.receipts.inc({ connector: connectorId, status: r.status });
-      metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
-    },
-  });
-
   let accepting = false;
   let app: FastifyInstance | undefined;
-  if (opts.mode === 'all') {
-    app = buildServer({
-      db, config, logger, connectors, ingest, pipeline, metrics,
-      runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
-      isAccepting: () => accepting,
-    });
-    metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
-      const counts = await pipeline.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(counts)) set({ state }, n);
-    });
-    metrics.gauge('lotbridge_messages_open', 'Stored messages not yet finished, by status', ['status'], async (set) => {
-      const rows = await db('inbound_messages').whereIn('status', ['received', 'queued', 'failed']).groupBy('status').select('status').count<Array<{ status: string; count: number }>>('* as count');
-      for (const s of ['received', 'queued', 'failed']) set({ status: s }, Number(rows.find((r) => r.status === s)?.count ?? 0));
-    });
-  }
-  if (opts.workers !== false) {
-    await pipeline.startWorkers();
-  }
-  if (opts.mode === 'all' && app) {
-    for (const c of connectors.values()) {
-      await c.start(ingest);
+  let db: Db | undefined;
+  let workerDb: Db | undefined;
+  let pipeline: Pipeline | undefined;
+  try {
+    await ensureDatabase(database.url);
+    db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
+    // the pipeline's own pool: canonical transactions commit without waiting for the WAL flush
+    workerDb = createDb({ url: database.url, poolMax: config.workerConcurrency + 4, logger, asyncCommit: true });
+    if (opts.mode === 'all') {
+      const applied = await migrateLatest(db);
+      if (applied.length > 0) {
+        logger.info({ applied }, 'migrations applied');
+      }
+      await db.raw('SELECT lotbridge_ensure_message_partition(now())');
+      await db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
+      if (config.bootstrapAdminKey) {
+        await ensureBootstrapKey(db, config.bootstrapAdminKey);
+      }
     }
-    await app.listen({ port: config.httpPort, host: config.httpHost });
-    accepting = true;
-  }
-  logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
 
+    const backend = await resolveQueueBackend(config, logger);
+    const kit = new QueueKit({ kind: backend.kind, url: backend.kind === 'redis' ? config.redisUrl : database.url, prefix: config.queuePrefix });
+    await kit.prepare();
+    logger.info({ queueBackend: backend.kind, reason: backend.reason, databaseEmbedded: database.embedded }, `queues run on ${backend.kind === 'redis' ? 'Redis' : "BullMQ's PostgreSQL backend"}`);
+
+    for (const inst of instances) {
+      const adapter = registry.get(inst.kind).create({ id: inst.id, config: inst.config }, {
+        logger: logger.child({ scope: 'connector', connectorId: inst.id, kind: inst.kind }),
+        signal: abort.signal,
+        dataDir: config.dataDir,
+        timezone: config.timezone,
+      });
+      connectors.set(inst.id, adapter);
+    }
+    const metrics = new HubMetrics();
+    pipeline = new Pipeline({
+      db, logger, kit,
+      processDeps: {
+        db: workerDb, logger,
+        handlers: messageHandlers(),
+        timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
+        onOutcome: (status) => metrics.processed.inc({ status }),
+        fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
+      },
+      concurrency: config.workerConcurrency,
+      maxAttempts: config.maxAttempts,
+      sweepIntervalMs: config.sweepIntervalMs,
+      sweepGraceMs: config.sweepGraceMs,
+      stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
+      lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
+    });
+    const ingest = new IngestService({
+      db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,
+      onReceipt: (connectorId, r, ms) => {
+        metrics.receipts.inc({ connector: connectorId, status: r.status });
+        metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
+      },
+    });
+
+    if (opts.mode === 'all') {
+      app = buildServer({
+        db, config, logger, connectors, ingest, pipeline, metrics,
+        runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
+        isAccepting: () => accepting,
+      });
+      metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
+        const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+        for (const [state, n] of Object.entries(counts)) set({ state }, n);
+      });
+      metrics.gauge('lotbridge_messages_open', 'Stored messages not yet finished, by status', ['status'], async (set) => {
+        const rows = await db!('inbound_messages').whereIn('status', ['received', 'queued', 'failed']).groupBy('status').select('status').count<Array<{ status: string; count: number }>>('* as count');
+        for (const s of ['received', 'queued', 'failed']) set({ status: s }, Number(rows.find((r) => r.status === s)?.count ?? 0));
+      });
+    }
+    if (opts.workers !== false) {
+      await pipeline.startWorkers();
+    }
+    if (opts.mode === 'all' && app) {
+      for (const c of connectors.values()) {
+        await c.start(ingest);
+      }
+      await app.listen({ port: config.httpPort, host: config.httpHost });
+      accepting = true;
+    }
+    logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
+
+  } catch (err) {
+    // a failed start releases what it opened (pools, queues, the embedded PostgreSQL)
+    await app?.close().catch(() => undefined);
+    await pipeline?.close(true).catch(() => undefined);
+    await workerDb?.destroy().catch(() => undefined);
+    await db?.destroy().catch(() => undefined);
+    await database.stop().catch(() => undefined);
+    throw err;
+  }
+  const hubDb = db;
+  const hubWorkerDb = workerDb;
+  const hubPipeline = pipeline;
   let stopping: Promise<void> | undefined;
   return {
-    db, config, pipeline, app, connectors,
+    db: hubDb, config, pipeline: hubPipeline, app, connectors,
     stop(): Promise<void> {
       stopping ??= (async () => {
         accepting = false;
-        abort.abort();
         if (opts.mode === 'all') {
+          // connectors settle what they hold (a file half-handed to intake) before anything is aborted
           await Promise.all([...connectors.values()].map((c) => c.stop().catch((err: unknown) => logger.warn({ err, connectorId: c.id }, 'connector stop failed'))));
           await app?.close();
         }
-        await pipeline.close();
-        await workerDb.destroy();
-        await db.destroy();
+        abort.abort();
+        await hubPipeline.close();
+        await hubWorkerDb.destroy();
+        await hubDb.destroy();
         await database.stop();
         logger.info('LotBridge stopped');
       })();

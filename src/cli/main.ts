@@ -75,16 +75,20 @@ export function buildProgram(): Command {
     const config = loadConfig();
     const logger = createLogger(config.logLevel);
     const { startHub } = await import('../hub.js');
-    const hub = await startHub(config, logger, { mode: 'all' });
-    onShutdown(logger, () => hub.stop());
+    // signals are handled from the first moment: one during start-up stops the hub once it is up
+    const starting = startHub(config, logger, { mode: 'all' });
+    onShutdown(logger, async () => (await starting).stop());
+    await starting;
   });
 
   program.command('worker').description('run pipeline workers only (scale out: run N of them against the same PostgreSQL and Redis)').action(async () => {
     const config = loadConfig();
     const logger = createLogger(config.logLevel);
     const { startHub } = await import('../hub.js');
-    const hub = await startHub(config, logger, { mode: 'worker' });
-    onShutdown(logger, () => hub.stop());
+    // signals are handled from the first moment: one during start-up stops the hub once it is up
+    const starting = startHub(config, logger, { mode: 'worker' });
+    onShutdown(logger, async () => (await starting).stop());
+    await starting;
   });
 
   program

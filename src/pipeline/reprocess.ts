@@ -19,6 +19,11 @@ export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, a
   if (!m.payload) {
     throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} has no stored payload (it was over the size limit); ask the sender to split it`);
   }
+  const old = await pipeline.ingestQueue.getJob(id);
+  const state = old ? await old.getState() : undefined;
+  if (state === 'active') {
+    throw new LotBridgeError('LB_ERR_API_CONFLICT', `message ${id} is being processed right now; reprocess it when it has finished`);
+  }
   await db.transaction(async (trx) => {
     await trx('inbound_messages').where({ id }).update({ status: 'queued', error_code: null, error_message: null, error_location: null, processed_at: null, updated_at: trx.fn.now() });
     if (m.status === 'rejected') {
@@ -27,12 +32,8 @@ export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, a
     }
     await trx('audit_log').insert({ chain: 'admin', actor, action: 'message.reprocess', entity_type: 'inbound_message', entity_id: id, before: JSON.stringify({ status: m.status }), source_message_id: id });
   });
-  const old = await pipeline.ingestQueue.getJob(id);
-  if (old) {
-    const state = await old.getState();
-    if (state !== 'active' && state !== 'waiting' && state !== 'delayed') {
-      await old.remove();
-    }
+  if (old && state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') {
+    await old.remove();
   }
   await pipeline.ingestQueue.add(m.message_type ?? m.format, { messageId: id, connectorId: m.connector_id }, { ...pipeline.jobOptions(), jobId: id });
   return { messageId: id, status: 'queued', previousStatus: m.status };

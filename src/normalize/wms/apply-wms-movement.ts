@@ -1,4 +1,5 @@
 import { getBalance } from '../../model/inventory/get-balance';
+import { lockBalance } from '../../model/inventory/lock-balance';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import { addShipmentLine } from '../../model/shipments/add-shipment-line';
@@ -28,7 +29,9 @@ const SHIPMENT_REFERENCE_KINDS = ['shipment', 'asn', 'delivery', 'so', 'order', 
  * stock is there (the WMS picked first), else the material's default state (it ships unpicked).
  */
 async function shipSourceState(w: WmsWriter, item: StockItem, from: DbLocationRow, base: number): Promise<StockState> {
-  const picked = await getBalance(w.ctx.trx, { lotId: item.lot.id, locationId: from.id, stockState: 'pending_shipment' });
+  const key = { lotId: item.lot.id, locationId: from.id, stockState: 'pending_shipment' as const };
+  await lockBalance(w.ctx.trx, key); // a concurrent pick must not change it between this read and the booking
+  const picked = await getBalance(w.ctx.trx, key);
   return picked >= base ? 'pending_shipment' : defaultStockState(item.material.kind);
 }
 
