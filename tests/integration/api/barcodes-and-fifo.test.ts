@@ -3,18 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 
-describe('barcode decoding over HTTP, and FIFO connectors', () => {
+describe('barcode decoding over HTTP', () => {
   let h: TestHub;
-  let configDir: string;
   beforeAll(async () => {
-    configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-cfg-'));
-    const file = path.join(configDir, 'lotbridge.config.json');
-    fs.writeFileSync(file, JSON.stringify({ connectors: [{ id: 'wms-counts', kind: 'wms', config: { fifo: true, inbox: { enabled: false } } }] }));
-    h = await startTestHub({ env: { LOTBRIDGE_CONFIG_FILE: file, LOTBRIDGE_WORKER_CONCURRENCY: '8' } });
+    h = await startTestHub();
   }, 60000);
   afterAll(async () => {
     await h?.stop();
-    fs.rmSync(configDir, { recursive: true, force: true });
   });
 
   it('decodes raw scanner output with GS separators and a symbology identifier', async () => {
@@ -33,6 +28,22 @@ describe('barcode decoding over HTTP, and FIFO connectors', () => {
     const unknownAi = await h.api('POST', '/api/v1/barcodes/decode', '(01)09506000134352(89)X', { 'content-type': 'text/plain' });
     expect(unknownAi.status).toBe(422);
     expect(unknownAi.json.error.code).toBe('LB_ERR_GS1_UNKNOWN_AI');
+  });
+
+});
+
+describe.each(['redis', 'postgres'] as const)('FIFO connectors on the %s queue backend', (backend) => {
+  let h: TestHub;
+  let configDir: string;
+  beforeAll(async () => {
+    configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-cfg-'));
+    const file = path.join(configDir, 'lotbridge.config.json');
+    fs.writeFileSync(file, JSON.stringify({ connectors: [{ id: 'wms-counts', kind: 'wms', config: { fifo: true, inbox: { enabled: false } } }] }));
+    h = await startTestHub({ queue: backend, env: { LOTBRIDGE_CONFIG_FILE: file, LOTBRIDGE_WORKER_CONCURRENCY: '8' } });
+  }, 60000);
+  afterAll(async () => {
+    await h?.stop();
+    fs.rmSync(configDir, { recursive: true, force: true });
   });
 
   it('processes a FIFO connector sender by sender in receipt order, even with 8 workers', async () => {
