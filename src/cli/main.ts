@@ -64,32 +64,26 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', () => handler('SIGTERM'));
 }
 
+/** `lotbridge start|worker`: runs the hub until SIGINT/SIGTERM. */
+async function runHub(mode: 'all' | 'worker'): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const { startHub } = await import('../hub.js');
+  // signals are handled from the first moment: one during start-up stops the hub once it is up
+  const starting = startHub(config, logger, { mode });
+  onShutdown(logger, async () => (await starting).stop());
+  await starting;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('lotbridge')
-    .description('LotBridge: integration hub for the medical-device supply chain.\nConfiguration comes from the environment (see docs/operations.md).')
+    .description('LotBridge: integration hub for the medical-device supply chain.\nConfiguration comes from the environment (see the configuration table in README.md).')
     .showHelpAfterError();
 
-  program.command('start').description('run the hub: migrations, HTTP API, connectors and pipeline workers (all-in-one)').action(async () => {
-    const config = loadConfig();
-    const logger = createLogger(config.logLevel);
-    const { startHub } = await import('../hub.js');
-    // signals are handled from the first moment: one during start-up stops the hub once it is up
-    const starting = startHub(config, logger, { mode: 'all' });
-    onShutdown(logger, async () => (await starting).stop());
-    await starting;
-  });
-
-  program.command('worker').description('run pipeline workers only (scale out: run N of them against the same PostgreSQL and Redis)').action(async () => {
-    const config = loadConfig();
-    const logger = createLogger(config.logLevel);
-    const { startHub } = await import('../hub.js');
-    // signals are handled from the first moment: one during start-up stops the hub once it is up
-    const starting = startHub(config, logger, { mode: 'worker' });
-    onShutdown(logger, async () => (await starting).stop());
-    await starting;
-  });
+  program.command('start').description('run the hub: migrations, HTTP API, connectors and pipeline workers (all-in-one)').action(() => runHub('all'));
+  program.command('worker').description('run pipeline workers only (scale out: run N of them against the same PostgreSQL and Redis)').action(() => runHub('worker'));
 
   program
     .command('migrate')
