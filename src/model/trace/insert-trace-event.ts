@@ -18,7 +18,7 @@ export type NewTraceEventItem = Omit<DbTraceEventItemRow, 'id' | 'event_id'>;
  */
 export async function insertTraceEvent(db: Knex, event: NewTraceEvent, items: NewTraceEventItem[]): Promise<string | undefined> {
   const id = uuidv7();
-  const inserted = await db('trace_events')
+  const insertEvent = db('trace_events')
     .insert({
       ...event,
       id,
@@ -29,11 +29,25 @@ export async function insertTraceEvent(db: Knex, event: NewTraceEvent, items: Ne
     .onConflict()
     .ignore()
     .returning('id');
-  if (inserted.length === 0) {
-    return undefined;
-  }
-  if (items.length > 0) {
-    await db('trace_event_items').insert(items.map((i) => ({ ...i, event_id: id })));
-  }
-  return id;
+  // One statement: the items are inserted only when the event was (they join the event insert's RETURNING).
+  const r = await db.raw<{ rows: Array<{ id: string }> }>(
+    `WITH e AS (?),
+     i AS (INSERT INTO trace_event_items (event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
+           SELECT e.id, x.role, x.material_id, x.lot_id, x.serial_id, x.quantity, x.uom, x.base_quantity
+             FROM e CROSS JOIN unnest(?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::numeric[])
+                  WITH ORDINALITY AS x(role, material_id, lot_id, serial_id, quantity, uom, base_quantity, n)
+            ORDER BY x.n)
+     SELECT id FROM e`,
+    [
+      insertEvent,
+      items.map((i) => i.role),
+      items.map((i) => i.material_id ?? null),
+      items.map((i) => i.lot_id ?? null),
+      items.map((i) => i.serial_id ?? null),
+      items.map((i) => i.quantity ?? null),
+      items.map((i) => i.uom ?? null),
+      items.map((i) => i.base_quantity ?? null),
+    ] as unknown as readonly Knex.RawBinding[],
+  );
+  return r.rows.length === 0 ? undefined : id;
 }
