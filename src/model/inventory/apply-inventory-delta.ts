@@ -21,22 +21,17 @@ export interface InventoryDelta {
  * @returns the balance after the change
  */
 export async function applyInventoryDelta(db: Knex, d: InventoryDelta): Promise<number> {
-  await db('inventory_ledger').insert({
-    event_id: d.eventId,
-    lot_id: d.lotId,
-    location_id: d.locationId,
-    stock_state: d.stockState,
-    delta: d.delta,
-    event_time: d.eventTime,
-    source_message_id: d.sourceMessageId,
-    ordinal: d.ordinal,
-  });
+  // One statement: the ledger row (a data-modifying CTE) and the balance upsert, which takes the
+  // balance row lock as before.
   const r = await db.raw<{ rows: Array<{ quantity: number }> }>(
-    `INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity) VALUES (?, ?, ?, ?)
+    `WITH l AS (
+       INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?))
+     INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity) VALUES (?, ?, ?, ?)
      ON CONFLICT (lot_id, location_id, stock_state)
      DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
      RETURNING quantity`,
-    [d.lotId, d.locationId, d.stockState, d.delta],
+    [d.eventId, d.lotId, d.locationId, d.stockState, d.delta, d.eventTime, d.sourceMessageId, d.ordinal, d.lotId, d.locationId, d.stockState, d.delta],
   );
   return Number(r.rows[0].quantity);
 }
