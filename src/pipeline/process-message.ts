@@ -61,7 +61,7 @@ export function auditChainOf(connectorId: string, messageId: string): string {
 }
 
 /** The ProcessContext of one attempt: ordinals, validation, outbox and audit buffered to the end. */
-export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger, firstOrdinal = 1): ProcessContext & { flush(first?: Knex.QueryBuilder): Promise<void> } {
+export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger, firstOrdinal = 1): ProcessContext & { flush(): Promise<void> } {
   let ordinal = firstOrdinal - 1;
   let outboxOrdinal = firstOrdinal - 1;
   const audits: AuditEntry[] = [];
@@ -90,22 +90,15 @@ export function createProcessContext(trx: Knex.Transaction, message: StoredMessa
       audits.push(entry);
       return Promise.resolve();
     },
-    /**
-     * Writes the buffered outbox and audit rows last, so the audit chain lock is held only until COMMIT.
-     * @param first - a write to run before them (the message's status update), sent in the outbox
-     *   insert's statement as a data-modifying CTE to save a round trip
-     */
-    async flush(first?: Knex.QueryBuilder): Promise<void> {
+    /** Writes the buffered outbox and audit rows last, so the audit chain lock is held only until COMMIT. */
+    async flush(): Promise<void> {
       if (outbox.length > 0) {
-        const arrays = [outbox.map(() => uuidv7()), outbox.map((o) => o.type), outbox.map((o) => JSON.stringify(o.payload)), outbox.map(() => message.id), outbox.map((o) => o.ordinal)];
         await trx.raw(
-          `${first ? 'WITH first_write AS (?) ' : ''}INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
+          `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
            SELECT * FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::uuid[], ?::int[])
            ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
-          (first ? [first, ...arrays] : arrays) as unknown as readonly Knex.RawBinding[],
+          [outbox.map(() => uuidv7()), outbox.map((o) => o.type), outbox.map((o) => JSON.stringify(o.payload)), outbox.map(() => message.id), outbox.map((o) => o.ordinal)],
         );
-      } else if (first) {
-        await first;
       }
       if (audits.length > 0) {
         await trx('audit_log').insert(
@@ -176,7 +169,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       await ctx.audit({ action: `message.${res.status}`, entityType: 'inbound_message', entityId: messageId, after: { status: res.status, summary: res.summary ?? null } });
       // a message that failed before and now went through: its failure alert is resolved
       if (row.attempts > 0) await trx('alerts').where({ type: 'message_failed', subject_id: messageId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
-      const statusUpdate = trx('inbound_messages').where({ id: messageId }).update({
+      await trx('inbound_messages').where({ id: messageId }).update({
         attempts: trx.raw('attempts + 1'),
         status: res.status,
         message_type: res.messageType ?? row.message_type,
@@ -186,8 +179,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
         processed_at: trx.fn.now(),
         updated_at: trx.fn.now(),
       });
-      // the status update goes in the outbox insert's statement; the audit rows last: the audit chain lock is held from there to COMMIT only
-      await ctx.flush(statusUpdate);
+      await ctx.flush(); // last: the audit chain lock is held from here to COMMIT only
       return res;
     });
     if ('skip' in result) {
