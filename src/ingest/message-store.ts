@@ -70,6 +70,12 @@ export function sha256Hex(buf: Buffer): string {
 }
 
 /**
+ * Dedup keys, one per format and the same across transports (an MLLP and an HTTP resend from the
+ * same sender are one message), come from the connector's envelope reader: HL7 MSH-3 + MSH-4 +
+ * MSH-10; X12 ISA05/06 + ISA07/08 + ISA13; EDIFACT UNB sender + recipient + 0020; documents with an
+ * id of their own (B2MML, WMS movementId) connector + sender + id. Without one, the body's sha256
+ * per connector and format is the key.
+ *
  * Commits one inbound message: the row (raw bytes, sha256, envelope) and, for a readable message,
  * its dedup key. A key that is already claimed makes this row a `duplicate` of the first one (the
  * row is kept all the same). Rejected messages claim no key, so a corrected resend gets in.

@@ -1,4 +1,4 @@
-import { Queue, Worker, QueueEvents, withBackend, createPostgresBackend, runMigrations, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
+import { Queue, Worker, withBackend, createPostgresBackend, runMigrations, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import pg from 'pg';
 
 /** Which engine runs the queues: Redis (throughput) or BullMQ's PostgreSQL backend (nothing to install). */
@@ -89,11 +89,4 @@ export class QueueKit {
     return new PgWorker(name, processor as Processor, { ...rest, connection: { connectionString: this.opts.url, schema: this.schema, max: Math.max(4, (opts.concurrency ?? 1) + 2) } }) as unknown as HubWorker;
   }
 
-  /** QueueEvents (Redis only; used by benchmarks and tests). */
-  events(name: string): QueueEvents | undefined {
-    if (this.opts.kind !== 'redis') {
-      return undefined;
-    }
-    return new QueueEvents(name, { connection: redisConnection(this.opts.url, false), prefix: this.opts.prefix });
-  }
 }

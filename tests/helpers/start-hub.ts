@@ -19,6 +19,8 @@ export interface TestHub {
   databaseUrl: string;
   /** fetch against the hub with the admin key. */
   api(method: string, p: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string; headers: Headers }>;
+  /** Sum of a lot's balances over every location and stock state, from GET /api/v1/lots. */
+  lotTotal(gtin: string, lot: string): Promise<number>;
   /** Polls GET /api/v1/messages/:id until the status is terminal. */
   waitForStatus(id: string, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
@@ -70,6 +72,10 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
   };
   return {
     hub, url, key, config, databaseUrl, api, prefix, dataDir,
+    async lotTotal(gtin: string, lot: string) {
+      const r = await api('GET', `/api/v1/lots?gtin=${gtin}&lot=${encodeURIComponent(lot)}`);
+      return (r.json.balances as Array<{ quantity: number }>).reduce((s, b) => s + b.quantity, 0);
+    },
     async waitForStatus(id: string, timeoutMs = 20000) {
       const until = Date.now() + timeoutMs;
       let last: any;

@@ -104,8 +104,7 @@ describe.each(['redis', 'postgres'] as const)('intake and pipeline on the %s que
     expect(re.json).toMatchObject({ status: 'queued', previousStatus: 'processed' });
     const m = await h.waitForStatus(r.json.messageId);
     expect(m.status).toBe('processed');
-    const lot = await h.api('GET', '/api/v1/lots?gtin=09506000134352&lot=LRE');
-    expect(lot.json.balances.reduce((s: number, b: { quantity: number }) => s + b.quantity, 0)).toBe(20);
+    expect(await h.lotTotal('09506000134352', 'LRE')).toBe(20);
     const events = await h.hub.db('trace_events').where({ source_message_id: r.json.messageId });
     expect(events).toHaveLength(1);
   });

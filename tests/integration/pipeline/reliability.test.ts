@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import IORedis from 'ioredis';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { TEST_REDIS_URL } from '../../helpers/test-redis';
+import { cleanupRedisPrefix, TEST_REDIS_URL } from '../../helpers/test-redis';
 import { TEST_PG_SERVER, dropDatabase } from '../../helpers/test-db';
 import { TcpProxy } from '../../helpers/tcp-proxy';
 
@@ -109,12 +109,7 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       if (process.env.LOTBRIDGE_TEST_ALLOW_FLUSHALL === '1') {
         await r.flushall(); // CI: a Redis of its own
       } else {
-        let cursor = '0';
-        do {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `${h.prefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await r.del(...keys);
-        } while (cursor !== '0');
+        await cleanupRedisPrefix(h.prefix);
       }
       r.disconnect();
       expect((await h.hub.pipeline.ingestQueue.getJobCounts('waiting')).waiting).toBe(0);
@@ -123,8 +118,7 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       await waitAllTerminal(h, 30000);
       expect(await countWhere(h, 'inbound_messages', { status: 'processed' })).toBe(60);
       expect(await countWhere(h, 'trace_events')).toBe(60);
-      const lot = await h.api('GET', '/api/v1/lots?gtin=09506000134352&lot=LFLUSH');
-      expect(lot.json.balances.reduce((s: number, x: { quantity: number }) => s + x.quantity, 0)).toBe(60);
+      expect(await h.lotTotal('09506000134352', 'LFLUSH')).toBe(60);
     } finally {
       await h.stop();
     }
@@ -142,8 +136,7 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       expect(await countWhere(h, 'inbound_messages', { status: 'processed' })).toBe(1000);
       expect(await countWhere(h, 'inbound_messages', { status: 'duplicate' })).toBe(1000);
       expect(await countWhere(h, 'trace_events')).toBe(1000);
-      const lot = await h.api('GET', '/api/v1/lots?gtin=09506000134352&lot=LTWICE');
-      expect(lot.json.balances.reduce((s: number, x: { quantity: number }) => s + x.quantity, 0)).toBe(1000);
+      expect(await h.lotTotal('09506000134352', 'LTWICE')).toBe(1000);
     } finally {
       await h.stop();
     }
@@ -172,8 +165,7 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       expect(after.every((s) => s === 202)).toBe(true);
       await waitAllTerminal(h, 90000);
       expect(await countWhere(h, 'inbound_messages', { status: 'processed' })).toBe(150);
-      const lot = await h.api('GET', '/api/v1/lots?gtin=09506000134352&lot=LPGDOWN');
-      expect(lot.json.balances.reduce((s: number, x: { quantity: number }) => s + x.quantity, 0)).toBe(150);
+      expect(await h.lotTotal('09506000134352', 'LPGDOWN')).toBe(150);
     } finally {
       await h.stop();
       await proxy.down();
