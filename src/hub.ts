@@ -133,7 +133,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
     });
     const ingest = new IngestService({
-      db, logger, connectors, enqueue: pipeline.enqueue, maxBodyBytes: config.maxBodyBytes,
+      db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes,
       onReceipt: (connectorId, r, ms) => {
         metrics.receipts.inc({ connector: connectorId, status: r.status });
         metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);

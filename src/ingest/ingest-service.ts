@@ -2,10 +2,27 @@ import type { Db } from '../db/knex';
 import { LotBridgeError, classifyError, isLotBridgeError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { ConnectorAdapter, IngestPort, IngestReceipt, RawInbound } from '../connectors/types';
-import { markNotQueued, storeInboundMessage } from './message-store';
+import { GroupCommit } from './group-commit';
+import { markNotQueued, storeInboundMessage, storeInboundMessages, type NewMessage, type StoreOutcome } from './message-store';
 
 /** Puts a stored message on the `ingest` queue (jobId = message id). */
 export type Enqueue = (messageId: string, jobName: string, opts: { connectorId: string; fifoGroup?: string }) => Promise<void>;
+
+/** One message to put on the `ingest` queue. */
+export interface EnqueueItem {
+  messageId: string;
+  jobName: string;
+  connectorId: string;
+  fifoGroup?: string;
+}
+
+/** Puts the messages of one group commit on the `ingest` queue (as one job when there are several). */
+export type EnqueueMany = (items: EnqueueItem[]) => Promise<void>;
+
+interface PendingStore {
+  message: NewMessage;
+  queue: EnqueueItem;
+}
 
 export interface IngestServiceDeps {
   db: Db;
@@ -13,7 +30,11 @@ export interface IngestServiceDeps {
   /** Running connector instances by id. */
   connectors: ReadonlyMap<string, ConnectorAdapter>;
   enqueue: Enqueue;
+  /** Enqueues a group commit's messages at once; defaults to `enqueue` per message. */
+  enqueueMany?: EnqueueMany;
   maxBodyBytes: number;
+  /** Group commit of the message store: batch size and concurrent flushes (defaults 200 and 4). */
+  groupCommit?: { maxBatch?: number; maxInFlight?: number };
   /** Observes every receipt (metrics). */
   onReceipt?: (connectorId: string, receipt: IngestReceipt, durationMs: number) => void;
 }
@@ -25,7 +46,64 @@ export interface IngestServiceDeps {
  * transient LB_ERR_SERVICE_UNAVAILABLE and nothing may be acknowledged.
  */
 export class IngestService implements IngestPort {
-  constructor(private readonly deps: IngestServiceDeps) {}
+  private readonly writer: GroupCommit<PendingStore, StoreOutcome>;
+
+  constructor(private readonly deps: IngestServiceDeps) {
+    this.writer = new GroupCommit((items) => this.storeAndEnqueue(items), {
+      maxBatch: deps.groupCommit?.maxBatch ?? 200,
+      maxInFlight: deps.groupCommit?.maxInFlight ?? 4,
+    });
+  }
+
+  /** Group-commit statistics (flushes, messages, largest batch). */
+  get groupCommitStats(): { flushes: number; items: number; maxBatch: number } {
+    return { ...this.writer.stats };
+  }
+
+  /**
+   * Writes one group commit: every message in one statement; when that fails, each on its own so
+   * one bad row cannot fail the others. Then the stored ones are enqueued together; an enqueue
+   * failure leaves them `received` for the sweeper (their receipts still say accepted: they are safe).
+   */
+  private async storeAndEnqueue(items: PendingStore[]): Promise<Array<PromiseSettledResult<StoreOutcome>>> {
+    let outcomes: Array<PromiseSettledResult<StoreOutcome>>;
+    try {
+      const stored = await storeInboundMessages(this.deps.db, items.map((i) => i.message));
+      outcomes = stored.map((value) => ({ status: 'fulfilled', value }));
+    } catch (err) {
+      if (items.length === 1) {
+        return [{ status: 'rejected', reason: err }];
+      }
+      outcomes = await Promise.allSettled(items.map((i) => storeInboundMessage(this.deps.db, i.message)));
+    }
+    const queued: EnqueueItem[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled' && o.value.kind === 'stored') {
+        queued.push({ ...items[i].queue, messageId: o.value.id });
+      }
+    });
+    if (queued.length > 0) {
+      try {
+        if (this.deps.enqueueMany) {
+          await this.deps.enqueueMany(queued);
+        } else {
+          for (const q of queued) {
+            await this.deps.enqueue(q.messageId, q.jobName, { connectorId: q.connectorId, fifoGroup: q.fifoGroup });
+          }
+        }
+      } catch (err) {
+        const ids = queued.map((q) => q.messageId);
+        this.deps.logger.warn({ err, scope: 'ingest', messageIds: ids.slice(0, 20), count: ids.length }, 'messages stored but not queued; the sweeper will queue them');
+        await markNotQueued(this.deps.db, ids).catch((e: unknown) => this.deps.logger.warn({ err: e, scope: 'ingest' }, 'could not mark the messages received'));
+      }
+    }
+    return outcomes;
+  }
+
+  /** Resolves when every submitted message is stored and enqueued (graceful stop). */
+  drained(): Promise<void> {
+    return this.writer.drained();
+  }
 
   async receive(connectorId: string, raw: RawInbound): Promise<IngestReceipt> {
     const started = performance.now();
@@ -59,25 +137,28 @@ export class IngestService implements IngestPort {
       rejection ??= info.error;
     }
     const sizeBytes = raw.oversizeBytes ?? raw.payload.length;
-    let outcome;
+    let outcome: StoreOutcome;
     try {
-      outcome = await storeInboundMessage(this.deps.db, {
-        connectorId,
-        connectorKind: connector.kind,
-        format: raw.format,
-        transport: raw.transport,
-        messageType: info.messageType,
-        sender: info.sender,
-        receiver: info.receiver,
-        controlId: info.controlId,
-        dedupKey: info.dedupKey,
-        payload: oversize ? null : raw.payload,
-        sizeBytes,
-        contentType: raw.contentType,
-        encoding: raw.encoding,
-        envelope: { ...raw.envelope },
-        receivedAt: raw.receivedAt,
-        rejection: rejection?.toJSON(),
+      outcome = await this.writer.submit({
+        message: {
+          connectorId,
+          connectorKind: connector.kind,
+          format: raw.format,
+          transport: raw.transport,
+          messageType: info.messageType,
+          sender: info.sender,
+          receiver: info.receiver,
+          controlId: info.controlId,
+          dedupKey: info.dedupKey,
+          payload: oversize ? null : raw.payload,
+          sizeBytes,
+          contentType: raw.contentType,
+          encoding: raw.encoding,
+          envelope: { ...raw.envelope },
+          receivedAt: raw.receivedAt,
+          rejection: rejection?.toJSON(),
+        },
+        queue: { messageId: '', jobName: info.messageType ?? raw.format, connectorId, fifoGroup: info.sender },
       });
     } catch (err) {
       const kind = classifyError(err);
@@ -97,12 +178,6 @@ export class IngestService implements IngestPort {
       log.info({ messageId: outcome.id, duplicateOf: outcome.duplicateOf, controlId: info.controlId }, 'duplicate message stored');
     } else {
       receipt = { status: 'accepted', messageId: outcome.id };
-      try {
-        await this.deps.enqueue(outcome.id, info.messageType ?? raw.format, { connectorId, fifoGroup: info.sender });
-      } catch (err) {
-        log.warn({ err, messageId: outcome.id }, 'message stored but not queued; the sweeper will queue it');
-        await markNotQueued(this.deps.db, outcome.id).catch((e: unknown) => log.warn({ err: e, messageId: outcome.id }, 'could not mark the message received'));
-      }
       log.info({ messageId: outcome.id, messageType: info.messageType, controlId: info.controlId, sizeBytes }, 'message stored');
     }
     this.deps.onReceipt?.(connectorId, receipt, performance.now() - started);

@@ -82,68 +82,100 @@ export function sha256Hex(buf: Buffer): string {
  * Returns only after COMMIT: a resolved promise means the bytes are durable.
  */
 export async function storeInboundMessage(db: Db, m: NewMessage): Promise<StoreOutcome> {
-  const id = uuidv7();
-  const sha = m.payload ? sha256Hex(m.payload) : '0'.repeat(64);
-  const dedupKey = m.dedupKey ?? `sha256:${m.connectorId}:${m.format}:${sha}`;
-  const row = {
-    id,
-    connector_id: m.connectorId,
-    connector_kind: m.connectorKind,
-    format: m.format,
-    transport: m.transport,
-    message_type: m.messageType ?? null,
-    sender: m.sender ?? null,
-    receiver: m.receiver ?? null,
-    control_id: m.controlId ?? null,
-    dedup_key: dedupKey,
-    sha256: sha,
-    size_bytes: m.sizeBytes,
-    payload: m.payload,
-    content_type: m.contentType ?? null,
-    encoding: m.encoding ?? null,
-    envelope: m.envelope,
-    received_at: m.receivedAt,
-    status: m.rejection ? 'rejected' : 'received',
-    error_code: m.rejection?.code ?? null,
-    error_message: m.rejection?.message ?? null,
-    error_location: m.rejection?.location ?? null,
-    processed_at: m.rejection ? m.receivedAt : null,
-  };
-  if (m.rejection) {
-    await db('inbound_messages').insert(row);
-    return { kind: 'rejected', id, error: m.rejection };
+  return (await storeInboundMessages(db, [m]))[0];
+}
+
+/** Columns written by storeInboundMessages, with their array types for unnest(). */
+const BATCH_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['id', 'uuid'], ['connector_id', 'text'], ['connector_kind', 'text'], ['format', 'text'], ['transport', 'text'],
+  ['message_type', 'text'], ['sender', 'text'], ['receiver', 'text'], ['control_id', 'text'], ['dedup_key', 'text'],
+  ['sha256', 'text'], ['size_bytes', 'int'], ['payload', 'bytea'], ['content_type', 'text'], ['encoding', 'text'],
+  ['envelope', 'jsonb'], ['received_at', 'timestamptz'], ['error_code', 'text'], ['error_message', 'text'],
+  ['error_location', 'jsonb'], ['rejected', 'boolean'], ['ord', 'int'],
+];
+
+/**
+ * Commits many inbound messages in ONE statement (group commit: one round trip and one WAL flush
+ * for all of them), with the same rules as storeInboundMessage for each. Within the batch the first
+ * message of a dedup key claims it and later ones are its duplicates. Outcomes are in input order.
+ */
+export async function storeInboundMessages(db: Db, ms: ReadonlyArray<NewMessage>): Promise<StoreOutcome[]> {
+  if (ms.length === 0) {
+    return [];
   }
-  // One statement, one round trip, one commit: claim the dedup key and store the row. A readable
-  // message is stored as `queued` (the caller enqueues next and sets it back to `received` if that
-  // fails); one whose key is taken is stored as a `duplicate` of the key's owner.
-  const cols = Object.keys(row) as Array<keyof typeof row>;
-  const stored = await db.raw<{ rows: Array<{ status: string; duplicate_of: string | null }> }>(
-    `WITH claim AS (
-       INSERT INTO message_dedup (dedup_key, message_id, connector_id) VALUES (?, ?, ?)
-       ON CONFLICT (dedup_key) DO NOTHING RETURNING message_id
+  const rows = ms.map((m, ord) => {
+    const sha = m.payload ? sha256Hex(m.payload) : '0'.repeat(64);
+    return {
+      id: uuidv7(),
+      connector_id: m.connectorId,
+      connector_kind: m.connectorKind,
+      format: m.format,
+      transport: m.transport,
+      message_type: m.messageType ?? null,
+      sender: m.sender ?? null,
+      receiver: m.receiver ?? null,
+      control_id: m.controlId ?? null,
+      dedup_key: m.dedupKey ?? `sha256:${m.connectorId}:${m.format}:${sha}`,
+      sha256: sha,
+      size_bytes: m.sizeBytes,
+      payload: m.payload,
+      content_type: m.contentType ?? null,
+      encoding: m.encoding ?? null,
+      envelope: JSON.stringify(m.envelope),
+      received_at: m.receivedAt,
+      error_code: m.rejection?.code ?? null,
+      error_message: m.rejection?.message ?? null,
+      error_location: m.rejection?.location ? JSON.stringify(m.rejection.location) : null,
+      rejected: m.rejection !== undefined,
+      ord,
+    };
+  });
+  const stored = await db.raw<{ rows: Array<{ id: string; status: string; duplicate_of: string | null }> }>(
+    `WITH input AS (
+       SELECT * FROM unnest(${BATCH_COLUMNS.map(([, t]) => `?::${t}[]`).join(', ')}) AS t(${BATCH_COLUMNS.map(([c]) => c).join(', ')})
+     ), claim AS (
+       INSERT INTO message_dedup (dedup_key, message_id, connector_id)
+       SELECT DISTINCT ON (dedup_key) dedup_key, id, connector_id FROM input WHERE NOT rejected ORDER BY dedup_key, ord
+       ON CONFLICT (dedup_key) DO NOTHING
+       RETURNING dedup_key, message_id
      )
-     INSERT INTO inbound_messages (${cols.map((c) => `"${c}"`).join(', ')}, duplicate_of)
-     SELECT ${cols.map((c) => (c === 'status' ? "CASE WHEN EXISTS (SELECT 1 FROM claim) THEN 'queued' ELSE 'duplicate' END" : c === 'processed_at' ? 'CASE WHEN EXISTS (SELECT 1 FROM claim) THEN NULL ELSE now() END' : '?')).join(', ')},
-            CASE WHEN EXISTS (SELECT 1 FROM claim) THEN NULL ELSE (SELECT message_id FROM message_dedup WHERE dedup_key = ?) END
-     RETURNING status, duplicate_of`,
-    [
-      dedupKey, id, m.connectorId,
-      ...cols.filter((c) => c !== 'status' && c !== 'processed_at').map((c) => (c === 'envelope' || c === 'error_location' ? (row[c] === null ? null : JSON.stringify(row[c])) : row[c])),
-      dedupKey,
-    ] as unknown as string[],
+     INSERT INTO inbound_messages (id, connector_id, connector_kind, format, transport, message_type, sender, receiver, control_id,
+       dedup_key, sha256, size_bytes, payload, content_type, encoding, envelope, received_at, error_code, error_message, error_location,
+       status, processed_at, duplicate_of)
+     SELECT i.id, i.connector_id, i.connector_kind, i.format, i.transport, i.message_type, i.sender, i.receiver, i.control_id,
+            i.dedup_key, i.sha256, i.size_bytes, i.payload, i.content_type, i.encoding, i.envelope, i.received_at, i.error_code, i.error_message, i.error_location,
+            CASE WHEN i.rejected THEN 'rejected' WHEN c.message_id = i.id THEN 'queued' ELSE 'duplicate' END,
+            CASE WHEN i.rejected THEN i.received_at WHEN c.message_id = i.id THEN NULL ELSE now() END,
+            CASE WHEN i.rejected OR c.message_id = i.id THEN NULL
+                 ELSE coalesce(c.message_id, (SELECT d.message_id FROM message_dedup d WHERE d.dedup_key = i.dedup_key)) END
+       FROM input i LEFT JOIN claim c ON c.dedup_key = i.dedup_key
+     RETURNING id, status, duplicate_of`,
+    BATCH_COLUMNS.map(([c]) => rows.map((r) => r[c as keyof typeof r])) as unknown as string[],
   );
-  const r = stored.rows[0];
-  if (r.status !== 'duplicate') {
-    return { kind: 'stored', id };
-  }
-  let duplicateOf = r.duplicate_of;
-  if (!duplicateOf) {
-    // the key's owner committed while this statement ran, after its snapshot: read it now
-    const first = await db('message_dedup').where({ dedup_key: dedupKey }).first<{ message_id: string }>('message_id');
-    duplicateOf = first?.message_id ?? null;
-    await db('inbound_messages').where({ id }).update({ duplicate_of: duplicateOf });
-  }
-  return { kind: 'duplicate', id, duplicateOf: duplicateOf ?? '' };
+  const byId = new Map(stored.rows.map((r) => [r.id, r]));
+  return Promise.all(
+    rows.map(async (row, i): Promise<StoreOutcome> => {
+      const r = byId.get(row.id);
+      const rejection = ms[i].rejection;
+      if (!r) {
+        throw new Error(`message ${row.id} was not stored`);
+      }
+      if (r.status === 'rejected' && rejection) {
+        return { kind: 'rejected', id: row.id, error: rejection };
+      }
+      if (r.status !== 'duplicate') {
+        return { kind: 'stored', id: row.id };
+      }
+      let duplicateOf = r.duplicate_of;
+      if (!duplicateOf) {
+        // the key's owner committed while this statement ran, after its snapshot: read it now
+        const first = await db('message_dedup').where({ dedup_key: row.dedup_key }).first<{ message_id: string }>('message_id');
+        duplicateOf = first?.message_id ?? null;
+        await db('inbound_messages').where({ id: row.id }).update({ duplicate_of: duplicateOf });
+      }
+      return { kind: 'duplicate', id: row.id, duplicateOf: duplicateOf ?? '' };
+    }),
+  );
 }
 
 /** Loads one message by id (any partition). */
@@ -155,6 +187,6 @@ export async function getInboundMessage(db: Db | Knex.Transaction, id: string): 
 }
 
 /** queued → received when the enqueue failed: the sweeper queues it later. */
-export async function markNotQueued(db: Db, id: string): Promise<void> {
-  await db('inbound_messages').where({ id, status: 'queued' }).update({ status: 'received', updated_at: db.fn.now() });
+export async function markNotQueued(db: Db, id: string | readonly string[]): Promise<void> {
+  await db('inbound_messages').whereIn('id', typeof id === 'string' ? [id] : [...id]).where({ status: 'queued' }).update({ status: 'received', updated_at: db.fn.now() });
 }

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { Db } from '../db/knex';
 import type { Logger } from '../logging/logger';
-import type { Enqueue } from '../ingest/ingest-service';
+import type { Enqueue, EnqueueMany } from '../ingest/ingest-service';
 import { createIngestProcessor } from './ingest.worker';
 import type { ProcessDeps } from './process-message';
 import type { HubQueue, HubWorker, QueueKit } from './queue-kit';
@@ -70,10 +70,40 @@ export class Pipeline {
     );
   };
 
+  /**
+   * Enqueue for a group commit: one message keeps its own job (jobId = message id); several go in
+   * one job processed in one canonical transaction (see processBatch). Fails fast like `enqueue`.
+   */
+  readonly enqueueMany: EnqueueMany = async (items) => {
+    if (items.length === 1) {
+      const [one] = items;
+      await this.enqueue(one.messageId, one.jobName, { connectorId: one.connectorId, fifoGroup: one.fifoGroup });
+      return;
+    }
+    await withTimeout(
+      this.ingestQueue.add('batch', { messageIds: items.map((i) => i.messageId) }, { ...ingestJobOptions(this.opts.maxAttempts), jobId: `batch-${items[0].messageId}` }),
+      3000,
+      'enqueue',
+    );
+  };
+
+  /** Queues one message as its own job after a delay (a FIFO message from a batch whose predecessor is still open). */
+  private async requeueLater(messageId: string, delayMs: number): Promise<void> {
+    const old = await this.ingestQueue.getJob(messageId);
+    if (old) {
+      const state = await old.getState();
+      if (state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized') {
+        return;
+      }
+      await old.remove();
+    }
+    await this.ingestQueue.add('fifo', { messageId }, { ...ingestJobOptions(this.opts.maxAttempts), jobId: messageId, delay: delayMs });
+  }
+
   /** Starts the ingest and maintenance workers and schedules the repeatable sweeper; sweeps once now. */
   async startWorkers(): Promise<void> {
     const log = this.opts.logger.child({ scope: 'pipeline' });
-    const ingest = this.opts.kit.worker(QUEUES.ingest, createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log), {
+    const ingest = this.opts.kit.worker(QUEUES.ingest, createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs)), {
       concurrency: this.opts.concurrency,
       stalledInterval: this.opts.stalledIntervalMs ?? 30000,
       lockDuration: this.opts.lockDurationMs ?? 30000,

@@ -60,12 +60,63 @@ export function auditChainOf(connectorId: string, messageId: string): string {
   return `pipeline:${connectorId}:${shard.toString().padStart(2, '0')}`;
 }
 
+/** Outbox and audit rows buffered by ProcessContexts, written last by writeProcessSink. */
+export interface ProcessSink {
+  outbox: Array<{ type: string; payload: Record<string, unknown>; ordinal: number; messageId: string }>;
+  audits: Array<AuditEntry & { messageId: string; connectorId: string }>;
+}
+
+export function newProcessSink(): ProcessSink {
+  return { outbox: [], audits: [] };
+}
+
+/**
+ * Writes buffered outbox and audit rows: one statement each, however many messages they belong to.
+ * Call it last, so the audit chain locks are held from here to COMMIT only.
+ */
+export async function writeProcessSink(trx: Knex.Transaction, sink: ProcessSink): Promise<void> {
+  if (sink.outbox.length > 0) {
+    await trx.raw(
+      `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
+       SELECT * FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::uuid[], ?::int[])
+       ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
+      [sink.outbox.map(() => uuidv7()), sink.outbox.map((o) => o.type), sink.outbox.map((o) => JSON.stringify(o.payload)), sink.outbox.map((o) => o.messageId), sink.outbox.map((o) => o.ordinal)],
+    );
+  }
+  if (sink.audits.length > 0) {
+    // rows of one chain in message order; chains sorted so concurrent batches take chain locks in one order
+    const rows = [...sink.audits].sort((a, b) => {
+      const ca = auditChainOf(a.connectorId, a.messageId);
+      const cb = auditChainOf(b.connectorId, b.messageId);
+      return ca < cb ? -1 : ca > cb ? 1 : 0;
+    });
+    await trx('audit_log').insert(
+      rows.map((a) => ({
+        chain: auditChainOf(a.connectorId, a.messageId),
+        actor: `connector:${a.connectorId}`,
+        action: a.action,
+        entity_type: a.entityType,
+        entity_id: a.entityId ?? null,
+        before: a.before === undefined ? null : JSON.stringify(a.before),
+        after: a.after === undefined ? null : JSON.stringify(a.after),
+        reason: a.reason ?? null,
+        source_message_id: a.messageId,
+      })),
+    );
+  }
+}
+
 /** The ProcessContext of one attempt: ordinals, validation, outbox and audit buffered to the end. */
-export function createProcessContext(trx: Knex.Transaction, message: StoredMessage, timezone: string, logger: Logger, firstOrdinal = 1): ProcessContext & { flush(): Promise<void> } {
+export function createProcessContext(
+  trx: Knex.Transaction,
+  message: StoredMessage,
+  timezone: string,
+  logger: Logger,
+  firstOrdinal = 1,
+  sink: ProcessSink = newProcessSink(),
+): ProcessContext & { flush(): Promise<void> } {
   let ordinal = firstOrdinal - 1;
   let outboxOrdinal = firstOrdinal - 1;
-  const audits: AuditEntry[] = [];
-  const outbox: Array<{ type: string; payload: Record<string, unknown>; ordinal: number }> = [];
   const registry = schemaRegistry();
   return {
     trx,
@@ -83,38 +134,16 @@ export function createProcessContext(trx: Knex.Transaction, message: StoredMessa
       return value;
     },
     emit(type: string, payload: Record<string, unknown>): Promise<void> {
-      outbox.push({ type, payload, ordinal: ++outboxOrdinal });
+      sink.outbox.push({ type, payload, ordinal: ++outboxOrdinal, messageId: message.id });
       return Promise.resolve();
     },
     audit(entry: AuditEntry): Promise<void> {
-      audits.push(entry);
+      sink.audits.push({ ...entry, messageId: message.id, connectorId: message.connectorId });
       return Promise.resolve();
     },
     /** Writes the buffered outbox and audit rows last, so the audit chain lock is held only until COMMIT. */
-    async flush(): Promise<void> {
-      if (outbox.length > 0) {
-        await trx.raw(
-          `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
-           SELECT * FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::uuid[], ?::int[])
-           ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
-          [outbox.map(() => uuidv7()), outbox.map((o) => o.type), outbox.map((o) => JSON.stringify(o.payload)), outbox.map(() => message.id), outbox.map((o) => o.ordinal)],
-        );
-      }
-      if (audits.length > 0) {
-        await trx('audit_log').insert(
-          audits.map((a) => ({
-            chain: auditChainOf(message.connectorId, message.id),
-            actor: `connector:${message.connectorId}`,
-            action: a.action,
-            entity_type: a.entityType,
-            entity_id: a.entityId ?? null,
-            before: a.before === undefined ? null : JSON.stringify(a.before),
-            after: a.after === undefined ? null : JSON.stringify(a.after),
-            reason: a.reason ?? null,
-            source_message_id: message.id,
-          })),
-        );
-      }
+    flush(): Promise<void> {
+      return writeProcessSink(trx, sink);
     },
   };
 }
@@ -259,4 +288,101 @@ async function recordError(db: Db, messageId: string, status: 'rejected' | 'fail
       }).onConflict(trx.raw("(dedup_key) WHERE status = 'open' AND dedup_key IS NOT NULL")).ignore();
     }
   });
+}
+
+/** The outcome of one message of a batch. */
+export interface BatchOutcome {
+  messageId: string;
+  outcome: ProcessOutcome;
+}
+
+/**
+ * A group commit's messages in ONE canonical transaction: their rows locked in one statement, each
+ * mapped by its handler in receipt order, then every status update, outbox event and audit row
+ * written in one statement each, and one COMMIT. Set-up and bookkeeping cost is shared, so a batch
+ * of N messages costs far fewer round trips than N single attempts.
+ *
+ * Optimistic: the batch runs without savepoints. If any message throws (bad input, a deadlock, a
+ * bug), the whole transaction is rolled back and every message goes through processMessage on its
+ * own — each then gets its own verdict (rejected, retried, failed) exactly as if it had come alone.
+ * Messages of FIFO connectors and messages that were attempted before (a reprocess, a retry) always
+ * take the single path: the first need their per-sender order check, the second their ordinals
+ * continued after rows an earlier attempt committed.
+ */
+export async function processBatch(deps: ProcessDeps, messageIds: readonly string[], attempt: { final: boolean }): Promise<BatchOutcome[]> {
+  const unique = [...new Set(messageIds)];
+  if (unique.length === 1) {
+    return [{ messageId: unique[0], outcome: await processMessage(deps, unique[0], attempt) }];
+  }
+  const log = deps.logger.child({ scope: 'pipeline', batchSize: unique.length });
+  const started = performance.now();
+  const outcomes = new Map<string, ProcessOutcome>();
+  let single: string[] = [];
+  try {
+    const done = await deps.db.transaction(async (trx) => {
+      const rows = await trx<DbInboundMessageRow>('inbound_messages').whereIn('id', unique).orderBy([{ column: 'received_at' }, { column: 'id' }]).forUpdate();
+      const found = new Set(rows.map((r) => r.id));
+      for (const id of unique) {
+        if (!found.has(id)) {
+          outcomes.set(id, { status: 'skipped', reason: 'no such message' });
+        }
+      }
+      const sink = newProcessSink();
+      const results: Array<{ row: DbInboundMessageRow; res: HandlerResult }> = [];
+      single = [];
+      for (const row of rows) {
+        if (TERMINAL_STATUSES.includes(row.status)) {
+          outcomes.set(row.id, { status: 'skipped', reason: `already ${row.status}` });
+          continue;
+        }
+        if (row.attempts > 0 || deps.fifoConnectors?.has(row.connector_id)) {
+          single.push(row.id);
+          continue;
+        }
+        const message = toStored(row);
+        const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink);
+        const handler = deps.handlers.get(row.connector_kind);
+        const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
+        await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
+          messageId: row.id, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
+        });
+        await ctx.audit({ action: `message.${res.status}`, entityType: 'inbound_message', entityId: row.id, after: { status: res.status, summary: res.summary ?? null } });
+        results.push({ row, res });
+      }
+      if (results.length > 0) {
+        await trx.raw(
+          `UPDATE inbound_messages m
+              SET attempts = m.attempts + 1, status = v.status, message_type = coalesce(v.message_type, m.message_type),
+                  record_errors = v.record_errors, result = v.result, error_code = NULL, error_message = NULL, error_location = NULL,
+                  processed_at = now(), updated_at = now()
+             FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[]) AS v(id, received_at, status, message_type, record_errors, result)
+            WHERE m.id = v.id AND m.received_at = v.received_at`,
+          [
+            results.map((r) => r.row.id),
+            results.map((r) => r.row.received_at),
+            results.map((r) => r.res.status),
+            results.map((r) => r.res.messageType ?? null),
+            results.map((r) => (r.res.recordErrors && r.res.recordErrors.length > 0 ? JSON.stringify(r.res.recordErrors) : null)),
+            results.map((r) => (r.res.summary ? JSON.stringify(r.res.summary) : null)),
+          ] as unknown as string[],
+        );
+      }
+      await writeProcessSink(trx, sink); // last: the audit chain locks are held from here to COMMIT only
+      return results;
+    });
+    const ms = Math.round(performance.now() - started);
+    for (const { row, res } of done) {
+      outcomes.set(row.id, { status: res.status, recordErrors: res.recordErrors?.length });
+      log.info({ messageId: row.id, status: res.status, batchMs: ms, recordErrors: res.recordErrors?.length ?? 0 }, 'message processed');
+    }
+  } catch (err) {
+    // one message (or the batch) failed: nothing of the batch committed; each message on its own
+    log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
+    outcomes.clear();
+    single = unique;
+  }
+  for (const id of single) {
+    outcomes.set(id, await processMessage(deps, id, attempt));
+  }
+  return unique.map((id) => ({ messageId: id, outcome: outcomes.get(id) ?? { status: 'skipped', reason: 'not processed' } }));
 }

@@ -1,5 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import IORedis from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { IngestJobData } from '../../../src/pipeline/queues';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { cleanupRedisPrefix, TEST_REDIS_URL } from '../../helpers/test-redis';
@@ -104,7 +106,11 @@ describe('reliability: nothing lost, nothing counted twice', () => {
       const statuses = await postAll(h, Array.from({ length: 60 }, (_, i) => mv(`FLUSH-${i}`, 'LFLUSH', 1)), 6);
       expect(statuses.every((s) => s === 202)).toBe(true);
       expect(await countWhere(h, 'inbound_messages', { status: 'queued' })).toBe(60);
-      expect((await h.hub.pipeline.ingestQueue.getJobCounts('waiting')).waiting).toBe(60);
+      // group commit: a job holds one message or a batch of them; every queued message is in exactly one job
+      const waitingJobs = await (h.hub.pipeline.ingestQueue as unknown as Queue<IngestJobData>).getWaiting(0, -1);
+      const queuedIds = waitingJobs.flatMap((j) => j.data.messageIds ?? [j.data.messageId]);
+      expect(queuedIds).toHaveLength(60);
+      expect(new Set(queuedIds).size).toBe(60);
       const r = new IORedis(TEST_REDIS_URL);
       if (process.env.LOTBRIDGE_TEST_ALLOW_FLUSHALL === '1') {
         await r.flushall(); // CI: a Redis of its own

@@ -1,0 +1,88 @@
+/**
+ * Group commit: callers submit one item each and wait for its result; items that arrive while
+ * earlier flushes are running are written together by the next flush. At low load a flush holds
+ * one item (no added latency, no timer); under load batches grow by themselves, so one round trip
+ * and one WAL flush serve many messages. At most `maxInFlight` flushes run at once.
+ */
+export interface GroupCommitOptions {
+  /** Largest number of items one flush takes. */
+  maxBatch: number;
+  /** Flushes running at once (each holds a pool connection while it runs). */
+  maxInFlight: number;
+}
+
+/** Writes a batch; one settled result per item, in order. Must not throw for one bad item. */
+export type FlushFn<I, O> = (items: I[]) => Promise<Array<PromiseSettledResult<O>>>;
+
+interface Pending<I, O> {
+  item: I;
+  resolve(value: O): void;
+  reject(reason: unknown): void;
+}
+
+export class GroupCommit<I, O> {
+  private queue: Array<Pending<I, O>> = [];
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  /** Sizes of recent flushes, for metrics and the benchmark. */
+  readonly stats = { flushes: 0, items: 0, maxBatch: 0 };
+
+  constructor(
+    private readonly flush: FlushFn<I, O>,
+    private readonly opts: GroupCommitOptions,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves when nothing is queued or being written. */
+  drained(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.inFlight++;
+      this.stats.flushes++;
+      this.stats.items += batch.length;
+      this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
+      void this.run(batch);
+    }
+  }
+
+  private async run(batch: Array<Pending<I, O>>): Promise<void> {
+    try {
+      const results = await this.flush(batch.map((p) => p.item));
+      batch.forEach((p, i) => {
+        const r = results[i];
+        if (!r) {
+          p.reject(new Error('group commit: the flush returned no result for this item'));
+        } else if (r.status === 'fulfilled') {
+          p.resolve(r.value);
+        } else {
+          p.reject(r.reason);
+        }
+      });
+    } catch (err) {
+      for (const p of batch) {
+        p.reject(err);
+      }
+    } finally {
+      this.inFlight--;
+      this.pump();
+      if (this.queue.length === 0 && this.inFlight === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        waiters.forEach((w) => w());
+      }
+    }
+  }
+}
