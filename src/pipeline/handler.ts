@@ -42,6 +42,11 @@ export interface ProcessContext {
    * same input so a re-run yields the same `(source_message_id, ordinal)` keys and inserts nothing new.
    */
   nextOrdinal(): number;
+  /**
+   * Values memoized for this transaction — every message of a batch shares it (master data looked
+   * up once per batch). Only cache what the transaction itself would read again unchanged.
+   */
+  readonly cache: Map<string, unknown>;
   /** Validates a mapper's output against a canonical schema ($id); a violation is a defect. */
   validate<T>(schemaId: string, value: T): T;
   /** Writes an outbox event (drives the `route` queue and flows) in this transaction. */

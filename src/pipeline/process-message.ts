@@ -114,6 +114,7 @@ export function createProcessContext(
   logger: Logger,
   firstOrdinal = 1,
   sink: ProcessSink = newProcessSink(),
+  cache: Map<string, unknown> = new Map(),
 ): ProcessContext & { flush(): Promise<void> } {
   let ordinal = firstOrdinal - 1;
   let outboxOrdinal = firstOrdinal - 1;
@@ -123,6 +124,7 @@ export function createProcessContext(
     message,
     timezone,
     logger,
+    cache,
     nextOrdinal: () => ++ordinal,
     validate<T>(schemaId: string, value: T): T {
       const fn = registry.get(schemaId);
@@ -328,6 +330,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
         }
       }
       const sink = newProcessSink();
+      const cache = new Map<string, unknown>();
       const results: Array<{ row: DbInboundMessageRow; res: HandlerResult }> = [];
       single = [];
       for (const row of rows) {
@@ -340,7 +343,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           continue;
         }
         const message = toStored(row);
-        const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink);
+        const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache);
         const handler = deps.handlers.get(row.connector_kind);
         const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
         await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
@@ -371,6 +374,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
       return results;
     });
     const ms = Math.round(performance.now() - started);
+    if (process.env.LB_DEBUG_BATCH) console.error(`batch ok n=${unique.length} done=${done.length} single=${single.length} ms=${ms}`);
     for (const { row, res } of done) {
       outcomes.set(row.id, { status: res.status, recordErrors: res.recordErrors?.length });
       log.info({ messageId: row.id, status: res.status, batchMs: ms, recordErrors: res.recordErrors?.length ?? 0 }, 'message processed');
@@ -378,6 +382,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
   } catch (err) {
     // one message (or the batch) failed: nothing of the batch committed; each message on its own
     log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
+    if (process.env.LB_DEBUG_BATCH) console.error(`batch FAIL n=${unique.length} ms=${Math.round(performance.now() - started)} ${err instanceof Error ? err.message : String(err)}`);
     outcomes.clear();
     single = unique;
   }

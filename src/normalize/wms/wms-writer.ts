@@ -94,13 +94,23 @@ export interface WmsSummary {
  * each write, alerts with their outbox event and audit row, and ledger bookings (with the
  * count rules). One per message.
  */
+function memo<T>(cache: Map<string, unknown>, key: string): Map<string, T> {
+  let m = cache.get(key) as Map<string, T> | undefined;
+  if (!m) {
+    m = new Map<string, T>();
+    cache.set(key, m);
+  }
+  return m;
+}
+
 export class WmsWriter {
   /** `(source_message_id, ordinal)` of new rows. */
   readonly lineage: RowLineage;
   /** What the message did so far. */
   readonly summary: WmsSummary;
-  private readonly locations = new Map<string, DbLocationRow>();
-  private readonly materials = new Map<string, MaterialByGtin>();
+  /** Locations and materials found, memoized for the transaction (shared by the messages of a batch). */
+  private readonly locations: Map<string, DbLocationRow>;
+  private readonly materials: Map<string, MaterialByGtin>;
 
   /**
    * @param ctx - the pipeline's context of this message
@@ -111,6 +121,8 @@ export class WmsWriter {
     records: number,
   ) {
     this.lineage = { sourceMessageId: ctx.message.id, nextOrdinal: () => ctx.nextOrdinal() };
+    this.locations = memo<DbLocationRow>(ctx.cache, 'wms:locations');
+    this.materials = memo<MaterialByGtin>(ctx.cache, 'wms:materials');
     this.summary = {
       records,
       applied: 0,
@@ -129,7 +141,7 @@ export class WmsWriter {
   }
 
   /**
-   * The location with this code, created as a provisional bin when unknown (memoized per message).
+   * The location with this code, created as a provisional bin when unknown (memoized per transaction).
    * @param code - the location code
    */
   async location(code: string): Promise<DbLocationRow> {
@@ -148,7 +160,7 @@ export class WmsWriter {
   }
 
   /**
-   * The material that owns a GTIN (any packaging level), memoized per message once found.
+   * The material that owns a GTIN (any packaging level), memoized per transaction once found.
    * @param gtin - 14 digits
    * @param fresh - look it up again even when memoized
    */
