@@ -46,10 +46,37 @@ export type IngestReceipt =
   | { status: 'duplicate'; messageId: string; duplicateOf: string }
   | { status: 'rejected'; messageId: string; error: LotBridgeErrorJson };
 
+/** The acknowledgement a connector sent for a message, kept on it (`GET /api/v1/messages/{id}` field `ack`). */
+export interface StoredAck {
+  /** `ACK` (HL7), `997`/`999`/`TA1`/`CONTRL` (EDI). */
+  type: string;
+  /** Acknowledgement code: AA/AE/AR/CA/CE/CR (HL7), accepted/rejected/partial (EDI). */
+  code: string;
+  /** Control number of the acknowledgement itself. */
+  controlId?: string;
+  /** When it was sent (ISO). */
+  sentAt: string;
+  /** The acknowledgement as sent. */
+  raw: string;
+  [k: string]: unknown;
+}
+
+/** Where a message's processing ended (for connectors that acknowledge after processing). */
+export interface ProcessingVerdict {
+  status: 'processed' | 'routed' | 'rejected' | 'failed' | 'duplicate' | 'timeout';
+  error?: LotBridgeErrorJson;
+}
+
 /** What the hub gives a connector. */
 export interface IngestPort {
   /** Durably stores the raw message (invalid ones too), then enqueues it. Resolved ⇒ safe to ACK. */
   receive(connectorId: string, message: RawInbound): Promise<IngestReceipt>;
+  /** Keeps the acknowledgement sent for a message (written in the background, batched). */
+  recordAck(messageId: string, ack: StoredAck): Promise<void>;
+  /** The acknowledgement kept for a message, if any (a resend is answered with the same one). */
+  ackOf(messageId: string): Promise<StoredAck | undefined>;
+  /** Waits until the pipeline has finished with a message (any worker process), or the timeout. */
+  awaitVerdict(messageId: string, timeoutMs: number): Promise<ProcessingVerdict>;
 }
 
 /** What a connector may use from the hub (no I/O at create()). */
@@ -88,7 +115,10 @@ export interface ConnectorAdapter {
    */
   readEnvelope(message: RawInbound): EnvelopeInfo;
   /** Optional: the HTTP answer for a receipt, for connectors whose protocol has its own ACK (HL7). */
-  httpAnswer?(receipt: IngestReceipt, message: RawInbound): { statusCode: number; contentType: string; body: string } | undefined;
+  httpAnswer?(
+    receipt: IngestReceipt,
+    message: RawInbound,
+  ): Promise<{ statusCode: number; contentType: string; body: string | Buffer } | undefined> | { statusCode: number; contentType: string; body: string | Buffer } | undefined;
 }
 
 /** A connector kind: its config schema and a pure factory. */

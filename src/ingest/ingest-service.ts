@@ -1,7 +1,8 @@
 import type { Db } from '../db/knex';
 import { LotBridgeError, classifyError, isLotBridgeError } from '../errors';
 import type { Logger } from '../logging/logger';
-import type { ConnectorAdapter, IngestPort, IngestReceipt, RawInbound } from '../connectors/types';
+import type { ConnectorAdapter, IngestPort, IngestReceipt, ProcessingVerdict, RawInbound, StoredAck } from '../connectors/types';
+import type { LotBridgeErrorJson } from '../errors';
 import { GroupCommit } from './group-commit';
 import { markNotQueued, storeInboundMessage, storeInboundMessages, type NewMessage, type StoreOutcome } from './message-store';
 
@@ -47,12 +48,94 @@ export interface IngestServiceDeps {
  */
 export class IngestService implements IngestPort {
   private readonly writer: GroupCommit<PendingStore, StoreOutcome>;
+  private readonly ackWriter: GroupCommit<{ messageId: string; ack: StoredAck }, void>;
+  private readonly verdictWaiters = new Map<string, Array<(v: ProcessingVerdict) => void>>();
+  private verdictTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: IngestServiceDeps) {
     this.writer = new GroupCommit((items) => this.storeAndEnqueue(items), {
       maxBatch: deps.groupCommit?.maxBatch ?? 200,
       maxInFlight: deps.groupCommit?.maxInFlight ?? 4,
     });
+    this.ackWriter = new GroupCommit(async (items) => {
+      await this.deps.db.raw(
+        'UPDATE inbound_messages m SET ack = v.ack FROM unnest(?::uuid[], ?::text[]) AS v(id, ack) WHERE m.id = v.id',
+        [items.map((i) => i.messageId), items.map((i) => JSON.stringify(i.ack))] as unknown as string[],
+      );
+      return items.map(() => ({ status: 'fulfilled' as const, value: undefined }));
+    }, { maxBatch: 500, maxInFlight: 1 });
+  }
+
+  recordAck(messageId: string, ack: StoredAck): Promise<void> {
+    return this.ackWriter.submit({ messageId, ack }).catch((err: unknown) => {
+      this.deps.logger.warn({ err, scope: 'ingest', messageId }, 'could not keep the acknowledgement sent for a message');
+    });
+  }
+
+  async ackOf(messageId: string): Promise<StoredAck | undefined> {
+    const row = await this.deps.db('inbound_messages').where({ id: messageId }).first<{ ack: string | null } | undefined>('ack');
+    if (!row?.ack) {
+      return undefined;
+    }
+    try {
+      return JSON.parse(row.ack) as StoredAck;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Waits for a message's verdict. One poller serves every waiter: a single query per tick for all
+   * messages awaited (the worker may run in another process, so the row is the source of truth).
+   */
+  awaitVerdict(messageId: string, timeoutMs: number): Promise<ProcessingVerdict> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (v: ProcessingVerdict): void => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(v);
+        }
+      };
+      const timer = setTimeout(() => {
+        const list = this.verdictWaiters.get(messageId)?.filter((f) => f !== finish) ?? [];
+        if (list.length > 0) this.verdictWaiters.set(messageId, list);
+        else this.verdictWaiters.delete(messageId);
+        finish({ status: 'timeout' });
+      }, timeoutMs);
+      const list = this.verdictWaiters.get(messageId) ?? [];
+      list.push(finish);
+      this.verdictWaiters.set(messageId, list);
+      this.pollVerdicts();
+    });
+  }
+
+  private pollVerdicts(): void {
+    if (this.verdictTimer || this.verdictWaiters.size === 0) {
+      return;
+    }
+    this.verdictTimer = setTimeout(() => {
+      const ids = [...this.verdictWaiters.keys()];
+      void this.deps.db('inbound_messages')
+        .whereIn('id', ids)
+        .whereIn('status', ['processed', 'routed', 'rejected', 'failed', 'duplicate'])
+        .select<Array<{ id: string; status: ProcessingVerdict['status']; error_code: string | null; error_message: string | null; error_location: Record<string, unknown> | null }>>('id', 'status', 'error_code', 'error_message', 'error_location')
+        .then((rows) => {
+          for (const r of rows) {
+            const waiters = this.verdictWaiters.get(r.id) ?? [];
+            this.verdictWaiters.delete(r.id);
+            const error = r.error_code ? ({ code: r.error_code, message: r.error_message ?? '', ...(r.error_location ? { location: r.error_location } : {}) } as LotBridgeErrorJson) : undefined;
+            waiters.forEach((w) => w({ status: r.status, ...(error ? { error } : {}) }));
+          }
+        })
+        .catch((err: unknown) => this.deps.logger.warn({ err, scope: 'ingest' }, 'could not poll message verdicts'))
+        .finally(() => {
+          this.verdictTimer = undefined;
+          this.pollVerdicts();
+        });
+    }, 20);
+    this.verdictTimer.unref();
   }
 
   /** Group-commit statistics (flushes, messages, largest batch). */
@@ -101,8 +184,9 @@ export class IngestService implements IngestPort {
   }
 
   /** Resolves when every submitted message is stored and enqueued (graceful stop). */
-  drained(): Promise<void> {
-    return this.writer.drained();
+  async drained(): Promise<void> {
+    await this.writer.drained();
+    await this.ackWriter.drained();
   }
 
   async receive(connectorId: string, raw: RawInbound): Promise<IngestReceipt> {

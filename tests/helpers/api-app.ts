@@ -47,7 +47,8 @@ export async function buildTestApi(t: TestDatabase): Promise<TestApi> {
   for (const role of ['ingest', 'operator', 'admin', 'auditor'] as Role[]) {
     keys[role] = (await createApiKey(t.db, { name: `test-${role}`, role })).key;
   }
-  const ingest: IngestPort = { receive: () => Promise.reject(new Error('intake is not part of this test')) };
+  const notHere = (): Promise<never> => Promise.reject(new Error('intake is not part of this test'));
+  const ingest: IngestPort = { receive: notHere, recordAck: notHere, ackOf: notHere, awaitVerdict: notHere };
   const app = buildServer({
     db: t.db,
     config: loadConfig({ DATABASE_URL: t.url }),

@@ -70,7 +70,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: HubApiContext): 
           oversizeBytes: body.oversize ? body.size : undefined,
         };
         const receipt = await ctx.ingest.receive(connector.id, raw);
-        const custom = connector.httpAnswer?.(receipt, raw);
+        const custom = await connector.httpAnswer?.(receipt, raw);
         void reply.header('LotBridge-Message-Id', receipt.messageId).header('LotBridge-Status', receipt.status);
         if (custom) {
           return reply.status(custom.statusCode).type(custom.contentType).send(custom.body);

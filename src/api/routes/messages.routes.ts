@@ -19,6 +19,18 @@ export async function lineageOf(db: Db, messageId: string): Promise<Array<{ tabl
   return rows;
 }
 
+/** The acknowledgement kept on a message (JSON text), or null. */
+function parseAck(ack: string | null | undefined): Record<string, unknown> | null {
+  if (!ack) {
+    return null;
+  }
+  try {
+    return JSON.parse(ack) as Record<string, unknown>;
+  } catch {
+    return { raw: ack };
+  }
+}
+
 /** The API view of a stored message. */
 export function messageView(m: DbInboundMessageRow): Record<string, unknown> {
   return {
@@ -41,6 +53,7 @@ export function messageView(m: DbInboundMessageRow): Record<string, unknown> {
     recordErrors: m.record_errors ?? [],
     result: m.result,
     duplicateOf: m.duplicate_of,
+    ack: parseAck(m.ack),
   };
 }
 

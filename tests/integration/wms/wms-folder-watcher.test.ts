@@ -132,6 +132,9 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
     const { adapter, dir } = makeAdapter('wms-d');
     let failures = 2;
     const flaky: IngestPort = {
+      recordAck: (id, ack) => ingest.recordAck(id, ack),
+      ackOf: (id) => ingest.ackOf(id),
+      awaitVerdict: (id, ms) => ingest.awaitVerdict(id, ms),
       receive(connectorId: string, raw: RawInbound): Promise<IngestReceipt> {
         if (failures > 0) {
           failures--;
