@@ -83,6 +83,9 @@ export const errorCatalog = {
   LB_ERR_MASTER_DATA_GLN_INVALID: { kind: 'input', http: 422, meaning: 'A GLN is not 13 digits or its check digit is wrong.' },
   LB_ERR_MASTER_DATA_IDENTIFIER_CONFLICT: { kind: 'input', http: 409, meaning: 'A GTIN, code or GLN already belongs to another (non-provisional, or provisional with stock) record.' },
   LB_ERR_MASTER_DATA_REFERENCE_UNKNOWN: { kind: 'input', http: 422, meaning: 'A parent location, party or material named in the record does not exist.' },
+  // PHI protection
+  LB_ERR_PHI_KEY_MISMATCH: { kind: 'defect', http: 500, meaning: 'Encrypted PHI was written with a key that is neither LOTBRIDGE_PHI_KEY nor one of LOTBRIDGE_PHI_OLD_KEYS.' },
+  LB_ERR_PHI_DECRYPT: { kind: 'defect', http: 500, meaning: 'Encrypted PHI is malformed or fails authentication (altered or truncated).' },
   // audit
   LB_ERR_AUDIT_CHAIN_BROKEN: { kind: 'defect', http: 500, meaning: 'audit verify found a row whose hash or previous hash does not match.' },
 } as const satisfies Record<string, ErrorCatalogEntry>;
