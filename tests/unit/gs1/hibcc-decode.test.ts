@@ -228,3 +228,51 @@ describe('decodeHibcc: errors name the element and the position', () => {
     expect(decodeError('+A99912345/$$3261331LOT4').code).toBe('LB_ERR_HIBCC_CHECK_CHARACTER');
   });
 });
+
+describe('decodeHibcc robustness', () => {
+  /** Small deterministic PRNG (mulberry32) so a failure can be replayed. */
+  function prng(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const SEEDS = [
+    '+A99912345/$$52001510X33',
+    '*+A123BJC5D6E71G*\r\n*+$$52001510X3GD*',
+    ']C0+E2513079NL1/$$90001020331222021050425-1P',
+    '+A99912349/$10X3/16D20111231/14D20200131/Q500Z',
+    '+A999L9991++$$3261231LOT1+ ',
+  ];
+  const ALPHABET = '0123456789AZaz$/+%-. _*]\r\n\t\x1dé';
+
+  it('answers any mutated input with a result or a LotBridgeError with a position inside the text', () => {
+    const rand = prng(20261126);
+    for (let n = 0; n < 4000; n++) {
+      const chars = [...(SEEDS[n % SEEDS.length] ?? '')];
+      const edits = 1 + Math.floor(rand() * 4);
+      for (let k = 0; k < edits; k++) {
+        const at = Math.floor(rand() * (chars.length + 1));
+        const ch = ALPHABET[Math.floor(rand() * ALPHABET.length)] ?? '0';
+        const op = rand();
+        if (op < 0.4) chars.splice(at, 1);
+        else if (op < 0.7) chars.splice(at, 0, ch);
+        else chars[at] = ch;
+      }
+      const text = chars.join('');
+      try {
+        const d = decodeHibcc(text, { now: NOW });
+        expect(d.scheme).toBe('hibcc');
+      } catch (err) {
+        if (!isLotBridgeError(err)) throw new Error(`decodeHibcc(${JSON.stringify(text)}) threw ${String(err)}`);
+        expect(err.code).toMatch(/^LB_ERR_HIBCC_/);
+        const position = err.location?.position ?? 0;
+        if (position < 1 || position > text.length + 1) throw new Error(`decodeHibcc(${JSON.stringify(text)}): position ${position} outside the text`);
+        expect([text, err.message.includes(`at position ${position}`)]).toEqual([text, true]);
+      }
+    }
+  });
+});
