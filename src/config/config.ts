@@ -3,6 +3,7 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import { LotBridgeError } from '../errors';
 import { fromRoot } from '../paths';
+import { phiKeyProblems } from '../security/phi';
 
 /** Validated LotBridge configuration. Every key maps to one environment variable (see docs/operations.md). */
 export interface LotBridgeConfig {
@@ -50,12 +51,19 @@ export interface LotBridgeConfig {
   jobLockMs: number;
   /** LOTBRIDGE_DB_POOL_MAX (20): PostgreSQL pool size per process. */
   dbPoolMax: number;
+  /**
+   * LOTBRIDGE_PHI_KEY: 32-byte key (hex or base64) that encrypts and join-hashes PHI; absent → a key
+   * generated into `<dataDir>/phi.key` (see docs/operations.md, "PHI protection").
+   */
+  phiKey?: string;
+  /** LOTBRIDGE_PHI_OLD_KEYS: comma-separated earlier PHI keys, used only to decrypt (key rotation). */
+  phiOldKeys?: string[];
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/lotbridge';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int']> = [
+const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']> = [
   ['httpPort', 'LOTBRIDGE_HTTP_PORT', 'int'],
   ['httpHost', 'LOTBRIDGE_HTTP_HOST', 'string'],
   ['mllpPort', 'LOTBRIDGE_MLLP_PORT', 'int'],
@@ -74,6 +82,8 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int']> = [
   ['dbPoolMax', 'LOTBRIDGE_DB_POOL_MAX', 'int'],
   ['stalledIntervalMs', 'LOTBRIDGE_STALLED_INTERVAL_MS', 'int'],
   ['jobLockMs', 'LOTBRIDGE_JOB_LOCK_MS', 'int'],
+  ['phiKey', 'LOTBRIDGE_PHI_KEY', 'string'],
+  ['phiOldKeys', 'LOTBRIDGE_PHI_OLD_KEYS', 'list'],
 ];
 
 /** The environment variable for each config key (for docs and error messages). */
@@ -116,6 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LotBridgeConfi
         continue;
       }
       raw[key] = Number(v.trim());
+    } else if (type === 'list') {
+      raw[key] = v.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
     } else {
       raw[key] = v;
     }
@@ -128,6 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LotBridgeConfi
       const key = e.instancePath.replace(/^\//, '');
       problems.push(`${envNameOf[key] ?? key}: ${e.message ?? 'invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as string[]).join(', ')})` : ''}`);
     }
+  }
+  if (typeof raw.phiKey === 'string' || Array.isArray(raw.phiOldKeys)) {
+    problems.push(...phiKeyProblems(typeof raw.phiKey === 'string' ? raw.phiKey : undefined, Array.isArray(raw.phiOldKeys) ? raw.phiOldKeys.map(String) : []));
   }
   if (typeof raw.timezone === 'string' && !isValidTimeZone(raw.timezone)) {
     problems.push(`LOTBRIDGE_TIMEZONE: "${raw.timezone}" is not an IANA time zone`);

@@ -54,6 +54,14 @@ export const errorCatalog = {
   LB_ERR_GS1_ASSOCIATION: { kind: 'input', http: 422, meaning: 'A GS1 mandatory association or exclusion rule is broken (e.g. (10) without (01)).' },
   LB_ERR_GS1_DUPLICATE_AI: { kind: 'input', http: 422, meaning: 'The same AI appears twice with different values.' },
   LB_ERR_GS1_INVALID_VALUE: { kind: 'input', http: 422, meaning: 'An AI value fails a GS1 linter (component check other than length, charset, date or check digit).' },
+  // HIBCC barcodes (UDI)
+  LB_ERR_HIBCC_SYNTAX: { kind: 'input', http: 422, meaning: 'The HIBC data does not follow the Supplier Labeling Standard structure (flag, primary, secondary or supplementary data).' },
+  LB_ERR_HIBCC_CHARSET: { kind: 'input', http: 422, meaning: 'The HIBC data has a character outside the HIBC (Code 39) set, or outside the set of its field.' },
+  LB_ERR_HIBCC_LENGTH: { kind: 'input', http: 422, meaning: 'A HIBC symbol or field is shorter or longer than the standard allows.' },
+  LB_ERR_HIBCC_CHECK_CHARACTER: { kind: 'input', http: 422, meaning: 'The HIBC modulo 43 check character does not match the data.' },
+  LB_ERR_HIBCC_LINK_CHARACTER: { kind: 'input', http: 422, meaning: "The secondary symbol's link character differs from the primary symbol's check character." },
+  LB_ERR_HIBCC_DATE: { kind: 'input', http: 422, meaning: 'A HIBC date (expiry or manufacture) is truncated or not a valid calendar date.' },
+  LB_ERR_HIBCC_CONFLICT: { kind: 'input', http: 422, meaning: 'The HIBC data gives one value (expiry, serial, quantity) twice with different contents.' },
   // WMS connector
   LB_ERR_WMS_JSON_SYNTAX: { kind: 'input', http: 422, meaning: 'The JSON or NDJSON body cannot be parsed (line/column given).' },
   LB_ERR_WMS_CSV_SYNTAX: { kind: 'input', http: 422, meaning: 'The CSV body cannot be parsed (line given).' },
@@ -75,6 +83,9 @@ export const errorCatalog = {
   LB_ERR_MASTER_DATA_GLN_INVALID: { kind: 'input', http: 422, meaning: 'A GLN is not 13 digits or its check digit is wrong.' },
   LB_ERR_MASTER_DATA_IDENTIFIER_CONFLICT: { kind: 'input', http: 409, meaning: 'A GTIN, code or GLN already belongs to another (non-provisional, or provisional with stock) record.' },
   LB_ERR_MASTER_DATA_REFERENCE_UNKNOWN: { kind: 'input', http: 422, meaning: 'A parent location, party or material named in the record does not exist.' },
+  // PHI protection
+  LB_ERR_PHI_KEY_MISMATCH: { kind: 'defect', http: 500, meaning: 'Encrypted PHI was written with a key that is neither LOTBRIDGE_PHI_KEY nor one of LOTBRIDGE_PHI_OLD_KEYS.' },
+  LB_ERR_PHI_DECRYPT: { kind: 'defect', http: 500, meaning: 'Encrypted PHI is malformed or fails authentication (altered or truncated).' },
   // audit
   LB_ERR_AUDIT_CHAIN_BROKEN: { kind: 'defect', http: 500, meaning: 'audit verify found a row whose hash or previous hash does not match.' },
 } as const satisfies Record<string, ErrorCatalogEntry>;

@@ -14,6 +14,10 @@ export const REDACT_PATHS = [
   '*.patient',
   '*.payload',
   '*.password',
+  'phiKey',
+  'phiOldKeys',
+  '*.phiKey',
+  '*.phiOldKeys',
 ];
 
 /** The root logger: pino JSON on stdout. Children bind a scope (connector, pipeline, api, db, cli). */

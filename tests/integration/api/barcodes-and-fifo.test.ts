@@ -30,6 +30,33 @@ describe('barcode decoding over HTTP', () => {
     expect(unknownAi.json.error.code).toBe('LB_ERR_GS1_UNKNOWN_AI');
   });
 
+  it('decodes HIBCC data: concatenated after ]C0, and a primary and a secondary symbol on two lines', async () => {
+    const r = await h.api('POST', '/api/v1/barcodes/decode', ']C0+J123AQ3451/$$3231231BC34567/S4012R', { 'content-type': 'text/plain' });
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({
+      scheme: 'hibcc', symbology: ']C0', structure: 'concatenated', lic: 'J123', product: 'AQ345', unitOfMeasure: 1, deviceIdentifier: 'J123AQ3451',
+      lot: 'BC34567', expiry: '2023-12-31', expiryFormat: 'YYMMDD', serial: '4012', checkCharacter: 'R',
+    });
+    const linked = await h.api('POST', '/api/v1/barcodes/decode', '*+A123BJC5D6E71G*\r\n*+$$52001510X3GD*\r\n', { 'content-type': 'text/plain' });
+    expect(linked.status).toBe(200);
+    expect(linked.json).toMatchObject({ scheme: 'hibcc', structure: 'linked', lic: 'A123', lot: '10X3', expiry: '2020-01-15', linkCharacter: 'G' });
+  });
+
+  it('answers bad HIBCC data with 422, the code, the element and the position', async () => {
+    const check = await h.api('POST', '/api/v1/barcodes/decode', '+A99912345/$$52001510X34', { 'content-type': 'text/plain' });
+    expect(check.status).toBe(422);
+    expect(check.json.error).toMatchObject({ code: 'LB_ERR_HIBCC_CHECK_CHARACTER', location: { position: 24, path: 'checkCharacter' }, details: { expected: '3', found: '4' } });
+    const link = await h.api('POST', '/api/v1/barcodes/decode', '+A123BJC5D6E71G\n+$$52001510X3HE', { 'content-type': 'text/plain' });
+    expect(link.status).toBe(422);
+    expect(link.json.error).toMatchObject({ code: 'LB_ERR_HIBCC_LINK_CHARACTER', location: { position: 30, path: 'linkCharacter' } });
+    const month = await h.api('POST', '/api/v1/barcodes/decode', '+A99912345/$$3261331LOT3', { 'content-type': 'text/plain' });
+    expect(month.status).toBe(422);
+    expect(month.json.error).toMatchObject({ code: 'LB_ERR_HIBCC_DATE', location: { position: 17, path: 'expiry' } });
+    const julian = await h.api('POST', '/api/v1/barcodes/decode', '+A99912345/$$5264001LOT2', { 'content-type': 'text/plain' });
+    expect(julian.json.error).toMatchObject({ code: 'LB_ERR_HIBCC_DATE', location: { position: 17, path: 'expiry' } });
+    const structure = await h.api('POST', '/api/v1/barcodes/decode', '+A99912345/$10X3/17D20111231N', { 'content-type': 'text/plain' });
+    expect(structure.json.error).toMatchObject({ code: 'LB_ERR_HIBCC_SYNTAX', location: { position: 18, path: 'supplementary' } });
+  });
 });
 
 describe.each(['redis', 'postgres'] as const)('FIFO connectors on the %s queue backend', (backend) => {
