@@ -6,6 +6,7 @@ import * as m3 from '../../migrations/20260301000300_trace_events';
 import * as m4 from '../../migrations/20260301000400_logistics';
 import * as m5 from '../../migrations/20260301000500_alerts_recalls';
 import * as m6 from '../../migrations/20260301000600_audit_outbox_security';
+import * as m7 from '../../migrations/20260301000700_hospital_usage';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -18,6 +19,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301000400_logistics', m4],
   ['20260301000500_alerts_recalls', m5],
   ['20260301000600_audit_outbox_security', m6],
+  ['20260301000700_hospital_usage', m7],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

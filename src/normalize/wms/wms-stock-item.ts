@@ -5,7 +5,8 @@ import type { MaterialKind } from '../../model/master-data/master-data.types';
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
 import { packagingLevelOfUom } from './wms-mapping';
-import type { WmsCount, WmsItem, WmsMovement } from './wms-record.types';
+import type { MessageLocation } from '../../errors';
+import type { WmsItem } from './wms-record.types';
 import { recordErrorFactory } from './wms-record.validator';
 import { CANONICAL, type WmsWriter } from './wms-writer';
 
@@ -16,6 +17,25 @@ export interface StockItem {
   serialId: string | null;
   /** Base units per unit of the record's quantity. */
   factor: number;
+}
+
+/**
+ * What resolving a stock item needs from a record: WMS movements and counts, and records of other
+ * feeds shaped like them (an HL7 FT1 usage is a movement of type `consume`).
+ */
+export interface StockRecord {
+  kind: 'movement' | 'count';
+  /** Movement type (receive, issue, consume …); absent for counts. */
+  type?: string;
+  /** The record's own id (for messages and alerts). */
+  id: string;
+  /** Where the record sits in its message (for errors). */
+  at: MessageLocation;
+  /** Path prefix of the record's fields in errors. */
+  pathPrefix: string;
+  item: WmsItem;
+  quantity: number;
+  uom?: string;
 }
 
 /** Quantities (as given and in base units) must stay below this: the columns are numeric(18,4). */
@@ -33,7 +53,7 @@ interface ConvertibleMaterial {
  * scanned GTIN (a case GTIN of 10: 20 → 200). The material's base unit counts 1; a pack unit (CS,
  * BX, PL …) converts with the GTIN of that packaging level. Anything else is LB_ERR_WMS_UOM.
  */
-function factorOf(rec: WmsMovement | WmsCount, m: ConvertibleMaterial, scanned: { packagingLevel: string; quantityPerLevel: number }): number {
+function factorOf(rec: StockRecord, m: ConvertibleMaterial, scanned: { packagingLevel: string; quantityPerLevel: number }): number {
   if (rec.uom === undefined) {
     return scanned.quantityPerLevel;
   }
@@ -67,7 +87,7 @@ function factorOf(rec: WmsMovement | WmsCount, m: ConvertibleMaterial, scanned: 
  * @param rec - the record
  * @param sourceKey - the record's idempotency key (for alert details)
  */
-export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount, sourceKey: string): Promise<StockItem> {
+export async function resolveStockItem(w: WmsWriter, rec: StockRecord, sourceKey: string): Promise<StockItem> {
   const { ctx } = w;
   const { gtin } = rec.item;
   let found = await w.materialByGtin(gtin);
@@ -87,7 +107,7 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
         severity: 'warning',
         subjectType: 'material',
         subjectId: row.id,
-        message: `GTIN ${gtin} is not in master data: provisional material ${row.code} created by WMS record ${rec.id}; quantities are booked as given (${baseUom}) until master data adopts it`,
+        message: `GTIN ${gtin} is not in master data: provisional material ${row.code} created by ${w.feedName} record ${rec.id}; quantities are booked as given (${baseUom}) until master data adopts it`,
         details: { gtin, materialCode: row.code, sourceKey },
         dedupKey: `provisional_material:${row.id}`,
       });
@@ -124,7 +144,7 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
         severity: 'warning',
         subjectType: 'lot',
         subjectId: lot.id,
-        message: `lot ${lot.lot_number} of ${material.code} was first seen in a WMS ${rec.type} (${rec.id}), before any receipt: created provisional`,
+        message: `lot ${lot.lot_number} of ${material.code} was first seen in a ${w.feedName} ${rec.type ?? rec.kind} (${rec.id}), before any receipt: created provisional`,
         details: { gtin, lotNumber: lot.lot_number, sourceKey },
         dedupKey: `provisional_lot:${lot.id}`,
       });
@@ -136,7 +156,7 @@ export async function resolveStockItem(w: WmsWriter, rec: WmsMovement | WmsCount
       severity: 'warning',
       subjectType: 'lot',
       subjectId: lot.id,
-      message: `WMS record ${rec.id} gives lot ${lot.lot_number} of ${material.code} expiry ${lotResult.expiryMismatch}; the lot has ${lot.expiry ?? 'none'} (kept)`,
+      message: `${w.feedName} record ${rec.id} gives lot ${lot.lot_number} of ${material.code} expiry ${lotResult.expiryMismatch}; the lot has ${lot.expiry ?? 'none'} (kept)`,
       details: { gtin, lotNumber: lot.lot_number, stored: lot.expiry, received: lotResult.expiryMismatch, sourceKey },
       dedupKey: `udi_mismatch:expiry:${lot.id}:${lotResult.expiryMismatch}`,
     });

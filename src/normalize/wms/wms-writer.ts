@@ -119,6 +119,8 @@ export class WmsWriter {
   constructor(
     readonly ctx: ProcessContext,
     records: number,
+    /** How alerts and messages name the feed (`WMS`, `HL7`). */
+    readonly feedName = 'WMS',
   ) {
     this.lineage = { sourceMessageId: ctx.message.id, nextOrdinal: () => ctx.nextOrdinal() };
     this.locations = memo<DbLocationRow>(ctx.cache, 'wms:locations');
