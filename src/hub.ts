@@ -11,6 +11,7 @@ import { ConnectorRegistry, BUILT_IN_INSTANCES } from './connectors/registry';
 import { connectorDefinitions } from '../connectors';
 import type { ConnectorAdapter, ConnectorInstanceConfig } from './connectors/types';
 import { IngestService } from './ingest/ingest-service';
+import { createPhiProtector } from './security/phi';
 import { QueueKit } from './pipeline/queue-kit';
 import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
 import { Pipeline } from './pipeline/pipeline';
@@ -106,8 +107,11 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     await kit.prepare();
     logger.info({ queueBackend: backend.kind, reason: backend.reason, databaseEmbedded: database.embedded }, `queues run on ${backend.kind === 'redis' ? 'Redis' : "BullMQ's PostgreSQL backend"}`);
 
+    // PHI: created at once, its key read (or generated into the data dir) on first use
+    const phi = createPhiProtector({ key: config.phiKey, oldKeys: config.phiOldKeys, dataDir: config.dataDir, logger: logger.child({ scope: 'phi' }) });
     for (const inst of instances) {
       const adapter = registry.get(inst.kind).create({ id: inst.id, config: inst.config }, {
+        listen: { mllpPort: config.mllpPort, host: config.httpHost },
         logger: logger.child({ scope: 'connector', connectorId: inst.id, kind: inst.kind }),
         signal: abort.signal,
         dataDir: config.dataDir,
@@ -124,6 +128,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
         onOutcome: (status) => metrics.processed.inc({ status }),
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
+        phi,
       },
       concurrency: config.workerConcurrency,
       maxAttempts: config.maxAttempts,
@@ -133,7 +138,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
     });
     const ingest = new IngestService({
-      db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes,
+      db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
       onReceipt: (connectorId, r, ms) => {
         metrics.receipts.inc({ connector: connectorId, status: r.status });
         metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
@@ -145,6 +150,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         db, config, logger, connectors, ingest, pipeline, metrics,
         runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
         isAccepting: () => accepting,
+        phi,
       });
       metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
         const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');

@@ -1,3 +1,4 @@
+import type { PhiProtector } from '../security/phi';
 import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Db } from '../db/knex';
 import type { LotBridgeConfig } from '../config/config';
@@ -28,6 +29,8 @@ export interface HubApiContext extends ApiContext {
   runtime: { databaseEmbedded: boolean; queueBackend: 'redis' | 'postgres'; queueReason: string };
   /** False while starting and once shutdown began: /readyz answers 503. */
   isAccepting(): boolean;
+  /** Opens payloads stored encrypted (PHI). */
+  phi?: PhiProtector;
 }
 
 /** Paths that need no key. */

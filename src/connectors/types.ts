@@ -23,6 +23,8 @@ export interface RawInbound {
   readonly envelope: Readonly<Record<string, string>>;
   /** Size of the body when it was too large to keep (payload is then empty). */
   readonly oversizeBytes?: number;
+  /** A transport-level error (garbage on an MLLP socket, a truncated frame): stored as rejected with it. */
+  readonly rejection?: LotBridgeError;
 }
 
 /** What a connector's envelope reader found in a message without fully parsing it. */
@@ -82,6 +84,8 @@ export interface IngestPort {
 /** What a connector may use from the hub (no I/O at create()). */
 export interface ConnectorDeps {
   readonly logger: Logger;
+  /** Hub-wide listener defaults (LOTBRIDGE_MLLP_PORT …) a connector's own config may override. */
+  readonly listen?: { readonly mllpPort?: number; readonly host?: string };
   readonly signal: AbortSignal;
   /** The hub's data dir (watched folders live below it unless configured). */
   readonly dataDir: string;
@@ -98,6 +102,8 @@ export interface ConnectorAdapter {
   readonly kind: string;
   /** IANA zone for this source's offset-less timestamps. */
   readonly timezone: string;
+  /** Raw payloads of this connector hold PHI: intake stores them encrypted (LOTBRIDGE_PHI_KEY). */
+  readonly encryptPayload?: boolean;
   /** Open listeners/pollers; resolves when ready for traffic. */
   start(ingest: IngestPort): Promise<void>;
   /** Stop accepting, settle in-flight acks, close sockets. Idempotent; `force` skips waiting. */

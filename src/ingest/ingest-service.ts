@@ -4,7 +4,8 @@ import type { Logger } from '../logging/logger';
 import type { ConnectorAdapter, IngestPort, IngestReceipt, ProcessingVerdict, RawInbound, StoredAck } from '../connectors/types';
 import type { LotBridgeErrorJson } from '../errors';
 import { GroupCommit } from './group-commit';
-import { markNotQueued, storeInboundMessage, storeInboundMessages, type NewMessage, type StoreOutcome } from './message-store';
+import type { PhiProtector } from '../security/phi';
+import { markNotQueued, sha256Hex, storeInboundMessage, storeInboundMessages, type NewMessage, type StoreOutcome } from './message-store';
 
 /** Puts a stored message on the `ingest` queue (jobId = message id). */
 export type Enqueue = (messageId: string, jobName: string, opts: { connectorId: string; fifoGroup?: string }) => Promise<void>;
@@ -36,6 +37,8 @@ export interface IngestServiceDeps {
   maxBodyBytes: number;
   /** Group commit of the message store: batch size and concurrent flushes (defaults 200 and 4). */
   groupCommit?: { maxBatch?: number; maxInFlight?: number };
+  /** Encrypts payloads of connectors with `encryptPayload` (PHI). */
+  phi?: PhiProtector;
   /** Observes every receipt (metrics). */
   onReceipt?: (connectorId: string, receipt: IngestReceipt, durationMs: number) => void;
 }
@@ -206,6 +209,8 @@ export class IngestService implements IngestPort {
         `message body of ${size} bytes is over the limit of ${this.deps.maxBodyBytes} bytes; only its metadata was stored`,
         { details: { sizeBytes: size, limitBytes: this.deps.maxBodyBytes } },
       );
+    } else if (raw.rejection) {
+      rejection = raw.rejection;
     } else if (raw.payload.length === 0) {
       rejection = new LotBridgeError('LB_ERR_INGEST_EMPTY', 'message body is empty', { location: { position: 0 } });
     } else {
@@ -221,6 +226,18 @@ export class IngestService implements IngestPort {
       rejection ??= info.error;
     }
     const sizeBytes = raw.oversizeBytes ?? raw.payload.length;
+    let payload: Buffer | null = oversize ? null : raw.payload;
+    let sha256: string | undefined;
+    const envelope: Record<string, string> = { ...raw.envelope };
+    if (payload && connector.encryptPayload) {
+      if (!this.deps.phi) {
+        throw new LotBridgeError('LB_ERR_INTERNAL', `connector ${connectorId} stores PHI but the hub has no PHI protector`);
+      }
+      // the raw message holds patient identifiers: it is stored encrypted, its hash is of the plain bytes
+      sha256 = sha256Hex(payload);
+      payload = this.deps.phi.encrypt(payload);
+      envelope.payloadEncryption = `phi:${this.deps.phi.keyId}`;
+    }
     let outcome: StoreOutcome;
     try {
       outcome = await this.writer.submit({
@@ -234,11 +251,12 @@ export class IngestService implements IngestPort {
           receiver: info.receiver,
           controlId: info.controlId,
           dedupKey: info.dedupKey,
-          payload: oversize ? null : raw.payload,
+          payload,
+          sha256,
           sizeBytes,
           contentType: raw.contentType,
           encoding: raw.encoding,
-          envelope: { ...raw.envelope },
+          envelope,
           receivedAt: raw.receivedAt,
           rejection: rejection?.toJSON(),
         },

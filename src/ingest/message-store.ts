@@ -51,6 +51,8 @@ export interface NewMessage {
   controlId?: string;
   dedupKey?: string;
   payload: Buffer | null;
+  /** sha256 of the payload as received, when `payload` is stored transformed (encrypted). */
+  sha256?: string;
   sizeBytes: number;
   contentType?: string;
   encoding?: string;
@@ -104,7 +106,7 @@ export async function storeInboundMessages(db: Db, ms: ReadonlyArray<NewMessage>
     return [];
   }
   const rows = ms.map((m, ord) => {
-    const sha = m.payload ? sha256Hex(m.payload) : '0'.repeat(64);
+    const sha = m.sha256 ?? (m.payload ? sha256Hex(m.payload) : '0'.repeat(64));
     return {
       id: uuidv7(),
       connector_id: m.connectorId,

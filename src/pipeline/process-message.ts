@@ -8,6 +8,8 @@ import { TERMINAL_STATUSES, type DbInboundMessageRow } from '../ingest/message-s
 import type { AuditEntry, HandlerResult, MessageHandler, ProcessContext, StoredMessage } from './handler';
 import type { MessageFormat } from '../connectors/types';
 import { LINEAGE_TABLES } from '../api/routes/messages.routes';
+import { plainPayload } from '../ingest/stored-payload';
+import type { PhiProtector } from '../security/phi';
 
 /** What happened to one processing attempt. */
 export type ProcessOutcome =
@@ -28,9 +30,11 @@ export interface ProcessDeps {
   fifoConnectors?: ReadonlySet<string>;
   /** Observes each attempt's outcome (metrics). */
   onOutcome?(status: string): void;
+  /** Opens payloads stored encrypted (connectors carrying PHI). */
+  phi?: PhiProtector;
 }
 
-function toStored(row: DbInboundMessageRow): StoredMessage {
+function toStored(row: DbInboundMessageRow, phi: PhiProtector | undefined): StoredMessage {
   return {
     id: row.id,
     connectorId: row.connector_id,
@@ -40,7 +44,7 @@ function toStored(row: DbInboundMessageRow): StoredMessage {
     sender: row.sender,
     controlId: row.control_id,
     receivedAt: row.received_at,
-    payload: row.payload ?? Buffer.alloc(0),
+    payload: plainPayload(row, phi) ?? Buffer.alloc(0),
     contentType: row.content_type,
     encoding: row.encoding,
     envelope: row.envelope ?? {},
@@ -185,7 +189,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
           return { wait: `waiting for earlier message ${(earlier as { id: string }).id} of the same sender` };
         }
       }
-      const message = toStored(row);
+      const message = toStored(row, deps.phi);
       const handler = deps.handlers.get(row.connector_kind);
       // A message that went through before (a reprocess) may own rows already: its records already
       // applied are skipped, so the ordinals of this run shift and would hit those rows' keys (the
@@ -342,7 +346,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           single.push(row.id);
           continue;
         }
-        const message = toStored(row);
+        const message = toStored(row, deps.phi);
         const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache);
         const handler = deps.handlers.get(row.connector_kind);
         const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };

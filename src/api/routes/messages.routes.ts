@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isPayloadEncrypted, plainPayload } from '../../ingest/stored-payload';
 import { LotBridgeError } from '../../errors';
 import { getInboundMessage, type DbInboundMessageRow } from '../../ingest/message-store';
 import { requireRole } from '../context';
@@ -74,7 +75,14 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: HubApiContext):
     if (!m.payload) {
       throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${m.id} has no stored payload (it was over the size limit)`);
     }
-    return reply.type(m.content_type ?? 'application/octet-stream').send(m.payload);
+    if (isPayloadEncrypted(m)) {
+      // a payload kept encrypted holds PHI: who read it is audited
+      await ctx.db('audit_log').insert({
+        chain: 'admin', actor: `api-key:${req.principal?.name ?? 'unknown'}`, action: 'message.payload_reveal', entity_type: 'inbound_message', entity_id: m.id,
+        after: JSON.stringify({ role: req.principal?.role ?? null }), source_message_id: m.id,
+      });
+    }
+    return reply.type(m.content_type ?? 'application/octet-stream').send(plainPayload(m, ctx.phi));
   });
 
   app.get<{ Querystring: { connector?: string; status?: string; type?: string; controlId?: string; since?: string; until?: string; limit?: number; before?: string } }>(
