@@ -12,7 +12,7 @@ export async function up(knex: Knex): Promise<void> {
   // trace goes lot → usage → hospital → (for that hospital only) its own patient/encounter ids.
   await knex.schema.createTable('device_usages', (t) => {
     t.uuid('id').primary();
-    t.uuid('trace_event_id').notNullable().references('trace_events.id');
+    t.uuid('trace_event_id').references('trace_events.id').comment('null for an unlotted item (no stock booking)');
     t.text('source_key').notNullable().unique().comment('hl7:<connector>:<sender>:<MSH-10>:<FT1 set>:<device #>');
     t.uuid('material_id').notNullable().references('materials.id');
     t.uuid('lot_id').references('lots.id');

@@ -120,6 +120,11 @@ export interface ConnectorAdapter {
    * bad input: an unreadable body is reported in `EnvelopeInfo.error` (stored, answered rejected).
    */
   readEnvelope(message: RawInbound): EnvelopeInfo;
+  /**
+   * Optional: takes an HTTP body itself when it is more than one message (an HL7 batch file);
+   * returns undefined to let the ingest route store it as one message.
+   */
+  receiveHttp?(raw: RawInbound): Promise<{ receipts: IngestReceipt[]; statusCode: number; contentType: string; body: string | Buffer } | undefined>;
   /** Optional: the HTTP answer for a receipt, for connectors whose protocol has its own ACK (HL7). */
   httpAnswer?(
     receipt: IngestReceipt,

@@ -71,6 +71,12 @@ export class LotBridgeError extends Error {
     }
     return out;
   }
+
+  /** The error again from its JSON form (a stored message's error); an unknown code becomes LB_ERR_INTERNAL. */
+  static fromJSON(json: LotBridgeErrorJson): LotBridgeError {
+    const code = (json.code in errorCatalog ? json.code : 'LB_ERR_INTERNAL') as ErrorCode;
+    return new LotBridgeError(code, json.message, { location: json.location, details: json.details });
+  }
 }
 
 /** True for a LotBridgeError, also across module copies (checks the name, not only the class). */

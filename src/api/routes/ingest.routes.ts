@@ -69,6 +69,11 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: HubApiContext): 
           envelope: { remoteAddress: req.ip, apiKey: req.principal?.name ?? '', ...(req.headers['x-lotbridge-file-name'] ? { fileName: String(req.headers['x-lotbridge-file-name']) } : {}) },
           oversizeBytes: body.oversize ? body.size : undefined,
         };
+        const whole = await connector.receiveHttp?.(raw);
+        if (whole) {
+          void reply.header('LotBridge-Message-Id', whole.receipts.map((r) => r.messageId).join(',')).header('LotBridge-Status', whole.receipts.map((r) => r.status).join(','));
+          return reply.status(whole.statusCode).type(whole.contentType).send(whole.body);
+        }
         const receipt = await ctx.ingest.receive(connector.id, raw);
         const custom = await connector.httpAnswer?.(receipt, raw);
         void reply.header('LotBridge-Message-Id', receipt.messageId).header('LotBridge-Status', receipt.status);

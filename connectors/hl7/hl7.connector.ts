@@ -1,0 +1,288 @@
+import fs from 'node:fs';
+import { LotBridgeError } from '../../src/errors';
+import type {
+  ConnectorAdapter,
+  ConnectorDefinition,
+  ConnectorDeps,
+  ConnectorHealth,
+  IngestPort,
+  IngestReceipt,
+  MessageFormat,
+  RawInbound,
+} from '../../src/connectors/types';
+import { isValidTimeZone } from '../../src/config/config';
+import { buildHl7Ack, hl7AckRequested, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type MshHeader } from '../../src/parsers/hl7';
+import { createMllpServer, type MllpConnectionInfo, type MllpServer } from '../../src/transport/mllp';
+import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
+import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
+
+/** Content-Types the HTTP variant takes. */
+const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\b/i;
+
+/** Node encodings for the bytes of an ACK, by the decoder name of the inbound charset. */
+function encodeAck(text: string, decoder: string | undefined): Buffer {
+  return decoder === 'latin1' ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
+}
+
+/** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
+interface Hl7Answer {
+  body?: Buffer;
+  receipts: IngestReceipt[];
+  codes: string[];
+}
+
+/**
+ * The hospital HL7 v2 connector: MLLP listener (optional TLS) and `POST /api/v1/ingest/{id}`.
+ * Every message is stored before it is acknowledged (deferred-commit ACK): AA/CA once the raw
+ * bytes are committed (ack mode `store`) or once the canonical model has it (`processed`);
+ * AR/CR for what cannot be read; a resend is answered with the ACK it got the first time.
+ * Batch files (FHS/BHS … BTS/FTS) are split: each message is stored on its own and the answer
+ * is a batch of ACKs.
+ */
+class Hl7Connector implements ConnectorAdapter {
+  readonly kind = 'hl7';
+  readonly encryptPayload = true;
+  private ingest?: IngestPort;
+  private server?: MllpServer;
+  private lastMessageAt?: Date;
+  private stopped = false;
+
+  constructor(
+    readonly id: string,
+    private readonly config: Hl7ConnectorConfig,
+    readonly timezone: string,
+    private readonly deps: ConnectorDeps,
+  ) {}
+
+  async start(ingest: IngestPort): Promise<void> {
+    this.ingest = ingest;
+    const m = this.config.mllp;
+    if (!m?.enabled) {
+      return;
+    }
+    const port = m.port ?? this.deps.listen?.mllpPort ?? 2575;
+    const tls = m.tls
+      ? {
+          key: fs.readFileSync(m.tls.keyFile),
+          cert: fs.readFileSync(m.tls.certFile),
+          ...(m.tls.caFile ? { ca: fs.readFileSync(m.tls.caFile) } : {}),
+          ...(m.tls.requestCert ? { requestCert: true } : {}),
+        }
+      : undefined;
+    this.server = createMllpServer({
+      host: m.host ?? this.deps.listen?.host,
+      port,
+      maxFrameBytes: m.maxMessageBytes,
+      idleTimeoutMs: m.idleTimeoutMs,
+      ...(tls ? { tls } : {}),
+      logger: this.deps.logger,
+      onFrame: async (payload, conn) => (await this.receive(payload, 'mllp', this.connEnvelope(conn))).body,
+      onProtocolError: async (error, bytes, conn) => (await this.receiveBroken(error, bytes, conn)).body,
+    });
+    await this.server.start();
+    this.deps.logger.info({ port: this.server.port, tls: tls !== undefined }, 'MLLP listener ready');
+  }
+
+  /** The bound MLLP port (0 when there is no listener). */
+  get mllpPort(): number {
+    return this.server?.port ?? 0;
+  }
+
+  async stop(options: { force?: boolean } = {}): Promise<void> {
+    if (this.stopped) {
+      return;
+    }
+    this.stopped = true;
+    await this.server?.stop({ graceMs: options.force ? 0 : 10000 });
+  }
+
+  health(): Promise<ConnectorHealth> {
+    if (this.config.mllp?.enabled && !this.server) {
+      return Promise.resolve({ status: 'down', detail: 'MLLP listener not started' });
+    }
+    const stats = this.server?.stats();
+    return Promise.resolve({
+      status: 'up',
+      ...(stats ? { detail: `MLLP port ${this.server?.port}: ${stats.openConnections} connections, ${stats.framesReceived} frames` } : {}),
+      ...(this.lastMessageAt ? { lastMessageAt: this.lastMessageAt } : {}),
+    });
+  }
+
+  formatOf(contentType: string | undefined): { format: MessageFormat; encoding?: string } {
+    if (contentType && !HL7_MEDIA.test(contentType)) {
+      throw new LotBridgeError('LB_ERR_INGEST_UNSUPPORTED_MEDIA', `connector ${this.id} takes HL7 v2 (x-application/hl7-v2+er7 or text/plain), not ${contentType}`);
+    }
+    // a charset on the Content-Type is the default for a message without MSH-18
+    const cs = /;\s*charset="?([^";]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+    const encoding = cs === undefined ? undefined : /^(iso-?8859-1|latin-?1)$/.test(cs) ? '8859/1' : /^utf-?8$/.test(cs) ? 'UNICODE UTF-8' : /^(us-)?ascii$/.test(cs) ? 'ASCII' : undefined;
+    return { format: 'hl7v2', ...(encoding ? { encoding } : {}) };
+  }
+
+  readEnvelope(message: RawInbound) {
+    return readHl7Envelope(message.payload, message.encoding ?? this.config.defaultCharset).info;
+  }
+
+  /** HTTP: 200 with the ACK as the body, whatever its code; the receipt in the LotBridge-* headers. */
+  async httpAnswer(receipt: IngestReceipt, message: RawInbound) {
+    const env = readHl7Envelope(message.payload, message.encoding ?? this.config.defaultCharset);
+    const answer = await this.answer(receipt, env, message.transport);
+    return {
+      statusCode: 200,
+      contentType: `x-application/hl7-v2+er7; charset=${env.decoded?.encoding.decoder === 'latin1' ? 'ISO-8859-1' : 'UTF-8'}`,
+      body: answer ?? Buffer.alloc(0),
+    };
+  }
+
+  /** HTTP batch files: split here, so each message is stored on its own. */
+  async receiveHttp(raw: RawInbound): Promise<{ receipts: IngestReceipt[]; statusCode: number; contentType: string; body: Buffer } | undefined> {
+    const text = raw.payload.toString('latin1');
+    if (!/^\s*(FHS|BHS)/.test(text.replace(/^\uFEFF/, '').replace(/^\x0b/, ''))) {
+      return undefined; // one message: the ingest route stores it and asks httpAnswer
+    }
+    const a = await this.receive(raw.payload, 'http', raw.envelope);
+    return { receipts: a.receipts, statusCode: 200, contentType: 'x-application/hl7-v2+er7', body: a.body ?? Buffer.alloc(0) };
+  }
+
+  private connEnvelope(conn: MllpConnectionInfo): Record<string, string> {
+    return { remoteAddress: conn.remoteAddress, remotePort: String(conn.remotePort), connectionId: conn.id, tls: String(conn.tls) };
+  }
+
+  /** Stores one frame (a message or a batch file) and builds its answer. */
+  private async receive(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>): Promise<Hl7Answer> {
+    const ingest = this.requireIngest();
+    this.lastMessageAt = new Date();
+    const head = payload.toString('latin1', 0, Math.min(payload.length, 16)).replace(/^\uFEFF|^\xef\xbb\xbf/, '').trimStart();
+    if (head.startsWith('FHS') || head.startsWith('BHS')) {
+      return this.receiveBatch(payload, transport, envelope);
+    }
+    const env = readHl7Envelope(payload, this.config.defaultCharset);
+    const raw: RawInbound = { format: 'hl7v2', payload, receivedAt: new Date(), transport, envelope, ...(env.decoded ? { encoding: env.decoded.charset } : {}) };
+    const receipt = await ingest.receive(this.id, raw);
+    const body = await this.answer(receipt, env, transport);
+    return { body, receipts: [receipt], codes: [] };
+  }
+
+  /**
+   * A batch file: every message stored on its own (concurrently, so one group commit), answered
+   * with a batch of ACKs (BHS, ACK…, BTS) in the file's delimiters.
+   */
+  private async receiveBatch(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>): Promise<Hl7Answer> {
+    const ingest = this.requireIngest();
+    const whole = readHl7Envelope(payload, this.config.defaultCharset);
+    const text = whole.decoded?.text ?? payload.toString('latin1');
+    const batch = splitHl7Batch(text);
+    const enc = whole.decoded?.encoding.decoder === 'latin1' ? 'latin1' : 'utf8';
+    const receivedAt = new Date();
+    if (batch.messages.length === 0) {
+      const error = batch.errors[0] ?? new LotBridgeError('LB_ERR_HL7_BATCH', 'the batch file holds no message');
+      const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
+      const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
+      void ingest.recordAck(receipt.messageId, this.storedAck(ack));
+      return { body: Buffer.from(ack.text, enc), receipts: [receipt], codes: [ack.code] };
+    }
+    const results = await Promise.all(
+      batch.messages.map(async (m, i) => {
+        const bytes = Buffer.from(m.text, enc);
+        const receipt = await ingest.receive(this.id, {
+          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset,
+          envelope: { ...envelope, batchIndex: String(i + 1), ...(batch.fileHeader ? { batchFile: 'FHS' } : {}) },
+        });
+        const env = readHl7Envelope(bytes, whole.decoded?.charset ?? this.config.defaultCharset);
+        const ack = await this.answerText(receipt, env);
+        return { receipt, ack };
+      }),
+    );
+    const d = whole.header.delimiters;
+    const f = d.field;
+    const enc2 = `${d.component}${d.repetition}${d.escape}${d.subcomponent}`;
+    const acks = results.map((r) => r.ack?.text ?? '').filter(Boolean);
+    const lines = [`BHS${f}${enc2}${f}${this.config.ackApplication}`, ...acks.map((a) => a.replace(/\r$/, '')), `BTS${f}${acks.length}`];
+    return { body: Buffer.from(`${lines.join('\r')}\r`, enc), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
+  }
+
+  /** Bytes that are not a good MLLP frame: stored as a rejected message, answered with AR. */
+  private async receiveBroken(error: LotBridgeError, bytes: Buffer, conn: MllpConnectionInfo): Promise<Hl7Answer> {
+    const ingest = this.requireIngest();
+    const receipt = await ingest.receive(this.id, {
+      format: 'hl7v2', payload: bytes, receivedAt: new Date(), transport: 'mllp', envelope: this.connEnvelope(conn), rejection: error,
+      ...(error.code === 'LB_ERR_MLLP_FRAME_TOO_LARGE' && typeof error.details?.sizeBytes === 'number' ? { oversizeBytes: error.details.sizeBytes } : {}),
+    });
+    const env = readHl7Envelope(bytes, this.config.defaultCharset);
+    const ack = buildHl7Ack({ inbound: env.header, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
+    void ingest.recordAck(receipt.messageId, this.storedAck(ack));
+    return { body: encodeAck(ack.text, env.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
+  }
+
+  private async answer(receipt: IngestReceipt, env: Hl7Envelope, transport: 'mllp' | 'http' | string): Promise<Buffer | undefined> {
+    const ack = await this.answerText(receipt, env);
+    if (!ack) {
+      return undefined;
+    }
+    // enhanced mode: MSH-15 NE/ER/SU may ask for no accept ACK; over HTTP there is always an answer
+    if (transport === 'mllp' && ack.requested === false) {
+      return undefined;
+    }
+    return encodeAck(ack.text, env.decoded?.encoding.decoder);
+  }
+
+  /** The ACK for one receipt: the first ACK again for a resend; else built and kept on the message. */
+  private async answerText(receipt: IngestReceipt, env: Hl7Envelope): Promise<{ text: string; code: string; requested?: boolean } | undefined> {
+    const ingest = this.requireIngest();
+    if (receipt.status === 'duplicate') {
+      const first = receipt.duplicateOf ? await ingest.ackOf(receipt.duplicateOf) : undefined;
+      if (first?.raw) {
+        void ingest.recordAck(receipt.messageId, { ...first, sentAt: new Date().toISOString(), resentFor: receipt.duplicateOf });
+        return { text: first.raw, code: first.code };
+      }
+    }
+    let status: Hl7AckStatus = 'accepted';
+    const errors: LotBridgeError[] = [];
+    if (receipt.status === 'rejected') {
+      status = 'rejected';
+      errors.push(LotBridgeError.fromJSON(receipt.error));
+    } else if (receipt.status === 'accepted' && this.config.ackMode === 'processed') {
+      const verdict = await ingest.awaitVerdict(receipt.messageId, this.config.ackTimeoutMs);
+      if ((verdict.status === 'rejected' || verdict.status === 'failed') && verdict.error) {
+        status = 'error';
+        errors.push(LotBridgeError.fromJSON(verdict.error));
+      }
+    }
+    const ack = this.build(env.header, status, errors);
+    void ingest.recordAck(receipt.messageId, this.storedAck(ack));
+    return { text: ack.text, code: ack.code, requested: hl7AckRequested(env.header, 'accept', status) };
+  }
+
+  private build(header: MshHeader, status: Hl7AckStatus, errors: LotBridgeError[]): Hl7Ack {
+    return buildHl7Ack({
+      inbound: header,
+      status,
+      errors,
+      timeZone: this.timezone,
+      defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) },
+    });
+  }
+
+  private storedAck(ack: Hl7Ack) {
+    return { type: 'ACK', code: ack.code, mode: ack.mode, controlId: ack.controlId, sentAt: new Date().toISOString(), raw: ack.text };
+  }
+
+  private requireIngest(): IngestPort {
+    if (!this.ingest) {
+      throw new LotBridgeError('LB_ERR_INTERNAL', `connector ${this.id} received a message before start()`);
+    }
+    return this.ingest;
+  }
+}
+
+export const hl7Connector: ConnectorDefinition<Hl7ConnectorConfig> = {
+  kind: 'hl7',
+  configSchema: hl7ConfigSchema,
+  create(instance, deps: ConnectorDeps): ConnectorAdapter {
+    const { id, config } = instance;
+    const timezone = config.timezone ?? deps.timezone;
+    if (!isValidTimeZone(timezone)) {
+      throw new LotBridgeError('LB_ERR_CONNECTOR_CONFIG_INVALID', `connector "${id}" (hl7): timezone "${timezone}" is not an IANA time zone`);
+    }
+    return new Hl7Connector(id, config, timezone, deps);
+  },
+};

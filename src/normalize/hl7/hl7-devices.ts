@@ -1,0 +1,199 @@
+import { LotBridgeError, isLotBridgeError, type MessageLocation } from '../../errors';
+import type { Hl7Segment, Hl7SegmentGroup } from '../../parsers/hl7';
+import { readHl7DateTime } from '../../parsers/hl7';
+import { decodeUdi } from '../../udi/udi-decode';
+import { udiContradictions } from '../../udi/udi-contradictions';
+
+/** Where sites put device data in Z-segments (connector config `zSegments`). */
+export interface ZSegmentRule {
+  segment: string;
+  udi?: number;
+  gtin?: number;
+  lot?: number;
+  serial?: number;
+  expiry?: number;
+  quantity?: number;
+}
+
+/** One device (or supply) named under an FT1, from a PRT, an OBX group or a Z-segment. */
+export interface Hl7Device {
+  /** 14-digit GTIN (from the UDI or the device identifier). */
+  gtin?: string;
+  /** HIBCC device identifier (LIC + product + unit of measure), for a HIBCC UDI. */
+  hibccDi?: string;
+  lot?: string;
+  serial?: string;
+  /** YYYY-MM-DD. */
+  expiry?: string;
+  manufactureDate?: string;
+  /** The UDI carrier as sent. */
+  udi?: string;
+  /** Units this device stands for (default 1 when several devices are listed). */
+  quantity?: number;
+  /** Where it was read. */
+  source: MessageLocation;
+  /** Disagreements between the UDI and the separate lot/expiry/serial/DI fields. */
+  contradictions: Array<{ field: string; udiValue: string; givenValue: string; message: string }>;
+}
+
+/** Local OBX-3 identifiers for device observations (OBX-3.1, case-insensitive). */
+const OBX_FIELDS: Readonly<Record<string, keyof Pick<Hl7Device, 'udi' | 'gtin' | 'lot' | 'serial' | 'expiry'>>> = {
+  UDI: 'udi', 'UDI-CARRIER': 'udi', UDI_CARRIER: 'udi',
+  DI: 'gtin', 'UDI-DI': 'gtin', UDI_DI: 'gtin', GTIN: 'gtin',
+  LOT: 'lot', LOT_NUMBER: 'lot', 'LOT-NUMBER': 'lot', LOTNUMBER: 'lot',
+  SERIAL: 'serial', SERIAL_NUMBER: 'serial', 'SERIAL-NUMBER': 'serial', SN: 'serial',
+  EXPIRY: 'expiry', EXP_DATE: 'expiry', EXPIRATION_DATE: 'expiry', 'EXPIRY-DATE': 'expiry',
+};
+
+const gtin14 = (s: string | undefined): string | undefined => (s && /^\d{8}$|^\d{12,14}$/.test(s) ? s.padStart(14, '0') : undefined);
+
+function dateOf(seg: Hl7Segment, field: number, zone: string): string | undefined {
+  const d = readHl7DateTime(seg, field, { zone, type: 'DTM' });
+  return d?.local.slice(0, 10);
+}
+
+/**
+ * Decodes a UDI carrier (GS1 or HIBCC) and merges it with the separately sent fields. A bad
+ * barcode is an input error at the field, with the character position from the decoder.
+ */
+function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation): Hl7Device {
+  if (!udi) {
+    return d;
+  }
+  let decoded: ReturnType<typeof decodeUdi>;
+  try {
+    decoded = decodeUdi(udi);
+  } catch (err) {
+    if (isLotBridgeError(err)) {
+      throw new LotBridgeError(err.code, `${where.segment}-${where.field}: UDI "${udi}": ${err.message}`, {
+        location: { ...where, ...(err.location?.position !== undefined ? { position: err.location.position } : {}), ...(err.location?.path ? { path: err.location.path } : {}) },
+        details: err.details,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const given = { lot: d.lot, expiry: d.expiry, serial: d.serial, gtin: d.gtin };
+  const contradictions = udiContradictions(decoded, given);
+  if (decoded.scheme === 'gs1') {
+    return {
+      ...d,
+      udi,
+      gtin: decoded.gtin ?? d.gtin,
+      lot: decoded.lot ?? d.lot,
+      serial: decoded.serial ?? d.serial,
+      expiry: decoded.expiry ?? d.expiry,
+      ...(decoded.productionDate ? { manufactureDate: decoded.productionDate } : {}),
+      contradictions,
+    };
+  }
+  return {
+    ...d,
+    udi,
+    hibccDi: decoded.deviceIdentifier ?? d.hibccDi,
+    lot: decoded.lot ?? d.lot,
+    serial: decoded.serial ?? d.serial,
+    expiry: decoded.expiry ?? d.expiry,
+    ...(decoded.manufactureDate ? { manufactureDate: decoded.manufactureDate } : {}),
+    contradictions,
+  };
+}
+
+/**
+ * PRT (participation, HL7 v2.7+) as a device: PRT-10 participation device / UDI carrier,
+ * PRT-16 device identifier (the UDI-DI), PRT-17 manufacture date, PRT-18 expiry, PRT-19 lot,
+ * PRT-20 serial (positions of v2.8.2). Null when the PRT names no device.
+ */
+function deviceOfPrt(seg: Hl7Segment, zone: string): Hl7Device | null {
+  const udi = seg.get(10);
+  const di = seg.get(16);
+  const lot = seg.get(19);
+  const serial = seg.get(20);
+  if (!udi && !di && !lot && !serial) {
+    return null;
+  }
+  const base: Hl7Device = {
+    gtin: gtin14(di),
+    ...(di && !gtin14(di) ? { hibccDi: di.replace(/^\+/, '') } : {}),
+    lot: lot || undefined,
+    serial: serial || undefined,
+    expiry: dateOf(seg, 18, zone),
+    manufactureDate: dateOf(seg, 17, zone),
+    source: seg.location(),
+    contradictions: [],
+  };
+  return withUdi(base, udi, seg.location(10));
+}
+
+/** OBX device observations, grouped by OBX-4 (sub-id): each group with a known OBX-3 is a device. */
+function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
+  const bySubId = new Map<string, Hl7Segment[]>();
+  for (const s of segs) {
+    const code = (s.get(3) ?? '').toUpperCase();
+    if (OBX_FIELDS[code] === undefined) continue;
+    const k = s.get(4) ?? '';
+    bySubId.set(k, [...(bySubId.get(k) ?? []), s]);
+  }
+  const out: Hl7Device[] = [];
+  for (const group of bySubId.values()) {
+    let d: Hl7Device = { source: group[0].location(), contradictions: [] };
+    let udi: string | undefined;
+    let udiAt: MessageLocation | undefined;
+    for (const s of group) {
+      const what = OBX_FIELDS[(s.get(3) ?? '').toUpperCase()];
+      const v = s.get(5);
+      if (!v) continue;
+      if (what === 'udi') {
+        udi = v;
+        udiAt = s.location(5);
+      } else if (what === 'gtin') {
+        d = { ...d, gtin: gtin14(v), ...(gtin14(v) ? {} : { hibccDi: v.replace(/^\+/, '') }) };
+      } else if (what === 'expiry') {
+        d = { ...d, expiry: dateOf(s, 5, zone) };
+      } else {
+        d = { ...d, [what]: v };
+      }
+    }
+    out.push(withUdi(d, udi, udiAt ?? d.source));
+  }
+  return out;
+}
+
+function deviceOfZ(seg: Hl7Segment, rule: ZSegmentRule, zone: string): Hl7Device | null {
+  const at = (f: number | undefined): string | undefined => (f === undefined ? undefined : seg.get(f) || undefined);
+  const udi = at(rule.udi);
+  const gtin = at(rule.gtin);
+  const lot = at(rule.lot);
+  const serial = at(rule.serial);
+  if (!udi && !gtin && !lot && !serial) {
+    return null;
+  }
+  const qty = at(rule.quantity);
+  const base: Hl7Device = {
+    gtin: gtin14(gtin),
+    lot,
+    serial,
+    expiry: rule.expiry === undefined ? undefined : dateOf(seg, rule.expiry, zone),
+    ...(qty !== undefined && Number.isFinite(Number(qty)) ? { quantity: Number(qty) } : {}),
+    source: seg.location(),
+    contradictions: [],
+  };
+  return withUdi(base, udi, rule.udi === undefined ? seg.location() : seg.location(rule.udi));
+}
+
+/** Every device named under one FT1: its PRTs, OBX device observations and configured Z-segments, in that order. */
+export function devicesOfFt1(group: Hl7SegmentGroup, zone: string, zRules: readonly ZSegmentRule[]): Hl7Device[] {
+  const devices: Hl7Device[] = [];
+  for (const s of group.members) {
+    if (s.name === 'PRT') {
+      const d = deviceOfPrt(s, zone);
+      if (d) devices.push(d);
+    } else if (s.name.startsWith('Z')) {
+      const rule = zRules.find((r) => r.segment === s.name);
+      const d = rule ? deviceOfZ(s, rule, zone) : null;
+      if (d) devices.push(d);
+    }
+  }
+  devices.push(...devicesOfObx(group.members.filter((s) => s.name === 'OBX'), zone));
+  return devices;
+}
