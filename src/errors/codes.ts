@@ -74,6 +74,18 @@ export const errorCatalog = {
   LB_ERR_WMS_UOM: { kind: 'input', http: 422, meaning: "A unit of measure cannot be converted to the material's base unit." },
   LB_ERR_WMS_ALL_RECORDS_REJECTED: { kind: 'input', http: 422, meaning: 'Every record in the body was rejected.' },
   LB_ERR_WMS_LOCATION_REQUIRED: { kind: 'input', http: 422, meaning: 'A movement needs a location (and toLocation for moves).' },
+  // HL7 v2
+  LB_ERR_HL7_MSH_MISSING: { kind: 'input', http: 422, meaning: 'The text has no MSH segment where an HL7 v2 message must start.' },
+  LB_ERR_HL7_ENCODING_CHARACTERS: { kind: 'input', http: 422, meaning: 'MSH-1/MSH-2 (or FHS/BHS-1/2) do not declare usable delimiters.' },
+  LB_ERR_HL7_REQUIRED_FIELD: { kind: 'input', http: 422, meaning: 'A required field is empty or missing (a short MSH, or a field a reader requires).' },
+  LB_ERR_HL7_SEGMENT_INVALID: { kind: 'input', http: 422, meaning: 'A segment has no valid three-character id: cut short, or split by a line break inside a value.' },
+  LB_ERR_HL7_FRAMING: { kind: 'input', http: 422, meaning: 'The text opens an MLLP block (0x0B) that never closes (no 0x1C): the message was cut.' },
+  LB_ERR_HL7_BATCH: { kind: 'input', http: 422, meaning: 'A batch (FHS/BHS … BTS/FTS) is inconsistent, or text parsed as one message holds several.' },
+  LB_ERR_HL7_MESSAGE_TYPE: { kind: 'input', http: 422, meaning: 'MSH-9 is not a message type with a trigger event (type^trigger[^structure]).' },
+  LB_ERR_HL7_VERSION: { kind: 'input', http: 422, meaning: 'MSH-12 is not a known HL7 v2 version (2.1 to 2.8.2, 2.9).' },
+  LB_ERR_HL7_DATE: { kind: 'input', http: 422, meaning: 'A DTM/DT/TS value is not an HL7 date/time, or not a real calendar date or clock time.' },
+  LB_ERR_HL7_NUMBER: { kind: 'input', http: 422, meaning: 'An NM value (a quantity or amount) is not a number.' },
+  LB_ERR_HL7_CHARSET: { kind: 'input', http: 422, meaning: 'MSH-18 names a character set LotBridge cannot decode.' },
   // master data import
   LB_ERR_IMPORT_CSV: { kind: 'input', http: 422, meaning: 'A master-data or stock CSV row is invalid (line and column given).' },
   LB_ERR_IMPORT_FILE: { kind: 'input', http: 422, meaning: 'The import file cannot be opened or read, or its header is missing.' },
