@@ -211,6 +211,9 @@ class ClientSession {
       this.destroyedFor = error;
     }
     this.log.warn({ where: this.where, timeoutMs, connected: this.connected }, 'mllp client request timed out; closing the connection');
+    // Closed from now on: new sends open a new connection, and the requests behind this one fail
+    // with CONNECTION_CLOSED when the socket's close event comes, not with their own timeout.
+    this.closed = true;
     this.socket.destroy();
   }
 
