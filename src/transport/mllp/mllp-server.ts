@@ -13,6 +13,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_MAX_IN_FLIGHT = 32;
 const DEFAULT_GARBAGE_QUIET_MS = 100;
 const DEFAULT_STOP_GRACE_MS = 10_000;
+/** Longest TLS handshake (shorter when idleTimeoutMs is). */
+const MAX_TLS_HANDSHAKE_MS = 30_000;
 
 /**
  * Creates an MLLP server (no I/O until `start()`). It knows framing only: every complete frame
@@ -46,6 +48,7 @@ class MllpServerImpl implements MllpServer {
   private server: net.Server | undefined;
   private boundPort = 0;
   private readonly conns = new Set<MllpServerConnection>();
+  private readonly rawSockets = new Set<net.Socket>();
   private readonly counters = emptyStats();
   private readonly settings: MllpConnectionSettings;
   private readonly log: Logger;
@@ -94,7 +97,9 @@ class MllpServerImpl implements MllpServer {
               ca: tlsOptions.ca,
               requestCert: tlsOptions.requestCert ?? false,
               rejectUnauthorized: tlsOptions.rejectUnauthorized ?? tlsOptions.requestCert ?? false,
-              allowHalfOpen: true,
+              handshakeTimeout: this.settings.idleTimeoutMs > 0 ? Math.min(this.settings.idleTimeoutMs, MAX_TLS_HANDSHAKE_MS) : MAX_TLS_HANDSHAKE_MS,
+              // Half-open only once secure (see onConnection): a peer that leaves mid-handshake must close the socket.
+              allowHalfOpen: false,
             },
             (socket) => this.onConnection(socket, true),
           )
@@ -106,9 +111,16 @@ class MllpServerImpl implements MllpServer {
       server.maxConnections = this.options.maxConnections;
     }
     if (tlsOptions) {
+      // Raw sockets, so that stop() can cut those still in their TLS handshake (not yet a connection).
+      server.on('connection', (raw: net.Socket) => {
+        this.rawSockets.add(raw);
+        raw.once('close', () => this.rawSockets.delete(raw));
+      });
       server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
         this.counters.socketErrors++;
         this.log.warn({ err, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, 'mllp TLS handshake failed');
+        // Node leaves the socket open on a handshake timeout.
+        socket.destroy();
       });
     }
     server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
@@ -133,6 +145,10 @@ class MllpServerImpl implements MllpServer {
     if (this.stopping) {
       socket.destroy();
       return;
+    }
+    if (isTls) {
+      // A peer may half-close after its last frame and still read the answers (as over plain TCP).
+      socket.allowHalfOpen = true;
     }
     const info: MllpConnectionInfo = {
       id: randomUUID(),
@@ -181,6 +197,10 @@ class MllpServerImpl implements MllpServer {
         forced++;
         c.destroy();
       }
+    }
+    // Left: TLS sockets still in their handshake, and those of the connections destroyed above.
+    for (const raw of this.rawSockets) {
+      raw.destroy();
     }
     await closed;
     const result = { closedGracefully: conns.length - forced, forced };
