@@ -146,7 +146,14 @@ export class MllpServerConnection {
       this.idleTimer?.refresh();
       return;
     }
-    this.log.info({ idleTimeoutMs: this.settings.idleTimeoutMs, openFrameBytes: this.decoder.openFrameBytes }, 'mllp connection idle; closing it');
+    if (this.writeBlocked) {
+      // Answers written but not read for a whole idle period: our FIN would wait behind them forever.
+      this.log.warn({ idleTimeoutMs: this.settings.idleTimeoutMs, unsentBytes: this.socket.writableLength }, 'mllp peer reads no answers; destroying the connection');
+      this.endReading('idle-timeout');
+      this.socket.destroy();
+      return;
+    }
+    this.log.debug({ idleTimeoutMs: this.settings.idleTimeoutMs, openFrameBytes: this.decoder.openFrameBytes }, 'mllp connection idle; closing it');
     this.endReading('idle-timeout');
   }
 

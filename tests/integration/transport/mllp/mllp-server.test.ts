@@ -84,6 +84,38 @@ describe('MLLP server over real sockets', () => {
     peer.socket.end();
   });
 
+  it('stops reading from a peer that does not read its answers, and reads on once it does', async () => {
+    const big = 8 * 1024 * 1024;
+    const server = await kit.start({
+      onFrame: (payload) => Promise.resolve(Buffer.concat([ackFor(payload), Buffer.alloc(big, 0x2e)])),
+    });
+    const peer = await RawPeer.connect(server.port, 2 * big);
+    peer.socket.pause();
+    peer.write(frame(hl7('W1')));
+    await until('first frame read', () => server.stats().framesReceived === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    peer.write(frame(hl7('W2')) + frame(hl7('W3')));
+    await new Promise((r) => setTimeout(r, 200));
+    expect({ framesReceived: server.stats().framesReceived, answersWritten: server.stats().answersWritten }).toEqual({ framesReceived: 1, answersWritten: 1 });
+    peer.socket.resume();
+    const answers = await peer.waitAnswers(3);
+    expect(answers.map((a) => `${a.slice(0, 6)}+${a.length - 6}`)).toEqual([`ACK W1+${big}`, `ACK W2+${big}`, `ACK W3+${big}`]);
+    peer.socket.end();
+  });
+
+  it('destroys a connection whose peer has read no answers for the idle timeout', async () => {
+    const server = await kit.start({
+      idleTimeoutMs: 300,
+      onFrame: (payload) => Promise.resolve(Buffer.concat([ackFor(payload), Buffer.alloc(8 * 1024 * 1024, 0x2e)])),
+    });
+    const peer = await RawPeer.connect(server.port);
+    peer.socket.pause();
+    peer.write(frame(hl7('STUCK')));
+    await until('server closed it', () => server.stats().openConnections === 0, 5000);
+    expect(kit.lines.find((l) => l.msg === 'mllp peer reads no answers; destroying the connection')).toMatchObject({ level: 40, idleTimeoutMs: 300 });
+    peer.socket.destroy();
+  });
+
   it('reports an oversize frame with the size seen, answers it in order, and keeps the connection', async () => {
     const reported: Array<{ code: string; size: unknown; kept: number; conn: string }> = [];
     const server = await kit.start({

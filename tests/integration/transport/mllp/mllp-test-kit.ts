@@ -44,9 +44,13 @@ export class RawPeer {
   readonly answers: string[] = [];
   readonly closed: Promise<void>;
   closedAt: number | undefined;
-  private readonly decoder = new MllpFrameDecoder();
+  private readonly decoder: MllpFrameDecoder;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(
+    readonly socket: net.Socket,
+    maxFrameBytes?: number,
+  ) {
+    this.decoder = new MllpFrameDecoder({ maxFrameBytes });
     socket.on('data', (chunk: Buffer) => {
       for (const ev of this.decoder.push(chunk)) {
         this.answers.push(ev.type === 'frame' ? ev.payload.toString('latin1') : `<${ev.type}>`);
@@ -61,9 +65,10 @@ export class RawPeer {
     );
   }
 
-  static connect(port: number): Promise<RawPeer> {
+  /** @param maxFrameBytes - largest answer decoded (default 1 MiB) */
+  static connect(port: number, maxFrameBytes?: number): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawPeer(socket)));
+      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawPeer(socket, maxFrameBytes)));
       socket.once('error', reject);
     });
   }
