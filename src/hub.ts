@@ -124,7 +124,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       db, logger, kit,
       processDeps: {
         db: workerDb, logger,
-        handlers: messageHandlers(),
+        handlers: messageHandlers({ phi, instances }),
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
         onOutcome: (status) => metrics.processed.inc({ status }),
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),

@@ -62,6 +62,7 @@ export class ConnectorRegistry {
 export const BUILT_IN_INSTANCES: ConnectorInstanceConfig[] = [
   { id: 'wms', kind: 'wms', config: {} },
   { id: 'hl7', kind: 'hl7', config: {} },
+  { id: 'hl7-mllp', kind: 'hl7', config: { mllp: { enabled: true } } },
   { id: 'x12', kind: 'x12', config: {} },
   { id: 'edifact', kind: 'edifact', config: {} },
   { id: 'mes', kind: 'mes-b2mml', config: {} },

@@ -1,8 +1,24 @@
 import type { MessageHandler } from './handler';
 import { wmsHandler } from '../normalize/wms/wms.handler';
+import { createHl7Handler, type Hl7HandlerConfig } from '../normalize/hl7/hl7.handler';
+import type { PhiProtector } from '../security/phi';
+import type { ConnectorInstanceConfig } from '../connectors/types';
+
+export interface HandlerDeps {
+  phi: PhiProtector;
+  /** The configured connector instances (handlers read their instance's mapping options). */
+  instances: readonly ConnectorInstanceConfig[];
+}
 
 /** Message handlers by connector kind, registered explicitly. A kind with none is `routed`. */
-export function messageHandlers(): Map<string, MessageHandler> {
-  const list: MessageHandler[] = [wmsHandler];
+export function messageHandlers(deps: HandlerDeps): Map<string, MessageHandler> {
+  const hl7Config = (id: string): Hl7HandlerConfig => {
+    const c = deps.instances.find((i) => i.id === id)?.config ?? {};
+    return {
+      defaultCharset: typeof c.defaultCharset === 'string' ? c.defaultCharset : 'UNICODE UTF-8',
+      zSegments: Array.isArray(c.zSegments) ? (c.zSegments as Hl7HandlerConfig['zSegments']) : [],
+    };
+  };
+  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config })];
   return new Map(list.map((h) => [h.kind, h]));
 }
