@@ -21,7 +21,9 @@ export interface MllpClientTlsOptions {
 
 /** Options of {@link createMllpClient}. */
 export interface MllpClientOptions {
+  /** Server host name or address. */
   host: string;
+  /** Server port. */
   port: number;
   /** Speak MLLP over TLS. */
   tls?: MllpClientTlsOptions;

@@ -53,13 +53,22 @@ const TRUNCATION_TEXT: Record<MllpTruncationReason, string> = {
   'server-stop': 'the server stopped before its FS',
 };
 
+/** Pieces shorter than this are copied into a growing buffer instead of being kept as slices. */
+const SMALL_PIECE = 1024;
+
 /**
- * Bytes collected as a list of chunk slices (no copy until asked), of which at most `cap` are kept
- * while all are counted. Joining happens once, so collecting is linear in the bytes received.
+ * Bytes collected as chunk slices (no copy until asked), of which at most `cap` are kept while
+ * all are counted. Joining happens once, so collecting is linear in the bytes received. Small
+ * pieces after the first (a sender trickling bytes) are copied into one buffer that doubles as it
+ * fills, so a frame that comes a byte at a time costs amortised O(1) per byte and one slice per
+ * ~1 KiB, not one Buffer object per byte.
  */
 class CappedBytes {
   private parts: Buffer[] = [];
-  /** Bytes kept in `parts`. */
+  /** Growing buffer for small pieces; its first `tailUsed` bytes are kept bytes after `parts`. */
+  private tail: Buffer | undefined;
+  private tailUsed = 0;
+  /** Bytes kept in `parts` and `tail`. */
   kept = 0;
   /** Bytes seen, kept or not. */
   size = 0;
@@ -72,8 +81,20 @@ class CappedBytes {
       return;
     }
     const take = Math.min(buf.length, this.cap - this.kept);
-    this.parts.push(take === buf.length ? buf : buf.subarray(0, take));
+    const piece = take === buf.length ? buf : buf.subarray(0, take);
     this.kept += take;
+    if (take >= SMALL_PIECE || (this.parts.length === 0 && this.tailUsed === 0)) {
+      this.sealTail();
+      this.parts.push(piece);
+      return;
+    }
+    if (!this.tail || this.tail.length - this.tailUsed < take) {
+      const grown = Buffer.allocUnsafe(Math.min(this.cap, Math.max(2 * SMALL_PIECE, 2 * (this.tailUsed + take))));
+      this.tail?.copy(grown, 0, 0, this.tailUsed);
+      this.tail = grown;
+    }
+    piece.copy(this.tail, this.tailUsed);
+    this.tailUsed += take;
   }
 
   /** Lowers the cap, dropping kept bytes beyond it. */
@@ -82,6 +103,7 @@ class CappedBytes {
     if (this.kept <= cap) {
       return;
     }
+    this.sealTail();
     const parts: Buffer[] = [];
     let kept = 0;
     for (const p of this.parts) {
@@ -97,6 +119,7 @@ class CappedBytes {
   }
 
   bytes(): Buffer {
+    this.sealTail();
     if (this.parts.length === 1) {
       return this.parts[0];
     }
@@ -105,9 +128,20 @@ class CappedBytes {
 
   reset(cap: number): void {
     this.parts = [];
+    this.tail = undefined;
+    this.tailUsed = 0;
     this.kept = 0;
     this.size = 0;
     this.cap = cap;
+  }
+
+  /** Moves the filled part of the growing buffer into `parts`; later small pieces start a new one. */
+  private sealTail(): void {
+    if (this.tail && this.tailUsed > 0) {
+      this.parts.push(this.tail.subarray(0, this.tailUsed));
+    }
+    this.tail = undefined;
+    this.tailUsed = 0;
   }
 }
 

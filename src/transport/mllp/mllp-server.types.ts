@@ -7,11 +7,13 @@ export interface MllpConnectionInfo {
   readonly id: string;
   /** Peer address as the socket reports it (`::ffff:` prefix kept for IPv4 on dual-stack listeners). */
   readonly remoteAddress: string;
+  /** Peer port. */
   readonly remotePort: number;
   /** True when the connection is TLS. */
   readonly tls: boolean;
   /** With TLS and `requestCert`: whether the client certificate chains to a trusted CA. */
   readonly tlsAuthorized?: boolean;
+  /** When the connection was accepted (after the TLS handshake, with TLS). */
   readonly connectedAt: Date;
 }
 

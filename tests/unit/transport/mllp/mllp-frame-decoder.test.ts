@@ -64,6 +64,54 @@ describe('MllpFrameDecoder', () => {
     }
   });
 
+  it('joins a 256 KiB frame trickled a byte at a time into the exact payload', () => {
+    const payload = Buffer.alloc(256 * 1024);
+    for (let i = 0; i < payload.length; i++) {
+      payload[i] = 0x20 + (i % 90);
+    }
+    const stream = encodeMllpFrame(payload);
+    const d = new MllpFrameDecoder();
+    const events: MllpDecodeEvent[] = [];
+    const started = Date.now();
+    for (let i = 0; i < stream.length; i++) {
+      events.push(...d.push(stream.subarray(i, i + 1)));
+    }
+    expect(events.length === 1 && events[0].type === 'frame' && events[0].payload.equals(payload)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('decodes the same events whatever the chunk boundaries (random chunkings of a mixed stream)', () => {
+    const stream = `junk${frame('A')}${VT}B${FS}${frame('C'.repeat(3000))}${VT}cut${frame('D')}xx${frame('')}${VT}${'E'.repeat(2500)}${FS}${CR}`;
+    const opts = { maxFrameBytes: 2600, maxErrorBytes: 10, end: 'end-of-stream' as const };
+    const expected = decode([stream], opts);
+    expect(expected.map((e) => ('frame' in e ? `frame:${e.frame.slice(0, 3)}` : 'error' in e ? e.error : e.note))).toEqual([
+      'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME',
+      'frame:A',
+      'frame:B',
+      'fs-without-cr',
+      'LB_ERR_MLLP_FRAME_TOO_LARGE',
+      'LB_ERR_MLLP_FRAME_TRUNCATED',
+      'frame:D',
+      'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME',
+      'frame:',
+      'frame:EEE',
+    ]);
+    let seed = 42;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let run = 0; run < 200; run++) {
+      const chunks: string[] = [];
+      for (let i = 0; i < stream.length; ) {
+        const n = 1 + Math.floor(random() * (random() < 0.5 ? 8 : 2000));
+        chunks.push(stream.slice(i, i + n));
+        i += n;
+      }
+      expect(decode(chunks, opts)).toEqual(expected);
+    }
+  });
+
   it('decodes 1,000 frames from one chunk, in order, linear in time', () => {
     const messages = Array.from({ length: 1000 }, (_, i) => msg(i));
     const chunk = Buffer.concat(messages.map((m) => encodeMllpFrame(Buffer.from(m, 'latin1'))));
