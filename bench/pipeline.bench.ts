@@ -28,7 +28,7 @@ function movement(i: number, run: string): string {
 
 
 /** Baseline (a): single-row INSERT transactions/s through a pool the size of the hub's, at the workers' concurrency. */
-async function pgSingleRowTps(url: string, n: number, concurrency: number, poolMax: number): Promise<number> {
+export async function pgSingleRowTps(url: string, n: number, concurrency: number, poolMax: number): Promise<number> {
   const db = createDb({ url, poolMax });
   await db.raw('CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, k text NOT NULL, v jsonb, at timestamptz DEFAULT now())');
   let next = 0;

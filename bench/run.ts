@@ -3,13 +3,15 @@ import path from 'node:path';
 import os from 'node:os';
 import { runPipelineBench } from './pipeline.bench';
 import { runImportBench } from './import.bench';
+import { runHl7Bench } from './hl7.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
 /**
  * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
- * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_ONLY (pipeline|import).
+ * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
+ * BENCH_HL7_CONNECTIONS (default 8), BENCH_ONLY (pipeline|import|hl7).
  */
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -18,6 +20,9 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   if (!only || only === 'pipeline') {
     results.push(...(await runPipelineBench({ serverUrl, redisUrl, messages: Number(process.env.BENCH_MESSAGES ?? 5000), concurrency: 8 })));
+  }
+  if (!only || only === 'hl7') {
+    results.push(...(await runHl7Bench({ serverUrl, redisUrl, messages: Number(process.env.BENCH_HL7_MESSAGES ?? 5000), connections: Number(process.env.BENCH_HL7_CONNECTIONS ?? 8) })));
   }
   if (!only || only === 'import') {
     const u = new URL(serverUrl);

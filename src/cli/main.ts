@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { sendHl7OverMllp } from './send-hl7';
 import { Command, Option } from 'commander';
 import { loadConfig, type LotBridgeConfig } from '../config/config';
 import { createLogger, type Logger } from '../logging/logger';
@@ -110,21 +111,40 @@ export function buildProgram(): Command {
 
   program
     .command('send')
-    .description('send a message file to a running hub over HTTP and print the receipt')
-    .argument('<file>', 'message file (.json, .ndjson, .csv, .hl7, .x12, .edi, .xml)')
-    .requiredOption('--connector <id>', 'connector instance id, e.g. wms')
+    .description('send a message file to a running hub and print the answer: HL7 files go over MLLP and print the ACK; other files go over HTTP and print the receipt')
+    .argument('<file>', 'message file (.hl7, .json, .ndjson, .csv, .x12, .edi, .xml)')
+    .option('--connector <id>', 'connector instance id (default: hl7 for .hl7 files over HTTP; required for other files)')
     .option('--url <url>', 'hub base URL (default LOTBRIDGE_URL or http://127.0.0.1:$LOTBRIDGE_HTTP_PORT)')
     .option('--key <key>', 'API key (default LOTBRIDGE_API_KEY)')
     .option('--content-type <type>', 'Content-Type (default: from the file extension)')
-    .action(async (file: string, opts: { connector: string; url?: string; key?: string; contentType?: string }) => {
+    .option('--mllp <host:port>', 'MLLP listener of an HL7 file (default 127.0.0.1:$LOTBRIDGE_MLLP_PORT, or 2575)')
+    .option('--http', 'send an HL7 file over HTTP instead of MLLP')
+    .action(async (file: string, opts: { connector?: string; url?: string; key?: string; contentType?: string; mllp?: string; http?: boolean }) => {
       const body = fs.readFileSync(file);
+      const isHl7 = path.extname(file).toLowerCase() === '.hl7' || /^\s*(\x0b)?(MSH|FHS|BHS)/.test(body.toString('latin1', 0, 16));
+      if (isHl7 && !opts.http && !opts.connector) {
+        const ok = await sendHl7OverMllp(body, opts.mllp ?? `127.0.0.1:${process.env.LOTBRIDGE_MLLP_PORT ?? '2575'}`);
+        if (!ok) {
+          process.exitCode = 1;
+        }
+        return;
+      }
+      const connector = opts.connector ?? (isHl7 ? 'hl7' : undefined);
+      if (!connector) {
+        throw new Error('--connector <id> is required for this file (e.g. --connector wms)');
+      }
       const ct = opts.contentType ?? CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-      const res = await fetch(`${hubUrl(opts)}/api/v1/ingest/${encodeURIComponent(opts.connector)}`, {
+      const res = await fetch(`${hubUrl(opts)}/api/v1/ingest/${encodeURIComponent(connector)}`, {
         method: 'POST', body, headers: { 'content-type': ct, authorization: `Bearer ${apiKey(opts)}`, 'x-lotbridge-file-name': path.basename(file) },
       });
       const text = await res.text();
-      console.log(`${res.status} ${text}`);
-      if (res.status >= 400) {
+      if (isHl7) {
+        console.log(`${res.status} ${res.headers.get('lotbridge-status') ?? ''} ${res.headers.get('lotbridge-message-id') ?? ''}`.trim());
+        console.log(text.replace(/\r/g, '\n').trim());
+      } else {
+        console.log(`${res.status} ${text}`);
+      }
+      if (res.status >= 400 || (isHl7 && !/^MSA.(AA|CA)/m.test(text.replace(/\r/g, '\n')))) {
         process.exitCode = 1;
       }
     });

@@ -211,7 +211,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
         record_errors: res.recordErrors && res.recordErrors.length > 0 ? JSON.stringify(res.recordErrors) : null,
         result: res.summary ? JSON.stringify(res.summary) : null,
         error_code: null, error_message: null, error_location: null,
-        processed_at: trx.fn.now(),
+        processed_at: trx.raw('clock_timestamp()'),
         updated_at: trx.fn.now(),
       });
       await ctx.flush(); // last: the audit chain lock is held from here to COMMIT only
@@ -361,7 +361,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           `UPDATE inbound_messages m
               SET attempts = m.attempts + 1, status = v.status, message_type = coalesce(v.message_type, m.message_type),
                   record_errors = v.record_errors, result = v.result, error_code = NULL, error_message = NULL, error_location = NULL,
-                  processed_at = now(), updated_at = now()
+                  processed_at = clock_timestamp(), updated_at = now()
              FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[]) AS v(id, received_at, status, message_type, record_errors, result)
             WHERE m.id = v.id AND m.received_at = v.received_at`,
           [
