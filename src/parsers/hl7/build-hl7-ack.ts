@@ -67,6 +67,7 @@ export interface Hl7Ack {
   text: string;
   /** MSA-1. */
   code: Hl7AckCode;
+  /** Original (AA/AE/AR) or enhanced accept acknowledgment (CA/CE/CR). */
   mode: 'original' | 'enhanced';
   /** MSH-10 of the ACK. */
   controlId: string;
@@ -219,7 +220,9 @@ function toAckError(e: LotBridgeError | Hl7AckProblem): AckError {
     message: e.message,
     transient: lb?.kind === 'transient',
   };
-  if (loc.segment) {
+  // a location names a segment the ERR can point at only when its id is a real segment id
+  // (not the "PR" of a cut line); without an occurrence the first one is meant
+  if (loc.segment && /^[A-Z][A-Z0-9]{2}$/.test(loc.segment)) {
     out.segment = loc.segment;
     out.occurrence = loc.occurrence ?? 1;
     // MessageLocation.field is text: "18", or "9.2" (field.component) from other writers

@@ -66,11 +66,13 @@ export const SUPPORTED_HL7_CHARSETS: readonly string[] = Object.keys(ENCODINGS);
 
 /** Text decoded from HL7 bytes, and the charset used. */
 export interface DecodedHl7 {
+  /** The decoded text (framing, if any, still there). */
   text: string;
   /** The charset the bytes were decoded with: MSH-18 as written, or the default. */
   charset: string;
   /** True when MSH-18 named it; false when the default was used. */
   declared: boolean;
+  /** The decoding used. */
   encoding: Hl7Encoding;
 }
 

@@ -30,6 +30,7 @@ export function encodingCharactersOf(d: Hl7Delimiters): string {
 
 /** Why MSH-1/MSH-2 (or FHS/BHS-1/2) cannot be used as delimiters. */
 export interface DelimiterProblem {
+  /** What is wrong, to follow "MSH ". */
   problem: string;
   /** 1 for the field separator, 2 for the encoding characters. */
   field: 1 | 2;

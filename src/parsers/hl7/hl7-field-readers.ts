@@ -37,6 +37,7 @@ export interface Hl7DateTime {
 
 /** Why a text is not an HL7 date/time or number (a sentence fragment). */
 export interface Hl7ValueProblem {
+  /** E.g. `is not a valid date: month 13 does not exist`. */
   problem: string;
 }
 
@@ -49,8 +50,6 @@ export interface Hl7DateTimeOptions {
 }
 
 const DTM = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,9}))?)?)?)?)?)?([+-]\d{4})?$/;
-const PRECISIONS: Hl7DatePrecision[] = ['year', 'month', 'day', 'hour', 'minute', 'second', 'fraction'];
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /**
  * Reads an HL7 date/time `YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]` (DTM, the first component
@@ -67,37 +66,63 @@ export function parseHl7DateTime(text: string, opts: Hl7DateTimeOptions): Hl7Dat
   if (!m) {
     return { problem: `is not an HL7 ${type === 'DT' ? 'date' : 'date/time'} (${format})` };
   }
-  const parts = m.slice(1, 8);
-  const written = parts.findIndex((p) => p === undefined);
-  const precision = PRECISIONS[(written < 0 ? 7 : written) - 1];
-  if (type === 'DT' && (written < 0 || written > 3 || m[8] !== undefined)) {
+  const [, Y, M, D, H, N, S, F, Z] = m;
+  // precision and the wall-clock text as written, part by part
+  let precision: Hl7DatePrecision = 'year';
+  let local = Y;
+  if (M !== undefined) {
+    precision = 'month';
+    local += `-${M}`;
+    if (D !== undefined) {
+      precision = 'day';
+      local += `-${D}`;
+      if (H !== undefined) {
+        precision = 'hour';
+        local += `T${H}`;
+        if (N !== undefined) {
+          precision = 'minute';
+          local += `:${N}`;
+          if (S !== undefined) {
+            precision = F !== undefined ? 'fraction' : 'second';
+            local += F !== undefined ? `:${S}.${F}` : `:${S}`;
+          }
+        }
+      }
+    }
+  }
+  if (type === 'DT' && (H !== undefined || Z !== undefined)) {
     return { problem: `is a date/time, not a date (DT: ${format})` };
   }
-  const [y, mo = 1, d = 1, h = 0, mi = 0, s = 0] = parts.slice(0, 6).map((p) => (p === undefined ? undefined : Number(p)));
-  const fraction = parts[6];
+  const y = Number(Y);
+  const mo = M === undefined ? 1 : Number(M);
+  const d = D === undefined ? 1 : Number(D);
+  const h = H === undefined ? 0 : Number(H);
+  const mi = N === undefined ? 0 : Number(N);
+  const s = S === undefined ? 0 : Number(S);
   if (mo < 1 || mo > 12) {
     return { problem: `is not a valid date: month ${mo} does not exist` };
   }
-  if (d < 1 || d > daysInMonth(y!, mo)) {
+  if (d < 1 || d > daysInMonth(y, mo)) {
     return { problem: `is not a valid date: day ${d} does not exist in ${MONTH_NAMES[mo - 1]} ${y}` };
   }
   if (h > 23 || mi > 59 || s > 59) {
     return { problem: 'is not a valid time of day' };
   }
   let offset: string | undefined;
-  if (m[8] !== undefined) {
-    const oh = Number(m[8].slice(1, 3));
-    const om = Number(m[8].slice(3, 5));
-    if (oh > 14 || om > 59) {
-      return { problem: `has an impossible UTC offset ${m[8]}` };
+  if (Z !== undefined) {
+    if (Number(Z.slice(1, 3)) > 14 || Number(Z.slice(3, 5)) > 59) {
+      return { problem: `has an impossible UTC offset ${Z}` };
     }
-    offset = `${m[8].slice(0, 3)}:${m[8].slice(3, 5)}`;
+    offset = `${Z.slice(0, 3)}:${Z.slice(3, 5)}`;
   }
-  const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  const wall = Date.UTC(y!, mo - 1, d, h, mi, s, ms);
-  const local = [pad(y!, 4), `-${pad(mo)}`, `-${pad(d)}`, `T${pad(h)}`, `:${pad(mi)}`, `:${pad(s)}`, `.${fraction ?? ''}`]
-    .slice(0, PRECISIONS.indexOf(precision) + 1)
-    .join('');
+  const ms = F === undefined ? 0 : Number(F.length >= 3 ? F.slice(0, 3) : F.padEnd(3, '0'));
+  let wall = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  if (y < 100) {
+    // Date.UTC reads years 0-99 as 1900-1999
+    const t = new Date(wall);
+    t.setUTCFullYear(y);
+    wall = t.getTime();
+  }
   if (offset !== undefined) {
     const minutes = (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
     return { text, utc: new Date(wall - minutes * 60000).toISOString(), offset, explicitOffset: true, precision, local };

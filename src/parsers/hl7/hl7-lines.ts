@@ -20,22 +20,27 @@ export function splitHl7Lines(text: string, firstLine = 1): Hl7Line[] {
   const len = text.length;
   let line = firstLine;
   let start = 0;
-  for (let i = 0; i <= len; i++) {
-    const c = i < len ? text.charCodeAt(i) : 10;
-    if (c !== 13 && c !== 10) {
-      continue;
+  let nextCr = text.indexOf('\r');
+  let nextLf = text.indexOf('\n');
+  for (;;) {
+    if (nextCr !== -1 && nextCr < start) {
+      nextCr = text.indexOf('\r', start);
     }
-    if (i > start) {
-      const t = text.slice(start, i);
-      if (t.trim() !== '') {
+    if (nextLf !== -1 && nextLf < start) {
+      nextLf = text.indexOf('\n', start);
+    }
+    const end = nextCr === -1 ? nextLf : nextLf === -1 ? nextCr : Math.min(nextCr, nextLf);
+    const stop = end === -1 ? len : end;
+    if (stop > start) {
+      const t = text.slice(start, stop);
+      if (t.charCodeAt(0) > 32 || t.trim() !== '') {
         out.push({ text: t, line, start });
       }
     }
-    if (c === 13 && text.charCodeAt(i + 1) === 10) {
-      i += 1;
+    if (end === -1) {
+      return out;
     }
+    start = text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
     line += 1;
-    start = i + 1;
   }
-  return out;
 }

@@ -31,13 +31,21 @@ export interface Hl7Location extends MessageLocation {
 
 /** The numeric parts of an {@link Hl7Location}, used to build one. */
 export interface Hl7Position {
+  /** Segment id. */
   segment: string;
+  /** 1-based position in the message. */
   segmentIndex?: number;
+  /** 1-based occurrence among segments with this id. */
   occurrence?: number;
+  /** Field number. */
   field?: number;
+  /** 1-based repetition. */
   repetition?: number;
+  /** 1-based component. */
   component?: number;
+  /** 1-based subcomponent. */
   subcomponent?: number;
+  /** 1-based line in the text. */
   line?: number;
 }
 

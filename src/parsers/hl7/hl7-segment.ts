@@ -39,7 +39,7 @@ export class Hl7Segment {
   readonly raw: string;
   /** The message's delimiters. */
   readonly delimiters: Hl7Delimiters;
-  private readonly parts: string[];
+  private splitFields?: string[];
   private readonly header: boolean;
   private readonly hexDecoding: Hl7HexDecoding;
 
@@ -52,13 +52,19 @@ export class Hl7Segment {
   constructor(raw: string, delimiters: Hl7Delimiters, position: Hl7SegmentPosition, hexDecoding: Hl7HexDecoding = 'auto') {
     this.raw = raw;
     this.delimiters = delimiters;
-    this.parts = raw.split(delimiters.field);
-    this.name = this.parts[0];
+    // fields are split on first use: most segments of a message are never read
+    const end = raw.indexOf(delimiters.field);
+    this.name = end < 0 ? raw : raw.slice(0, end);
     this.header = HEADER_SEGMENTS.has(this.name);
     this.index = position.index;
     this.occurrence = position.occurrence;
     this.line = position.line;
     this.hexDecoding = hexDecoding;
+  }
+
+  /** The segment split on the field separator (`[0]` is the id). */
+  private get parts(): string[] {
+    return (this.splitFields ??= this.raw.split(this.delimiters.field));
   }
 
   /** The highest field number present (trailing empty fields written with separators count). */

@@ -47,7 +47,9 @@ export function checkHl7Version(header: MshHeader): Hl7Version {
 
 /** MSH-9 read as message type, trigger event and structure. */
 export interface Hl7MessageType {
+  /** MSH-9.1, e.g. `DFT`. */
   type: string;
+  /** MSH-9.2, e.g. `P03`. */
   trigger: string;
   /** MSH-9.3 when written (v2.3.1+). */
   structure?: string;

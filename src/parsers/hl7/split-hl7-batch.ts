@@ -22,6 +22,7 @@ export interface Hl7BatchMessage {
 
 /** A batch file split into messages, with its envelope and what is wrong with the envelope. */
 export interface Hl7Batch {
+  /** The messages, in file order. */
   messages: Hl7BatchMessage[];
   /** FHS, when the file has one. */
   fileHeader?: Hl7Segment;

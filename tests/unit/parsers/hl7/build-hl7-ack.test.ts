@@ -174,6 +174,14 @@ describe('buildHl7Ack: enhanced mode and unreadable messages', () => {
     ]);
   });
 
+  it('leaves ERR-2 out when the error points at a line that is no segment', () => {
+    const inbound = fixture('dft-p03-truncated-segment.hl7');
+    const parseError = thrown(() => parseHl7Message(inbound));
+    const ack = buildHl7Ack({ ...base, inbound, errors: [parseError] });
+    expect(ack.code).toBe('AE');
+    expect(lines(ack.text)[2]).toMatch(/^ERR\|\|\|100\^Segment sequence error\^HL70357\|E\|LB_ERR_HL7_SEGMENT_INVALID\^\^99LB\|\|\|LB_ERR_HL7_SEGMENT_INVALID: line 6 \("PR"\) is not a segment/);
+  });
+
   it('generates a 20-character control id when none is given', () => {
     const a = buildHl7Ack({ inbound: fixture('adt-a01.hl7') });
     const b = buildHl7Ack({ inbound: fixture('adt-a01.hl7') });

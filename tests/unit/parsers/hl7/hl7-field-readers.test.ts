@@ -42,6 +42,10 @@ describe('parseHl7DateTime', () => {
     expect(instant(text)).toEqual(expected);
   });
 
+  it('keeps years below 100 as written', () => {
+    expect(instant('00500101+0000')).toMatchObject({ utc: '0050-01-01T00:00:00.000Z', local: '0050-01-01' });
+  });
+
   it('reads values without offset in the zone given', () => {
     expect(instant('20260701120000', 'America/New_York')).toMatchObject({ utc: '2026-07-01T16:00:00.000Z', offset: '-04:00' });
     expect(instant('20260701120000', 'UTC')).toMatchObject({ utc: '2026-07-01T12:00:00.000Z', offset: '+00:00' });

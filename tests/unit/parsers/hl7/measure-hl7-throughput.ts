@@ -80,6 +80,7 @@ const large = largeDft();
 const now = new Date('2026-03-15T13:30:12Z');
 console.log(`node ${process.version}, one thread; small DFT ${small.length} chars / 10 segments, large DFT ${large.length} chars / 40 segments`);
 rate('parseHl7Message, small DFT^P03', () => parseHl7Message(small), seconds);
+rate('parseHl7Message, large DFT^P03', () => parseHl7Message(large), seconds);
 rate('parseHl7Message + FT1/PRT extract (dates, NM), small', () => extract(small), seconds);
 rate('parseHl7Message + FT1/PRT extract (dates, NM), large', () => extract(large), seconds);
 rate('buildHl7Ack (AA) from the parsed small DFT', () => buildHl7Ack({ inbound: parseHl7Message(small), controlId: 'A1', now }), seconds);
