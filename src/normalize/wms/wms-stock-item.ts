@@ -1,6 +1,6 @@
 import type { DbLotRow } from '../../db/tables';
 import { LotBridgeError } from '../../errors';
-import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
+import { findOrCreateLot, type LotResolution } from '../../model/lots/find-or-create-lot';
 import type { MaterialKind } from '../../model/master-data/master-data.types';
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
@@ -79,15 +79,11 @@ function factorOf(rec: StockRecord, m: ConvertibleMaterial, scanned: { packaging
 }
 
 /**
- * Resolves the material (by GTIN; a provisional `GTIN-<gtin>` material when none has it), the
- * quantity conversion, the lot (found or created provisional, expiry filled from the feed) and the
- * serial of a movement or count, raising the alerts that go with them. The only step of a record
- * that may throw an input error (LB_ERR_WMS_UOM; LB_ERR_WMS_QUANTITY for 10^14 base units or more), and it does so before the record writes anything.
- * @param w - the message's writer
- * @param rec - the record
- * @param sourceKey - the record's idempotency key (for alert details)
+ * The material of a record's GTIN (a provisional `GTIN-<gtin>` material, with its alert, when none
+ * has it) and the factor from the record's quantity to base units. Throws LB_ERR_WMS_UOM or
+ * LB_ERR_WMS_QUANTITY before anything is written for the record.
  */
-export async function resolveStockItem(w: WmsWriter, rec: StockRecord, sourceKey: string): Promise<StockItem> {
+export async function resolveStockMaterial(w: WmsWriter, rec: StockRecord, sourceKey: string): Promise<{ material: StockItem['material']; factor: number }> {
   const { ctx } = w;
   const { gtin } = rec.item;
   let found = await w.materialByGtin(gtin);
@@ -129,8 +125,17 @@ export async function resolveStockItem(w: WmsWriter, rec: StockRecord, sourceKey
   }
   const m = found.material;
   const material: StockItem['material'] = { id: m.id, code: m.code, kind: m.kind, baseUom: m.baseUom, provisional: m.provisional };
+  return { material, factor };
+}
 
-  const lotResult = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber: rec.item.lot, expiry: rec.item.expiry }, w.lineage);
+/**
+ * What follows finding or creating a record's lot: a created (provisional) lot is validated,
+ * counted, announced (`lot.created`) and audited, with an alert when it was first seen in anything
+ * but a receipt; an expiry that contradicts the stored one opens a `udi_mismatch` alert.
+ */
+export async function afterLotResolved(w: WmsWriter, rec: StockRecord, material: StockItem['material'], lotResult: LotResolution, sourceKey: string): Promise<void> {
+  const { ctx } = w;
+  const { gtin } = rec.item;
   const lot = lotResult.row;
   if (lotResult.created) {
     ctx.validate(CANONICAL.lot, { id: lot.id, materialId: material.id, gtin, lotNumber: lot.lot_number, expiry: lot.expiry, status: lot.status, provisional: true, sourceMessageId: ctx.message.id });
@@ -161,7 +166,23 @@ export async function resolveStockItem(w: WmsWriter, rec: StockRecord, sourceKey
       dedupKey: `udi_mismatch:expiry:${lot.id}:${lotResult.expiryMismatch}`,
     });
   }
+}
 
+/**
+ * Resolves the material (by GTIN; a provisional `GTIN-<gtin>` material when none has it), the
+ * quantity conversion, the lot (found or created provisional, expiry filled from the feed) and the
+ * serial of a movement or count, raising the alerts that go with them. The only step of a record
+ * that may throw an input error (LB_ERR_WMS_UOM; LB_ERR_WMS_QUANTITY for 10^14 base units or more), and it does so before the record writes anything.
+ * @param w - the message's writer
+ * @param rec - the record
+ * @param sourceKey - the record's idempotency key (for alert details)
+ */
+export async function resolveStockItem(w: WmsWriter, rec: StockRecord, sourceKey: string): Promise<StockItem> {
+  const { ctx } = w;
+  const { material, factor } = await resolveStockMaterial(w, rec, sourceKey);
+  const lotResult = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber: rec.item.lot, expiry: rec.item.expiry }, w.lineage);
+  const lot = lotResult.row;
+  await afterLotResolved(w, rec, material, lotResult, sourceKey);
   let serialId: string | null = null;
   if (rec.item.serial !== undefined) {
     const s = await findOrCreateSerial(ctx.trx, { materialId: material.id, lotId: lot.id, serialNumber: rec.item.serial }, w.lineage);
