@@ -45,7 +45,9 @@ class Hl7Connector implements ConnectorAdapter {
   private ingest?: IngestPort;
   private server?: MllpServer;
   private lastMessageAt?: Date;
-  private stopped = false;
+  /** Between start() and stop(): start and stop are idempotent, and the connector may start again after a stop. */
+  private running = false;
+  private starting?: Promise<void>;
 
   constructor(
     readonly id: string,
@@ -54,8 +56,21 @@ class Hl7Connector implements ConnectorAdapter {
     private readonly deps: ConnectorDeps,
   ) {}
 
-  async start(ingest: IngestPort): Promise<void> {
+  start(ingest: IngestPort): Promise<void> {
+    if (this.running) {
+      return this.starting ?? Promise.resolve();
+    }
     this.ingest = ingest;
+    this.running = true;
+    this.starting = this.listen().catch((err: unknown) => {
+      this.running = false;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  /** Opens the MLLP listener, when the instance has one. */
+  private async listen(): Promise<void> {
     const m = this.config.mllp;
     if (!m?.enabled) {
       return;
@@ -69,7 +84,7 @@ class Hl7Connector implements ConnectorAdapter {
           ...(m.tls.requestCert ? { requestCert: true } : {}),
         }
       : undefined;
-    this.server = createMllpServer({
+    const server = createMllpServer({
       host: m.host ?? this.deps.listen?.host,
       port,
       maxFrameBytes: m.maxMessageBytes,
@@ -79,8 +94,9 @@ class Hl7Connector implements ConnectorAdapter {
       onFrame: async (payload, conn) => (await this.receive(payload, 'mllp', this.connEnvelope(conn))).body,
       onProtocolError: async (error, bytes, conn) => (await this.receiveBroken(error, bytes, conn)).body,
     });
-    await this.server.start();
-    this.deps.logger.info({ port: this.server.port, tls: tls !== undefined }, 'MLLP listener ready');
+    await server.start();
+    this.server = server;
+    this.deps.logger.info({ port: server.port, tls: tls !== undefined }, 'MLLP listener ready');
   }
 
   /** The bound MLLP port (0 when there is no listener). */
@@ -89,14 +105,20 @@ class Hl7Connector implements ConnectorAdapter {
   }
 
   async stop(options: { force?: boolean } = {}): Promise<void> {
-    if (this.stopped) {
+    if (!this.running) {
       return;
     }
-    this.stopped = true;
-    await this.server?.stop({ graceMs: options.force ? 0 : 10000 });
+    this.running = false;
+    await this.starting?.catch(() => undefined);
+    const server = this.server;
+    this.server = undefined;
+    await server?.stop({ graceMs: options.force ? 0 : 10000 });
   }
 
   health(): Promise<ConnectorHealth> {
+    if (!this.running) {
+      return Promise.resolve({ status: 'down', detail: 'stopped' });
+    }
     if (this.config.mllp?.enabled && !this.server) {
       return Promise.resolve({ status: 'down', detail: 'MLLP listener not started' });
     }
