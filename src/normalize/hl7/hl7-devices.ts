@@ -181,19 +181,63 @@ function deviceOfZ(seg: Hl7Segment, rule: ZSegmentRule, zone: string): Hl7Device
   return withUdi(base, udi, rule.udi === undefined ? seg.location() : seg.location(rule.udi));
 }
 
-/** Every device named under one FT1: its PRTs, OBX device observations and configured Z-segments, in that order. */
+/**
+ * True when two descriptions (from different segments) name the same device: no identifying value
+ * (GTIN, HIBCC DI, lot, serial, expiry) differs where both have one, and they share a lot or serial.
+ */
+function sameDevice(a: Hl7Device, b: Hl7Device): boolean {
+  let shared = 0;
+  for (const k of ['gtin', 'hibccDi', 'lot', 'serial', 'expiry'] as const) {
+    const x = a[k];
+    const y = b[k];
+    if (x === undefined || y === undefined) continue;
+    if (x !== y) return false;
+    if (k === 'lot' || k === 'serial') shared++;
+  }
+  return shared > 0;
+}
+
+/** `a` completed with what only `b` has (the first description keeps its source). */
+function mergeDevices(a: Hl7Device, b: Hl7Device): Hl7Device {
+  const out: Hl7Device = { ...a, contradictions: [...a.contradictions, ...b.contradictions] };
+  for (const k of ['gtin', 'hibccDi', 'lot', 'serial', 'expiry', 'manufactureDate', 'udi', 'quantity'] as const) {
+    if (out[k] === undefined && b[k] !== undefined) {
+      (out as unknown as Record<string, unknown>)[k] = b[k];
+    }
+  }
+  return out;
+}
+
+/**
+ * Every device named under one FT1: its PRTs, configured Z-segments and OBX device observations,
+ * in that order. Sites often describe one device twice (a PRT or Z-segment and OBX rows): a
+ * description that names the same device as one from another segment type is merged into it
+ * rather than counted as a second device.
+ */
 export function devicesOfFt1(group: Hl7SegmentGroup, zone: string, zRules: readonly ZSegmentRule[]): Hl7Device[] {
-  const devices: Hl7Device[] = [];
+  const found: Hl7Device[] = [];
   for (const s of group.members) {
     if (s.name === 'PRT') {
       const d = deviceOfPrt(s, zone);
-      if (d) devices.push(d);
+      if (d) found.push(d);
     } else if (s.name.startsWith('Z')) {
       const rule = zRules.find((r) => r.segment === s.name);
       const d = rule ? deviceOfZ(s, rule, zone) : null;
-      if (d) devices.push(d);
+      if (d) found.push(d);
     }
   }
-  devices.push(...devicesOfObx(group.members.filter((s) => s.name === 'OBX'), zone));
+  found.push(...devicesOfObx(group.members.filter((s) => s.name === 'OBX'), zone));
+  const devices: Hl7Device[] = [];
+  const segmentsOf: Array<Set<string>> = [];
+  for (const d of found) {
+    const i = devices.findIndex((x, j) => !segmentsOf[j].has(d.source.segment ?? '') && sameDevice(x, d));
+    if (i < 0) {
+      devices.push(d);
+      segmentsOf.push(new Set([d.source.segment ?? '']));
+    } else {
+      devices[i] = mergeDevices(devices[i], d);
+      segmentsOf[i].add(d.source.segment ?? '');
+    }
+  }
   return devices;
 }
