@@ -129,6 +129,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         onOutcome: (status) => metrics.processed.inc({ status }),
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
         phi,
+        claimUpTo: config.pipelineBatchMax,
       },
       concurrency: config.workerConcurrency,
       maxAttempts: config.maxAttempts,

@@ -72,4 +72,10 @@ export interface MessageHandler {
   /** Connector kind whose messages this handler processes. */
   readonly kind: string;
   process(ctx: ProcessContext): Promise<HandlerResult>;
+  /**
+   * Optional: maps the first attempts of a batch together, set-based (one statement per table for
+   * all of them). Must write what `process` would write for each message; results in input order.
+   * Throwing rolls the batch back, and each message then goes through `process` on its own.
+   */
+  processMany?(ctxs: ProcessContext[]): Promise<HandlerResult[]>;
 }

@@ -32,6 +32,11 @@ export interface ProcessDeps {
   onOutcome?(status: string): void;
   /** Opens payloads stored encrypted (connectors carrying PHI). */
   phi?: PhiProtector;
+  /**
+   * A batch also claims up to this many other queued first attempts (FOR UPDATE SKIP LOCKED), so a
+   * backlog is mapped in few large transactions; their own jobs then find them done. 0 = off.
+   */
+  claimUpTo?: number;
 }
 
 function toStored(row: DbInboundMessageRow, phi: PhiProtector | undefined): StoredMessage {
@@ -317,16 +322,37 @@ export interface BatchOutcome {
  */
 export async function processBatch(deps: ProcessDeps, messageIds: readonly string[], attempt: { final: boolean }): Promise<BatchOutcome[]> {
   const unique = [...new Set(messageIds)];
-  if (unique.length === 1) {
+  if (unique.length === 1 && !deps.claimUpTo) {
     return [{ messageId: unique[0], outcome: await processMessage(deps, unique[0], attempt) }];
   }
   const log = deps.logger.child({ scope: 'pipeline', batchSize: unique.length });
   const started = performance.now();
   const outcomes = new Map<string, ProcessOutcome>();
   let single: string[] = [];
+  let claimed = 0;
   try {
     const done = await deps.db.transaction(async (trx) => {
       const rows = await trx<DbInboundMessageRow>('inbound_messages').whereIn('id', unique).orderBy([{ column: 'received_at' }, { column: 'id' }]).forUpdate();
+      const room = (deps.claimUpTo ?? 0) - rows.length;
+      if (room > 0) {
+        // a backlog: take more queued first attempts that no other worker holds (their jobs will skip them)
+        const fifo = [...(deps.fifoConnectors ?? [])];
+        const more = await trx<DbInboundMessageRow>('inbound_messages')
+          .where({ status: 'queued', attempts: 0 })
+          .whereNotIn('id', unique)
+          .modify((q) => {
+            if (fifo.length > 0) void q.whereNotIn('connector_id', fifo);
+          })
+          .orderBy('received_at')
+          .limit(room)
+          .forUpdate()
+          .skipLocked();
+        for (const r of more) {
+          rows.push(r);
+          unique.push(r.id);
+        }
+        claimed = more.length;
+      }
       const found = new Set(rows.map((r) => r.id));
       for (const id of unique) {
         if (!found.has(id)) {
@@ -337,6 +363,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
       const cache = new Map<string, unknown>();
       const results: Array<{ row: DbInboundMessageRow; res: HandlerResult }> = [];
       single = [];
+      const todo: Array<{ row: DbInboundMessageRow; ctx: ProcessContext }> = [];
       for (const row of rows) {
         if (TERMINAL_STATUSES.includes(row.status)) {
           outcomes.set(row.id, { status: 'skipped', reason: `already ${row.status}` });
@@ -346,10 +373,26 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           single.push(row.id);
           continue;
         }
-        const message = toStored(row, deps.phi);
-        const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache);
-        const handler = deps.handlers.get(row.connector_kind);
-        const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
+        const ctx = createProcessContext(trx, toStored(row, deps.phi), deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache);
+        todo.push({ row, ctx });
+      }
+      // handlers that map set-based take all their messages at once; the others one by one, in receipt order
+      const resultOf = new Map<string, HandlerResult>();
+      const kinds = [...new Set(todo.map((t) => t.row.connector_kind))];
+      for (const kind of kinds) {
+        const handler = deps.handlers.get(kind);
+        const mine = todo.filter((t) => t.row.connector_kind === kind);
+        if (handler?.processMany && mine.length > 1) {
+          const many = await handler.processMany(mine.map((t) => t.ctx));
+          mine.forEach((t, i) => resultOf.set(t.row.id, many[i]));
+          continue;
+        }
+        for (const t of mine) {
+          resultOf.set(t.row.id, handler ? await handler.process(t.ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${kind}` } });
+        }
+      }
+      for (const { row, ctx } of todo) {
+        const res = resultOf.get(row.id) as HandlerResult;
         await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
           messageId: row.id, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
         });
@@ -378,7 +421,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
       return results;
     });
     const ms = Math.round(performance.now() - started);
-    if (process.env.LB_DEBUG_BATCH) console.error(`batch ok n=${unique.length} done=${done.length} single=${single.length} ms=${ms}`);
+    if (process.env.LB_DEBUG_BATCH) console.error(`batch ok n=${unique.length} done=${done.length} single=${single.length} ms=${ms} claimed=${claimed}`);
     for (const { row, res } of done) {
       outcomes.set(row.id, { status: res.status, recordErrors: res.recordErrors?.length });
       log.info({ messageId: row.id, status: res.status, batchMs: ms, recordErrors: res.recordErrors?.length ?? 0 }, 'message processed');
@@ -388,10 +431,11 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
     log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
     if (process.env.LB_DEBUG_BATCH) console.error(`batch FAIL n=${unique.length} ms=${Math.round(performance.now() - started)} ${err instanceof Error ? err.message : String(err)}`);
     outcomes.clear();
-    single = unique;
+    single = unique.slice(0, unique.length - claimed); // claimed messages go back to their own jobs
   }
   for (const id of single) {
     outcomes.set(id, await processMessage(deps, id, attempt));
   }
-  return unique.map((id) => ({ messageId: id, outcome: outcomes.get(id) ?? { status: 'skipped', reason: 'not processed' } }));
+  const asked = new Set(messageIds);
+  return unique.filter((id) => asked.has(id) || outcomes.has(id)).map((id) => ({ messageId: id, outcome: outcomes.get(id) ?? { status: 'skipped', reason: 'not processed' } }));
 }

@@ -1,12 +1,15 @@
 import { v7 as uuidv7 } from 'uuid';
 import { LotBridgeError } from '../../errors';
+import type { DbLotRow } from '../../db/tables';
+import type { DbLocationRow } from '../../model/master-data/master-data.types';
+import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
+import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import { findTraceEventBySourceKey } from '../../model/trace/find-trace-event-by-source-key';
-import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
-import { readHl7DateTime, readHl7Number, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number, type Hl7DateTime, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
-import { resolveStockItem, subjectItemOf, type StockRecord } from '../wms/wms-stock-item';
-import type { WmsWriter } from '../wms/wms-writer';
+import { afterLotResolved, resolveStockMaterial, subjectItemOf, type StockItem, type StockRecord } from '../wms/wms-stock-item';
+import type { CanonicalTraceEvent, WmsWriter } from '../wms/wms-writer';
 import { devicesOfFt1, type Hl7Device, type ZSegmentRule } from './hl7-devices';
 
 /** Counts a DFT^P03 adds to the message summary. */
@@ -15,6 +18,44 @@ export interface UsageSummary {
   alreadyApplied: number;
   unlotted: number;
   udiMismatches: number;
+  recalledLots: number;
+}
+
+export interface DftOptions {
+  phi: PhiProtector;
+  zRules: readonly ZSegmentRule[];
+}
+
+/** One device usage of a DFT^P03, resolved as far as it can be without writing lots, events or stock. */
+export interface PlannedUsage {
+  w: WmsWriter;
+  sourceKey: string;
+  setId: string;
+  deviceNo: number;
+  dev: Hl7Device;
+  gtin: string;
+  /** The movement-shaped record (lot '' when the device has no lot: nothing is booked then). */
+  rec: StockRecord;
+  material: StockItem['material'];
+  factor: number;
+  /** Signed units as sent (CD credits are negative usage). */
+  signed: number;
+  credit: boolean;
+  when: Hl7DateTime;
+  location: DbLocationRow;
+  partyId: string;
+  hospitalCode: string;
+  transactionType: string | null;
+  procedure?: string;
+  phi: { patient_hmac: string | null; patient_enc: Buffer | null; encounter_hmac: string | null; encounter_enc: Buffer | null };
+  procedureRefHmac: string | null;
+}
+
+/** A DFT^P03 planned: its usages and the counts so far. */
+export interface PlannedDft {
+  w: WmsWriter;
+  usages: PlannedUsage[];
+  summary: UsageSummary;
 }
 
 /** The hospital's location code: `<facility>/<point of care>` from FT1-16, else PV1-3 (PL). */
@@ -38,44 +79,60 @@ function gtinOfFt1(ft1: Hl7Segment): string | undefined {
   return undefined;
 }
 
+/** The hospital party of a message (MSH-4: GLN when MSH-4.3 says so), memoized per transaction. */
+async function hospitalOf(w: WmsWriter, msg: Hl7Message): Promise<{ id: string; code: string }> {
+  const msh = msg.msh;
+  const ref = (msh.get(4, 3) ?? '').toUpperCase() === 'GLN' && msh.get(4, 2) ? (msh.get(4, 2) as string) : msh.get(4, 1) || msh.get(3, 1) || 'UNKNOWN-FACILITY';
+  const code = msh.get(4, 1) || ref;
+  const memo = (w.ctx.cache.get('hl7:parties') as Map<string, string> | undefined) ?? new Map<string, string>();
+  w.ctx.cache.set('hl7:parties', memo);
+  let id = memo.get(ref);
+  if (!id) {
+    const party = await findOrCreateParty(w.ctx.trx, ref, 'customer', w.lineage);
+    if (party.created) {
+      w.summary.created.parties++;
+      await w.ctx.audit({ action: 'party.create_provisional', entityType: 'party', entityId: party.row.id, after: { gln: party.row.gln, code: party.row.code, role: 'customer' } });
+    }
+    id = party.row.id;
+    memo.set(ref, id);
+  }
+  return { id, code };
+}
+
 /**
- * DFT^P03 → device and supply usage at the hospital. Per FT1 (and the PRT / OBX / Z-segments that
- * follow it): the devices it names (UDI decoded, contradictions flagged), one `consuming`
- * ObjectEvent per device at the hospital location (FT1-16 or PV1-3), stock decremented there
- * (FT1-6 `CD` credits it back), a `device_usages` row with patient (PID-3) and encounter (PV1-19)
- * encrypted plus their keyed HMACs, and a `demand_history` row. Field positions: docs/connectors/hl7.md.
+ * Plans a DFT^P03: per FT1 (and the PRT / OBX / Z-segments after it) the devices it names, with
+ * UDI contradictions alerted, the material (provisional when unknown), the hospital location
+ * (FT1-16, else PV1-3), time (FT1-4, else FT1-5, else MSH-7), quantity (FT1-10; 1 per device when
+ * several are listed), and patient (PID-3) / encounter (PV1-19) encrypted with their keyed HMACs.
+ * Input errors (dates, numbers, barcodes, unidentified items) are thrown here, before any usage is written.
+ * @param checkExisting - skip usages already recorded (a re-run of the message); false for a first attempt
  */
-export async function applyDftP03(w: WmsWriter, msg: Hl7Message, opts: { phi: PhiProtector; zRules: readonly ZSegmentRule[] }): Promise<UsageSummary> {
+export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions, checkExisting: boolean): Promise<PlannedDft> {
   const { ctx } = w;
   const zone = ctx.timezone;
-  const summary: UsageSummary = { usages: 0, alreadyApplied: 0, unlotted: 0, udiMismatches: 0 };
-  const msh = msg.msh;
-  const hospitalRef = (msh.get(4, 3) ?? '').toUpperCase() === 'GLN' && msh.get(4, 2) ? (msh.get(4, 2) as string) : msh.get(4, 1) || msh.get(3, 1) || 'UNKNOWN-FACILITY';
-  const hospitalCode = msh.get(4, 1) || hospitalRef;
-  const party = await findOrCreateParty(ctx.trx, hospitalRef, 'customer', w.lineage);
-  if (party.created) {
-    w.summary.created.parties++;
-    await ctx.audit({ action: 'party.create_provisional', entityType: 'party', entityId: party.row.id, after: { gln: party.row.gln, code: party.row.code, role: 'customer' } });
-  }
+  const summary: UsageSummary = { usages: 0, alreadyApplied: 0, unlotted: 0, udiMismatches: 0, recalledLots: 0 };
+  const hospital = await hospitalOf(w, msg);
   const pid = msg.segment('PID');
   const pv1 = msg.segment('PV1');
-  // PHI: patient (PID-3, first identifier with its assigning authority) and encounter (PV1-19)
+  // PHI: patient (PID-3, first identifier with its assigning authority and type) and encounter (PV1-19)
   const patientRef = pid?.get(3, 1) ? [pid.get(3, 1), pid.get(3, 4) ?? '', pid.get(3, 5) ?? ''].join('^') : undefined;
   const encounterRef = pv1?.get(19, 1) ? [pv1.get(19, 1), pv1.get(19, 4) ?? ''].join('^') : undefined;
   const phi = {
-    patient_hmac: patientRef ? opts.phi.hmac(patientRef, `PID-3:${hospitalCode}`) : null,
+    patient_hmac: patientRef ? opts.phi.hmac(patientRef, `PID-3:${hospital.code}`) : null,
     patient_enc: patientRef ? opts.phi.encrypt(patientRef) : null,
-    encounter_hmac: encounterRef ? opts.phi.hmac(encounterRef, `PV1-19:${hospitalCode}`) : null,
+    encounter_hmac: encounterRef ? opts.phi.hmac(encounterRef, `PV1-19:${hospital.code}`) : null,
     encounter_enc: encounterRef ? opts.phi.encrypt(encounterRef) : null,
   };
-  const mshTime = readHl7DateTime(msh, 7, { zone });
-  const groups = msg.segmentGroups('FT1', { until: ['FT1', 'DG1', 'DRG', 'GT1', 'IN1', 'ACC'] });
+  const mshTime = readHl7DateTime(msg.msh, 7, { zone });
+  const groups = msg.segmentGroups('FT1', { until: ['DG1', 'DRG', 'GT1', 'IN1', 'IN2', 'IN3', 'ACC'] });
   if (groups.length === 0) {
     throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'DFT^P03 has no FT1 segment: nothing was used', { location: { segment: 'FT1' } });
   }
+  const usages: PlannedUsage[] = [];
   for (const [gi, group] of groups.entries()) {
     const ft1 = group.leader;
     const setId = ft1.get(1) || String(gi + 1);
+    // FT1-4 transaction date (TS up to v2.4, DR from v2.5: its first component is the start), else FT1-5 posting date, else MSH-7
     const when = readHl7DateTime(ft1, 4, { zone }) ?? readHl7DateTime(ft1, 5, { zone }) ?? mshTime;
     if (!when) {
       throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', `FT1 ${setId}: no transaction date (FT1-4), posting date (FT1-5) or MSH-7`, { location: ft1.location(4) });
@@ -93,7 +150,7 @@ export async function applyDftP03(w: WmsWriter, msg: Hl7Message, opts: { phi: Ph
     }
     for (const [di, dev] of devices.entries()) {
       const sourceKey = `hl7:${ctx.message.id}:FT1-${setId}:${di + 1}`;
-      if ((await findTraceEventBySourceKey(ctx.trx, sourceKey)) !== undefined || (await ctx.trx('device_usages').where({ source_key: sourceKey }).first('id'))) {
+      if (checkExisting && ((await findTraceEventBySourceKey(ctx.trx, sourceKey)) !== undefined || (await ctx.trx('device_usages').where({ source_key: sourceKey }).first('id')))) {
         summary.alreadyApplied++;
         continue;
       }
@@ -103,7 +160,13 @@ export async function applyDftP03(w: WmsWriter, msg: Hl7Message, opts: { phi: Ph
       }
       const units = devices.length > 1 ? (dev.quantity ?? 1) : (dev.quantity ?? quantity);
       const signed = credit ? -Math.abs(units) : units;
-      const location = await w.location(locationCodeOf(ft1, pv1, hospitalCode));
+      const rec: StockRecord = {
+        kind: 'movement', type: 'consume', id: `${ctx.message.controlId ?? ctx.message.id}/FT1-${setId}/${di + 1}`, at: dev.source, pathPrefix: '',
+        item: { gtin, lot: dev.lot ?? '', ...(dev.expiry ? { expiry: dev.expiry } : {}), ...(dev.serial ? { serial: dev.serial } : {}) },
+        quantity: Math.abs(signed),
+      };
+      const { material, factor } = await resolveStockMaterial(w, rec, sourceKey);
+      const location = await w.location(locationCodeOf(ft1, pv1, hospital.code));
       for (const c of dev.contradictions) {
         summary.udiMismatches++;
         await w.alert({
@@ -113,85 +176,127 @@ export async function applyDftP03(w: WmsWriter, msg: Hl7Message, opts: { phi: Ph
           dedupKey: `udi_mismatch:${sourceKey}:${c.field}`,
         });
       }
-      let eventId: string | null = null;
-      let materialId: string;
-      let lotId: string | null = null;
-      let serialId: string | null = null;
-      let uom = 'EA';
-      if (dev.lot) {
-        const rec: StockRecord = {
-          kind: 'movement', type: 'consume', id: `${ctx.message.controlId ?? ctx.message.id}/FT1-${setId}/${di + 1}`, at: dev.source, pathPrefix: '',
-          item: { gtin, lot: dev.lot, ...(dev.expiry ? { expiry: dev.expiry } : {}), ...(dev.serial ? { serial: dev.serial } : {}) },
-          quantity: Math.abs(signed),
-        };
-        const item = await resolveStockItem(w, rec, sourceKey);
-        const base = Math.abs(signed) * item.factor;
-        materialId = item.material.id;
-        lotId = item.lot.id;
-        serialId = item.serialId;
-        uom = item.material.baseUom;
-        const id = await w.recordEvent(
-          {
-            eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'consuming', disposition: credit ? 'active' : 'dispensed',
-            eventTime: when.utc, eventTimeZoneOffset: when.offset, location: location.code,
-            bizTransactions: [{ type: 'hl7', value: `${ctx.message.controlId ?? ''}/FT1-${setId}` }],
-            sensorElementList: null, sourceKey,
-            items: [subjectItemOf(rec, item, base)],
-            details: {
-              hl7Type: 'DFT^P03', ft1: setId, transactionType: ft1.get(6) ?? null, hospital: hospitalCode,
-              ...(procedure ? { procedureCode: procedure } : {}), ...(dev.udi ? { udi: dev.udi } : {}), credit,
-            },
-          },
-          location.id,
-          null,
-        );
-        if (id === undefined) {
-          summary.alreadyApplied++;
-          continue;
-        }
-        eventId = id;
-        await w.book({
-          eventId: id, lotId: item.lot.id, gtin, lotNumber: item.lot.lot_number, location, stockState: 'finished',
-          delta: credit ? base : -base, eventTime: new Date(when.utc), reason: 'movement', uom, recordId: rec.id,
-        });
-      } else {
-        // no lot: the usage and the demand are recorded, stock per lot cannot be booked
-        summary.unlotted++;
-        const found = await w.materialByGtin(gtin);
-        if (found) {
-          materialId = found.material.id;
-          uom = found.material.baseUom;
-        } else {
-          const made = await createProvisionalMaterial(ctx.trx, { gtin, baseUom: 'EA' }, w.lineage);
-          materialId = made.row.id;
-          if (made.created) {
-            w.summary.created.materials++;
-            await ctx.audit({ action: 'material.create_provisional', entityType: 'material', entityId: made.row.id, after: { code: made.row.code, gtin } });
-          }
-        }
-      }
-      const usageId = uuidv7();
-      await ctx.trx('device_usages').insert({
-        id: usageId, trace_event_id: eventId, source_key: sourceKey, material_id: materialId, lot_id: lotId, serial_id: serialId,
-        location_id: location.id, party_id: party.row.id, quantity: signed, uom, used_at: new Date(when.utc), used_at_offset: when.offset,
-        transaction_type: ft1.get(6) ?? null, procedure_code: procedure ?? null,
-        procedure_ref_hmac: encounterRef || procedure ? opts.phi.hmac(`${encounterRef ?? ''}|${procedure ?? ''}|${when.utc}`, `procedure:${hospitalCode}`) : null,
-        ...phi, udi: dev.udi ?? null,
-        details: JSON.stringify({ ft1: setId, device: di + 1, source: dev.source, ...(dev.manufactureDate ? { manufactureDate: dev.manufactureDate } : {}) }),
-        source_message_id: ctx.message.id, ordinal: ctx.nextOrdinal(),
+      usages.push({
+        w, sourceKey, setId, deviceNo: di + 1, dev, gtin, rec, material, factor, signed, credit, when, location, partyId: hospital.id, hospitalCode: hospital.code,
+        transactionType: ft1.get(6) ?? null, procedure,
+        phi,
+        procedureRefHmac: encounterRef || procedure ? opts.phi.hmac(`${encounterRef ?? ''}|${procedure ?? ''}|${when.utc}`, `procedure:${hospital.code}`) : null,
       });
-      await ctx.trx('demand_history').insert({
-        kind: 'consumption', material_id: materialId, location_id: location.id, party_id: party.row.id, quantity: signed, uom,
-        occurred_at: new Date(when.utc), source_key: sourceKey, source_message_id: ctx.message.id, ordinal: ctx.nextOrdinal(),
-      });
-      await ctx.emit('device.used', {
-        usageId, eventId, materialId, lotId, serialId, gtin, lotNumber: dev.lot ?? null, serial: dev.serial ?? null, quantity: signed, uom,
-        location: location.code, hospitalPartyId: party.row.id, usedAt: when.utc, procedureCode: procedure ?? null,
-        patientRef: phi.patient_hmac, encounterRef: phi.encounter_hmac,
-      });
-      await ctx.audit({ action: 'hl7.device_used', entityType: 'device_usage', entityId: usageId, after: { sourceKey, lotId, serialId, quantity: signed, location: location.code } });
-      summary.usages++;
     }
+  }
+  return { w, usages, summary };
+}
+
+/** The `consuming` ObjectEvent of a usage (validated by the writer or the batch). */
+export function usageEvent(u: PlannedUsage, item: StockItem): CanonicalTraceEvent {
+  const base = Math.abs(u.signed) * u.factor;
+  return {
+    eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'consuming', disposition: u.credit ? 'active' : 'dispensed',
+    eventTime: u.when.utc, eventTimeZoneOffset: u.when.offset, location: u.location.code,
+    bizTransactions: [{ type: 'hl7', value: `${u.w.ctx.message.controlId ?? ''}/FT1-${u.setId}` }],
+    sensorElementList: null, sourceKey: u.sourceKey,
+    items: [subjectItemOf(u.rec, item, base)],
+    details: {
+      hl7Type: 'DFT^P03', ft1: u.setId, transactionType: u.transactionType, hospital: u.hospitalCode,
+      ...(u.procedure ? { procedureCode: u.procedure } : {}), ...(u.dev.udi ? { udi: u.dev.udi } : {}), credit: u.credit,
+    },
+  };
+}
+
+/** A recalled lot used on a patient: a critical alert (the recall trace will find the usage too). */
+export async function alertRecalledLotUse(u: PlannedUsage, lot: DbLotRow): Promise<boolean> {
+  if (lot.status !== 'recalled') {
+    return false;
+  }
+  await u.w.alert({
+    type: 'recalled_lot_used', severity: 'critical', subjectType: 'lot', subjectId: lot.id,
+    message: `recalled lot ${lot.lot_number} (GTIN ${u.gtin}) was used at ${u.location.code} (HL7 ${u.w.ctx.message.controlId ?? ''} FT1 ${u.setId})`,
+    details: { lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location.code, sourceKey: u.sourceKey },
+    dedupKey: `recalled_lot_used:${u.sourceKey}`,
+  });
+  return true;
+}
+
+/** The device_usages and demand_history rows of a usage. */
+export function usageRows(u: PlannedUsage, ids: { usageId: string; eventId: string | null; lotId: string | null; serialId: string | null }): { usage: Record<string, unknown>; demand: Record<string, unknown> } {
+  const { ctx } = u.w;
+  const uom = u.material.baseUom;
+  const quantity = u.signed * u.factor;
+  return {
+    usage: {
+      id: ids.usageId, trace_event_id: ids.eventId, source_key: u.sourceKey, material_id: u.material.id, lot_id: ids.lotId, serial_id: ids.serialId,
+      location_id: u.location.id, party_id: u.partyId, quantity, uom, used_at: new Date(u.when.utc), used_at_offset: u.when.offset,
+      transaction_type: u.transactionType, procedure_code: u.procedure ?? null, procedure_ref_hmac: u.procedureRefHmac,
+      ...u.phi, udi: u.dev.udi ?? null,
+      details: JSON.stringify({ ft1: u.setId, device: u.deviceNo, source: u.dev.source, ...(u.dev.manufactureDate ? { manufactureDate: u.dev.manufactureDate } : {}) }),
+      source_message_id: ctx.message.id, ordinal: ctx.nextOrdinal(),
+    },
+    demand: {
+      kind: 'consumption', material_id: u.material.id, location_id: u.location.id, party_id: u.partyId, quantity, uom,
+      occurred_at: new Date(u.when.utc), source_key: u.sourceKey, source_message_id: ctx.message.id, ordinal: ctx.nextOrdinal(),
+    },
+  };
+}
+
+/** Outbox event and audit row of a recorded usage (no PHI: patient and encounter as HMACs only). */
+export async function announceUsage(u: PlannedUsage, ids: { usageId: string; eventId: string | null; lotId: string | null; serialId: string | null }): Promise<void> {
+  const { ctx } = u.w;
+  const quantity = u.signed * u.factor;
+  await ctx.emit('device.used', {
+    usageId: ids.usageId, eventId: ids.eventId, materialId: u.material.id, lotId: ids.lotId, serialId: ids.serialId, gtin: u.gtin,
+    lotNumber: u.dev.lot ?? null, serial: u.dev.serial ?? null, quantity, uom: u.material.baseUom,
+    location: u.location.code, hospitalPartyId: u.partyId, usedAt: u.when.utc, procedureCode: u.procedure ?? null,
+    patientRef: u.phi.patient_hmac, encounterRef: u.phi.encounter_hmac,
+  });
+  await ctx.audit({ action: 'hl7.device_used', entityType: 'device_usage', entityId: ids.usageId, after: { sourceKey: u.sourceKey, lotId: ids.lotId, serialId: ids.serialId, quantity, location: u.location.code } });
+}
+
+/**
+ * DFT^P03 → device and supply usage at the hospital, one message at a time (first attempts of a
+ * batch go through applyDftP03Batch instead). Per planned usage: the lot and serial (found or
+ * created provisional), a `consuming` ObjectEvent at the hospital location, stock booked there
+ * (−, or + for an FT1-6 `CD` credit), a `device_usages` row (PHI encrypted + HMAC) and a
+ * `demand_history` row. Field positions: docs/connectors/hl7.md.
+ */
+export async function applyDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions): Promise<UsageSummary> {
+  const plan = await planDftP03(w, msg, opts, true);
+  const { summary } = plan;
+  const { ctx } = w;
+  for (const u of plan.usages) {
+    let eventId: string | null = null;
+    let lotId: string | null = null;
+    let serialId: string | null = null;
+    if (u.dev.lot) {
+      const lotResult = await findOrCreateLot(ctx.trx, { materialId: u.material.id, lotNumber: u.dev.lot, expiry: u.dev.expiry }, w.lineage);
+      await afterLotResolved(w, u.rec, u.material, lotResult, u.sourceKey);
+      const lot = lotResult.row;
+      if (await alertRecalledLotUse(u, lot)) summary.recalledLots++;
+      lotId = lot.id;
+      if (u.dev.serial) {
+        serialId = (await findOrCreateSerial(ctx.trx, { materialId: u.material.id, lotId: lot.id, serialNumber: u.dev.serial }, w.lineage)).row.id;
+      }
+      const item: StockItem = { material: u.material, lot, serialId, factor: u.factor };
+      const id = await w.recordEvent(usageEvent(u, item), u.location.id, null);
+      if (id === undefined) {
+        summary.alreadyApplied++;
+        continue;
+      }
+      eventId = id;
+      const base = Math.abs(u.signed) * u.factor;
+      await w.book({
+        eventId: id, lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location, stockState: 'finished',
+        delta: u.credit ? base : -base, eventTime: new Date(u.when.utc), reason: 'movement', uom: u.material.baseUom, recordId: u.rec.id,
+      });
+    } else {
+      // no lot: the usage and the demand are recorded; stock is kept per lot and cannot be booked
+      summary.unlotted++;
+    }
+    const ids = { usageId: uuidv7(), eventId, lotId, serialId };
+    const rows = usageRows(u, ids);
+    await ctx.trx('device_usages').insert(rows.usage);
+    await ctx.trx('demand_history').insert(rows.demand);
+    await announceUsage(u, ids);
+    summary.usages++;
   }
   return summary;
 }

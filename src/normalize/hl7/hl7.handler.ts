@@ -3,7 +3,8 @@ import type { HandlerResult, MessageHandler, ProcessContext } from '../../pipeli
 import { decodeHl7Buffer, parseHl7Message, type Hl7Message } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
 import { WmsWriter } from '../wms/wms-writer';
-import { applyDftP03 } from './apply-dft-p03';
+import { applyDftP03, planDftP03, type PlannedDft, type UsageSummary } from './apply-dft-p03';
+import { applyDftP03Batch } from './apply-dft-p03-batch';
 import { applyMfnM16 } from './apply-mfn-m16';
 import { applyOmsO05 } from './apply-oms-o05';
 import type { ZSegmentRule } from './hl7-devices';
@@ -20,67 +21,110 @@ export interface Hl7HandlerDeps {
   configOf(connectorId: string): Hl7HandlerConfig;
 }
 
-/**
- * Flags a different message that reuses a sender's MSH-10 (a control-id collision): it is stored
- * and processed as its own message (its content differs, so its dedup key does), and an alert names both.
- */
-async function flagControlIdCollision(w: WmsWriter): Promise<string | undefined> {
-  const m = w.ctx.message;
-  if (!m.controlId) return undefined;
-  const other = await w.ctx
-    .trx('inbound_messages')
-    .where({ connector_kind: 'hl7', control_id: m.controlId })
-    .whereRaw("coalesce(sender, '') = ?", [m.sender ?? ''])
-    .whereNot({ id: m.id })
+/** A decoded and parsed message with its MSH-9 type. */
+interface Parsed {
+  ctx: ProcessContext;
+  msg: Hl7Message;
+  type: string;
+  charset: string;
+}
+
+function parse(ctx: ProcessContext, cfg: Hl7HandlerConfig): Parsed {
+  const decoded = decodeHl7Buffer(ctx.message.payload, { defaultCharset: ctx.message.encoding ?? cfg.defaultCharset });
+  const msg = parseHl7Message(decoded.text);
+  const h = msg.header;
+  const type = [h.messageType, h.triggerEvent].filter(Boolean).join('^');
+  if (!type) {
+    throw new LotBridgeError('LB_ERR_HL7_MESSAGE_TYPE', 'MSH-9 has no message type', { location: msg.msh.location(9) });
+  }
+  return { ctx, msg, type, charset: decoded.charset };
+}
+
+/** Control-id collisions of a batch in one query: message id → the earlier message that used its MSH-10. */
+async function collisionsOf(parsed: Parsed[]): Promise<Map<string, string>> {
+  const withId = parsed.filter((p) => p.ctx.message.controlId);
+  const out = new Map<string, string>();
+  if (withId.length === 0) return out;
+  const rows = await parsed[0].ctx.trx('inbound_messages')
+    .where({ connector_kind: 'hl7' })
+    .whereIn('control_id', [...new Set(withId.map((p) => p.ctx.message.controlId as string))])
     .whereNotIn('status', ['duplicate', 'rejected'])
-    .orderBy('received_at')
-    .first<{ id: string } | undefined>('id');
-  if (!other) return undefined;
+    .orderBy([{ column: 'received_at' }, { column: 'id' }])
+    .select<Array<{ id: string; control_id: string; sender: string | null }>>('id', 'control_id', 'sender');
+  for (const p of withId) {
+    const m = p.ctx.message;
+    const other = rows.find((r) => r.id !== m.id && r.control_id === m.controlId && (r.sender ?? '') === (m.sender ?? ''));
+    if (other) out.set(m.id, other.id);
+  }
+  return out;
+}
+
+async function alertCollision(w: WmsWriter, first: string): Promise<void> {
+  const m = w.ctx.message;
   await w.alert({
     type: 'hl7_control_id_collision', severity: 'warning', subjectType: 'message', subjectId: m.id,
-    message: `HL7 sender ${m.sender ?? '?'} reused MSH-10 ${m.controlId} for a different message (first: ${other.id}); both were processed`,
-    details: { controlId: m.controlId, sender: m.sender, first: other.id, second: m.id },
+    message: `HL7 sender ${m.sender ?? '?'} reused MSH-10 ${m.controlId ?? ''} for a different message (first: ${first}); both were processed`,
+    details: { controlId: m.controlId, sender: m.sender, first, second: m.id },
     dedupKey: `hl7_control_id_collision:${m.id}`,
   });
-  return other.id;
 }
 
 /**
  * The `hl7` connector kind's handler: decode (MSH-18 or the connector's default charset), parse,
  * then map by MSH-9: DFT^P03 device/supply usage, OMS^O05 supply requisitions, MFN^M16 item master.
  * Every other type is `routed` (stored, acknowledged, handed to flows) — never rejected for its type.
+ * A batch's DFT^P03 messages are mapped together, set-based (applyDftP03Batch).
  */
 export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
+  const options = (ctx: ProcessContext) => ({ phi: deps.phi, zRules: deps.configOf(ctx.message.connectorId).zSegments });
+  const commonOf = (p: Parsed, collisionWith: string | undefined) => ({ version: p.msg.header.version, charset: p.charset, ...(collisionWith ? { controlIdCollisionWith: collisionWith } : {}) });
+  const dftResult = (p: Parsed, w: WmsWriter, usage: UsageSummary, collisionWith: string | undefined): HandlerResult => ({
+    status: 'processed', messageType: p.type,
+    summary: { ...commonOf(p, collisionWith), ...usage, created: w.summary.created, alerts: w.summary.alerts, ledgerRows: w.summary.ledgerRows, events: w.summary.events },
+  });
+  /** Everything but a batched DFT^P03. */
+  const mapOne = async (p: Parsed, w: WmsWriter, collisionWith: string | undefined): Promise<HandlerResult> => {
+    const common = commonOf(p, collisionWith);
+    switch (p.type) {
+      case 'DFT^P03':
+        return dftResult(p, w, await applyDftP03(w, p.msg, options(p.ctx)), collisionWith);
+      case 'OMS^O05':
+        return { status: 'processed', messageType: p.type, summary: { ...common, ...(await applyOmsO05(w, p.msg)), created: w.summary.created } };
+      case 'MFN^M16':
+        return { status: 'processed', messageType: p.type, summary: { ...common, ...(await applyMfnM16(w, p.msg)), created: w.summary.created } };
+      default:
+        return { status: 'routed', messageType: p.type, summary: { ...common, reason: `no canonical mapping for ${p.type}: stored and routed as-is` } };
+    }
+  };
   return {
     kind: 'hl7',
     async process(ctx: ProcessContext): Promise<HandlerResult> {
-      const cfg = deps.configOf(ctx.message.connectorId);
-      const decoded = decodeHl7Buffer(ctx.message.payload, { defaultCharset: ctx.message.encoding ?? cfg.defaultCharset });
-      const msg: Hl7Message = parseHl7Message(decoded.text);
-      const h = msg.header;
-      const type = [h.messageType, h.triggerEvent].filter(Boolean).join('^');
+      const p = parse(ctx, deps.configOf(ctx.message.connectorId));
       const w = new WmsWriter(ctx, 1, 'HL7');
-      const collisionWith = await flagControlIdCollision(w);
-      const common = { version: h.version, charset: decoded.charset, ...(collisionWith ? { controlIdCollisionWith: collisionWith } : {}) };
-      switch (type) {
-        case 'DFT^P03': {
-          const usage = await applyDftP03(w, msg, { phi: deps.phi, zRules: cfg.zSegments });
-          return { status: 'processed', messageType: type, summary: { ...common, ...usage, created: w.summary.created, alerts: w.summary.alerts, ledgerRows: w.summary.ledgerRows } };
+      const collisionWith = (await collisionsOf([p])).get(ctx.message.id);
+      if (collisionWith) await alertCollision(w, collisionWith);
+      return mapOne(p, w, collisionWith);
+    },
+    async processMany(ctxs: ProcessContext[]): Promise<HandlerResult[]> {
+      const parsed = ctxs.map((ctx) => parse(ctx, deps.configOf(ctx.message.connectorId)));
+      const collisions = await collisionsOf(parsed);
+      const results: HandlerResult[] = new Array<HandlerResult>(parsed.length);
+      const plans: Array<{ i: number; p: Parsed; w: WmsWriter; plan: PlannedDft }> = [];
+      for (const [i, p] of parsed.entries()) {
+        const w = new WmsWriter(p.ctx, 1, 'HL7');
+        const collisionWith = collisions.get(p.ctx.message.id);
+        if (collisionWith) await alertCollision(w, collisionWith);
+        if (p.type === 'DFT^P03') {
+          plans.push({ i, p, w, plan: await planDftP03(w, p.msg, options(p.ctx), false) });
+        } else {
+          results[i] = await mapOne(p, w, collisionWith);
         }
-        case 'OMS^O05': {
-          const r = await applyOmsO05(w, msg);
-          return { status: 'processed', messageType: type, summary: { ...common, ...r, created: w.summary.created } };
-        }
-        case 'MFN^M16': {
-          const r = await applyMfnM16(w, msg);
-          return { status: 'processed', messageType: type, summary: { ...common, ...r, created: w.summary.created } };
-        }
-        default:
-          if (!type) {
-            throw new LotBridgeError('LB_ERR_HL7_MESSAGE_TYPE', 'MSH-9 has no message type', { location: msg.msh.location(9) });
-          }
-          return { status: 'routed', messageType: type, summary: { ...common, reason: `no canonical mapping for ${type}: stored and routed as-is` } };
       }
+      if (plans.length > 0) {
+        await applyDftP03Batch(ctxs[0].trx, plans.map((x) => x.plan));
+        for (const x of plans) results[x.i] = dftResult(x.p, x.w, x.plan.summary, collisions.get(x.p.ctx.message.id));
+      }
+      return results;
     },
   };
 }

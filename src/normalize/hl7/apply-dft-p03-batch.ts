@@ -1,0 +1,256 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Knex } from 'knex';
+import type { DbLotRow } from '../../db/tables';
+import type { LotResolution } from '../../model/lots/find-or-create-lot';
+import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
+import { CANONICAL } from '../wms/wms-writer';
+import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
+
+const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
+
+/** Lots of the usages: one SELECT for all, one INSERT for the missing ones (provisional), as findOrCreateLot does per lot. */
+async function resolveLots(trx: Knex.Transaction, usages: PlannedUsage[]): Promise<Map<PlannedUsage, LotResolution>> {
+  const wanted = new Map<string, PlannedUsage[]>();
+  for (const u of usages) {
+    const k = keyOf(u.material.id, u.dev.lot as string);
+    wanted.set(k, [...(wanted.get(k) ?? []), u]);
+  }
+  const keys = [...wanted.values()].map((us) => us[0]);
+  const found = await trx.raw<{ rows: DbLotRow[] }>(
+    'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
+    [keys.map((u) => u.material.id), keys.map((u) => u.dev.lot as string)] as unknown as string[],
+  );
+  const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));
+  const created = new Set<string>();
+  const missing = keys.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string)));
+  if (missing.length > 0) {
+    const inserted = await trx('lots')
+      .insert(missing.map((u) => ({
+        id: uuidv7(), material_id: u.material.id, lot_number: u.dev.lot, expiry: u.dev.expiry ?? null, provisional: true,
+        source_message_id: u.w.ctx.message.id, ordinal: u.w.ctx.nextOrdinal(),
+      })))
+      .onConflict(['material_id', 'lot_number'])
+      .ignore()
+      .returning<DbLotRow[]>('*');
+    for (const r of inserted) {
+      const k = keyOf(r.material_id, r.lot_number);
+      rows.set(k, r);
+      created.add(k);
+    }
+    const raced = missing.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string)));
+    for (const u of raced) {
+      const r = await trx<DbLotRow>('lots').where({ material_id: u.material.id, lot_number: u.dev.lot }).first();
+      if (r) rows.set(keyOf(r.material_id, r.lot_number), r);
+    }
+  }
+  const out = new Map<PlannedUsage, LotResolution>();
+  for (const [k, us] of wanted) {
+    const first = rows.get(k);
+    if (!first) {
+      throw new Error(`lot ${us[0].dev.lot} vanished while it was resolved`);
+    }
+    let row: DbLotRow = first;
+    for (const [i, u] of us.entries()) {
+      if (created.has(k)) {
+        out.set(u, { row, created: i === 0 });
+        continue;
+      }
+      const expiry = u.dev.expiry;
+      if (expiry !== undefined && row.expiry === null) {
+        const [updated]: DbLotRow[] = await trx<DbLotRow>('lots').where({ id: row.id }).whereNull('expiry').update({ expiry, updated_at: trx.fn.now() }).returning('*');
+        row = updated ?? row;
+        rows.set(k, row);
+        out.set(u, { row, created: false });
+      } else if (expiry !== undefined && row.expiry !== expiry) {
+        out.set(u, { row, created: false, expiryMismatch: expiry });
+      } else {
+        out.set(u, { row, created: false });
+      }
+    }
+  }
+  return out;
+}
+
+/** Serials of the usages: one SELECT, one INSERT for the missing ones (in the usage's lot). */
+async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedUsage; lotId: string }>): Promise<Map<PlannedUsage, string>> {
+  const withSerial = usages.filter((x) => x.u.dev.serial);
+  const out = new Map<PlannedUsage, string>();
+  if (withSerial.length === 0) return out;
+  const byKey = new Map<string, Array<{ u: PlannedUsage; lotId: string }>>();
+  for (const x of withSerial) {
+    const k = keyOf(x.u.material.id, x.u.dev.serial as string);
+    byKey.set(k, [...(byKey.get(k) ?? []), x]);
+  }
+  const firsts = [...byKey.values()].map((xs) => xs[0]);
+  const found = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
+    'SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, serial_number) ON s.material_id = k.material_id AND s.serial_number = k.serial_number',
+    [firsts.map((x) => x.u.material.id), firsts.map((x) => x.u.dev.serial as string)] as unknown as string[],
+  );
+  const ids = new Map(found.rows.map((r) => [keyOf(r.material_id, r.serial_number), r.id]));
+  const missing = firsts.filter((x) => !ids.has(keyOf(x.u.material.id, x.u.dev.serial as string)));
+  if (missing.length > 0) {
+    const inserted = await trx('serials')
+      .insert(missing.map((x) => ({
+        id: uuidv7(), material_id: x.u.material.id, serial_number: x.u.dev.serial, lot_id: x.lotId, source_message_id: x.u.w.ctx.message.id, ordinal: x.u.w.ctx.nextOrdinal(),
+      })))
+      .onConflict(['material_id', 'serial_number'])
+      .ignore()
+      .returning<Array<{ id: string; material_id: string; serial_number: string }>>(['id', 'material_id', 'serial_number']);
+    for (const r of inserted) ids.set(keyOf(r.material_id, r.serial_number), r.id);
+    for (const x of missing.filter((m) => !ids.has(keyOf(m.u.material.id, m.u.dev.serial as string)))) {
+      const r = await trx('serials').where({ material_id: x.u.material.id, serial_number: x.u.dev.serial }).first<{ id: string } | undefined>('id');
+      if (r) ids.set(keyOf(x.u.material.id, x.u.dev.serial as string), r.id);
+    }
+  }
+  for (const [k, xs] of byKey) {
+    const id = ids.get(k);
+    if (!id) throw new Error(`serial ${xs[0].u.dev.serial} vanished while it was resolved`);
+    for (const x of xs) out.set(x.u, id);
+  }
+  return out;
+}
+
+/**
+ * The DFT^P03 usages of a whole batch written set-based: lots, serials, trace events and their
+ * items, ledger rows and balances, device usages and demand rows each in one statement for all
+ * messages, instead of a dozen statements per message. The rows are the same as applyDftP03
+ * writes one message at a time (tests/integration/hl7 compares both). Usages whose lot/location
+ * has a count at or after their time take the single-row booking (the count rules of WmsWriter.book).
+ */
+export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[]): Promise<void> {
+  const usages = plans.flatMap((p) => p.usages);
+  const summaryOf = new Map<PlannedUsage, PlannedDft>();
+  for (const p of plans) for (const u of p.usages) summaryOf.set(u, p);
+  const lotted = usages.filter((u) => u.dev.lot);
+  const lots = lotted.length > 0 ? await resolveLots(trx, lotted) : new Map<PlannedUsage, LotResolution>();
+  for (const u of lotted) {
+    const r = lots.get(u) as LotResolution;
+    await afterLotResolved(u.w, u.rec, u.material, r, u.sourceKey);
+    if (await alertRecalledLotUse(u, r.row)) (summaryOf.get(u) as PlannedDft).summary.recalledLots++;
+  }
+  const serials = await resolveSerials(trx, lotted.map((u) => ({ u, lotId: (lots.get(u) as LotResolution).row.id })));
+
+  // usages whose lot/location/state has a count at or after their time: booked one by one (count rules)
+  const counted = new Set<PlannedUsage>();
+  if (lotted.length > 0) {
+    const last = await trx.raw<{ rows: Array<{ lot_id: string; location_id: string; at: Date }> }>(
+      `SELECT l.lot_id, l.location_id, max(l.event_time) AS at
+         FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
+         JOIN (SELECT DISTINCT * FROM unnest(?::uuid[], ?::uuid[])) AS k(lot_id, location_id) ON l.lot_id = k.lot_id AND l.location_id = k.location_id
+        WHERE e.biz_step = 'cycle_counting' AND l.stock_state = 'finished'
+        GROUP BY l.lot_id, l.location_id`,
+      [lotted.map((u) => (lots.get(u) as LotResolution).row.id), lotted.map((u) => u.location.id)] as unknown as string[],
+    );
+    const lastCount = new Map(last.rows.map((r) => [keyOf(r.lot_id, r.location_id), new Date(r.at).getTime()]));
+    for (const u of lotted) {
+      const at = lastCount.get(keyOf((lots.get(u) as LotResolution).row.id, u.location.id));
+      if (at !== undefined && at >= new Date(u.when.utc).getTime()) counted.add(u);
+    }
+  }
+
+  // trace events and their items
+  const eventRows: Array<Record<string, unknown>> = [];
+  const itemRows: Array<Record<string, unknown>> = [];
+  const eventOf = new Map<PlannedUsage, string>();
+  for (const u of lotted) {
+    const lot = (lots.get(u) as LotResolution).row;
+    const item: StockItem = { material: u.material, lot, serialId: serials.get(u) ?? null, factor: u.factor };
+    const ev = usageEvent(u, item);
+    u.w.ctx.validate(CANONICAL.traceEvent, ev);
+    const id = uuidv7();
+    eventOf.set(u, id);
+    eventRows.push({
+      id, type: ev.eventType, action: ev.action, biz_step: ev.bizStep, disposition: ev.disposition, event_time: new Date(ev.eventTime),
+      event_time_zone_offset: ev.eventTimeZoneOffset, location_id: u.location.id, read_point: null, biz_transactions: JSON.stringify(ev.bizTransactions),
+      sensor_readings: null, details: JSON.stringify(ev.details), source_key: ev.sourceKey, source_message_id: u.w.ctx.message.id, ordinal: u.w.ctx.nextOrdinal(),
+    });
+    for (const i of ev.items) {
+      itemRows.push({ event_id: id, role: i.role, material_id: i.materialId, lot_id: i.lotId, serial_id: i.serialId ?? null, quantity: i.quantity, uom: i.uom, base_quantity: i.baseQuantity });
+    }
+    u.w.summary.events++;
+  }
+  if (eventRows.length > 0) {
+    const inserted = await trx('trace_events').insert(eventRows).onConflict().ignore().returning<Array<{ id: string }>>('id');
+    if (inserted.length !== eventRows.length) {
+      // a source key recorded meanwhile (another message): let the one-by-one path sort it out
+      throw new Error(`${eventRows.length - inserted.length} usage event(s) of the batch were recorded meanwhile`);
+    }
+    await trx('trace_event_items').insert(itemRows);
+  }
+
+  // stock: ledger rows and balances for all usages not touched by a count, one statement
+  const booked = lotted.filter((u) => !counted.has(u));
+  if (booked.length > 0) {
+    const ledger = booked.map((u) => {
+      const lot = (lots.get(u) as LotResolution).row;
+      const base = Math.abs(u.signed) * u.factor;
+      const delta = u.credit ? base : -base;
+      u.w.ctx.validate(CANONICAL.inventoryChange, {
+        eventId: eventOf.get(u), lotId: lot.id, locationId: u.location.id, location: u.location.code, gtin: u.gtin, lotNumber: lot.lot_number,
+        stockState: 'finished', delta, eventTime: u.when.utc, reason: 'movement',
+      });
+      u.w.summary.ledgerRows++;
+      return { u, lot, delta, ordinal: u.w.ctx.nextOrdinal() };
+    });
+    const r = await trx.raw<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(
+      `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::timestamptz[], ?::uuid[], ?::int[])
+                  AS t(event_id, lot_id, location_id, delta, event_time, source_message_id, ordinal)),
+            l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+                  SELECT event_id, lot_id, location_id, 'finished', delta, event_time, source_message_id, ordinal FROM x)
+       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+       SELECT lot_id, location_id, 'finished', sum(delta) FROM x GROUP BY lot_id, location_id ORDER BY lot_id, location_id
+       ON CONFLICT (lot_id, location_id, stock_state)
+       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+       RETURNING lot_id, location_id, quantity`,
+      [
+        ledger.map((b) => eventOf.get(b.u)), ledger.map((b) => b.lot.id), ledger.map((b) => b.u.location.id), ledger.map((b) => b.delta),
+        ledger.map((b) => new Date(b.u.when.utc)), ledger.map((b) => b.u.w.ctx.message.id), ledger.map((b) => b.ordinal),
+      ] as unknown as string[],
+    );
+    // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state)
+    for (const row of r.rows) {
+      const balance = Number(row.quantity);
+      if (balance >= 0) continue;
+      const last = [...ledger].reverse().find((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
+      if (!last) continue;
+      const { u, lot } = last;
+      await u.w.alert({
+        type: 'negative_balance', severity: 'warning', subjectType: 'lot', subjectId: lot.id,
+        message: `lot ${lot.lot_number} (GTIN ${u.gtin}) at ${u.location.code} (finished) is at ${balance} ${u.material.baseUom} after HL7 record ${u.rec.id}`,
+        details: { lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location.code, stockState: 'finished', balance, recordId: u.rec.id },
+        dedupKey: `negative_balance:${lot.id}:${u.location.id}:finished`,
+      });
+    }
+  }
+  for (const u of counted) {
+    const lot = (lots.get(u) as LotResolution).row;
+    const base = Math.abs(u.signed) * u.factor;
+    await u.w.book({
+      eventId: eventOf.get(u) as string, lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location, stockState: 'finished',
+      delta: u.credit ? base : -base, eventTime: new Date(u.when.utc), reason: 'movement', uom: u.material.baseUom, recordId: u.rec.id,
+    });
+  }
+
+  // device usages and demand, then their outbox events and audit rows (buffered to the batch's end)
+  const usageRowsAll: Array<Record<string, unknown>> = [];
+  const demandRows: Array<Record<string, unknown>> = [];
+  const announced: Array<{ u: PlannedUsage; ids: { usageId: string; eventId: string | null; lotId: string | null; serialId: string | null } }> = [];
+  for (const u of usages) {
+    const lot = lots.get(u)?.row;
+    const ids = { usageId: uuidv7(), eventId: eventOf.get(u) ?? null, lotId: lot?.id ?? null, serialId: serials.get(u) ?? null };
+    const rows = usageRows(u, ids);
+    usageRowsAll.push(rows.usage);
+    demandRows.push(rows.demand);
+    announced.push({ u, ids });
+    const s = (summaryOf.get(u) as PlannedDft).summary;
+    s.usages++;
+    if (!u.dev.lot) s.unlotted++;
+  }
+  if (usageRowsAll.length > 0) {
+    await trx('device_usages').insert(usageRowsAll);
+    await trx('demand_history').insert(demandRows);
+  }
+  for (const a of announced) {
+    await announceUsage(a.u, a.ids);
+  }
+}
