@@ -73,7 +73,8 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
     }
     throw err;
   }
-  const given = { lot: d.lot, expiry: d.expiry, serial: d.serial, gtin: d.gtin };
+  // the device identifier sent apart is compared with the UDI's own kind: a GTIN with a GS1 UDI, a HIBCC DI with a HIBCC UDI
+  const given = { lot: d.lot, expiry: d.expiry, serial: d.serial, gtin: decoded.scheme === 'hibcc' ? d.hibccDi : d.gtin };
   const contradictions = udiContradictions(decoded, given);
   if (decoded.scheme === 'gs1') {
     return {
