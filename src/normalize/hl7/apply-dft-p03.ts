@@ -79,6 +79,27 @@ function gtinOfFt1(ft1: Hl7Segment): string | undefined {
   return undefined;
 }
 
+/**
+ * The GTIN of the material master data knows a HIBCC device by (identifier scheme `hibcc`, the
+ * LIC + product + unit of measure, with or without the `+` flag): the GTIN of the same packaging
+ * level, else the each-level one. `material` without `gtin` when the material has no GTIN.
+ */
+async function gtinOfHibccDevice(w: WmsWriter, hibccDi: string): Promise<{ material?: string; gtin?: string }> {
+  const di = hibccDi.toUpperCase().replace(/^\+/, '');
+  const row = await w.ctx
+    .trx('material_identifiers as h')
+    .join('materials as m', 'm.id', 'h.material_id')
+    .leftJoin('material_identifiers as g', (j) => j.on('g.material_id', '=', 'h.material_id').andOnIn('g.scheme', ['gtin', 'udi_di']))
+    .where('h.scheme', 'hibcc')
+    .whereRaw("upper(regexp_replace(h.value, '^\\+', '')) = ?", [di])
+    .orderByRaw("(g.packaging_level = h.packaging_level) DESC NULLS LAST, (g.packaging_level = 'each') DESC NULLS LAST, g.quantity_per_level, g.value")
+    .first<{ code: string; gtin: string | null } | undefined>('m.code', 'g.value as gtin');
+  if (!row) {
+    return {};
+  }
+  return { material: row.code, ...(row.gtin && /^\d{14}$/.test(row.gtin) ? { gtin: row.gtin } : {}) };
+}
+
 /** The hospital party of a message (MSH-4: GLN when MSH-4.3 says so), memoized per transaction. */
 async function hospitalOf(w: WmsWriter, msg: Hl7Message): Promise<{ id: string; code: string }> {
   const msh = msg.msh;
@@ -154,9 +175,16 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
         summary.alreadyApplied++;
         continue;
       }
-      const gtin = dev.gtin ?? gtinOfFt1(ft1);
+      // a HIBCC-labelled device is found by its HIBCC identifier in master data; FT1-7 stands in when it is a GTIN
+      const hibcc = dev.gtin === undefined && dev.hibccDi ? await gtinOfHibccDevice(w, dev.hibccDi) : undefined;
+      const gtin = dev.gtin ?? hibcc?.gtin ?? gtinOfFt1(ft1);
       if (!gtin) {
-        throw new LotBridgeError('LB_ERR_HL7_ITEM_UNIDENTIFIED', `FT1 ${setId}: device ${di + 1} has no GTIN (HIBCC device ${dev.hibccDi ?? '?'} is not linked to a material)`, { location: dev.source });
+        const why = !dev.hibccDi
+          ? `it has no device identifier (GTIN or UDI) and FT1-7 "${ft1.get(7) ?? ''}" is not a GTIN`
+          : hibcc?.material
+            ? `HIBCC device ${dev.hibccDi} is material ${hibcc.material}, which has no GTIN to book stock by`
+            : `HIBCC device ${dev.hibccDi} is not in master data (no material has the hibcc identifier ${dev.hibccDi})`;
+        throw new LotBridgeError('LB_ERR_HL7_ITEM_UNIDENTIFIED', `FT1 ${setId}: device ${di + 1} is not identified: ${why}`, { location: dev.udiSource ?? dev.source, details: { hibccDi: dev.hibccDi ?? null } });
       }
       const units = devices.length > 1 ? (dev.quantity ?? 1) : (dev.quantity ?? quantity);
       const signed = credit ? -Math.abs(units) : units;

@@ -28,6 +28,8 @@ export interface Hl7Device {
   manufactureDate?: string;
   /** The UDI carrier as sent. */
   udi?: string;
+  /** Where the UDI was read (e.g. PRT-10). */
+  udiSource?: MessageLocation;
   /** Units this device stands for (default 1 when several devices are listed). */
   quantity?: number;
   /** Where it was read. */
@@ -80,6 +82,7 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
     return {
       ...d,
       udi,
+      udiSource: where,
       gtin: decoded.gtin ?? d.gtin,
       lot: decoded.lot ?? d.lot,
       serial: decoded.serial ?? d.serial,
@@ -91,6 +94,7 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
   return {
     ...d,
     udi,
+    udiSource: where,
     hibccDi: decoded.deviceIdentifier ?? d.hibccDi,
     lot: decoded.lot ?? d.lot,
     serial: decoded.serial ?? d.serial,
@@ -201,7 +205,7 @@ function sameDevice(a: Hl7Device, b: Hl7Device): boolean {
 /** `a` completed with what only `b` has (the first description keeps its source). */
 function mergeDevices(a: Hl7Device, b: Hl7Device): Hl7Device {
   const out: Hl7Device = { ...a, contradictions: [...a.contradictions, ...b.contradictions] };
-  for (const k of ['gtin', 'hibccDi', 'lot', 'serial', 'expiry', 'manufactureDate', 'udi', 'quantity'] as const) {
+  for (const k of ['gtin', 'hibccDi', 'lot', 'serial', 'expiry', 'manufactureDate', 'udi', 'udiSource', 'quantity'] as const) {
     if (out[k] === undefined && b[k] !== undefined) {
       (out as unknown as Record<string, unknown>)[k] = b[k];
     }
