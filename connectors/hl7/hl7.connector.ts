@@ -9,6 +9,7 @@ import type {
   IngestReceipt,
   MessageFormat,
   RawInbound,
+  StoredAck,
 } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import { buildHl7Ack, hl7AckRequested, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type MshHeader } from '../../src/parsers/hl7';
@@ -47,6 +48,8 @@ class Hl7Connector implements ConnectorAdapter {
   private lastMessageAt?: Date;
   /** Between start() and stop(): start and stop are idempotent, and the connector may start again after a stop. */
   private running = false;
+  /** ACKs being built or written for first copies, by message id (resends wait for them). */
+  private readonly pendingAcks = new Map<string, Promise<StoredAck | undefined>>();
   private starting?: Promise<void>;
 
   constructor(
@@ -247,31 +250,69 @@ class Hl7Connector implements ConnectorAdapter {
     return encodeAck(ack.text, env.decoded?.encoding.decoder);
   }
 
-  /** The ACK for one receipt: the first ACK again for a resend; else built and kept on the message. */
+  /**
+   * The ACK for one receipt: the first ACK again for a resend; else built and kept on the message.
+   * A resend that arrives while the first message's ACK is still being built or written (a resend
+   * storm) waits for that ACK, so every copy is answered with the same bytes.
+   */
   private async answerText(receipt: IngestReceipt, env: Hl7Envelope): Promise<{ text: string; code: string; requested?: boolean } | undefined> {
     const ingest = this.requireIngest();
     if (receipt.status === 'duplicate') {
-      const first = receipt.duplicateOf ? await ingest.ackOf(receipt.duplicateOf) : undefined;
+      const first = receipt.duplicateOf ? await this.firstAckOf(receipt.duplicateOf) : undefined;
       if (first?.raw) {
         void ingest.recordAck(receipt.messageId, { ...first, sentAt: new Date().toISOString(), resentFor: receipt.duplicateOf });
-        return { text: first.raw, code: first.code };
+        const firstStatus: Hl7AckStatus = first.code === 'AA' || first.code === 'CA' ? 'accepted' : first.code === 'AR' || first.code === 'CR' ? 'rejected' : 'error';
+        return { text: first.raw, code: first.code, requested: hl7AckRequested(env.header, 'accept', firstStatus) };
       }
     }
-    let status: Hl7AckStatus = 'accepted';
-    const errors: LotBridgeError[] = [];
-    if (receipt.status === 'rejected') {
-      status = 'rejected';
-      errors.push(LotBridgeError.fromJSON(receipt.error));
-    } else if (receipt.status === 'accepted' && this.config.ackMode === 'processed') {
-      const verdict = await ingest.awaitVerdict(receipt.messageId, this.config.ackTimeoutMs);
-      if ((verdict.status === 'rejected' || verdict.status === 'failed') && verdict.error) {
-        status = 'error';
-        errors.push(LotBridgeError.fromJSON(verdict.error));
-      }
+    let settle: (ack: StoredAck | undefined) => void = () => undefined;
+    if (receipt.status !== 'duplicate') {
+      this.pendingAcks.set(receipt.messageId, new Promise((resolve) => (settle = resolve)));
     }
-    const ack = this.build(env.header, status, errors);
-    void ingest.recordAck(receipt.messageId, this.storedAck(ack));
-    return { text: ack.text, code: ack.code, requested: hl7AckRequested(env.header, 'accept', status) };
+    try {
+      let status: Hl7AckStatus = 'accepted';
+      const errors: LotBridgeError[] = [];
+      if (receipt.status === 'rejected') {
+        status = 'rejected';
+        errors.push(LotBridgeError.fromJSON(receipt.error));
+      } else if (receipt.status === 'accepted' && this.config.ackMode === 'processed') {
+        const verdict = await ingest.awaitVerdict(receipt.messageId, this.config.ackTimeoutMs);
+        if ((verdict.status === 'rejected' || verdict.status === 'failed') && verdict.error) {
+          status = 'error';
+          errors.push(LotBridgeError.fromJSON(verdict.error));
+        }
+      }
+      const ack = this.build(env.header, status, errors);
+      const stored = this.storedAck(ack);
+      settle(stored);
+      void ingest.recordAck(receipt.messageId, stored).finally(() => this.pendingAcks.delete(receipt.messageId));
+      return { text: ack.text, code: ack.code, requested: hl7AckRequested(env.header, 'accept', status) };
+    } catch (err) {
+      settle(undefined);
+      this.pendingAcks.delete(receipt.messageId);
+      throw err;
+    }
+  }
+
+  /**
+   * The ACK the first copy of a message got: from this process while it is being built or written,
+   * else from the message row (the first copy may have come in through another process), waiting
+   * briefly for it to be kept; undefined when there is none (a fresh ACK is built then).
+   */
+  private async firstAckOf(messageId: string): Promise<StoredAck | undefined> {
+    const ingest = this.requireIngest();
+    const deadline = Date.now() + 2000 + (this.config.ackMode === 'processed' ? this.config.ackTimeoutMs : 0);
+    for (;;) {
+      const pending = this.pendingAcks.get(messageId);
+      if (pending) {
+        return pending;
+      }
+      const kept = await ingest.ackOf(messageId);
+      if (kept?.raw || Date.now() >= deadline) {
+        return kept;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private build(header: MshHeader, status: Hl7AckStatus, errors: LotBridgeError[]): Hl7Ack {
