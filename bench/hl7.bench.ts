@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { fromRoot } from '../src/paths';
 import IORedis from 'ioredis';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
@@ -57,7 +59,15 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_MLLP_PORT: '0',
     LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_PHI_KEY: randomBytes(32).toString('base64'),
   });
-  const hub = await startHub(config, silentLogger(), { mode: 'all' });
+  // BENCH_HL7_SPLIT=1: intake in this process, the pipeline in a `lotbridge worker` process (as docs/operations.md scales out)
+  const split = process.env.BENCH_HL7_SPLIT === '1';
+  const hub = await startHub(config, silentLogger(), { mode: 'all', workers: !split });
+  const workerProc = split
+    ? spawn(process.execPath, [fromRoot('bin', 'lotbridge.js'), 'worker'], {
+        env: { ...process.env, DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_PHI_KEY: config.phiKey, LOTBRIDGE_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      })
+    : undefined;
   const port = (hub.connectors.get('hl7-mllp') as unknown as { mllpPort: number }).mllpPort;
   const clients: MllpClient[] = Array.from({ length: opts.connections }, () => createMllpClient({ host: '127.0.0.1', port, timeoutMs: 60000 }));
   const results: BenchResult[] = [];
@@ -151,6 +161,10 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     });
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    if (workerProc) {
+      workerProc.kill('SIGTERM');
+      await new Promise((r) => workerProc.once('exit', r));
+    }
     await hub.stop();
     await dropDatabase(u.toString());
     const r = new IORedis(opts.redisUrl);

@@ -87,6 +87,15 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex.raw(`ALTER TABLE supply_requisitions ADD CONSTRAINT supply_requisitions_status_check CHECK (status IN ('open','changed','cancelled','on_hold','closed'))`);
 
+  // The acknowledgement sent for each inbound message (HL7 ACK, later X12 997/999/TA1, EDIFACT CONTRL).
+  // Its own table: written right after intake, it never takes the message row's lock (which the
+  // pipeline holds while it maps the message).
+  await knex.schema.createTable('message_acks', (t) => {
+    t.uuid('message_id').primary();
+    t.jsonb('ack').notNullable();
+    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+  });
+
   // Item-master seeds (HL7 MFN^M16 IVT): what the hospital recommends, kept beside the computed values.
   await knex.schema.alterTable('reorder_policies', (t) => {
     t.text('reorder_theory').comment('IVT-21 recommended reorder theory');
@@ -103,6 +112,7 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('reorder_policies', (t) => {
     t.dropColumns('reorder_theory', 'safety_stock_days', 'max_days', 'recommended_order_point', 'recommended_order_amount', 'source_message_id', 'updated_at');
   });
+  await knex.schema.dropTableIfExists('message_acks');
   await knex.schema.dropTableIfExists('supply_requisitions');
   await knex.schema.dropTableIfExists('demand_history');
   await knex.schema.dropTableIfExists('device_usages');

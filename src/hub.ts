@@ -11,6 +11,7 @@ import { ConnectorRegistry, BUILT_IN_INSTANCES } from './connectors/registry';
 import { connectorDefinitions } from '../connectors';
 import type { ConnectorAdapter, ConnectorInstanceConfig } from './connectors/types';
 import { IngestService } from './ingest/ingest-service';
+import { SharedCache } from './pipeline/shared-cache';
 import { createPhiProtector } from './security/phi';
 import { QueueKit } from './pipeline/queue-kit';
 import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
@@ -85,6 +86,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let db: Db | undefined;
   let workerDb: Db | undefined;
   let pipeline: Pipeline | undefined;
+  let ingestService: IngestService | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -130,6 +132,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
         phi,
         claimUpTo: config.pipelineBatchMax,
+        shared: new SharedCache(),
       },
       concurrency: config.workerConcurrency,
       maxAttempts: config.maxAttempts,
@@ -138,13 +141,13 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
       lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
     });
-    const ingest = new IngestService({
+    const ingest = (ingestService = new IngestService({
       db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
       onReceipt: (connectorId, r, ms) => {
         metrics.receipts.inc({ connector: connectorId, status: r.status });
         metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
       },
-    });
+    }));
 
     if (opts.mode === 'all') {
       app = buildServer({
@@ -196,6 +199,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           // connectors settle what they hold (a file half-handed to intake) before anything is aborted
           await Promise.all([...connectors.values()].map((c) => c.stop().catch((err: unknown) => logger.warn({ err, connectorId: c.id }, 'connector stop failed'))));
           await app?.close();
+          await ingestService?.drained();
         }
         abort.abort();
         await hubPipeline.close();

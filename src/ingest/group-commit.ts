@@ -9,6 +9,11 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** Flushes running at once (each holds a pool connection while it runs). */
   maxInFlight: number;
+  /**
+   * Wait this long after the first item before flushing, so more join (for writes nobody waits
+   * on, such as acknowledgement records). 0 (default): flush at once.
+   */
+  lingerMs?: number;
 }
 
 /** Writes a batch; one settled result per item, in order. Must not throw for one bad item. */
@@ -47,7 +52,20 @@ export class GroupCommit<I, O> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private lingering?: NodeJS.Timeout;
+
   private pump(): void {
+    if (this.opts.lingerMs && this.inFlight === 0 && this.queue.length > 0 && this.queue.length < this.opts.maxBatch) {
+      this.lingering ??= setTimeout(() => {
+        this.lingering = undefined;
+        this.pumpNow();
+      }, this.opts.lingerMs);
+      return;
+    }
+    this.pumpNow();
+  }
+
+  private pumpNow(): void {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.inFlight++;

@@ -61,12 +61,15 @@ export class IngestService implements IngestPort {
       maxInFlight: deps.groupCommit?.maxInFlight ?? 4,
     });
     this.ackWriter = new GroupCommit(async (items) => {
+      // last one wins for a message acknowledged twice in one flush
+      const latest = new Map(items.map((i) => [i.messageId, i.ack]));
       await this.deps.db.raw(
-        'UPDATE inbound_messages m SET ack = v.ack FROM unnest(?::uuid[], ?::text[]) AS v(id, ack) WHERE m.id = v.id',
-        [items.map((i) => i.messageId), items.map((i) => JSON.stringify(i.ack))] as unknown as string[],
+        `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
+         ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
+        [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],
       );
       return items.map(() => ({ status: 'fulfilled' as const, value: undefined }));
-    }, { maxBatch: 500, maxInFlight: 1 });
+    }, { maxBatch: 500, maxInFlight: 1, lingerMs: 20 });
   }
 
   recordAck(messageId: string, ack: StoredAck): Promise<void> {
@@ -76,15 +79,8 @@ export class IngestService implements IngestPort {
   }
 
   async ackOf(messageId: string): Promise<StoredAck | undefined> {
-    const row = await this.deps.db('inbound_messages').where({ id: messageId }).first<{ ack: string | null } | undefined>('ack');
-    if (!row?.ack) {
-      return undefined;
-    }
-    try {
-      return JSON.parse(row.ack) as StoredAck;
-    } catch {
-      return undefined;
-    }
+    const row = await this.deps.db('message_acks').where({ message_id: messageId }).first<{ ack: StoredAck } | undefined>('ack');
+    return row?.ack;
   }
 
   /**
@@ -169,26 +165,37 @@ export class IngestService implements IngestPort {
       }
     });
     if (queued.length > 0) {
-      try {
-        if (this.deps.enqueueMany) {
-          await this.deps.enqueueMany(queued);
-        } else {
-          for (const q of queued) {
-            await this.deps.enqueue(q.messageId, q.jobName, { connectorId: q.connectorId, fifoGroup: q.fifoGroup });
-          }
-        }
-      } catch (err) {
-        const ids = queued.map((q) => q.messageId);
-        this.deps.logger.warn({ err, scope: 'ingest', messageIds: ids.slice(0, 20), count: ids.length }, 'messages stored but not queued; the sweeper will queue them');
-        await markNotQueued(this.deps.db, ids).catch((e: unknown) => this.deps.logger.warn({ err: e, scope: 'ingest' }, 'could not mark the messages received'));
-      }
+      // the receipts do not wait for the queue: the messages are durable already, and a failed
+      // enqueue only leaves them `received` for the sweeper
+      const p = this.enqueue(queued);
+      this.enqueuing.add(p);
+      void p.finally(() => this.enqueuing.delete(p));
     }
     return outcomes;
+  }
+
+  private readonly enqueuing = new Set<Promise<void>>();
+
+  private async enqueue(queued: EnqueueItem[]): Promise<void> {
+    try {
+      if (this.deps.enqueueMany) {
+        await this.deps.enqueueMany(queued);
+      } else {
+        for (const q of queued) {
+          await this.deps.enqueue(q.messageId, q.jobName, { connectorId: q.connectorId, fifoGroup: q.fifoGroup });
+        }
+      }
+    } catch (err) {
+      const ids = queued.map((q) => q.messageId);
+      this.deps.logger.warn({ err, scope: 'ingest', messageIds: ids.slice(0, 20), count: ids.length }, 'messages stored but not queued; the sweeper will queue them');
+      await markNotQueued(this.deps.db, ids).catch((e: unknown) => this.deps.logger.warn({ err: e, scope: 'ingest' }, 'could not mark the messages received'));
+    }
   }
 
   /** Resolves when every submitted message is stored and enqueued (graceful stop). */
   async drained(): Promise<void> {
     await this.writer.drained();
+    await Promise.all([...this.enqueuing]);
     await this.ackWriter.drained();
   }
 
@@ -204,13 +211,24 @@ export class IngestService implements IngestPort {
     let info: ReturnType<ConnectorAdapter['readEnvelope']> = {};
     if (oversize) {
       const size = raw.oversizeBytes ?? raw.payload.length;
-      rejection = new LotBridgeError(
+      // a transport with a limit of its own (MLLP maxMessageBytes) names that limit in its rejection
+      rejection = raw.rejection ?? new LotBridgeError(
         'LB_ERR_INGEST_TOO_LARGE',
         `message body of ${size} bytes is over the limit of ${this.deps.maxBodyBytes} bytes; only its metadata was stored`,
         { details: { sizeBytes: size, limitBytes: this.deps.maxBodyBytes } },
       );
     } else if (raw.rejection) {
       rejection = raw.rejection;
+      // a transport-level rejection (unframed or truncated bytes) still shows what its header says, so the
+      // stored message can be found by type, sender and control id; it claims no dedup key all the same
+      if (raw.payload.length > 0) {
+        try {
+          const seen = connector.readEnvelope(raw);
+          info = { messageType: seen.messageType, sender: seen.sender, receiver: seen.receiver, controlId: seen.controlId };
+        } catch {
+          info = {};
+        }
+      }
     } else if (raw.payload.length === 0) {
       rejection = new LotBridgeError('LB_ERR_INGEST_EMPTY', 'message body is empty', { location: { position: 0 } });
     } else {

@@ -1,3 +1,4 @@
+import type { SharedCache } from './shared-cache';
 import type { Knex } from 'knex';
 import type { LotBridgeErrorJson } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -47,6 +48,8 @@ export interface ProcessContext {
    * up once per batch). Only cache what the transaction itself would read again unchanged.
    */
   readonly cache: Map<string, unknown>;
+  /** Master data read from the database, kept a few seconds across transactions (see SharedCache). */
+  readonly shared?: SharedCache;
   /** Validates a mapper's output against a canonical schema ($id); a violation is a defect. */
   validate<T>(schemaId: string, value: T): T;
   /** Writes an outbox event (drives the `route` queue and flows) in this transaction. */

@@ -24,8 +24,11 @@ export function createIngestProcessor(
   return async (job: Job<IngestJobData>, token?: string): Promise<{ status: string; counts?: Record<string, number> }> => {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? maxAttempts);
     const jobLogger = logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    if (job.data.messageIds && job.data.messageIds.length > 0) {
-      const results = await processBatch({ ...deps, logger: jobLogger }, job.data.messageIds, { final });
+    const own = job.data.messageId ?? (job.data.messageIds ? undefined : job.id);
+    // batch jobs, and single ones when batches may claim: one canonical transaction, set-based
+    if ((job.data.messageIds && job.data.messageIds.length > 0) || (own && deps.claimUpTo)) {
+      const ids = job.data.messageIds && job.data.messageIds.length > 0 ? job.data.messageIds : [own as string];
+      const results = await processBatch({ ...deps, logger: jobLogger }, ids, { final });
       const counts: Record<string, number> = {};
       let retry: unknown;
       for (const { messageId, outcome } of results) {
@@ -34,16 +37,23 @@ export function createIngestProcessor(
         if (outcome.status === 'retry') {
           retry ??= outcome.error;
         } else if (outcome.status === 'wait') {
+          if (messageId === own) {
+            // FIFO: this job's own message comes back shortly, without spending an attempt
+            await job.moveToDelayed(Date.now() + FIFO_WAIT_MS, token);
+            throw new DelayedError(outcome.reason);
+          }
           if (!requeueLater) {
             throw new Error(`message ${messageId} must wait for an earlier message, and this worker cannot re-queue it`);
           }
           await requeueLater(messageId, FIFO_WAIT_MS);
+        } else if (outcome.status === 'failed' && messageId === own) {
+          throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
         }
       }
       if (retry !== undefined) {
         throw retry instanceof Error ? retry : new Error(String(retry));
       }
-      return { status: 'batch', counts };
+      return own && results.length === 1 ? { status: results[0].outcome.status } : { status: 'batch', counts };
     }
     const messageId = job.data.messageId ?? job.id;
     if (!messageId) {

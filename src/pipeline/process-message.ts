@@ -9,6 +9,7 @@ import type { AuditEntry, HandlerResult, MessageHandler, ProcessContext, StoredM
 import type { MessageFormat } from '../connectors/types';
 import { LINEAGE_TABLES } from '../api/routes/messages.routes';
 import { plainPayload } from '../ingest/stored-payload';
+import type { SharedCache } from './shared-cache';
 import type { PhiProtector } from '../security/phi';
 
 /** What happened to one processing attempt. */
@@ -37,6 +38,8 @@ export interface ProcessDeps {
    * backlog is mapped in few large transactions; their own jobs then find them done. 0 = off.
    */
   claimUpTo?: number;
+  /** Master data kept across transactions (one per process). */
+  shared?: SharedCache;
 }
 
 function toStored(row: DbInboundMessageRow, phi: PhiProtector | undefined): StoredMessage {
@@ -124,6 +127,7 @@ export function createProcessContext(
   firstOrdinal = 1,
   sink: ProcessSink = newProcessSink(),
   cache: Map<string, unknown> = new Map(),
+  shared?: SharedCache,
 ): ProcessContext & { flush(): Promise<void> } {
   let ordinal = firstOrdinal - 1;
   let outboxOrdinal = firstOrdinal - 1;
@@ -134,6 +138,7 @@ export function createProcessContext(
     timezone,
     logger,
     cache,
+    shared,
     nextOrdinal: () => ++ordinal,
     validate<T>(schemaId: string, value: T): T {
       const fn = registry.get(schemaId);
@@ -201,7 +206,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       // insert is then silently ignored and a newly applicable record lost). Ordinals continue after
       // them. Rows exist only when an earlier attempt committed, and that attempt counted in `attempts`.
       const firstOrdinal = row.attempts > 0 ? (await maxOrdinalOf(trx, messageId)) + 1 : 1;
-      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log, firstOrdinal);
+      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log, firstOrdinal, undefined, undefined, deps.shared);
       const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
       await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
         messageId, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
@@ -373,7 +378,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           single.push(row.id);
           continue;
         }
-        const ctx = createProcessContext(trx, toStored(row, deps.phi), deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache);
+        const ctx = createProcessContext(trx, toStored(row, deps.phi), deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache, deps.shared);
         todo.push({ row, ctx });
       }
       // handlers that map set-based take all their messages at once; the others one by one, in receipt order

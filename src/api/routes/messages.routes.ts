@@ -64,7 +64,8 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: HubApiContext):
     if (!m) {
       throw new LotBridgeError('LB_ERR_MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
     }
-    return { ...messageView(m), canonical: await lineageOf(ctx.db, m.id) };
+    const ack = await ctx.db('message_acks').where({ message_id: m.id }).first<{ ack: Record<string, unknown> } | undefined>('ack');
+    return { ...messageView(m), ack: ack?.ack ?? parseAck(m.ack), canonical: await lineageOf(ctx.db, m.id) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/messages/:id/payload', { preHandler: requireRole('operator', 'auditor') }, async (req, reply) => {

@@ -4,6 +4,8 @@ import type { DbLotRow } from '../../db/tables';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
 import { CANONICAL } from '../wms/wms-writer';
+import { openAlerts } from '../../model/alerts/open-alerts';
+import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
 
 const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
@@ -22,7 +24,8 @@ async function resolveLots(trx: Knex.Transaction, usages: PlannedUsage[]): Promi
   );
   const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));
   const created = new Set<string>();
-  const missing = keys.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string)));
+  // in key order: concurrent batches take the unique index's locks in one order
+  const missing = keys.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string))).sort((a, b) => (keyOf(a.material.id, a.dev.lot as string) < keyOf(b.material.id, b.dev.lot as string) ? -1 : 1));
   if (missing.length > 0) {
     const inserted = await trx('lots')
       .insert(missing.map((u) => ({
@@ -87,7 +90,7 @@ async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedU
     [firsts.map((x) => x.u.material.id), firsts.map((x) => x.u.dev.serial as string)] as unknown as string[],
   );
   const ids = new Map(found.rows.map((r) => [keyOf(r.material_id, r.serial_number), r.id]));
-  const missing = firsts.filter((x) => !ids.has(keyOf(x.u.material.id, x.u.dev.serial as string)));
+  const missing = firsts.filter((x) => !ids.has(keyOf(x.u.material.id, x.u.dev.serial as string))).sort((a, b) => (keyOf(a.u.material.id, a.u.dev.serial as string) < keyOf(b.u.material.id, b.u.dev.serial as string) ? -1 : 1));
   if (missing.length > 0) {
     const inserted = await trx('serials')
       .insert(missing.map((x) => ({
@@ -207,19 +210,26 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
         ledger.map((b) => new Date(b.u.when.utc)), ledger.map((b) => b.u.w.ctx.message.id), ledger.map((b) => b.ordinal),
       ] as unknown as string[],
     );
-    // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state)
+    // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state), all in one statement
+    const negatives: Array<{ w: PlannedUsage['w']; alert: NewAlert }> = [];
     for (const row of r.rows) {
       const balance = Number(row.quantity);
       if (balance >= 0) continue;
       const last = [...ledger].reverse().find((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
       if (!last) continue;
       const { u, lot } = last;
-      await u.w.alert({
+      const alert: NewAlert = {
         type: 'negative_balance', severity: 'warning', subjectType: 'lot', subjectId: lot.id,
         message: `lot ${lot.lot_number} (GTIN ${u.gtin}) at ${u.location.code} (finished) is at ${balance} ${u.material.baseUom} after HL7 record ${u.rec.id}`,
         details: { lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location.code, stockState: 'finished', balance, recordId: u.rec.id },
         dedupKey: `negative_balance:${lot.id}:${u.location.id}:finished`,
-      });
+      };
+      u.w.validateAlert(alert);
+      negatives.push({ w: u.w, alert });
+    }
+    const opened = await openAlerts(trx, negatives.map((n) => ({ alert: n.alert, lineage: n.w.lineage })));
+    for (const [i, id] of opened) {
+      await negatives[i].w.alertOpened(negatives[i].alert, id);
     }
   }
   for (const u of counted) {

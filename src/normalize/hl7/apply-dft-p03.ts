@@ -107,16 +107,19 @@ async function hospitalOf(w: WmsWriter, msg: Hl7Message): Promise<{ id: string; 
   const code = msh.get(4, 1) || ref;
   const memo = (w.ctx.cache.get('hl7:parties') as Map<string, string> | undefined) ?? new Map<string, string>();
   w.ctx.cache.set('hl7:parties', memo);
-  let id = memo.get(ref);
+  let id = memo.get(ref) ?? w.ctx.shared?.get<string>(`party:${ref}`);
   if (!id) {
     const party = await findOrCreateParty(w.ctx.trx, ref, 'customer', w.lineage);
+    if (!party.created) {
+      w.ctx.shared?.set(`party:${ref}`, party.row.id);
+    }
     if (party.created) {
       w.summary.created.parties++;
       await w.ctx.audit({ action: 'party.create_provisional', entityType: 'party', entityId: party.row.id, after: { gln: party.row.gln, code: party.row.code, role: 'customer' } });
     }
     id = party.row.id;
-    memo.set(ref, id);
   }
+  memo.set(ref, id);
   return { id, code };
 }
 

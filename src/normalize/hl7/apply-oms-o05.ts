@@ -35,8 +35,10 @@ async function materialOf(w: WmsWriter, rqd: Hl7Segment, sender: string): Promis
  * OMS^O05 (supply order) → `supply_requisitions`, one row per ORC + RQD line, keyed by sender,
  * ORC-2 placer order number and RQD-1 line: a resend or a change (ORC-1 XO) updates the line, a
  * cancel (CA/OC) marks it cancelled. New lines of known materials add `requisition` demand rows.
+ * A line that already holds what the message says (a reprocess) or that a later message changed
+ * (its ORC-9, else MSH-7, is later: a reprocess of an older message, a late delivery) is left as it is.
  */
-export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ lines: number; unknownItems: number }> {
+export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ lines: number; unknownItems: number; alreadyApplied: number; superseded: number }> {
   const { ctx } = w;
   const sender = ctx.message.sender ?? '';
   const hospitalRef = (msg.msh.get(4, 3) ?? '').toUpperCase() === 'GLN' && msg.msh.get(4, 2) ? (msg.msh.get(4, 2) as string) : msg.msh.get(4, 1) || sender || 'UNKNOWN-FACILITY';
@@ -48,6 +50,8 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
   }
   let lines = 0;
   let unknownItems = 0;
+  let alreadyApplied = 0;
+  let superseded = 0;
   for (const order of orders) {
     const orc = order.leader;
     const control = (orc.get(1) ?? '').toUpperCase();
@@ -76,6 +80,20 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
         location_id: location?.id ?? null, needed_by: needed ? needed.local.slice(0, 10) : null,
         requested_at: requestedAt ? new Date(requestedAt.utc) : null, source_message_id: ctx.message.id, updated_at: ctx.trx.fn.now(),
       };
+      // a line already as this message says (a reprocess, a resend), or already changed by a later
+      // message (ORC-9 / MSH-7 after this one: a reprocess of an older message, a late delivery), is left alone
+      const existing = await ctx.trx('supply_requisitions').where({ sender, requisition_number: number, line_no: lineNo }).forUpdate().first();
+      lines++;
+      if (existing) {
+        if (existing.requested_at && row.requested_at && new Date(existing.requested_at).getTime() > row.requested_at.getTime()) {
+          superseded++;
+          continue;
+        }
+        if (sameLine(existing, row)) {
+          alreadyApplied++;
+          continue;
+        }
+      }
       const [saved] = await ctx.trx('supply_requisitions')
         .insert({ id: uuidv7(), ...row, ordinal: ctx.nextOrdinal() })
         .onConflict(['sender', 'requisition_number', 'line_no'])
@@ -98,8 +116,20 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
         itemCode: row.item_code, quantity: quantity ?? null, uom, neededBy: row.needed_by, hospitalPartyId: party.row.id,
       });
       await ctx.audit({ action: `hl7.requisition_${status}`, entityType: 'supply_requisition', entityId: saved.id, after: { number, lineNo, control, quantity: quantity ?? null } });
-      lines++;
     }
   }
-  return { lines, unknownItems };
+  return { lines, unknownItems, alreadyApplied, superseded };
+}
+
+/** True when a stored requisition line already holds what a message says. */
+function sameLine(stored: Record<string, unknown>, row: Record<string, unknown>): boolean {
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  const time = (v: unknown): number | null => (v instanceof Date ? v.getTime() : v ? new Date(v as string).getTime() : null);
+  const day = (v: unknown): string | null => (v instanceof Date ? v.toISOString().slice(0, 10) : ((v as string | null) ?? null));
+  return (
+    ['order_control', 'status', 'material_id', 'item_code', 'item_text', 'uom', 'location_id', 'party_id'].every((k) => (stored[k] ?? null) === (row[k] ?? null)) &&
+    num(stored.quantity) === num(row.quantity) &&
+    day(stored.needed_by) === day(row.needed_by) &&
+    time(stored.requested_at) === time(row.requested_at)
+  );
 }

@@ -147,11 +147,15 @@ export class WmsWriter {
    * @param code - the location code
    */
   async location(code: string): Promise<DbLocationRow> {
-    const known = this.locations.get(code);
+    const known = this.locations.get(code) ?? this.ctx.shared?.get<DbLocationRow>(`location:${code}`);
     if (known) {
+      this.locations.set(code, known);
       return known;
     }
     const { row, created } = await findOrCreateLocation(this.ctx.trx, code, this.lineage);
+    if (!created) {
+      this.ctx.shared?.set(`location:${code}`, row);
+    }
     if (created) {
       this.ctx.validate(CANONICAL.location, { id: row.id, code: row.code, kind: row.kind, provisional: true });
       this.summary.created.locations++;
@@ -167,13 +171,18 @@ export class WmsWriter {
    * @param fresh - look it up again even when memoized
    */
   async materialByGtin(gtin: string, fresh = false): Promise<MaterialByGtin | undefined> {
-    const known = fresh ? undefined : this.materials.get(gtin);
+    const known = fresh ? undefined : (this.materials.get(gtin) ?? this.ctx.shared?.get<MaterialByGtin>(`material:${gtin}`));
     if (known) {
+      this.materials.set(gtin, known);
       return known;
     }
     const found = await findMaterialByGtin(this.ctx.trx, gtin);
     if (found) {
       this.materials.set(gtin, found);
+      if (!fresh) {
+        // a first look-up finds only rows this transaction did not create (it creates after a miss)
+        this.ctx.shared?.set(`material:${gtin}`, found);
+      }
     }
     return found;
   }
@@ -286,6 +295,16 @@ export class WmsWriter {
    * @returns the alert id, or undefined when an open alert with that key exists
    */
   async alert(a: NewAlert): Promise<string | undefined> {
+    this.validateAlert(a);
+    const id = await openAlert(this.ctx.trx, a, this.lineage);
+    if (id !== undefined) {
+      await this.alertOpened(a, id);
+    }
+    return id;
+  }
+
+  /** Validates an alert against the canonical schema (before it is written, alone or in a batch). */
+  validateAlert(a: NewAlert): void {
     this.ctx.validate(CANONICAL.alert, {
       type: a.type,
       severity: a.severity,
@@ -296,12 +315,12 @@ export class WmsWriter {
       dedupKey: a.dedupKey,
       status: 'open',
     });
-    const id = await openAlert(this.ctx.trx, a, this.lineage);
-    if (id !== undefined) {
-      this.summary.alerts++;
-      await this.ctx.emit('alert.opened', { alertId: id, type: a.type, severity: a.severity, subjectType: a.subjectType, subjectId: a.subjectId, message: a.message });
-      await this.ctx.audit({ action: 'alert.open', entityType: 'alert', entityId: id, after: { type: a.type, severity: a.severity, subjectId: a.subjectId, dedupKey: a.dedupKey } });
-    }
-    return id;
+  }
+
+  /** What follows an alert written (alone or in a batch): the count, its `alert.opened` outbox event and audit row. */
+  async alertOpened(a: NewAlert, id: string): Promise<void> {
+    this.summary.alerts++;
+    await this.ctx.emit('alert.opened', { alertId: id, type: a.type, severity: a.severity, subjectType: a.subjectType, subjectId: a.subjectId, message: a.message });
+    await this.ctx.audit({ action: 'alert.open', entityType: 'alert', entityId: id, after: { type: a.type, severity: a.severity, subjectId: a.subjectId, dedupKey: a.dedupKey } });
   }
 }
