@@ -230,7 +230,8 @@ class Hl7Connector implements ConnectorAdapter {
     const ingest = this.requireIngest();
     const receipt = await ingest.receive(this.id, {
       format: 'hl7v2', payload: bytes, receivedAt: new Date(), transport: 'mllp', envelope: this.connEnvelope(conn), rejection: error,
-      ...(error.code === 'LB_ERR_MLLP_FRAME_TOO_LARGE' && typeof error.details?.sizeBytes === 'number' ? { oversizeBytes: error.details.sizeBytes } : {}),
+      // an oversize frame: only its metadata is kept (details.size: the bytes seen; the payload holds just the first maxErrorBytes)
+      ...(error.code === 'LB_ERR_MLLP_FRAME_TOO_LARGE' && typeof error.details?.size === 'number' ? { oversizeBytes: error.details.size } : {}),
     });
     const env = readHl7Envelope(bytes, this.config.defaultCharset);
     const ack = buildHl7Ack({ inbound: env.header, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
