@@ -110,12 +110,13 @@ describe.each(['redis', 'postgres'] as const)('intake and pipeline on the %s que
   });
 
   it('routes messages of kinds with no canonical mapping yet, storing them with their control number', async () => {
-    const hl7 = 'MSH|^~\\&|OR|STMARY|LB|ACME|20260301101500||DFT^P03|C-77|P|2.5.1\rEVN|P03|20260301101500\r';
-    const r = await h.api('POST', '/api/v1/ingest/hl7', hl7, { 'content-type': 'x-application/hl7-v2+er7' });
+    // EDIFACT has no mapping yet: stored, routed, deduplicated by UNB sender + recipient + 0020
+    const edi = "UNB+UNOC:3+SUPPLIER1:14+ACME:14+260301:1015+C77'UNH+1+DESADV:D:96A:UN'BGM+351+ASN-77+9'UNT+3+1'UNZ+1+C77'";
+    const r = await h.api('POST', '/api/v1/ingest/edifact', edi, { 'content-type': 'application/edifact' });
     expect(r.status).toBe(202);
     const m = await h.waitForStatus(r.json.messageId);
-    expect(m).toMatchObject({ status: 'routed', messageType: 'DFT^P03', controlId: 'C-77' });
-    const again = await h.api('POST', '/api/v1/ingest/hl7', hl7, { 'content-type': 'x-application/hl7-v2+er7' });
+    expect(m).toMatchObject({ status: 'routed', messageType: 'DESADV', controlId: 'C77' });
+    const again = await h.api('POST', '/api/v1/ingest/edifact', edi, { 'content-type': 'application/edifact' });
     expect(again.json).toMatchObject({ status: 'duplicate', duplicateOf: r.json.messageId });
   });
 
