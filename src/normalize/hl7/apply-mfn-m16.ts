@@ -5,10 +5,27 @@ import { upsertMaterial } from '../../model/master-data/upsert-material';
 import type { WmsWriter } from '../wms/wms-writer';
 
 /**
+ * A known material learns the hospital's item number as a `customer` identifier `<facility>:<ITM-1>`
+ * (unless some material already has it), so later messages that name the item by it find the material.
+ */
+async function learnCustomerId(w: WmsWriter, m: { id: string; code: string }, customerId: string): Promise<void> {
+  const added = await w.ctx
+    .trx('material_identifiers')
+    .insert({ material_id: m.id, scheme: 'customer', value: customerId })
+    .onConflict(['scheme', 'value'])
+    .ignore()
+    .returning('id');
+  if (added.length > 0) {
+    await w.ctx.audit({ action: 'material.identifier_add', entityType: 'material', entityId: m.id, after: { code: m.code, scheme: 'customer', value: customerId } });
+  }
+}
+
+/**
  * The material an ITM names: ITM-9 manufacturer catalog number = our material code, else a GTIN in
  * ITM-1 (coding system GTIN or 8/12/13/14 digits), else the hospital's item number already known
- * as a `customer` identifier. Unknown items become materials coded `<facility>:<ITM-1>` with the
- * hospital's item number as a customer identifier.
+ * as a `customer` identifier. A material found by catalog number or GTIN gains the hospital's item
+ * number `<facility>:<ITM-1>` as a customer identifier. Unknown items become materials coded
+ * `<facility>:<ITM-1>` with that customer identifier.
  */
 async function materialOfItm(w: WmsWriter, itm: Hl7Segment, facility: string): Promise<{ id: string; code: string; created: boolean }> {
   const trx = w.ctx.trx;
@@ -16,17 +33,23 @@ async function materialOfItm(w: WmsWriter, itm: Hl7Segment, facility: string): P
   if (!itemNo) {
     throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'ITM-1 (item identifier) is empty', { location: itm.location(1) });
   }
+  const customerId = `${facility}:${itemNo}`;
   const catalog = itm.get(9, 1);
   if (catalog) {
     const m = await trx('materials').where({ code: catalog }).first<{ id: string; code: string } | undefined>('id', 'code');
-    if (m) return { ...m, created: false };
+    if (m) {
+      await learnCustomerId(w, m, customerId);
+      return { ...m, created: false };
+    }
   }
   const system = (itm.get(1, 3) ?? itm.get(1, 2) ?? '').toUpperCase();
   if (/^\d{8}$|^\d{12,14}$/.test(itemNo) && (system === '' || system === 'GTIN' || system === 'GS1')) {
     const m = await w.materialByGtin(itemNo.padStart(14, '0'));
-    if (m) return { id: m.material.id, code: m.material.code, created: false };
+    if (m) {
+      await learnCustomerId(w, m.material, customerId);
+      return { id: m.material.id, code: m.material.code, created: false };
+    }
   }
-  const customerId = `${facility}:${itemNo}`;
   const known = await trx('material_identifiers as i').join('materials as m', 'm.id', 'i.material_id').where({ 'i.scheme': 'customer', 'i.value': customerId }).first<{ id: string; code: string } | undefined>('m.id', 'm.code');
   if (known) return { ...known, created: false };
   const result = await upsertMaterial(trx, {
