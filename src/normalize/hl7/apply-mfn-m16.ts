@@ -102,7 +102,11 @@ export async function applyMfnM16(w: WmsWriter, msg: Hl7Message): Promise<{ item
       await ctx.trx('reorder_policies')
         .insert({ material_id: material.id, location_id: location.id, method: 'hl7_seed', reorder_point: seed.recommended_order_point, ...seed })
         .onConflict(['material_id', 'location_id'])
-        .merge({ ...seed, reorder_point: ctx.trx.raw('coalesce(reorder_policies.reorder_point, excluded.reorder_point)') });
+        // a reorder point that is still the seed follows the new recommendation; a computed one is kept
+        .merge({
+          ...seed,
+          reorder_point: ctx.trx.raw("CASE WHEN reorder_policies.method = 'hl7_seed' THEN excluded.reorder_point ELSE coalesce(reorder_policies.reorder_point, excluded.reorder_point) END"),
+        });
       await ctx.audit({ action: 'hl7.reorder_seed', entityType: 'reorder_policy', entityId: `${material.id}@${location.id}`, after: { location: location.code, ...seed, updated_at: undefined } });
       policies++;
     }
