@@ -100,6 +100,29 @@ async function gtinOfHibccDevice(w: WmsWriter, hibccDi: string): Promise<{ mater
   return { material: row.code, ...(row.gtin && /^\d{14}$/.test(row.gtin) ? { gtin: row.gtin } : {}) };
 }
 
+/**
+ * The item FT1-7 names when it is not a GTIN: the hospital's own item code, known to master data
+ * as the `customer` identifier `<facility>:<code>` (as MFN^M16 records it), with that material's
+ * each-level GTIN. `material` without `gtin` when the material has no GTIN; empty when unknown.
+ */
+async function gtinOfHospitalItem(w: WmsWriter, ft1: Hl7Segment, hospitalCode: string): Promise<{ material?: string; gtin?: string }> {
+  const code = ft1.get(7, 1);
+  if (!code) {
+    return {};
+  }
+  const row = await w.ctx
+    .trx('material_identifiers as c')
+    .join('materials as m', 'm.id', 'c.material_id')
+    .leftJoin('material_identifiers as g', (j) => j.on('g.material_id', '=', 'c.material_id').andOnIn('g.scheme', ['gtin', 'udi_di']))
+    .where({ 'c.scheme': 'customer', 'c.value': `${hospitalCode}:${code}` })
+    .orderByRaw("(g.packaging_level = 'each') DESC NULLS LAST, g.quantity_per_level, g.value")
+    .first<{ code: string; gtin: string | null } | undefined>('m.code', 'g.value as gtin');
+  if (!row) {
+    return {};
+  }
+  return { material: row.code, ...(row.gtin && /^\d{14}$/.test(row.gtin) ? { gtin: row.gtin } : {}) };
+}
+
 /** The hospital party of a message (MSH-4: GLN when MSH-4.3 says so), memoized per transaction. */
 async function hospitalOf(w: WmsWriter, msg: Hl7Message): Promise<{ id: string; code: string }> {
   const msh = msg.msh;
@@ -165,12 +188,23 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
     const credit = (ft1.get(6) ?? '').toUpperCase() === 'CD';
     const procedure = ft1.get(25, 1) ?? msg.get('PR1', 1, 3, 1);
     const devices: Hl7Device[] = devicesOfFt1(group, zone, opts.zRules);
+    // FT1-7 transaction code: a GTIN, else the hospital's item code master data knows (from MFN^M16)
+    let ft1Item: { material?: string; gtin?: string } | undefined;
+    const itemOfFt1 = async (): Promise<{ material?: string; gtin?: string }> => {
+      const g = gtinOfFt1(ft1);
+      ft1Item ??= g ? { gtin: g } : await gtinOfHospitalItem(w, ft1, hospital.code);
+      return ft1Item;
+    };
+    const ft1Unidentified = (item: { material?: string }): string =>
+      item.material
+        ? `FT1-7 "${ft1.get(7) ?? ''}" is the hospital's item number of material ${item.material}, which has no GTIN to book stock by`
+        : `FT1-7 "${ft1.get(7) ?? ''}" is neither a GTIN nor a hospital item number master data knows (customer identifier ${hospital.code}:${ft1.get(7) ?? ''})`;
     if (devices.length === 0) {
-      const gtin = gtinOfFt1(ft1);
-      if (!gtin) {
-        throw new LotBridgeError('LB_ERR_HL7_ITEM_UNIDENTIFIED', `FT1 ${setId}: the item is not identified: no UDI/device (PRT, OBX, Z-segment) and FT1-7 "${ft1.get(7) ?? ''}" is not a GTIN`, { location: ft1.location(7) });
+      const item = await itemOfFt1();
+      if (!item.gtin) {
+        throw new LotBridgeError('LB_ERR_HL7_ITEM_UNIDENTIFIED', `FT1 ${setId}: the item is not identified: no UDI/device (PRT, OBX, Z-segment) and ${ft1Unidentified(item)}`, { location: ft1.location(7) });
       }
-      devices.push({ gtin, source: ft1.location(7), contradictions: [] });
+      devices.push({ gtin: item.gtin, source: ft1.location(7), contradictions: [] });
     }
     for (const [di, dev] of devices.entries()) {
       const sourceKey = `hl7:${ctx.message.id}:FT1-${setId}:${di + 1}`;
@@ -180,10 +214,10 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
       }
       // a HIBCC-labelled device is found by its HIBCC identifier in master data; FT1-7 stands in when it is a GTIN
       const hibcc = dev.gtin === undefined && dev.hibccDi ? await gtinOfHibccDevice(w, dev.hibccDi) : undefined;
-      const gtin = dev.gtin ?? hibcc?.gtin ?? gtinOfFt1(ft1);
+      const gtin = dev.gtin ?? hibcc?.gtin ?? (await itemOfFt1()).gtin;
       if (!gtin) {
         const why = !dev.hibccDi
-          ? `it has no device identifier (GTIN or UDI) and FT1-7 "${ft1.get(7) ?? ''}" is not a GTIN`
+          ? `it has no device identifier (GTIN or UDI) and ${ft1Unidentified(await itemOfFt1())}`
           : hibcc?.material
             ? `HIBCC device ${dev.hibccDi} is material ${hibcc.material}, which has no GTIN to book stock by`
             : `HIBCC device ${dev.hibccDi} is not in master data (no material has the hibcc identifier ${dev.hibccDi})`;
