@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { TestHub } from '../../helpers/start-hub';
-import { MATERIALS, countsOf, fixture, seedMaterial, send, startMappingHub } from './mapping-helpers';
+import { MATERIALS, countsOf, fixture, seedMaterial, send, startMappingHub, usagesOf } from './mapping-helpers';
 
 /**
  * OMS^O05 supply requisitions (new, change, cancel), MFN^M16 item master (materials with the
@@ -141,6 +141,26 @@ describe('HL7 OMS^O05, MFN^M16 and routed types', () => {
       const p = await db()('reorder_policies').where({ material_id: balloon.id }).first();
       expect([p.method, Number(p.reorder_point), Number(p.recommended_order_point), Number(p.recommended_order_amount), p.source_message_id]).toEqual(['hl7_seed', 10, 10, 30, sent.id]);
       expect(await db()('materials').where('code', 'like', 'CITYHOSP:%')).toHaveLength(1);
+    });
+  });
+
+  describe('DFT^P03 by the hospital item number MFN^M16 taught', () => {
+    it('an FT1 without device data whose FT1-7 is a known hospital item number is an unlotted usage of that material, with demand', async () => {
+      const sent = await send(h, fixture('dft-p03-v251-supply-by-hospital-item-number.hl7'));
+      expect(sent.message.error).toBeNull();
+      expect(sent.message).toMatchObject({ status: 'processed', result: { usages: 1, unlotted: 1, ledgerRows: 0 } });
+      const [u] = await usagesOf(db(), sent.id);
+      expect([u.material, u.lot, u.trace_event_id, u.location, Number(u.quantity), u.uom]).toEqual(['GW-014-190', null, null, 'CITYHOSP/CATHLAB', 2, 'EA']);
+      const d = await db()('demand_history').where({ source_message_id: sent.id });
+      expect(d.map((r) => [r.kind, r.material_id, Number(r.quantity)])).toEqual([['consumption', u.material_id, 2]]);
+      expect(await db()('inventory_ledger').where({ source_message_id: sent.id })).toEqual([]);
+    });
+
+    it('a hospital item whose material has no GTIN is rejected with that reason at FT1-7', async () => {
+      const sent = await send(h, fixture('dft-p03-v251-supply-item-without-gtin.hl7'));
+      expect(sent.message.status).toBe('rejected');
+      expect(sent.message.error).toMatchObject({ code: 'LB_ERR_HL7_ITEM_UNIDENTIFIED', location: { segment: 'FT1', field: '7' } });
+      expect(sent.message.error.message).toMatch(/hospital's item number of material CITYHOSP:BAL-2515, which has no GTIN/);
     });
   });
 
