@@ -13,7 +13,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('device_usages', (t) => {
     t.uuid('id').primary();
     t.uuid('trace_event_id').references('trace_events.id').comment('null for an unlotted item (no stock booking)');
-    t.text('source_key').notNullable().unique().comment('hl7:<connector>:<sender>:<MSH-10>:<FT1 set>:<device #>');
+    t.text('source_key').notNullable().unique().comment('hl7:<message id>:FT1-<set id>:<device #>');
     t.uuid('material_id').notNullable().references('materials.id');
     t.uuid('lot_id').references('lots.id');
     t.uuid('serial_id').references('serials.id');

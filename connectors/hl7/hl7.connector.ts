@@ -42,6 +42,8 @@ interface Hl7Answer {
  */
 class Hl7Connector implements ConnectorAdapter {
   readonly kind = 'hl7';
+  /** Envelopes read per payload buffer: intake, the answer and the HTTP route read the same one. */
+  private readonly envelopeCache = new WeakMap<Buffer, { charset: string; env: Hl7Envelope }>();
   readonly encryptPayload = true;
   private ingest?: IngestPort;
   private server?: MllpServer;
@@ -144,12 +146,12 @@ class Hl7Connector implements ConnectorAdapter {
   }
 
   readEnvelope(message: RawInbound) {
-    return readHl7Envelope(message.payload, message.encoding ?? this.config.defaultCharset).info;
+    return this.envelopeOf(message.payload, message.encoding ?? this.config.defaultCharset).info;
   }
 
   /** HTTP: 200 with the ACK as the body, whatever its code; the receipt in the LotBridge-* headers. */
   async httpAnswer(receipt: IngestReceipt, message: RawInbound) {
-    const env = readHl7Envelope(message.payload, message.encoding ?? this.config.defaultCharset);
+    const env = this.envelopeOf(message.payload, message.encoding ?? this.config.defaultCharset);
     const answer = await this.answer(receipt, env, message.transport);
     return {
       statusCode: 200,
@@ -168,6 +170,17 @@ class Hl7Connector implements ConnectorAdapter {
     return { receipts: a.receipts, statusCode: 200, contentType: 'x-application/hl7-v2+er7', body: a.body ?? Buffer.alloc(0) };
   }
 
+  /** The envelope of a payload, read once per buffer and default charset. */
+  private envelopeOf(payload: Buffer, defaultCharset: string): Hl7Envelope {
+    const hit = this.envelopeCache.get(payload);
+    if (hit && (hit.charset === defaultCharset || hit.env.decoded?.declared === true)) {
+      return hit.env;
+    }
+    const env = readHl7Envelope(payload, defaultCharset);
+    this.envelopeCache.set(payload, { charset: defaultCharset, env });
+    return env;
+  }
+
   private connEnvelope(conn: MllpConnectionInfo): Record<string, string> {
     return { remoteAddress: conn.remoteAddress, remotePort: String(conn.remotePort), connectionId: conn.id, tls: String(conn.tls) };
   }
@@ -180,7 +193,7 @@ class Hl7Connector implements ConnectorAdapter {
     if (head.startsWith('FHS') || head.startsWith('BHS')) {
       return this.receiveBatch(payload, transport, envelope);
     }
-    const env = readHl7Envelope(payload, this.config.defaultCharset);
+    const env = this.envelopeOf(payload, this.config.defaultCharset);
     const raw: RawInbound = { format: 'hl7v2', payload, receivedAt: new Date(), transport, envelope, ...(env.decoded ? { encoding: env.decoded.charset } : {}) };
     const receipt = await ingest.receive(this.id, raw);
     const body = await this.answer(receipt, env, transport);
@@ -193,7 +206,7 @@ class Hl7Connector implements ConnectorAdapter {
    */
   private async receiveBatch(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>): Promise<Hl7Answer> {
     const ingest = this.requireIngest();
-    const whole = readHl7Envelope(payload, this.config.defaultCharset);
+    const whole = this.envelopeOf(payload, this.config.defaultCharset);
     const text = whole.decoded?.text ?? payload.toString('latin1');
     const batch = splitHl7Batch(text);
     const enc = whole.decoded?.encoding.decoder === 'latin1' ? 'latin1' : 'utf8';
@@ -212,7 +225,7 @@ class Hl7Connector implements ConnectorAdapter {
           format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset,
           envelope: { ...envelope, batchIndex: String(i + 1), ...(batch.fileHeader ? { batchFile: 'FHS' } : {}) },
         });
-        const env = readHl7Envelope(bytes, whole.decoded?.charset ?? this.config.defaultCharset);
+        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? this.config.defaultCharset);
         const ack = await this.answerText(receipt, env);
         return { receipt, ack };
       }),
@@ -233,7 +246,13 @@ class Hl7Connector implements ConnectorAdapter {
       // an oversize frame: only its metadata is kept (details.size: the bytes seen; the payload holds just the first maxErrorBytes)
       ...(error.code === 'LB_ERR_MLLP_FRAME_TOO_LARGE' && typeof error.details?.size === 'number' ? { oversizeBytes: error.details.size } : {}),
     });
-    const env = readHl7Envelope(bytes, this.config.defaultCharset);
+    // a frame we cut ourselves (our stop, our idle close) is not the sender's error: it gets no
+    // answer (an AR would tell the sender not to resend it); it is stored for the record only
+    const reason = error.details?.reason;
+    if (reason === 'server-stop' || reason === 'idle-timeout') {
+      return { receipts: [receipt], codes: [] };
+    }
+    const env = this.envelopeOf(bytes, this.config.defaultCharset);
     const ack = buildHl7Ack({ inbound: env.header, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
     void ingest.recordAck(receipt.messageId, this.storedAck(ack));
     return { body: encodeAck(ack.text, env.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };

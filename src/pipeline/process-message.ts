@@ -326,13 +326,26 @@ export interface BatchOutcome {
  * continued after rows an earlier attempt committed.
  */
 export async function processBatch(deps: ProcessDeps, messageIds: readonly string[], attempt: { final: boolean }): Promise<BatchOutcome[]> {
-  const unique = [...new Set(messageIds)];
+  let unique = [...new Set(messageIds)];
   if (unique.length === 1 && !deps.claimUpTo) {
     return [{ messageId: unique[0], outcome: await processMessage(deps, unique[0], attempt) }];
   }
+  const outcomes = new Map<string, ProcessOutcome>();
+  if (deps.claimUpTo) {
+    // messages another batch claimed are usually done by now: one read, no transaction, for those
+    const open = new Set(
+      (await deps.db('inbound_messages').whereIn('id', unique).whereNotIn('status', TERMINAL_STATUSES).select<Array<{ id: string }>>('id')).map((r) => r.id),
+    );
+    for (const id of unique) {
+      if (!open.has(id)) outcomes.set(id, { status: 'skipped', reason: 'already done' });
+    }
+    unique = unique.filter((id) => open.has(id));
+    if (unique.length === 0) {
+      return messageIds.filter((id, i) => messageIds.indexOf(id) === i).map((id) => ({ messageId: id, outcome: outcomes.get(id) as ProcessOutcome }));
+    }
+  }
   const log = deps.logger.child({ scope: 'pipeline', batchSize: unique.length });
   const started = performance.now();
-  const outcomes = new Map<string, ProcessOutcome>();
   let single: string[] = [];
   let claimed = 0;
   try {
@@ -434,13 +447,14 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
   } catch (err) {
     // one message (or the batch) failed: nothing of the batch committed; each message on its own
     log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
+    for (const id of unique) outcomes.delete(id);
     if (process.env.LB_DEBUG_BATCH) console.error(`batch FAIL n=${unique.length} ms=${Math.round(performance.now() - started)} ${err instanceof Error ? err.message : String(err)}`);
-    outcomes.clear();
     single = unique.slice(0, unique.length - claimed); // claimed messages go back to their own jobs
   }
   for (const id of single) {
     outcomes.set(id, await processMessage(deps, id, attempt));
   }
-  const asked = new Set(messageIds);
-  return unique.filter((id) => asked.has(id) || outcomes.has(id)).map((id) => ({ messageId: id, outcome: outcomes.get(id) ?? { status: 'skipped', reason: 'not processed' } }));
+  const asked = [...new Set(messageIds)];
+  const extra = unique.filter((id) => !asked.includes(id) && outcomes.has(id));
+  return [...asked, ...extra].map((id) => ({ messageId: id, outcome: outcomes.get(id) ?? { status: 'skipped', reason: 'not processed' } }));
 }

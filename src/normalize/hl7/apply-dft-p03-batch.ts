@@ -84,26 +84,29 @@ async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedU
     const k = keyOf(x.u.material.id, x.u.dev.serial as string);
     byKey.set(k, [...(byKey.get(k) ?? []), x]);
   }
-  const firsts = [...byKey.values()].map((xs) => xs[0]);
-  const found = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
-    'SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, serial_number) ON s.material_id = k.material_id AND s.serial_number = k.serial_number',
-    [firsts.map((x) => x.u.material.id), firsts.map((x) => x.u.dev.serial as string)] as unknown as string[],
+  // in key order: concurrent batches take the unique index's locks in one order
+  const firsts = [...byKey.values()].map((xs) => xs[0]).sort((a, b) => (keyOf(a.u.material.id, a.u.dev.serial as string) < keyOf(b.u.material.id, b.u.dev.serial as string) ? -1 : 1));
+  // one statement: insert the missing ones (a serial already known keeps its row and lot, as findOrCreateSerial does) and read all
+  const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
+    `WITH k AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::int[]) AS t(id, material_id, serial_number, lot_id, source_message_id, ordinal)),
+          ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
+                  SELECT k.id, k.material_id, k.serial_number, k.lot_id, k.source_message_id, k.ordinal FROM k
+                   WHERE NOT EXISTS (SELECT 1 FROM serials s WHERE s.material_id = k.material_id AND s.serial_number = k.serial_number)
+                  ON CONFLICT (material_id, serial_number) DO NOTHING
+                  RETURNING id, material_id, serial_number)
+     SELECT id, material_id, serial_number FROM ins
+     UNION ALL
+     SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN k ON s.material_id = k.material_id AND s.serial_number = k.serial_number`,
+    [
+      firsts.map(() => uuidv7()), firsts.map((x) => x.u.material.id), firsts.map((x) => x.u.dev.serial as string), firsts.map((x) => x.lotId),
+      firsts.map((x) => x.u.w.ctx.message.id), firsts.map((x) => x.u.w.ctx.nextOrdinal()),
+    ] as unknown as string[],
   );
-  const ids = new Map(found.rows.map((r) => [keyOf(r.material_id, r.serial_number), r.id]));
-  const missing = firsts.filter((x) => !ids.has(keyOf(x.u.material.id, x.u.dev.serial as string))).sort((a, b) => (keyOf(a.u.material.id, a.u.dev.serial as string) < keyOf(b.u.material.id, b.u.dev.serial as string) ? -1 : 1));
-  if (missing.length > 0) {
-    const inserted = await trx('serials')
-      .insert(missing.map((x) => ({
-        id: uuidv7(), material_id: x.u.material.id, serial_number: x.u.dev.serial, lot_id: x.lotId, source_message_id: x.u.w.ctx.message.id, ordinal: x.u.w.ctx.nextOrdinal(),
-      })))
-      .onConflict(['material_id', 'serial_number'])
-      .ignore()
-      .returning<Array<{ id: string; material_id: string; serial_number: string }>>(['id', 'material_id', 'serial_number']);
-    for (const r of inserted) ids.set(keyOf(r.material_id, r.serial_number), r.id);
-    for (const x of missing.filter((m) => !ids.has(keyOf(m.u.material.id, m.u.dev.serial as string)))) {
-      const r = await trx('serials').where({ material_id: x.u.material.id, serial_number: x.u.dev.serial }).first<{ id: string } | undefined>('id');
-      if (r) ids.set(keyOf(x.u.material.id, x.u.dev.serial as string), r.id);
-    }
+  const ids = new Map(r.rows.map((row) => [keyOf(row.material_id, row.serial_number), row.id]));
+  for (const x of firsts.filter((m) => !ids.has(keyOf(m.u.material.id, m.u.dev.serial as string)))) {
+    // inserted by a concurrent transaction after this statement's snapshot
+    const row = await trx('serials').where({ material_id: x.u.material.id, serial_number: x.u.dev.serial }).first<{ id: string } | undefined>('id');
+    if (row) ids.set(keyOf(x.u.material.id, x.u.dev.serial as string), row.id);
   }
   for (const [k, xs] of byKey) {
     const id = ids.get(k);
@@ -173,12 +176,25 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     u.w.summary.events++;
   }
   if (eventRows.length > 0) {
-    const inserted = await trx('trace_events').insert(eventRows).onConflict().ignore().returning<Array<{ id: string }>>('id');
-    if (inserted.length !== eventRows.length) {
+    // one statement: the events, and the items of the events inserted
+    const r = await trx.raw<{ rows: Array<{ n: number }> }>(
+      `WITH e AS (?),
+            i AS (INSERT INTO trace_event_items (event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
+                  SELECT x.event_id, x.role, x.material_id, x.lot_id, x.serial_id, x.quantity, x.uom, x.base_quantity
+                    FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::numeric[])
+                         AS x(event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
+                    JOIN e ON e.id = x.event_id)
+       SELECT count(*)::int AS n FROM e`,
+      [
+        trx('trace_events').insert(eventRows).onConflict().ignore().returning('id'),
+        itemRows.map((i) => i.event_id), itemRows.map((i) => i.role), itemRows.map((i) => i.material_id), itemRows.map((i) => i.lot_id),
+        itemRows.map((i) => i.serial_id), itemRows.map((i) => i.quantity), itemRows.map((i) => i.uom), itemRows.map((i) => i.base_quantity),
+      ] as unknown as readonly Knex.RawBinding[],
+    );
+    if (Number(r.rows[0].n) !== eventRows.length) {
       // a source key recorded meanwhile (another message): let the one-by-one path sort it out
-      throw new Error(`${eventRows.length - inserted.length} usage event(s) of the batch were recorded meanwhile`);
+      throw new Error(`${eventRows.length - Number(r.rows[0].n)} usage event(s) of the batch were recorded meanwhile`);
     }
-    await trx('trace_event_items').insert(itemRows);
   }
 
   // stock: ledger rows and balances for all usages not touched by a count, one statement
@@ -257,8 +273,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     if (!u.dev.lot) s.unlotted++;
   }
   if (usageRowsAll.length > 0) {
-    await trx('device_usages').insert(usageRowsAll);
-    await trx('demand_history').insert(demandRows);
+    await trx.raw('WITH d AS (?) ?', [trx('demand_history').insert(demandRows), trx('device_usages').insert(usageRowsAll)] as unknown as readonly Knex.RawBinding[]);
   }
   for (const a of announced) {
     await announceUsage(a.u, a.ids);

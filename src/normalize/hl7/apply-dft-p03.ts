@@ -274,10 +274,10 @@ export async function alertRecalledLotUse(u: PlannedUsage, lot: DbLotRow): Promi
     return false;
   }
   await u.w.alert({
-    type: 'recalled_lot_used', severity: 'critical', subjectType: 'lot', subjectId: lot.id,
+    type: 'recalled_lot_movement', severity: 'critical', subjectType: 'lot', subjectId: lot.id,
     message: `recalled lot ${lot.lot_number} (GTIN ${u.gtin}) was used at ${u.location.code} (HL7 ${u.w.ctx.message.controlId ?? ''} FT1 ${u.setId})`,
     details: { lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location.code, sourceKey: u.sourceKey },
-    dedupKey: `recalled_lot_used:${u.sourceKey}`,
+    dedupKey: `recalled_lot_movement:${u.sourceKey}`,
   });
   return true;
 }

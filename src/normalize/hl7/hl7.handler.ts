@@ -62,10 +62,10 @@ async function collisionsOf(parsed: Parsed[]): Promise<Map<string, string>> {
 async function alertCollision(w: WmsWriter, first: string): Promise<void> {
   const m = w.ctx.message;
   await w.alert({
-    type: 'hl7_control_id_collision', severity: 'warning', subjectType: 'message', subjectId: m.id,
+    type: 'control_id_collision', severity: 'warning', subjectType: 'message', subjectId: m.id,
     message: `HL7 sender ${m.sender ?? '?'} reused MSH-10 ${m.controlId ?? ''} for a different message (first: ${first}); both were processed`,
     details: { controlId: m.controlId, sender: m.sender, first, second: m.id },
-    dedupKey: `hl7_control_id_collision:${m.id}`,
+    dedupKey: `control_id_collision:${m.id}`,
   });
 }
 

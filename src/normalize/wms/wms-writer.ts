@@ -255,7 +255,7 @@ export class WmsWriter {
         severity: 'warning',
         subjectType: 'lot',
         subjectId: b.lotId,
-        message: `lot ${b.lotNumber} (GTIN ${b.gtin}) at ${b.location.code} (${b.stockState}) is at ${balance} ${b.uom} after WMS record ${b.recordId}`,
+        message: `lot ${b.lotNumber} (GTIN ${b.gtin}) at ${b.location.code} (${b.stockState}) is at ${balance} ${b.uom} after ${this.feedName} record ${b.recordId}`,
         details: { lotId: b.lotId, gtin: b.gtin, lotNumber: b.lotNumber, location: b.location.code, stockState: b.stockState, balance, recordId: b.recordId },
         dedupKey: `negative_balance:${b.lotId}:${b.location.id}:${b.stockState}`,
       });

@@ -130,13 +130,7 @@ describe('hl7 over MLLP: acknowledgements', () => {
     expect(await countRows(h, 'device_usages', { source_message_id: rows[1].id })).toBe(0);
   });
 
-  /*
-   * BUG (src/normalize/hl7/hl7.handler.ts, not this suite's to fix): the collision alert has type
-   * `hl7_control_id_collision`, which the canonical alert schema (and the alerts_type_check
-   * constraint, which has `control_id_collision`) refuses, so the second message ends `failed`
-   * with LB_ERR_PIPELINE_SCHEMA_VIOLATION instead of `processed` + alert. Drop `.failing` once fixed.
-   */
-  it.failing('processes a different message that reuses an MSH-10 and raises hl7_control_id_collision naming both', async () => {
+  it('processes a different message that reuses an MSH-10 and raises control_id_collision naming both', async () => {
     const controlId = 'ORIS-COLLISION-0001';
     const first = setHl7Field(replaceAll(hl7Fixture('transport/dft-p03-v282-single-implant.hl7'), 'S001001', 'S003001'), 'MSH', 10, controlId);
     const other = setHl7Field(replaceAll(hl7Fixture('transport/dft-p03-v282-control-id-reused-other-content.hl7'), 'S001077', 'S003077'), 'MSH', 10, controlId);
@@ -149,7 +143,7 @@ describe('hl7 over MLLP: acknowledgements', () => {
       return r.length === 2 && r.every((x) => !['received', 'queued'].includes(x.status)) && r;
     });
     expect(rows.map((r) => [r.status, r.error_code])).toEqual([['processed', null], ['processed', null]]);
-    const alerts = await h.hub.db('alerts').where({ type: 'hl7_control_id_collision', subject_id: rows[1].id }).select('subject_id', 'details');
+    const alerts = await h.hub.db('alerts').where({ type: 'control_id_collision', subject_id: rows[1].id }).select('subject_id', 'details');
     expect(alerts).toHaveLength(1);
     expect(alerts[0].details).toMatchObject({ controlId, first: rows[0].id, second: rows[1].id });
     expect(await countRows(h, 'device_usages', { source_message_id: rows[1].id })).toBe(1);
