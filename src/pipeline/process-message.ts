@@ -449,10 +449,14 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
     log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
     for (const id of unique) outcomes.delete(id);
     if (process.env.LB_DEBUG_BATCH) console.error(`batch FAIL n=${unique.length} ms=${Math.round(performance.now() - started)} ${err instanceof Error ? err.message : String(err)}`);
-    single = unique.slice(0, unique.length - claimed); // claimed messages go back to their own jobs
+    // every message of the batch on its own now, the claimed ones too (left to their own jobs, a
+    // bad message would poison each next claim); a claimed message's retry is left to its own job
+    single = [...unique];
   }
+  const claimedIds = new Set(unique.slice(unique.length - claimed));
   for (const id of single) {
-    outcomes.set(id, await processMessage(deps, id, attempt));
+    const outcome = await processMessage(deps, id, claimedIds.has(id) ? { final: false } : attempt);
+    outcomes.set(id, claimedIds.has(id) && outcome.status === 'retry' ? { status: 'skipped', reason: 'left to its own job for a retry' } : outcome);
   }
   const asked = [...new Set(messageIds)];
   const extra = unique.filter((id) => !asked.includes(id) && outcomes.has(id));

@@ -229,11 +229,12 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state), all in one statement
     const negatives: Array<{ w: PlannedUsage['w']; alert: NewAlert }> = [];
     for (const row of r.rows) {
-      const balance = Number(row.quantity);
-      if (balance >= 0) continue;
-      const last = [...ledger].reverse().find((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
-      if (!last) continue;
-      const { u, lot } = last;
+      // as WmsWriter.book does one change at a time: the first change that leaves the balance below zero names it
+      const mine = ledger.filter((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
+      let balance = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
+      const first = mine.find((b) => (balance += b.delta) < 0);
+      if (!first) continue;
+      const { u, lot } = first;
       const alert: NewAlert = {
         type: 'negative_balance', severity: 'warning', subjectType: 'lot', subjectId: lot.id,
         message: `lot ${lot.lot_number} (GTIN ${u.gtin}) at ${u.location.code} (finished) is at ${balance} ${u.material.baseUom} after HL7 record ${u.rec.id}`,
