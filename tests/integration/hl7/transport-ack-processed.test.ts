@@ -64,6 +64,20 @@ describe('hl7 over MLLP with ackMode processed', () => {
     expect(await waitStoredAck(h, row.id)).toMatchObject({ code: 'AE', raw: answer.toString('latin1') });
   });
 
+  it.each([
+    ['dft-p03-bad-date-2024-13-45.hl7', 'ORIS-20260315-000418', 'LB_ERR_HL7_DATE', '102', ['PRT', '2', '18'], { segment: 'PRT', field: '18' }],
+    ['dft-p03-truncated-segment.hl7', 'ORIS-20260315-000420', 'LB_ERR_HL7_SEGMENT_INVALID', '100', [''], { line: 6 }],
+  ])('answers %s with AE naming the error and where it is, stored rejected alike', async (fixture, controlId, code, hl7Code, ackLocation, storedLocation) => {
+    const [answer] = await mllpSend(port, hl7Fixture(fixture));
+    const ack = parseAck(answer);
+    expect(ack).toMatchObject({ code: 'AE', controlId });
+    expect(ack.errs[0]).toMatchObject({ lbCode: code, hl7Code, severity: 'E' });
+    expect(ack.errs[0].location.slice(0, ackLocation.length)).toEqual(ackLocation);
+    const [row] = await messagesOf(h, controlId);
+    expect(row).toMatchObject({ status: 'rejected', error_code: code });
+    expect(row.error_location).toMatchObject(storedLocation);
+  });
+
   it('answers AA for a routed message (ADT: stored and handed to flows, no mapping) once it is routed', async () => {
     const { payload, controlId } = adtA01(1, 'PROC-ADT');
     const [answer] = await mllpSend(port, payload);

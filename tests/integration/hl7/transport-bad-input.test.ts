@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import {
-  adtA01, countRows, hl7Fixture, hl7HubEnv, messagesOf, mllpFrame, mllpPortOf, mllpSend, parseAck, payloadOf, RawMllpPeer, singleImplantDft, waitFor, waitStoredAck,
+  adtA01, countRows, hl7Fixture, hl7HubEnv, messagesOf, mllpFrame, mllpPortOf, mllpSend, parseAck, payloadOf, RawMllpPeer, setHl7Field, singleImplantDft, waitFor, waitStoredAck,
 } from '../../helpers/hl7';
 
 const MAX_MESSAGE_BYTES = 4096;
@@ -15,7 +15,11 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 describe('hl7 over MLLP: bad input and framing', () => {
   let h: TestHub;
   let port: number;
-  const cfg = hl7HubEnv([{ id: 'hl7-mllp', kind: 'hl7', config: { mllp: { enabled: true, maxMessageBytes: MAX_MESSAGE_BYTES } } }]);
+  const cfg = hl7HubEnv([
+    { id: 'hl7-mllp', kind: 'hl7', config: { mllp: { enabled: true, maxMessageBytes: MAX_MESSAGE_BYTES } } },
+    // a site whose engine writes Latin-1 without MSH-18, on a listener that closes idle connections quickly
+    { id: 'hl7-latin1', kind: 'hl7', config: { mllp: { enabled: true, port: 0, idleTimeoutMs: 400 }, defaultCharset: '8859/1' } },
+  ]);
 
   beforeAll(async () => {
     h = await startTestHub({ env: cfg.env });
@@ -160,6 +164,48 @@ describe('hl7 over MLLP: bad input and framing', () => {
     const m = (await h.api('GET', `/api/v1/messages/${row.id}`)).json;
     expect(m.error).toMatchObject({ code });
     expect(await waitStoredAck(h, row.id)).toMatchObject({ code: 'AR', raw: answer.toString('latin1') });
+  });
+
+  it.each([
+    ['Latin-1 bytes under MSH-18 UNICODE UTF-8', 'UNICODE UTF-8', 'CS-UTF8', 'LB_ERR_INGEST_ENCODING', '102', 'first-latin1-byte'],
+    ['Latin-1 bytes without MSH-18 (default UTF-8)', '', 'CS-NONE', 'LB_ERR_INGEST_ENCODING', '102', 'first-latin1-byte'],
+    ['an MSH-18 charset nobody knows', 'KLINGON', 'CS-UNKNOWN', 'LB_ERR_HL7_CHARSET', '103', { segment: 'MSH', field: '18' }],
+  ])('answers %s with AR naming the byte or field, and stores it rejected (never decoded with replacement characters)', async (_case, charset, controlId, code, hl7Code, location) => {
+    const msg = setHl7Field(setHl7Field(hl7Fixture('transport/dft-p03-v282-iso-8859-1-umlauts.hl7'), 'MSH', 18, charset), 'MSH', 10, controlId);
+    const [answer] = await mllpSend(port, msg);
+    const ack = parseAck(answer);
+    expect(ack).toMatchObject({ code: 'AR', controlId });
+    expect(ack.errs[0]).toMatchObject({ lbCode: code, hl7Code });
+    const [row] = await messagesOf(h, controlId);
+    expect(row).toMatchObject({ status: 'rejected', error_code: code });
+    // the byte offset of the first byte that is not UTF-8 (ü as 0xFC), or the MSH-18 field
+    expect(row.error_location).toMatchObject(location === 'first-latin1-byte' ? { position: msg.indexOf(0xfc) } : location);
+    expect(Buffer.compare((await payloadOf(h, row.id)).bytes, msg)).toBe(0);
+  });
+
+  it("decodes a message without MSH-18 with the instance's configured default charset (8859/1)", async () => {
+    const msg = setHl7Field(setHl7Field(hl7Fixture('transport/dft-p03-v282-iso-8859-1-umlauts.hl7'), 'MSH', 18, ''), 'MSH', 10, 'CS-DEFAULT-LATIN1');
+    const [answer] = await mllpSend(mllpPortOf(h, 'hl7-latin1'), msg);
+    expect(parseAck(answer)).toMatchObject({ code: 'AA', controlId: 'CS-DEFAULT-LATIN1' });
+    const [row] = await messagesOf(h, 'CS-DEFAULT-LATIN1');
+    expect(row.encoding).toBe('8859/1');
+    expect((await h.waitForStatus(row.id)).status).toBe('processed');
+  });
+
+  it('closes a connection left idle with half a frame, stores the half as rejected truncated (idle-timeout) and does not answer it', async () => {
+    const whole = singleImplantDft(5, { controlIdPrefix: 'IDLE' });
+    const half = whole.payload.subarray(0, 150);
+    const peer = await RawMllpPeer.connect(mllpPortOf(h, 'hl7-latin1'));
+    await peer.write(Buffer.concat([Buffer.from([0x0b]), half]));
+    await peer.closed; // the server ends it after 400 ms without bytes
+    expect(peer.answers).toEqual([]);
+    const [row] = await waitFor('the half frame stored', async () => {
+      const r = await rowsOf(half);
+      return r.length > 0 && r;
+    });
+    expect(row).toMatchObject({ status: 'rejected', error_code: 'LB_ERR_MLLP_FRAME_TRUNCATED', size_bytes: half.length });
+    expect(row.error_message).toMatch(/idle/);
+    expect((await messagesOf(h, whole.controlId)).map((r) => r.status)).toEqual(['rejected']);
   });
 
   it('reassembles a message sent one byte per TCP write (Nagle off) and answers AA once, storing it once', async () => {
