@@ -81,4 +81,9 @@ export interface MessageHandler {
    * Throwing rolls the batch back, and each message then goes through `process` on its own.
    */
   processMany?(ctxs: ProcessContext[]): Promise<HandlerResult[]>;
+  /**
+   * Optional: outbox events for a message that ended rejected or failed (beside the pipeline's own
+   * `message.failed`), e.g. an HL7 application ACK (AE) for a sender that asked for one. Must not throw.
+   */
+  onFailure?(message: StoredMessage, status: 'rejected' | 'failed', error: LotBridgeErrorJson): Array<{ type: string; payload: Record<string, unknown> }>;
 }

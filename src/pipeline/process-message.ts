@@ -239,7 +239,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
     const kind = classifyError(err);
     if (kind === 'transient' && !attempt.final) {
       log.warn({ err, kind }, 'transient error; the job will be retried');
-      await recordError(db, messageId, null, errorJson(err)).catch(() => undefined);
+      await recordError(deps, messageId, null, errorJson(err)).catch(() => undefined);
       return { status: 'retry', error: err };
     }
     const json =
@@ -248,11 +248,11 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
         : errorJson(err);
     if (kind === 'input') {
       log.warn({ code: json.code, location: json.location }, 'message rejected');
-      await recordError(db, messageId, 'rejected', json);
+      await recordError(deps, messageId, 'rejected', json);
       return { status: 'rejected' };
     }
     log.error({ err, code: json.code, kind }, 'message failed');
-    await recordError(db, messageId, 'failed', json);
+    await recordError(deps, messageId, 'failed', json);
     return { status: 'failed', error: json, kind };
   }
 }
@@ -271,9 +271,9 @@ function errorJson(err: unknown): LotBridgeErrorJson {
   return { code: 'LB_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-async function recordError(db: Db, messageId: string, status: 'rejected' | 'failed' | null, e: LotBridgeErrorJson): Promise<void> {
-  await db.transaction(async (trx) => {
-    const row = await trx<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).forUpdate().first('status', 'connector_id', 'message_type');
+async function recordError(deps: ProcessDeps, messageId: string, status: 'rejected' | 'failed' | null, e: LotBridgeErrorJson): Promise<void> {
+  await deps.db.transaction(async (trx) => {
+    const row = await trx<DbInboundMessageRow>('inbound_messages').where({ id: messageId }).forUpdate().first();
     if (!row || TERMINAL_STATUSES.includes(row.status)) {
       return;
     }
@@ -295,6 +295,27 @@ async function recordError(db: Db, messageId: string, status: 'rejected' | 'fail
         chain: auditChainOf(row.connector_id, messageId), actor: `connector:${row.connector_id}`, action: `message.${status}`,
         entity_type: 'inbound_message', entity_id: messageId, after: JSON.stringify({ status, code: e.code, location: e.location ?? null }), source_message_id: messageId,
       });
+    }
+    if (status) {
+      // flows hear of it (message.failed), and the connector may answer the sender (an HL7 application ACK)
+      const events: Array<{ type: string; payload: Record<string, unknown> }> = [
+        { type: 'message.failed', payload: { messageId, connectorId: row.connector_id, messageType: row.message_type, status, code: e.code, message: e.message, location: e.location ?? null } },
+      ];
+      const handler = deps.handlers.get(row.connector_kind);
+      if (handler?.onFailure && row.payload) {
+        try {
+          events.push(...handler.onFailure(toStored(row, deps.phi), status, e));
+        } catch (err) {
+          deps.logger.warn({ err, messageId }, 'the connector could not build its failure answer');
+        }
+      }
+      await trx.raw(
+        `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
+         SELECT x.event_id, x.type, x.payload, ?::uuid, (SELECT coalesce(max(ordinal), 0) FROM outbox_events WHERE source_message_id = ?::uuid) + x.n
+           FROM unnest(?::uuid[], ?::text[], ?::jsonb[]) WITH ORDINALITY AS x(event_id, type, payload, n)
+         ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
+        [messageId, messageId, events.map(() => uuidv7()), events.map((ev) => ev.type), events.map((ev) => JSON.stringify(ev.payload))] as unknown as string[],
+      );
     }
     if (status === 'failed') {
       await trx('alerts').insert({

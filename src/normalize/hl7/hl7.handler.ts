@@ -1,6 +1,6 @@
-import { LotBridgeError } from '../../errors';
-import type { HandlerResult, MessageHandler, ProcessContext } from '../../pipeline/handler';
-import { decodeHl7Buffer, parseHl7Message, type Hl7Message } from '../../parsers/hl7';
+import { LotBridgeError, type LotBridgeErrorJson } from '../../errors';
+import type { HandlerResult, MessageHandler, ProcessContext, StoredMessage } from '../../pipeline/handler';
+import { buildHl7Ack, decodeHl7Buffer, hl7AckRequested, parseHl7Message, readMsh, type Hl7Message } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
 import { WmsWriter } from '../wms/wms-writer';
 import { applyDftP03, planDftP03, type PlannedDft, type UsageSummary } from './apply-dft-p03';
@@ -98,6 +98,23 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
   };
   return {
     kind: 'hl7',
+    /**
+     * A message rejected or failed after its commit ACK: when the sender asked for application
+     * ACKs (MSH-16 AL or ER), an AE for it as outbox event `hl7.application_ack` (delivered to the
+     * sender's outbound destination by the deliver queue).
+     */
+    onFailure(message: StoredMessage, _status: 'rejected' | 'failed', error: LotBridgeErrorJson) {
+      const decoded = decodeHl7Buffer(message.payload, { defaultCharset: message.encoding ?? deps.configOf(message.connectorId).defaultCharset });
+      const header = readMsh(decoded.text);
+      if (!header.applicationAckType || !hl7AckRequested(header, 'application', 'error')) {
+        return [];
+      }
+      const ack = buildHl7Ack({ inbound: header, status: 'error', errors: [LotBridgeError.fromJSON(error)], mode: 'original' });
+      return [{
+        type: 'hl7.application_ack',
+        payload: { messageId: message.id, connectorId: message.connectorId, to: message.sender, controlId: ack.controlId, code: ack.code, acknowledges: message.controlId, raw: ack.text },
+      }];
+    },
     async process(ctx: ProcessContext): Promise<HandlerResult> {
       const p = parse(ctx, deps.configOf(ctx.message.connectorId));
       const w = new WmsWriter(ctx, 1, 'HL7');

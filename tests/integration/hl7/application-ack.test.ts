@@ -1,0 +1,53 @@
+import { startTestHub, type TestHub } from '../../helpers/start-hub';
+
+/**
+ * ACK on store (the default): an error found while mapping comes after the commit ACK. The message
+ * is `rejected` with code and location, flows get `message.failed`, and a sender that asked for
+ * application ACKs (MSH-16 AL/ER) gets an AE as outbox event `hl7.application_ack`.
+ */
+const msg = (controlId: string, msh16: string, date: string): string =>
+  [
+    `MSH|^~\\&|ORIS|STMARYS|LOTBRIDGE|ACME|20260301101500||DFT^P03^DFT_P03|${controlId}|P|2.8.2|||AL|${msh16}`,
+    'EVN|P03|20260301101500',
+    'PID|1||MRN1^^^STMARYS^MR||DOE^JANE',
+    'PV1|1|O|OR3^^^STMARYS',
+    `FT1|1|||${date}||CG|09506000134352^Knee^GTIN|||1`,
+  ].join('\r') + '\r';
+
+describe('HL7 errors found after the commit ACK', () => {
+  let h: TestHub;
+  beforeAll(async () => {
+    h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  async function post(body: string): Promise<{ id: string; ack: string }> {
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body, headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+    expect(r.status).toBe(200);
+    return { id: r.headers.get('lotbridge-message-id') as string, ack: await r.text() };
+  }
+
+  it('answers CA at once, then rejects the message, tells flows and queues an AE for a sender with MSH-16 ER', async () => {
+    const { id, ack } = await post(msg('APPACK-1', 'ER', '20241345'));
+    expect(ack).toMatch(/\rMSA\|CA\|APPACK-1/);
+    const m = await h.waitForStatus(id);
+    expect(m).toMatchObject({ status: 'rejected', error: { code: 'LB_ERR_HL7_DATE', location: { segment: 'FT1', field: '4' } } });
+    const events = await h.hub.db('outbox_events').where({ source_message_id: id }).orderBy('ordinal').select('type', 'payload');
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['message.failed', 'hl7.application_ack']);
+    expect(events[0].payload).toMatchObject({ status: 'rejected', code: 'LB_ERR_HL7_DATE' });
+    const raw = String(events[1].payload.raw);
+    expect(raw).toMatch(/^MSH\|\^~\\&\|LOTBRIDGE\|ACME\|ORIS\|STMARYS\|/); // sender and receiver swapped
+    expect(raw).toMatch(/\rMSA\|AE\|APPACK-1/);
+    expect(raw).toMatch(/\rERR\|\|FT1\^1\^4[^\r]*\|102\^/); // ERR-2 location FT1-4, ERR-3 102 data type error
+    expect(events[1].payload).toMatchObject({ to: 'ORIS|STMARYS', acknowledges: 'APPACK-1', code: 'AE' });
+  });
+
+  it('queues no AE when the sender asked for none (MSH-16 NE)', async () => {
+    const { id } = await post(msg('APPACK-2', 'NE', '20241345'));
+    await h.waitForStatus(id);
+    const types = (await h.hub.db('outbox_events').where({ source_message_id: id }).select('type')).map((e: { type: string }) => e.type);
+    expect(types).toEqual(['message.failed']);
+  });
+});
