@@ -391,6 +391,8 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           unique.push(r.id);
         }
         claimed = more.length;
+        // receipt order across the job's own and the claimed messages (movements and counts depend on it)
+        rows.sort((a, b) => a.received_at.getTime() - b.received_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       }
       const found = new Set(rows.map((r) => r.id));
       for (const id of unique) {
