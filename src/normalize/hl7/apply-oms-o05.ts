@@ -11,7 +11,7 @@ const STATUS_OF_CONTROL: Readonly<Record<string, string>> = {
 };
 
 /** Material of a requisition line: RQD-3 (external, e.g. GTIN or our code), else RQD-2 (internal), else RQD-4 (hospital item). */
-async function materialOf(w: WmsWriter, rqd: Hl7Segment, sender: string): Promise<{ id: string; baseUom: string } | undefined> {
+async function materialOf(w: WmsWriter, rqd: Hl7Segment, facility: string): Promise<{ id: string; baseUom: string } | undefined> {
   for (const f of [3, 2, 4]) {
     const code = rqd.get(f, 1);
     if (!code) continue;
@@ -24,7 +24,7 @@ async function materialOf(w: WmsWriter, rqd: Hl7Segment, sender: string): Promis
     const byId = await w.ctx
       .trx('material_identifiers as i')
       .join('materials as m', 'm.id', 'i.material_id')
-      .whereIn('i.value', [code, `${sender}:${code}`])
+      .whereIn('i.value', [code, `${facility}:${code}`]) // hospital item numbers as MFN^M16 records them: <MSH-4>:<item>
       .first<{ id: string; base_uom: string } | undefined>('m.id', 'm.base_uom');
     if (byId) return { id: byId.id, baseUom: byId.base_uom };
   }
@@ -66,7 +66,7 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
     const requestedAt = readHl7DateTime(orc, 9, { zone: ctx.timezone }) ?? readHl7DateTime(msg.msh, 7, { zone: ctx.timezone });
     for (const [i, rqd] of order.members.filter((s) => s.name === 'RQD').entries()) {
       const lineNo = readHl7Number(rqd, 1) ?? i + 1;
-      const material = await materialOf(w, rqd, sender);
+      const material = await materialOf(w, rqd, hospitalCode);
       if (!material) unknownItems++;
       const quantity = readHl7Number(rqd, 5);
       const uom = rqd.get(6, 1) || material?.baseUom || null;

@@ -47,11 +47,12 @@ export function parseHl7Message(text: string, opts: ParseHl7Options = {}): Hl7Me
     const { text: raw, line } = lines[i];
     const index = i + 1;
     if (!isSegmentStart(raw, d.field)) {
-      const shown = raw.length > 20 ? `${raw.slice(0, 20)}…` : raw;
+      // only the first characters are quoted: a line cut out of a PID value would be patient data
+      const shown = raw.length > 3 ? `${raw.slice(0, 3)}…` : raw;
       const location = hl7Location({ segment: raw.slice(0, 3), segmentIndex: index, line });
       throw new LotBridgeError(
         'LB_ERR_HL7_SEGMENT_INVALID',
-        `line ${line} (${JSON.stringify(shown)}) is not a segment: a segment starts with a 3-character id (A-Z, 0-9) and "${d.field}"; ` +
+        `line ${line} (starting ${JSON.stringify(shown)}, ${raw.length} characters) is not a segment: a segment starts with a 3-character id (A-Z, 0-9) and "${d.field}"; ` +
           `the message was cut short or a value holds an unescaped line break (segment ${index} of the message, line ${line})`,
         { location, details: { segmentIndex: index } },
       );

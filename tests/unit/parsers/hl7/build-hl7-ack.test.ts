@@ -179,7 +179,7 @@ describe('buildHl7Ack: enhanced mode and unreadable messages', () => {
     const parseError = thrown(() => parseHl7Message(inbound));
     const ack = buildHl7Ack({ ...base, inbound, errors: [parseError] });
     expect(ack.code).toBe('AE');
-    expect(lines(ack.text)[2]).toMatch(/^ERR\|\|\|100\^Segment sequence error\^HL70357\|E\|LB_ERR_HL7_SEGMENT_INVALID\^\^99LB\|\|\|LB_ERR_HL7_SEGMENT_INVALID: line 6 \("PR"\) is not a segment/);
+    expect(lines(ack.text)[2]).toMatch(/^ERR\|\|\|100\^Segment sequence error\^HL70357\|E\|LB_ERR_HL7_SEGMENT_INVALID\^\^99LB\|\|\|LB_ERR_HL7_SEGMENT_INVALID: line 6 \(starting "PR", 2 characters\) is not a segment/);
   });
 
   it('generates a 20-character control id when none is given', () => {

@@ -269,7 +269,7 @@ describe('parseHl7Message: refused input, with locations', () => {
     const err = thrown(() => parseHl7Message(fixture('dft-p03-truncated-segment.hl7')));
     expect(err.code).toBe('LB_ERR_HL7_SEGMENT_INVALID');
     expect(err.location).toEqual({ segment: 'PR', segmentIndex: 6, line: 6, path: 'PR' });
-    expect(err.message).toContain('line 6 ("PR") is not a segment');
+    expect(err.message).toContain('line 6 (starting "PR", 2 characters) is not a segment');
   });
 
   it('refuses a value split by a raw line break (the rest of the value is no segment)', () => {
