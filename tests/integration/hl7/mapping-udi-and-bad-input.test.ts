@@ -22,15 +22,17 @@ describe('HL7 DFT^P03 mapping: UDI decoding and bad input', () => {
     await h?.stop();
   });
 
-  /** Nothing canonical was written: only the message.rejected audit row. */
+  /** Nothing canonical was written: only the message.rejected audit row and the message.failed outbox event for flows. */
   async function expectNothingWritten(id: string): Promise<void> {
     const counts = await countsOf(db(), id);
     expect({ ...counts, audit_log: undefined }).toEqual({
       trace_events: 0, inventory_ledger: 0, device_usages: 0, demand_history: 0, supply_requisitions: 0, lots: 0, serials: 0, materials: 0, locations: 0, parties: 0,
-      outbox_events: 0, alerts: 0, audit_log: undefined,
+      outbox_events: 1, alerts: 0, audit_log: undefined,
     });
     const audit = await db()('audit_log').where({ source_message_id: id });
     expect(audit.map((a) => a.action)).toEqual(['message.rejected']);
+    const outbox = await db()('outbox_events').where({ source_message_id: id });
+    expect(outbox.map((o) => [o.type, o.payload.status])).toEqual([['message.failed', 'rejected']]);
   }
 
   it('a GTIN with a wrong check digit in the PRT-10 UDI rejects the message with LB_ERR_GS1_CHECK_DIGIT at PRT-10 and the character position', async () => {
