@@ -20,6 +20,8 @@ export interface Hl7BenchOptions {
   messages: number;
   /** MLLP client connections. */
   connections: number;
+  /** false: `lotbridge start` all-in-one; true: intake here, the pipeline in a `lotbridge worker` process. */
+  split?: boolean;
 }
 
 const GTINS = ['09506000134352', '09506000134376', '09506000134383', '09506000134390'];
@@ -58,9 +60,12 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
   const config = loadConfig({
     DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_MLLP_PORT: '0',
     LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_PHI_KEY: randomBytes(32).toString('base64'),
+    ...(process.env.LOTBRIDGE_WORKER_CONCURRENCY ? { LOTBRIDGE_WORKER_CONCURRENCY: process.env.LOTBRIDGE_WORKER_CONCURRENCY } : {}),
+    ...(process.env.LOTBRIDGE_PIPELINE_BATCH_MAX ? { LOTBRIDGE_PIPELINE_BATCH_MAX: process.env.LOTBRIDGE_PIPELINE_BATCH_MAX } : {}),
   });
-  // BENCH_HL7_SPLIT=1: intake in this process, the pipeline in a `lotbridge worker` process (as docs/operations.md scales out)
-  const split = process.env.BENCH_HL7_SPLIT === '1';
+  // split: intake in this process, the pipeline in a `lotbridge worker` process (as docs/operations.md scales out)
+  const split = opts.split === true;
+  const topology = split ? 'start+worker' : 'all-in-one';
   const hub = await startHub(config, silentLogger(), { mode: 'all', workers: !split });
   const workerProc = split
     ? spawn(process.execPath, [fromRoot('bin', 'lotbridge.js'), 'worker'], {
@@ -98,7 +103,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     const acked = opts.messages / ((tAcked - t0) / 1000);
     const committed = opts.messages / ((tDone - t0) / 1000);
     results.push({
-      name: 'hl7-mllp-received-to-acked',
+      name: `hl7-mllp-received-to-acked (${topology})`,
       figures: { messagesPerSecond: Math.round(acked), messages: opts.messages, connections: opts.connections, notAccepted: rejected },
       baseline: { pgSingleRowTxPerSecond: Math.round(tpsA) },
       ratio: Number((acked / tpsA).toFixed(3)),
@@ -107,7 +112,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       notes: 'reported: MLLP receipt → raw message committed (group commit) → ACK written',
     });
     results.push({
-      name: 'hl7-mllp-received-to-canonical-commit',
+      name: `hl7-mllp-received-to-canonical-commit (${topology})`,
       figures: { messagesPerSecond: Math.round(committed), messages: opts.messages, processedTotal: processed, seconds: Number(((tDone - t0) / 1000).toFixed(2)) },
       baseline: { pgSingleRowTxPerSecond: Math.round(tpsA) },
       ratio: Number((committed / tpsA).toFixed(3)),
@@ -139,7 +144,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     )).rows.map((r) => Number(r.ms));
     const ackP99 = percentile(lat, 99);
     results.push({
-      name: 'hl7-mllp-ack-latency-at-500-per-second',
+      name: `hl7-mllp-ack-latency-at-500-per-second (${topology})`,
       figures: { p50Ms: Number(percentile(lat, 50).toFixed(2)), p99Ms: Number(ackP99.toFixed(2)), maxMs: Number(lat[lat.length - 1].toFixed(2)), messages: lat.length },
       baseline: { targetP99Ms: 10 },
       ratio: Number((ackP99 / 10).toFixed(2)),
@@ -150,7 +155,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     });
     const commitP99 = percentile(commitMs, 99);
     results.push({
-      name: 'hl7-receipt-to-commit-at-500-per-second',
+      name: `hl7-receipt-to-commit-at-500-per-second (${topology})`,
       figures: { p50Ms: Number(percentile(commitMs, 50).toFixed(2)), p99Ms: Number(commitP99.toFixed(2)), maxMs: Number((commitMs[commitMs.length - 1] ?? NaN).toFixed(2)), messages: commitMs.length },
       baseline: { targetP99Ms: 50 },
       ratio: Number((commitP99 / 50).toFixed(2)),

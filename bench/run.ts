@@ -11,7 +11,7 @@ import { fromRoot } from '../src/paths';
  * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
- * BENCH_HL7_CONNECTIONS (default 8), BENCH_ONLY (pipeline|import|hl7).
+ * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_ONLY (pipeline|import|hl7).
  */
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -22,7 +22,10 @@ async function main(): Promise<void> {
     results.push(...(await runPipelineBench({ serverUrl, redisUrl, messages: Number(process.env.BENCH_MESSAGES ?? 5000), concurrency: 8 })));
   }
   if (!only || only === 'hl7') {
-    results.push(...(await runHl7Bench({ serverUrl, redisUrl, messages: Number(process.env.BENCH_HL7_MESSAGES ?? 5000), connections: Number(process.env.BENCH_HL7_CONNECTIONS ?? 8) })));
+    const hl7 = { serverUrl, redisUrl, messages: Number(process.env.BENCH_HL7_MESSAGES ?? 5000), connections: Number(process.env.BENCH_HL7_CONNECTIONS ?? 8) };
+    // both deployments: `lotbridge start` alone, and `lotbridge start` + a `lotbridge worker` process
+    if (process.env.BENCH_HL7_SPLIT !== '1') results.push(...(await runHl7Bench({ ...hl7, split: false })));
+    if (process.env.BENCH_HL7_SPLIT !== '0') results.push(...(await runHl7Bench({ ...hl7, split: true })));
   }
   if (!only || only === 'import') {
     const u = new URL(serverUrl);

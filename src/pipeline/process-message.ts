@@ -462,7 +462,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
       return results;
     });
     const ms = Math.round(performance.now() - started);
-    if (process.env.LB_DEBUG_BATCH) console.error(`batch ok n=${unique.length} done=${done.length} single=${single.length} ms=${ms} claimed=${claimed}`);
+    log.debug({ messages: unique.length, mapped: done.length, single: single.length, claimed, ms }, 'batch committed');
     for (const { row, res } of done) {
       outcomes.set(row.id, { status: res.status, recordErrors: res.recordErrors?.length });
       log.info({ messageId: row.id, status: res.status, batchMs: ms, recordErrors: res.recordErrors?.length ?? 0 }, 'message processed');
@@ -471,7 +471,6 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
     // one message (or the batch) failed: nothing of the batch committed; each message on its own
     log.info({ err: err instanceof Error ? err.message : String(err) }, 'batch rolled back; its messages are processed one by one');
     for (const id of unique) outcomes.delete(id);
-    if (process.env.LB_DEBUG_BATCH) console.error(`batch FAIL n=${unique.length} ms=${Math.round(performance.now() - started)} ${err instanceof Error ? err.message : String(err)}`);
     // every message of the batch on its own now, the claimed ones too (left to their own jobs, a
     // bad message would poison each next claim); a claimed message's retry is left to its own job
     single = [...unique];
