@@ -12,6 +12,7 @@ import { connectorDefinitions } from '../connectors';
 import type { ConnectorAdapter, ConnectorInstanceConfig } from './connectors/types';
 import { IngestService } from './ingest/ingest-service';
 import { SharedCache } from './pipeline/shared-cache';
+import { startWorkerThreads, workerThreadsAvailable, type WorkerThreads } from './pipeline/worker-threads';
 import { createPhiProtector } from './security/phi';
 import { QueueKit } from './pipeline/queue-kit';
 import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
@@ -87,6 +88,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let workerDb: Db | undefined;
   let pipeline: Pipeline | undefined;
   let ingestService: IngestService | undefined;
+  let threads: WorkerThreads | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -166,7 +168,12 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       });
     }
     if (opts.workers !== false) {
-      await pipeline.startWorkers();
+      if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {
+        // the pipeline in worker threads: mapping never holds up the intake thread's ACKs
+        threads = await startWorkerThreads(config, database.url, config.workerThreads, logger);
+      } else {
+        await pipeline.startWorkers();
+      }
     }
     if (opts.mode === 'all' && app) {
       for (const c of connectors.values()) {
@@ -180,6 +187,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   } catch (err) {
     // a failed start releases what it opened (pools, queues, the embedded PostgreSQL)
     await app?.close().catch(() => undefined);
+    await threads?.stop(1000).catch(() => undefined);
     await pipeline?.close(true).catch(() => undefined);
     await workerDb?.destroy().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
@@ -202,6 +210,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           await ingestService?.drained();
         }
         abort.abort();
+        await threads?.stop();
         await hubPipeline.close();
         await hubWorkerDb.destroy();
         await hubDb.destroy();

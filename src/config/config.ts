@@ -39,6 +39,8 @@ export interface LotBridgeConfig {
   workerConcurrency: number;
   /** Largest batch a worker maps in one canonical transaction (it claims queued messages up to it); 0 = only each job's own messages. */
   pipelineBatchMax: number;
+  /** Pipeline worker threads `lotbridge start` runs beside intake (0: the workers share the intake thread). */
+  workerThreads: number;
   /** LOTBRIDGE_PIPELINE_MAX_ATTEMPTS (8): attempts for transient errors before `failed`. */
   maxAttempts: number;
   /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
@@ -78,6 +80,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']>
   ['maxBodyBytes', 'LOTBRIDGE_MAX_BODY_BYTES', 'int'],
   ['workerConcurrency', 'LOTBRIDGE_WORKER_CONCURRENCY', 'int'],
   ['pipelineBatchMax', 'LOTBRIDGE_PIPELINE_BATCH_MAX', 'int'],
+  ['workerThreads', 'LOTBRIDGE_WORKER_THREADS', 'int'],
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
   ['sweepGraceMs', 'LOTBRIDGE_SWEEP_GRACE_MS', 'int'],

@@ -49,6 +49,8 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     LOTBRIDGE_SWEEP_INTERVAL_MS: '2000',
     LOTBRIDGE_SWEEP_GRACE_MS: '1000',
     LOTBRIDGE_CONFIG_FILE: '',
+    // workers on the test's own thread (ts-jest cannot load a worker thread's TypeScript entry)
+    LOTBRIDGE_WORKER_THREADS: '0',
     ...opts.env,
   });
   if (opts.queue === 'postgres') {
