@@ -66,12 +66,12 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
 }
 
 /** `lotbridge start|worker`: runs the hub until SIGINT/SIGTERM. */
-async function runHub(mode: 'all' | 'worker'): Promise<void> {
+async function runHub(mode: 'all' | 'worker', opts: { workers?: boolean } = {}): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const { startHub } = await import('../hub.js');
   // signals are handled from the first moment: one during start-up stops the hub once it is up
-  const starting = startHub(config, logger, { mode });
+  const starting = startHub(config, logger, { mode, ...(opts.workers === false ? { workers: false } : {}) });
   onShutdown(logger, async () => (await starting).stop());
   await starting;
 }
@@ -83,7 +83,11 @@ export function buildProgram(): Command {
     .description('LotBridge: integration hub for the medical-device supply chain.\nConfiguration comes from the environment (see the configuration table in README.md).')
     .showHelpAfterError();
 
-  program.command('start').description('run the hub: migrations, HTTP API, connectors and pipeline workers (all-in-one)').action(() => runHub('all'));
+  program
+    .command('start')
+    .description('run the hub: migrations, HTTP API, connectors and pipeline workers (all-in-one)')
+    .option('--no-workers', 'intake only (HTTP, MLLP, folders): the pipeline runs in `lotbridge worker` processes')
+    .action((o: { workers: boolean }) => runHub('all', { workers: o.workers }));
   program.command('worker').description('run pipeline workers only (scale out: run N of them against the same PostgreSQL and Redis)').action(() => runHub('worker'));
 
   program
