@@ -86,7 +86,7 @@ export const errorCatalog = {
   LB_ERR_HL7_DATE: { kind: 'input', http: 422, meaning: 'A DTM/DT/TS value is not an HL7 date/time, or not a real calendar date or clock time.' },
   LB_ERR_HL7_NUMBER: { kind: 'input', http: 422, meaning: 'An NM value (a quantity or amount) is not a number.' },
   LB_ERR_HL7_CHARSET: { kind: 'input', http: 422, meaning: 'MSH-18 names a character set LotBridge cannot decode.' },
-  LB_ERR_HL7_ITEM_UNIDENTIFIED: { kind: 'input', http: 422, meaning: 'An FT1, RQD or ITM names no item the hub can identify: no UDI or GTIN, and no code of a known material.' },
+  LB_ERR_HL7_ITEM_UNIDENTIFIED: { kind: 'input', http: 422, meaning: 'A DFT^P03 FT1 names no item the hub can identify: no UDI or GTIN, and no hospital item number of a known material.' },
   // master data import
   LB_ERR_IMPORT_CSV: { kind: 'input', http: 422, meaning: 'A master-data or stock CSV row is invalid (line and column given).' },
   LB_ERR_IMPORT_FILE: { kind: 'input', http: 422, meaning: 'The import file cannot be opened or read, or its header is missing.' },
@@ -102,7 +102,7 @@ export const errorCatalog = {
   // MLLP transport
   LB_ERR_MLLP_BYTES_OUTSIDE_FRAME: { kind: 'input', http: 400, meaning: 'Bytes arrived outside an MLLP frame (not after a VT start byte); the run of bytes is reported once, capped.' },
   LB_ERR_MLLP_FRAME_TRUNCATED: { kind: 'input', http: 400, meaning: 'An MLLP frame never got its FS end byte: a new VT started, the peer closed, the connection went idle or the server stopped.' },
-  LB_ERR_MLLP_FRAME_TOO_LARGE: { kind: 'input', http: 413, meaning: 'An MLLP frame is larger than maxFrameBytes; its bytes were discarded up to its FS (the head is kept) and the connection stays open.' },
+  LB_ERR_MLLP_FRAME_TOO_LARGE: { kind: 'input', http: 413, meaning: 'An MLLP frame is larger than the listener allows (hl7 connector config mllp.maxMessageBytes); its bytes were discarded up to its FS (the head is kept) and the connection stays open.' },
   LB_ERR_MLLP_PAYLOAD_INVALID: { kind: 'input', http: 422, meaning: 'A payload to send over MLLP contains a VT (0x0B) or FS (0x1C) byte, which would break the framing.' },
   LB_ERR_MLLP_CONNECT: { kind: 'transient', http: 503, meaning: 'The MLLP client could not connect (refused, unreachable, TLS handshake failed or connect timed out).' },
   LB_ERR_MLLP_TIMEOUT: { kind: 'transient', http: 503, meaning: 'No MLLP answer arrived within timeoutMs; the connection was closed because later answers could no longer be matched.' },
