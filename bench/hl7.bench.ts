@@ -68,7 +68,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
   const topology = split ? 'start+worker' : 'all-in-one';
   const hub = await startHub(config, silentLogger(), { mode: 'all', workers: !split });
   const workerProc = split
-    ? spawn(process.execPath, [fromRoot('bin', 'lotbridge.js'), 'worker'], {
+    ? spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : []), fromRoot('bin', 'lotbridge.js'), 'worker'], {
         env: { ...process.env, DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_PHI_KEY: config.phiKey, LOTBRIDGE_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],
       })
