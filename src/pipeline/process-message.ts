@@ -201,6 +201,10 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       }
       const message = toStored(row, deps.phi);
       const handler = deps.handlers.get(row.connector_kind);
+      if (handler && !handler.processMany) {
+        // the same per-kind turn as a batch of this kind takes (see processBatch): no deadlock on shared rows
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lotbridge:map:${row.connector_kind}`]);
+      }
       // A message that went through before (a reprocess) may own rows already: its records already
       // applied are skipped, so the ordinals of this run shift and would hit those rows' keys (the
       // insert is then silently ignored and a newly applicable record lost). Ordinals continue after
@@ -427,6 +431,12 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           const many = await handler.processMany(mine.map((t) => t.ctx));
           mine.forEach((t, i) => resultOf.set(t.row.id, many[i]));
           continue;
+        }
+        if (handler) {
+          // a handler that maps one message after another books rows (balances, lots) in message
+          // order; two batches doing so at once deadlock on rows they share. One batch per kind at
+          // a time (taken after the message rows, which no other batch waits for: claims skip locked ones).
+          await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lotbridge:map:${kind}`]);
         }
         for (const t of mine) {
           resultOf.set(t.row.id, handler ? await handler.process(t.ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${kind}` } });
