@@ -303,10 +303,12 @@ class Hl7Connector implements ConnectorAdapter {
         }
       }
       const ack = this.build(env.header, status, errors);
-      const stored = this.storedAck(ack);
+      const requested = hl7AckRequested(env.header, 'accept', status);
+      // kept even when MSH-15 asked for none (then MLLP sends nothing; HTTP always answers with it)
+      const stored = { ...this.storedAck(ack), requestedBySender: requested };
       settle(stored);
       void ingest.recordAck(receipt.messageId, stored).finally(() => this.pendingAcks.delete(receipt.messageId));
-      return { text: ack.text, code: ack.code, requested: hl7AckRequested(env.header, 'accept', status) };
+      return { text: ack.text, code: ack.code, requested };
     } catch (err) {
       settle(undefined);
       this.pendingAcks.delete(receipt.messageId);

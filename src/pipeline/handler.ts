@@ -82,6 +82,11 @@ export interface MessageHandler {
    */
   processMany?(ctxs: ProcessContext[]): Promise<HandlerResult[]>;
   /**
+   * True when the connector's dedup key covers the message content (HL7: MSH-3/4/10 + a content
+   * digest): a rejected message then keeps its key, since a corrected resend gets another one.
+   */
+  readonly contentAddressedDedup?: boolean;
+  /**
    * Optional: outbox events for a message that ended rejected or failed (beside the pipeline's own
    * `message.failed`), e.g. an HL7 application ACK (AE) for a sender that asked for one. Must not throw.
    */

@@ -290,8 +290,10 @@ async function recordError(deps: ProcessDeps, messageId: string, status: 'reject
       record_errors: e.details && Array.isArray(e.details.errors) ? JSON.stringify(e.details.errors) : null,
       updated_at: trx.fn.now(),
     });
-    if (status === 'rejected') {
+    if (status === 'rejected' && !deps.handlers.get(row.connector_kind)?.contentAddressedDedup) {
       // a rejected message holds no dedup key: the sender's corrected resend is a new message
+      // (kinds whose key covers the content keep it: a corrected resend has another key anyway,
+      // and an identical one is a duplicate answered as the first — no second rejection)
       await trx('message_dedup').where({ message_id: messageId }).delete();
     }
     if (status) {

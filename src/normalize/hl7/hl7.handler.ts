@@ -98,6 +98,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
   };
   return {
     kind: 'hl7',
+    contentAddressedDedup: true,
     /**
      * A message rejected or failed after its commit ACK: when the sender asked for application
      * ACKs (MSH-16 AL or ER), an AE for it as outbox event `hl7.application_ack` (delivered to the

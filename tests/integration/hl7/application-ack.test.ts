@@ -51,3 +51,30 @@ describe('HL7 errors found after the commit ACK', () => {
     expect(types).toEqual(['message.failed']);
   });
 });
+
+describe('HL7 resend of a message rejected after its commit ACK', () => {
+  let h: TestHub;
+  beforeAll(async () => {
+    h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  it('is a duplicate answered with the first ACK: no second rejection, no second AE (the HL7 key covers the content)', async () => {
+    const body = msg('APPACK-3', 'ER', '20241345');
+    const send = async (): Promise<{ id: string; ack: string; status: string | null }> => {
+      const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body, headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+      return { id: r.headers.get('lotbridge-message-id') as string, status: r.headers.get('lotbridge-status'), ack: await r.text() };
+    };
+    const first = await send();
+    expect(await h.waitForStatus(first.id)).toMatchObject({ status: 'rejected' });
+    const again = await send();
+    expect(again.status).toBe('duplicate');
+    expect(again.ack).toBe(first.ack);
+    const m = await h.api('GET', `/api/v1/messages/${first.id}`);
+    expect(m.json.ack).toMatchObject({ type: 'ACK', code: 'CA', requestedBySender: true });
+    const aes = await h.hub.db('outbox_events').where({ type: 'hl7.application_ack' }).whereRaw("payload->>'acknowledges' = ?", ['APPACK-3']);
+    expect(aes).toHaveLength(1);
+  });
+});
