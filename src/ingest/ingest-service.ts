@@ -63,11 +63,16 @@ export class IngestService implements IngestPort {
     this.ackWriter = new GroupCommit(async (items) => {
       // last one wins for a message acknowledged twice in one flush
       const latest = new Map(items.map((i) => [i.messageId, i.ack]));
-      await this.deps.db.raw(
-        `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
-         ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
-        [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],
-      );
+      // the record of an ACK already sent needs no WAL flush of its own (a crash can lose the last
+      // ones: a resend then gets a freshly built ACK); it must not add flushes the intake waits behind
+      await this.deps.db.transaction(async (trx) => {
+        await trx.raw('SET LOCAL synchronous_commit TO OFF');
+        await trx.raw(
+          `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
+           ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
+          [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],
+        );
+      });
       return items.map(() => ({ status: 'fulfilled' as const, value: undefined }));
     }, { maxBatch: 500, maxInFlight: 1, lingerMs: 20 });
   }
