@@ -4,13 +4,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { fromRoot } from '../src/paths';
-import IORedis from 'ioredis';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
 import { startHub } from '../src/hub';
 import { dropDatabase } from '../src/db/knex';
 import { createMllpClient, type MllpClient } from '../src/transport/mllp';
-import { percentile, sleep, type BenchResult } from './bench-result';
+import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
 import { pgSingleRowTps } from './pipeline.bench';
 
 export interface Hl7BenchOptions {
@@ -172,14 +171,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     }
     await hub.stop();
     await dropDatabase(u.toString());
-    const r = new IORedis(opts.redisUrl);
-    let cursor = '0';
-    do {
-      const [n, keys] = await r.scan(cursor, 'MATCH', `lbbench_${run}:*`, 'COUNT', 1000);
-      cursor = n;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(opts.redisUrl, `lbbench_${run}`);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
   return results;

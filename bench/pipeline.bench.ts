@@ -4,12 +4,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Queue, Worker } from 'bullmq';
-import IORedis from 'ioredis';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
 import { startHub } from '../src/hub';
 import { createDb, dropDatabase } from '../src/db/knex';
-import { percentile, sleep, type BenchResult } from './bench-result';
+import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
 
 export interface PipelineBenchOptions {
   serverUrl: string;
@@ -163,14 +162,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
   } finally {
     await hub.stop();
     await dropDatabase(u.toString());
-    const r = new IORedis(opts.redisUrl);
-    let cursor = '0';
-    do {
-      const [n, keys] = await r.scan(cursor, 'MATCH', `lbbench_${run}:*`, 'COUNT', 1000);
-      cursor = n;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(opts.redisUrl, `lbbench_${run}`);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
   return results;

@@ -5,29 +5,6 @@ import type { EnvelopeInfo } from '../connectors/types';
  * message type, control number and the per-format dedup key. None of them throws.
  */
 
-/** HL7 v2: MSH-3 + MSH-4 + MSH-10 is the dedup key; MSH-9 the type. */
-export function sniffHl7(text: string): EnvelopeInfo {
-  const start = text.indexOf('MSH');
-  if (start < 0 || text.length < start + 8) {
-    return {};
-  }
-  const fieldSep = text[start + 3];
-  const msh = text.slice(start).split(/\r\n|\r|\n/)[0].split(fieldSep);
-  // msh[0] = 'MSH', msh[1] = encoding characters, so MSH-n is msh[n - 1]
-  const comp = msh[1]?.[0] ?? '^';
-  const f = (n: number): string => (msh[n - 1] ?? '').trim();
-  const type = f(9).split(comp).slice(0, 2).filter(Boolean).join('^');
-  const sender = [f(3), f(4)].filter(Boolean).join('|');
-  const controlId = f(10);
-  return {
-    messageType: type || undefined,
-    sender: sender || undefined,
-    receiver: [f(5), f(6)].filter(Boolean).join('|') || undefined,
-    controlId: controlId || undefined,
-    dedupKey: controlId ? `hl7:${f(3)}|${f(4)}|${controlId}` : undefined,
-  };
-}
-
 /** X12: ISA05/06 + ISA07/08 + ISA13; the first ST01 is the type. */
 export function sniffX12(text: string): EnvelopeInfo {
   const t = text.replace(/^\uFEFF/, '').trimStart();

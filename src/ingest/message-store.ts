@@ -74,7 +74,7 @@ export function sha256Hex(buf: Buffer): string {
 /**
  * Dedup keys, one per format and the same across transports (an MLLP and an HTTP resend from the
  * same sender are one message), come from the connector's envelope reader: HL7 MSH-3 + MSH-4 +
- * MSH-10; X12 ISA05/06 + ISA07/08 + ISA13; EDIFACT UNB sender + recipient + 0020; documents with an
+ * MSH-10 + a digest of the content without MSH-7 (connectors/hl7/hl7-envelope.ts); X12 ISA05/06 + ISA07/08 + ISA13; EDIFACT UNB sender + recipient + 0020; documents with an
  * id of their own (B2MML, WMS movementId) connector + sender + id. Without one, the body's sha256
  * per connector and format is the key.
  *

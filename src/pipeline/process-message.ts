@@ -124,11 +124,17 @@ export function createProcessContext(
   message: StoredMessage,
   timezone: string,
   logger: Logger,
-  firstOrdinal = 1,
-  sink: ProcessSink = newProcessSink(),
-  cache: Map<string, unknown> = new Map(),
-  shared?: SharedCache,
+  opts: {
+    /** First ordinal of this attempt's rows (after those of an earlier attempt). */
+    firstOrdinal?: number;
+    /** Outbox and audit rows of the whole batch (default: this message's own). */
+    sink?: ProcessSink;
+    /** The transaction's memo, shared by the messages of a batch. */
+    cache?: Map<string, unknown>;
+    shared?: SharedCache;
+  } = {},
 ): ProcessContext & { flush(): Promise<void> } {
+  const { firstOrdinal = 1, sink = newProcessSink(), cache = new Map<string, unknown>(), shared } = opts;
   let ordinal = firstOrdinal - 1;
   let outboxOrdinal = firstOrdinal - 1;
   const registry = schemaRegistry();
@@ -210,7 +216,7 @@ export async function processMessage(deps: ProcessDeps, messageId: string, attem
       // insert is then silently ignored and a newly applicable record lost). Ordinals continue after
       // them. Rows exist only when an earlier attempt committed, and that attempt counted in `attempts`.
       const firstOrdinal = row.attempts > 0 ? (await maxOrdinalOf(trx, messageId)) + 1 : 1;
-      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log, firstOrdinal, undefined, undefined, deps.shared);
+      const ctx = createProcessContext(trx, message, deps.timezoneOf(row.connector_id), log, { firstOrdinal, shared: deps.shared });
       const res: HandlerResult = handler ? await handler.process(ctx) : { status: 'routed', summary: { reason: `no canonical mapping for connector kind ${row.connector_kind}` } };
       await ctx.emit(res.status === 'routed' ? 'message.routed' : 'message.processed', {
         messageId, connectorId: row.connector_id, messageType: res.messageType ?? row.message_type, recordErrors: res.recordErrors?.length ?? 0,
@@ -420,7 +426,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
           single.push(row.id);
           continue;
         }
-        const ctx = createProcessContext(trx, toStored(row, deps.phi), deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), 1, sink, cache, deps.shared);
+        const ctx = createProcessContext(trx, toStored(row, deps.phi), deps.timezoneOf(row.connector_id), log.child({ messageId: row.id }), { sink, cache, shared: deps.shared });
         todo.push({ row, ctx });
       }
       // handlers that map set-based take all their messages at once; the others one by one, in receipt order

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { DbLotRow } from '../../db/tables';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
-import { CANONICAL } from '../wms/wms-writer';
+import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
@@ -235,12 +235,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
       const first = mine.find((b) => (balance += b.delta) < 0);
       if (!first) continue;
       const { u, lot } = first;
-      const alert: NewAlert = {
-        type: 'negative_balance', severity: 'warning', subjectType: 'lot', subjectId: lot.id,
-        message: `lot ${lot.lot_number} (GTIN ${u.gtin}) at ${u.location.code} (finished) is at ${balance} ${u.material.baseUom} after HL7 record ${u.rec.id}`,
-        details: { lotId: lot.id, gtin: u.gtin, lotNumber: lot.lot_number, location: u.location.code, stockState: 'finished', balance, recordId: u.rec.id },
-        dedupKey: `negative_balance:${lot.id}:${u.location.id}:finished`,
-      };
+      const alert = negativeBalanceAlert({ lotId: lot.id, lotNumber: lot.lot_number, gtin: u.gtin, location: u.location, stockState: 'finished', uom: u.material.baseUom, recordId: u.rec.id }, balance, u.w.feedName);
       u.w.validateAlert(alert);
       negatives.push({ w: u.w, alert });
     }

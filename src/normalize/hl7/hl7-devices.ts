@@ -78,30 +78,20 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
   // the device identifier sent apart is compared with the UDI's own kind: a GTIN with a GS1 UDI, a HIBCC DI with a HIBCC UDI
   const given = { lot: d.lot, expiry: d.expiry, serial: d.serial, gtin: decoded.scheme === 'hibcc' ? d.hibccDi : d.gtin };
   const contradictions = udiContradictions(decoded, given);
-  if (decoded.scheme === 'gs1') {
-    return {
-      ...d,
-      udi,
-      udiSource: where,
-      gtin: decoded.gtin ?? d.gtin,
-      lot: decoded.lot ?? d.lot,
-      serial: decoded.serial ?? d.serial,
-      expiry: decoded.expiry ?? d.expiry,
-      ...(decoded.productionDate ? { manufactureDate: decoded.productionDate } : {}),
-      contradictions,
-    };
-  }
-  return {
+  // the UDI's own lot, serial and expiry win over the fields sent apart (contradictions are flagged)
+  const merged: Hl7Device = {
     ...d,
     udi,
     udiSource: where,
-    hibccDi: decoded.deviceIdentifier ?? d.hibccDi,
     lot: decoded.lot ?? d.lot,
     serial: decoded.serial ?? d.serial,
     expiry: decoded.expiry ?? d.expiry,
-    ...(decoded.manufactureDate ? { manufactureDate: decoded.manufactureDate } : {}),
     contradictions,
   };
+  if (decoded.scheme === 'gs1') {
+    return { ...merged, gtin: decoded.gtin ?? d.gtin, ...(decoded.productionDate ? { manufactureDate: decoded.productionDate } : {}) };
+  }
+  return { ...merged, hibccDi: decoded.deviceIdentifier ?? d.hibccDi, ...(decoded.manufactureDate ? { manufactureDate: decoded.manufactureDate } : {}) };
 }
 
 /**

@@ -94,6 +94,23 @@ export interface WmsSummary {
  * each write, alerts with their outbox event and audit row, and ledger bookings (with the
  * count rules). One per message.
  */
+/** The `negative_balance` alert of a booking that left its balance below zero (one open per lot/location/state). */
+export function negativeBalanceAlert(
+  b: Pick<Booking, 'lotId' | 'lotNumber' | 'gtin' | 'location' | 'stockState' | 'uom' | 'recordId'>,
+  balance: number,
+  feedName: string,
+): NewAlert {
+  return {
+    type: 'negative_balance',
+    severity: 'warning',
+    subjectType: 'lot',
+    subjectId: b.lotId,
+    message: `lot ${b.lotNumber} (GTIN ${b.gtin}) at ${b.location.code} (${b.stockState}) is at ${balance} ${b.uom} after ${feedName} record ${b.recordId}`,
+    details: { lotId: b.lotId, gtin: b.gtin, lotNumber: b.lotNumber, location: b.location.code, stockState: b.stockState, balance, recordId: b.recordId },
+    dedupKey: `negative_balance:${b.lotId}:${b.location.id}:${b.stockState}`,
+  };
+}
+
 function memo<T>(cache: Map<string, unknown>, key: string): Map<string, T> {
   let m = cache.get(key) as Map<string, T> | undefined;
   if (!m) {
@@ -250,15 +267,7 @@ export class WmsWriter {
       }
     }
     if (balance < 0) {
-      await this.alert({
-        type: 'negative_balance',
-        severity: 'warning',
-        subjectType: 'lot',
-        subjectId: b.lotId,
-        message: `lot ${b.lotNumber} (GTIN ${b.gtin}) at ${b.location.code} (${b.stockState}) is at ${balance} ${b.uom} after ${this.feedName} record ${b.recordId}`,
-        details: { lotId: b.lotId, gtin: b.gtin, lotNumber: b.lotNumber, location: b.location.code, stockState: b.stockState, balance, recordId: b.recordId },
-        dedupKey: `negative_balance:${b.lotId}:${b.location.id}:${b.stockState}`,
-      });
+      await this.alert(negativeBalanceAlert(b, balance, this.feedName));
     }
     return change;
   }

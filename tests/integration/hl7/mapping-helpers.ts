@@ -108,30 +108,8 @@ export async function receiveStock(h: TestHub, movements: Array<{ id: string; lo
   }
 }
 
-/** Balances of a lot (GTIN of any level + lot number): `location/state` → quantity, zeros left out. */
-export async function balancesOf(db: Db, gtin: string, lot: string): Promise<Record<string, number>> {
-  const rows = await db('inventory_balances as b')
-    .join('lots as l', 'l.id', 'b.lot_id')
-    .join('material_identifiers as mi', 'mi.material_id', 'l.material_id')
-    .join('locations as loc', 'loc.id', 'b.location_id')
-    .where({ 'mi.value': gtin, 'l.lot_number': lot })
-    .whereNot('b.quantity', 0)
-    .select<Array<{ code: string; stock_state: string; quantity: string }>>('loc.code', 'b.stock_state', 'b.quantity');
-  return Object.fromEntries(rows.map((r) => [`${r.code}/${r.stock_state}`, Number(r.quantity)]));
-}
-
-/** The ledger of a lot per `location/state` (to check balances equal their ledger). */
-export async function ledgerOf(db: Db, gtin: string, lot: string): Promise<Record<string, number>> {
-  const rows = await db('inventory_ledger as g')
-    .join('lots as l', 'l.id', 'g.lot_id')
-    .join('material_identifiers as mi', 'mi.material_id', 'l.material_id')
-    .join('locations as loc', 'loc.id', 'g.location_id')
-    .where({ 'mi.value': gtin, 'l.lot_number': lot })
-    .groupBy('loc.code', 'g.stock_state')
-    .havingRaw('sum(g.delta) <> 0')
-    .select<Array<{ code: string; stock_state: string; total: string }>>('loc.code', 'g.stock_state', db.raw('sum(g.delta) AS total'));
-  return Object.fromEntries(rows.map((r) => [`${r.code}/${r.stock_state}`, Number(r.total)]));
-}
+// balances and ledger per `location/state` of a lot: the WMS tests' helpers
+export { balancesOf, ledgerOf, openAlerts } from '../wms/wms-test-data';
 
 /** device_usages of a message with material code, lot, serial and location code, in FT1/device order. */
 export async function usagesOf(db: Db, messageId: string): Promise<any[]> {
@@ -152,10 +130,6 @@ export async function eventWithItems(db: Db, eventId: string): Promise<{ event: 
   return { event, items };
 }
 
-/** Open alerts of a type. */
-export async function openAlerts(db: Db, type: string): Promise<any[]> {
-  return db('alerts').where({ type, status: 'open' }).orderBy('opened_at');
-}
 
 /** Rows per canonical table a message produced (lineage tables with source_message_id). */
 export async function countsOf(db: Db, messageId: string): Promise<Record<string, number>> {

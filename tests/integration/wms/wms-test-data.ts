@@ -69,7 +69,7 @@ export async function ledgerOf(db: Db, gtin: string, lot: string): Promise<Recor
 }
 
 /** Open alerts of a type. */
-export async function openAlerts(db: Db, type: string): Promise<Array<{ id: string; severity: string; subject_type: string; subject_id: string; message: string; details: Record<string, unknown>; dedup_key: string }>> {
+export async function openAlerts(db: Db, type: string): Promise<Array<{ id: string; severity: string; subject_type: string; subject_id: string; message: string; details: Record<string, unknown>; dedup_key: string; source_message_id: string | null }>> {
   return db('alerts').where({ type, status: 'open' }).orderBy('opened_at');
 }
 
