@@ -27,6 +27,12 @@ async function until<T>(what: string, probe: () => T | undefined | false | Promi
 }
 
 const ls = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isFile()).sort() : []);
+/**
+ * The file has landed in done/ or error/ and processing/ is empty again: the move is a hard link and an
+ * unlink, so for a moment it is in both; probing done/ alone races with the unlink.
+ */
+const landed = (dir: string, to: 'done' | 'error', name: string): boolean =>
+  ls(path.join(dir, to)).includes(name) && ls(path.join(dir, 'processing')).length === 0;
 
 describe('WMS connector: watched folder inbox/ → processing/ → done/ | error/', () => {
   let t: TestDatabase;
@@ -73,7 +79,7 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
       expect(fs.existsSync(path.join(dir, d))).toBe(true);
     }
     drop(dir, 'receive-1.json', fixture('movement-receive-barcode.json'));
-    await until('done/receive-1.json', () => ls(path.join(dir, 'done')).includes('receive-1.json'));
+    await until('done/receive-1.json', () => landed(dir, 'done', 'receive-1.json'));
     expect(ls(dir)).toEqual([]);
     expect(ls(path.join(dir, 'processing'))).toEqual([]);
     expect(fs.readFileSync(path.join(dir, 'done', 'receive-1.json'))).toEqual(fixture('movement-receive-barcode.json'));
@@ -90,14 +96,14 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
     const { adapter, dir } = makeAdapter('wms-b');
     await adapter.start(ingest);
     drop(dir, 'broken.json', fixture('invalid-json-truncated.json'));
-    await until('error/broken.json', () => ls(path.join(dir, 'error')).includes('broken.json.error.json') && ls(path.join(dir, 'error')).includes('broken.json'));
+    await until('error/broken.json', () => landed(dir, 'error', 'broken.json.error.json') && landed(dir, 'error', 'broken.json'));
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'error', 'broken.json.error.json'), 'utf8')) as { fileName: string; receipt: IngestReceipt };
     expect(report).toMatchObject({ fileName: 'broken.json', receipt: { status: 'rejected', error: { code: 'LB_ERR_WMS_JSON_SYNTAX', location: { line: 1, column: 29 } } } });
 
     drop(dir, 'batch.json', fixture('batch-one-bad-record.json'));
-    await until('done/batch.json', () => ls(path.join(dir, 'done')).includes('batch.json'));
+    await until('done/batch.json', () => landed(dir, 'done', 'batch.json'));
     drop(dir, 'batch.json', fixture('batch-one-bad-record.json'));
-    await until('done/batch.1.json', () => ls(path.join(dir, 'done')).includes('batch.1.json'));
+    await until('done/batch.1.json', () => landed(dir, 'done', 'batch.1.json'));
     const rows = await messagesFrom('wms-b');
     expect(rows.map((r) => [r.status, r.envelope.fileName, r.error_code])).toEqual([
       ['rejected', 'broken.json', 'LB_ERR_WMS_JSON_SYNTAX'],
@@ -147,7 +153,7 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
     drop(dir, 'flaky.csv', fixture('stock-quoted-newline-bom.csv'));
     await until('a failed attempt', () => ls(path.join(dir, 'processing')).includes('flaky.csv') && failures < 2);
     expect((await adapter.health()).status).toBe('degraded');
-    await until('done/flaky.csv', () => ls(path.join(dir, 'done')).includes('flaky.csv'));
+    await until('done/flaky.csv', () => landed(dir, 'done', 'flaky.csv'));
     expect((await adapter.health()).status).toBe('up');
     expect((await messagesFrom('wms-d')).map((r) => r.status)).toEqual(['queued']);
     await adapter.stop();
@@ -159,7 +165,7 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
     fs.writeFileSync(path.join(dir, 'upload.csv.part'), 'x');
     fs.writeFileSync(path.join(dir, '.hidden.csv'), 'x');
     drop(dir, 'stock.csv', fixture('stock-latin1.csv'));
-    await until('done/stock.csv', () => ls(path.join(dir, 'done')).includes('stock.csv'));
+    await until('done/stock.csv', () => landed(dir, 'done', 'stock.csv'));
     expect(ls(dir)).toEqual(['.hidden.csv', 'upload.csv.part']);
     const [row] = await t.db('inbound_messages').where({ connector_id: 'wms-e' });
     expect(row).toMatchObject({ status: 'queued', format: 'csv', encoding: 'iso-8859-1', content_type: 'text/csv; charset=iso-8859-1' });
@@ -170,7 +176,7 @@ describe('WMS connector: watched folder inbox/ → processing/ → done/ | error
     const { adapter, dir } = makeAdapter('wms-f');
     await adapter.start(ingest);
     drop(dir, 'batch.json', fixture('batch-one-bad-record.json'));
-    await until('done/batch.json', () => ls(path.join(dir, 'done')).includes('batch.json'));
+    await until('done/batch.json', () => landed(dir, 'done', 'batch.json'));
     await adapter.stop();
     const [stored] = await messagesFrom('wms-f');
     const outcome = await processMessage(
