@@ -22,6 +22,7 @@ import { buildServer } from './api/server';
 import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
+import { startAuditAnchoring } from './audit/anchor-audit-chains';
 
 export interface HubOptions {
   /** `all`: HTTP + connectors + workers; `worker`: workers only. */
@@ -89,6 +90,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let pipeline: Pipeline | undefined;
   let ingestService: IngestService | undefined;
   let threads: WorkerThreads | undefined;
+  let anchoring: { stop(): Promise<void> } | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -181,6 +183,9 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       }
       await app.listen({ port: config.httpPort, host: config.httpHost });
       accepting = true;
+      if (config.auditAnchorIntervalMs > 0) {
+        anchoring = startAuditAnchoring(db, config.auditAnchorIntervalMs, logger.child({ scope: 'audit' }));
+      }
     }
     logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
 
@@ -210,6 +215,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           await ingestService?.drained();
         }
         abort.abort();
+        await anchoring?.stop();
         await threads?.stop();
         await hubPipeline.close();
         await hubWorkerDb.destroy();

@@ -18,6 +18,9 @@ import { registerMaterialRoutes } from './routes/materials.routes';
 import { registerLocationRoutes } from './routes/locations.routes';
 import { registerPartyRoutes } from './routes/parties.routes';
 import { registerLotRoutes } from './routes/lots.routes';
+import { registerTraceRoutes } from './routes/trace.routes';
+import { registerRecallRoutes } from './routes/recalls.routes';
+import { registerAuditRoutes } from './routes/audit.routes';
 
 /** Everything the HTTP API of a running hub needs. */
 export interface HubApiContext extends ApiContext {
@@ -121,6 +124,9 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
   registerLocationRoutes(app, ctx);
   registerPartyRoutes(app, ctx);
   registerLotRoutes(app, ctx);
+  registerTraceRoutes(app, ctx);
+  registerRecallRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   return app;
 }
 

@@ -45,6 +45,8 @@ export interface LotBridgeConfig {
   maxAttempts: number;
   /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
   sweepIntervalMs: number;
+  /** LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS (60000; 0 = off): how often the audit chain heads are anchored (tail truncation detection). */
+  auditAnchorIntervalMs: number;
   /** LOTBRIDGE_SWEEP_GRACE_MS (30000): age before a received/queued message counts as stranded. */
   sweepGraceMs: number;
   /** LOTBRIDGE_CONFIG_FILE (lotbridge.config.json in the working directory, when present). */
@@ -83,6 +85,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']>
   ['workerThreads', 'LOTBRIDGE_WORKER_THREADS', 'int'],
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
+  ['auditAnchorIntervalMs', 'LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS', 'int'],
   ['sweepGraceMs', 'LOTBRIDGE_SWEEP_GRACE_MS', 'int'],
   ['configFile', 'LOTBRIDGE_CONFIG_FILE', 'string'],
   ['dbPoolMax', 'LOTBRIDGE_DB_POOL_MAX', 'int'],

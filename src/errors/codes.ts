@@ -31,6 +31,9 @@ export const errorCatalog = {
   LB_ERR_API_CONFLICT: { kind: 'input', http: 409, meaning: 'The resource already exists or the change conflicts with its state.' },
   LB_ERR_MESSAGE_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No stored message has this id.' },
   LB_ERR_LOT_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No lot matches the query.' },
+  LB_ERR_SERIAL_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No serial matches the query.' },
+  LB_ERR_RECALL_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No recall has this id or number.' },
+  LB_ERR_TRACE_CURSOR_INVALID: { kind: 'input', http: 400, meaning: 'The trace cursor was not issued by this API, or belongs to another trace.' },
   LB_ERR_SERVICE_UNAVAILABLE: { kind: 'transient', http: 503, meaning: 'PostgreSQL (or the queue) is unreachable; nothing was stored.' },
   LB_ERR_INTERNAL: { kind: 'defect', http: 500, meaning: 'An unexpected error (a bug); the log has the details.' },
   // intake

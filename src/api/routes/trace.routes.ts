@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { requireRole, type ApiContext } from '../context';
+import { resolveTraceSubject, type TraceQuery } from '../../trace/trace-subject';
+import { traceLots } from '../../trace/trace-page';
+import type { TraceDirection } from '../../trace/genealogy';
+
+/** Query parameters of both trace routes. */
+export const traceQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    gtin: { type: 'string', minLength: 1, maxLength: 14 },
+    material: { type: 'string', minLength: 1, maxLength: 64 },
+    lot: { type: 'string', minLength: 1, maxLength: 80 },
+    serial: { type: 'string', minLength: 1, maxLength: 80 },
+    barcode: { type: 'string', minLength: 1, maxLength: 512 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+    cursor: { type: 'string', minLength: 1, maxLength: 1024 },
+    maxDepth: { type: 'integer', minimum: 1, maximum: 64 },
+  },
+} as const;
+
+type TraceQs = TraceQuery & { limit?: number; cursor?: string; maxDepth?: number };
+
+/**
+ * `GET /api/v1/trace/forward` and `GET /api/v1/trace/backward` (operator, auditor, admin): the lot
+ * named like `GET /api/v1/lots` (gtin or material, and lot), or by `serial`, or by a GS1 `barcode`;
+ * answers graph (nodes + edges) and flat tables, a page of at most `limit` (≤ 1000) table rows and
+ * `page.nextCursor` for the next one. Errors: 400 LB_ERR_API_BAD_REQUEST, 422 LB_ERR_GS1_* (barcode,
+ * naming the AI), 404 LB_ERR_LOT_NOT_FOUND / LB_ERR_SERIAL_NOT_FOUND, 400 LB_ERR_TRACE_CURSOR_INVALID.
+ * @param app - the Fastify instance
+ * @param ctx - database and logger
+ */
+export function registerTraceRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const handler = (direction: TraceDirection) => async (req: { query: TraceQs }) => {
+    const q = req.query;
+    const subject = await resolveTraceSubject(ctx.db, { gtin: q.gtin, material: q.material, lot: q.lot, serial: q.serial, barcode: q.barcode });
+    return traceLots(ctx.db, subject, direction, { limit: q.limit, cursor: q.cursor, maxDepth: q.maxDepth });
+  };
+  app.get<{ Querystring: TraceQs }>('/api/v1/trace/forward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('forward'));
+  app.get<{ Querystring: TraceQs }>('/api/v1/trace/backward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('backward'));
+}

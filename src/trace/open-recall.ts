@@ -1,0 +1,279 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
+import { LotBridgeError } from '../errors';
+import { walkGenealogy } from './genealogy';
+import { resolveTraceSubject } from './trace-subject';
+import { computeRecallImpact, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
+
+/** `POST /api/v1/recalls` body. */
+export interface RecallRequest {
+  lots?: Array<{ gtin?: string; material?: string; lot: string }>;
+  serials?: Array<string | { gtin?: string; material?: string; serial: string }>;
+  reason: string;
+  class?: 'I' | 'II' | 'III';
+}
+
+/** Who opens the recall. */
+export interface RecallActor {
+  name: string;
+  role: string;
+}
+
+/** A lot the request names that an earlier recall already recalled. */
+export interface AlreadyRecalled {
+  material: string;
+  lot: string;
+  recallId: string | null;
+  recallNumber: string | null;
+}
+
+export interface RecallView {
+  id: string;
+  recallNumber: string;
+  status: string;
+  class: string | null;
+  reason: string;
+  openedBy: string | null;
+  openedAt: string;
+  request: unknown;
+  impact: RecallImpact;
+}
+
+export interface OpenRecallResult {
+  /** true: a new recall was opened (201); false: every named lot/serial was already recalled (200). */
+  created: boolean;
+  recall: RecallView;
+  alreadyRecalled: AlreadyRecalled[];
+  message: string;
+}
+
+/** Statuses a derived lot leaves for `on_hold`; recalled, rejected and expired lots keep theirs. */
+const HOLDABLE = new Set(['released', 'quarantine']);
+const AUDIT_CHAIN = 'recall';
+
+export function recallView(r: { id: string; recall_number: string; status: string; class: string | null; reason: string; opened_by: string | null; opened_at: Date; request: unknown; impact: RecallImpact }): RecallView {
+  return {
+    id: r.id, recallNumber: r.recall_number, status: r.status, class: r.class, reason: r.reason, openedBy: r.opened_by,
+    openedAt: r.opened_at.toISOString(), request: r.request, impact: r.impact,
+  };
+}
+
+/** The recall with this id, or undefined. */
+export async function getRecall(db: Db, id: string): Promise<RecallView | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    const byNumber = await db('recalls').where({ recall_number: id }).first();
+    return byNumber ? recallView(byNumber) : undefined;
+  }
+  const r = await db('recalls').where({ id }).first();
+  return r ? recallView(r) : undefined;
+}
+
+async function insertAudit(trx: Knex, rows: Array<{ action: string; entity_type: string; entity_id: string; before: unknown; after: unknown }>, actor: string, reason: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += 5000) {
+    const part = rows.slice(i, i + 5000);
+    await trx.raw(
+      `INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, before, after, reason)
+       SELECT ?, ?, a, t, e, b, f, ? FROM unnest(?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[]) AS u(a, t, e, b, f)`,
+      [
+        AUDIT_CHAIN, actor, reason,
+        part.map((r) => r.action), part.map((r) => r.entity_type), part.map((r) => r.entity_id),
+        part.map((r) => (r.before === null ? null : JSON.stringify(r.before))), part.map((r) => (r.after === null ? null : JSON.stringify(r.after))),
+      ] as Knex.RawBinding[],
+    );
+  }
+}
+
+/**
+ * Opens a recall in one transaction: the named lots become `recalled`, every lot derived from them
+ * (any depth) `on_hold` unless already recalled/rejected/expired, named serials `recalled`; the impact
+ * snapshot is taken in the same transaction and stored on the recall; audit rows (chain `recall`)
+ * record every status change and the recall itself; a `recall.opened` outbox event tells flows.
+ * Lots already recalled are not recalled again: when every named lot and serial is, nothing changes
+ * and the answer is the earlier recall (created: false).
+ * @param db - knex instance
+ * @param req - the validated request body
+ * @param actor - who asks
+ * @throws LotBridgeError 404 LB_ERR_LOT_NOT_FOUND / LB_ERR_SERIAL_NOT_FOUND naming the missing lot, 400 LB_ERR_API_BAD_REQUEST
+ */
+export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor): Promise<OpenRecallResult> {
+  const lotsAsked = req.lots ?? [];
+  const serialsAsked = (req.serials ?? []).map((s) => (typeof s === 'string' ? { serial: s } : s));
+  if (lotsAsked.length === 0 && serialsAsked.length === 0) {
+    throw new LotBridgeError('LB_ERR_API_BAD_REQUEST', 'a recall names at least one lot ("lots") or serial ("serials")', { location: { path: '/lots' } });
+  }
+  // resolve outside the transaction: 404 names the first unknown lot or serial with its index
+  const namedLotIds: string[] = [];
+  for (const [i, l] of lotsAsked.entries()) {
+    try {
+      const s = await resolveTraceSubject(db, { gtin: l.gtin, material: l.material, lot: l.lot });
+      namedLotIds.push(...s.lotIds);
+    } catch (err) {
+      if (err instanceof LotBridgeError) {
+        throw new LotBridgeError(err.code, `lots[${i}]: ${err.message}`, { location: { path: `/lots/${i}` }, details: err.details, cause: err });
+      }
+      throw err;
+    }
+  }
+  const serialIds: string[] = [];
+  for (const [i, s] of serialsAsked.entries()) {
+    try {
+      const r = await resolveTraceSubject(db, { gtin: s.gtin, material: s.material, serial: s.serial });
+      if (r.serialId) serialIds.push(r.serialId);
+    } catch (err) {
+      if (err instanceof LotBridgeError) {
+        throw new LotBridgeError(err.code, `serials[${i}]: ${err.message}`, { location: { path: `/serials/${i}` }, details: err.details, cause: err });
+      }
+      throw err;
+    }
+  }
+  const actorName = `${actor.role}:${actor.name}`;
+
+  return db.transaction(async (trx) => {
+    // lock the named lots and serials: a concurrent identical request waits, then finds them recalled
+    const named = await trx.raw<{ rows: Array<{ id: string; status: string; material: string; gtin: string | null; lot_number: string }> }>(
+      `SELECT l.id, l.status, m.code AS material, l.lot_number,
+              (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin' ORDER BY mi.packaging_level = 'each' DESC, mi.value LIMIT 1) AS gtin
+         FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = ANY(?::uuid[]) ORDER BY l.id FOR UPDATE OF l`,
+      [[...new Set(namedLotIds)]],
+    );
+    const serialRows = await trx.raw<{ rows: Array<{ id: string; status: string; serial_number: string; material: string; lot_id: string | null; lot_number: string | null; location: string | null }> }>(
+      `SELECT s.id, s.status, s.serial_number, m.code AS material, s.lot_id, l.lot_number, loc.code AS location
+         FROM serials s JOIN materials m ON m.id = s.material_id LEFT JOIN lots l ON l.id = s.lot_id LEFT JOIN locations loc ON loc.id = s.location_id
+        WHERE s.id = ANY(?::uuid[]) ORDER BY s.id FOR UPDATE OF s`,
+      [[...new Set(serialIds)]],
+    );
+    const already = named.rows.filter((l) => l.status === 'recalled');
+    const fresh = named.rows.filter((l) => l.status !== 'recalled');
+    const freshSerials = serialRows.rows.filter((s) => s.status !== 'recalled');
+    const alreadyRecalled: AlreadyRecalled[] = [];
+    if (already.length > 0) {
+      const prior = await trx.raw<{ rows: Array<{ lot_id: string; id: string; recall_number: string }> }>(
+        `SELECT DISTINCT ON (rl.lot_id) rl.lot_id, r.id, r.recall_number FROM recall_lots rl JOIN recalls r ON r.id = rl.recall_id
+          WHERE rl.lot_id = ANY(?::uuid[]) AND rl.role = 'named' ORDER BY rl.lot_id, r.opened_at DESC`,
+        [already.map((l) => l.id)],
+      );
+      const byLot = new Map(prior.rows.map((p) => [p.lot_id, p]));
+      for (const l of already) {
+        const p = byLot.get(l.id);
+        alreadyRecalled.push({ material: l.material, lot: l.lot_number, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
+      }
+    }
+    if (fresh.length === 0 && freshSerials.length === 0) {
+      const firstPrior = alreadyRecalled.find((a) => a.recallId);
+      let earlier = firstPrior?.recallId ? await trx('recalls').where({ id: firstPrior.recallId }).first() : undefined;
+      if (!earlier && serialRows.rows.length > 0) {
+        const rs = await trx('recall_serials as rs').join('recalls as r', 'r.id', 'rs.recall_id').whereIn('rs.serial_id', serialRows.rows.map((s) => s.id)).orderBy('r.opened_at', 'desc').first('r.*');
+        earlier = rs;
+      }
+      if (!earlier) {
+        throw new LotBridgeError('LB_ERR_API_CONFLICT', 'every named lot/serial is already recalled, but by no recall LotBridge knows (its status was set elsewhere)', { details: { alreadyRecalled } });
+      }
+      const names = [...alreadyRecalled.map((a) => `${a.material} / ${a.lot}`), ...serialRows.rows.map((s) => `serial ${s.serial_number}`)];
+      return {
+        created: false,
+        recall: recallView(earlier),
+        alreadyRecalled,
+        message: `already recalled: ${names.join(', ')} (recall ${earlier.recall_number}); nothing changed`,
+      };
+    }
+
+    // derived lots: everything made from the fresh named lots, and from the fresh serials
+    const freshIds = fresh.map((l) => l.id);
+    const depth = new Map<string, number>();
+    const walk = await walkGenealogy(trx, freshIds, 'forward');
+    for (const [id, d] of walk.depth) depth.set(id, d);
+    for (const s of freshSerials) {
+      if (!s.lot_id) continue;
+      const w = await walkGenealogy(trx, [s.lot_id], 'forward', { serialId: s.id });
+      for (const [id, d] of w.depth) {
+        if (id === s.lot_id) continue; // the serial's lot itself is not recalled: only the unit
+        const prev = depth.get(id);
+        if (prev === undefined || d < prev) depth.set(id, d);
+      }
+    }
+    const namedSet = new Set(freshIds);
+    const derivedIds = [...depth.keys()].filter((id) => !namedSet.has(id) && !already.some((a) => a.id === id));
+    const derived = derivedIds.length
+      ? (await trx.raw<{ rows: Array<{ id: string; status: string; material: string; gtin: string | null; lot_number: string }> }>(
+        `SELECT l.id, l.status, m.code AS material, l.lot_number,
+                (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin' ORDER BY mi.packaging_level = 'each' DESC, mi.value LIMIT 1) AS gtin
+           FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = ANY(?::uuid[]) ORDER BY l.id FOR UPDATE OF l`,
+        [derivedIds],
+      )).rows
+      : [];
+
+    const id = uuidv7();
+    const seq = await trx.raw<{ rows: Array<{ n: number }> }>(`SELECT nextval('recall_number_seq') AS n`);
+    const recallNumber = `RC-${new Date().getUTCFullYear()}-${String(seq.rows[0].n).padStart(5, '0')}`;
+    const lots: ImpactLot[] = [
+      ...fresh.map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'named' as const, depth: 0, previousStatus: l.status, newStatus: 'recalled' })),
+      ...derived
+        .map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'derived' as const, depth: depth.get(l.id) ?? 1, previousStatus: l.status, newStatus: HOLDABLE.has(l.status) ? 'on_hold' : l.status }))
+        .sort((a, b) => a.depth - b.depth || a.material.localeCompare(b.material) || a.lot.localeCompare(b.lot)),
+    ];
+    const serials: ImpactSerial[] = freshSerials.map((s) => ({ serialId: s.id, material: s.material, serial: s.serial_number, lot: s.lot_number, previousStatus: s.status, location: s.location }));
+
+    if (freshIds.length) {
+      await trx.raw(`UPDATE lots SET status = 'recalled', updated_at = now() WHERE id = ANY(?::uuid[])`, [freshIds]);
+    }
+    const toHold = lots.filter((l) => l.role === 'derived' && l.newStatus === 'on_hold' && l.previousStatus !== 'on_hold').map((l) => l.lotId);
+    if (toHold.length) {
+      await trx.raw(`UPDATE lots SET status = 'on_hold', updated_at = now() WHERE id = ANY(?::uuid[])`, [toHold]);
+    }
+    if (freshSerials.length) {
+      await trx.raw(`UPDATE serials SET status = 'recalled', updated_at = now() WHERE id = ANY(?::uuid[])`, [freshSerials.map((s) => s.id)]);
+    }
+
+    const impact = await computeRecallImpact(trx, lots, serials);
+    const request = { lots: lotsAsked, serials: req.serials ?? [], reason: req.reason, class: req.class ?? null };
+    const [row] = await trx('recalls')
+      .insert({
+        id, recall_number: recallNumber, reason: req.reason, class: req.class ?? null, status: 'open', impact: JSON.stringify(impact),
+        opened_by: actorName, opened_role: actor.role, request: JSON.stringify(request), lot_count: lots.length,
+      })
+      .returning('*');
+    for (let i = 0; i < lots.length; i += 5000) {
+      const part = lots.slice(i, i + 5000);
+      await trx.raw(
+        `INSERT INTO recall_lots (recall_id, lot_id, previous_status, role, new_status, depth)
+         SELECT ?, * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::int[])`,
+        [id, part.map((l) => l.lotId), part.map((l) => l.previousStatus), part.map((l) => l.role), part.map((l) => l.newStatus), part.map((l) => l.depth)],
+      );
+    }
+    if (serials.length) {
+      await trx('recall_serials').insert(serials.map((s) => ({ recall_id: id, serial_id: s.serialId, previous_status: s.previousStatus })));
+    }
+    await insertAudit(
+      trx,
+      [
+        { action: 'recall.opened', entity_type: 'recall', entity_id: id, before: null, after: { recallNumber, class: req.class ?? null, totals: impact.totals, request } },
+        ...lots
+          .filter((l) => l.previousStatus !== l.newStatus)
+          .map((l) => ({
+            action: l.role === 'named' ? 'lot.recalled' : 'lot.on_hold', entity_type: 'lot', entity_id: l.lotId,
+            before: { status: l.previousStatus }, after: { status: l.newStatus, recallId: id, recallNumber, material: l.material, lot: l.lot },
+          })),
+        ...serials.map((s) => ({ action: 'serial.recalled', entity_type: 'serial', entity_id: s.serialId, before: { status: s.previousStatus }, after: { status: 'recalled', recallId: id, recallNumber } })),
+      ],
+      actorName,
+      req.reason,
+    );
+    await trx.raw(`INSERT INTO outbox_events (event_id, type, payload) VALUES (?, 'recall.opened', ?)`, [
+      uuidv7(),
+      JSON.stringify({
+        recallId: id, recallNumber, class: req.class ?? null, reason: req.reason, openedBy: actorName, openedAt: (row.opened_at as Date).toISOString(),
+        namedLots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
+        serials: serials.map((s) => ({ material: s.material, serial: s.serial })),
+        totals: impact.totals,
+        customers: impact.unitsByCustomer.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, units: c.units, uom: c.uom })),
+        hospitals: impact.consumedByHospital.map((h) => ({ hospital: h.hospital, gln: h.gln, name: h.name, units: h.units, uom: h.uom })),
+        openShipments: impact.openShipments.map((s) => s.shipmentNumber),
+      }),
+    ]);
+    const parts = [`${fresh.length} lot(s) recalled`, `${toHold.length} derived lot(s) put on hold`];
+    if (serials.length) parts.push(`${serials.length} serial(s) recalled`);
+    if (alreadyRecalled.length) parts.push(`already recalled before: ${alreadyRecalled.map((a) => `${a.material} / ${a.lot}${a.recallNumber ? ` (${a.recallNumber})` : ''}`).join(', ')}`);
+    return { created: true, recall: recallView(row), alreadyRecalled, message: `recall ${recallNumber} opened: ${parts.join('; ')}` };
+  });
+}

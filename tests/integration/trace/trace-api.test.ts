@@ -1,0 +1,215 @@
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
+import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
+import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
+import type { TracePage } from '../../../src/trace/trace-page';
+
+/**
+ * Forward and backward traces over HTTP on a hand-built genealogy (see buildKneeGenealogy: diamonds
+ * R1 → {C1, C2} → F2 and F1/F2 → K1, the shared component I1 in F1 and F2, an unrelated branch R3 →
+ * C3 → U1). Every expected set and count below is computed by hand from that picture.
+ */
+describe('trace API', () => {
+  let t: TestDatabase;
+  let api: TestApi;
+  let f: GenealogyFixture;
+  const name = (id: string): string => [...f.lots.entries()].find(([, v]) => v === id)?.[0] ?? id;
+  const get = async (path: string, role: 'operator' | 'auditor' | 'admin' | 'ingest' = 'operator') => api.request({ url: path, headers: api.auth(role) });
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    api = await buildTestApi(t);
+    f = await buildKneeGenealogy(t.db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await t.destroy();
+  });
+
+  it('forward from a raw lot reaches every derived lot once, diamonds included, with depths and links', async () => {
+    const r = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001');
+    expect(r.statusCode).toBe(200);
+    const page = r.json<TracePage>();
+    // pages order lots by (depth, id)
+    const expected: Array<[string, number]> = [['R1', 0], ['C1', 1], ['C2', 1], ['F1', 2], ['F2', 2], ['K1', 3]];
+    expect(page.tables.lots.map((l) => [name(l.lotId), l.depth])).toEqual(expected.sort((a, b) => a[1] - b[1] || byId(a[0], b[0])));
+    expect(page.summary).toEqual({ lots: 6, links: 7, maxDepth: 3, depthLimited: false, revisits: 0 });
+    const lotEdges = page.graph.edges.filter((e) => e.kind === 'derived').map((e) => `${name(e.from)}>${name(e.to)}`).sort();
+    expect(lotEdges).toEqual(['C1>F1', 'C1>F2', 'C2>F2', 'F1>K1', 'F2>K1', 'R1>C1', 'R1>C2']);
+    // F2 is reached through both C1 and C2 (the diamond), K1 through F1 and F2
+    expect(page.tables.lots.find((l) => name(l.lotId) === 'F2')!.via.map(name).sort()).toEqual(['C1', 'C2']);
+    expect(page.tables.lots.find((l) => name(l.lotId) === 'K1')!.via.map(name).sort()).toEqual(['F1', 'F2']);
+    // nothing of the unrelated branch or of the other raw material
+    expect(page.tables.lots.map((l) => name(l.lotId))).not.toEqual(expect.arrayContaining(['U1']));
+    expect(page.tables.lots.map((l) => name(l.lotId))).not.toContain('I1');
+    expect(page.page).toEqual({ limit: 1000, rows: 21, nextCursor: null });
+  });
+
+  it('forward lists stock per location and state, shipments with customers, hospital consumption with the pseudonymous procedure reference', async () => {
+    const page = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001')).json<TracePage>();
+    expect(page.tables.onHand.map((b) => `${name(b.lotId)} ${b.location} ${b.stockState} ${b.quantity} ${b.uom}`).sort()).toEqual([
+      'C2 WH1 component 40 EA', 'F1 WH1 finished 20 EA', 'F1 WH1 pending_shipment 5 EA', 'F2 WH1 finished 7 EA', 'K1 WH1 finished 3 EA', 'R1 WH1 raw 100 KG',
+    ]);
+    expect(page.tables.shipments.map((s) => `${s.shipmentNumber} ${s.party?.code} ${name(s.lotId)} ${s.quantity}${s.serial ? ` ${s.serial}` : ''}`).sort()).toEqual([
+      'SH-1 CUST-A F1 1 SN-0001', 'SH-1 CUST-A F1 10', 'SH-1 CUST-A K1 2', 'SH-2 CUST-B F1 6', 'SH-2 CUST-B F2 4', 'SH-3 CUST-A F2 1',
+    ]);
+    expect(page.tables.consumption.map((c) => `${name(c.lotId)} ${c.hospital?.gln} ${c.location} ${c.quantity} ${c.procedureRef} ${c.usedAt}`).sort()).toEqual([
+      'F1 4012345000016 HOSP-A-OR1 1 hmac-proc-aaa 2026-03-05T09:30:00.000Z',
+      'F1 4012345000016 HOSP-A-OR1 1 hmac-proc-bbb 2026-03-06T14:00:00.000Z',
+      'K1 4012345000016 HOSP-A-OR1 1 hmac-proc-ccc 2026-03-07T08:15:00.000Z',
+    ]);
+    const kinds = new Set(page.graph.nodes.map((n) => n.kind));
+    expect([...kinds].sort()).toEqual(['customer', 'hospital', 'location', 'lot']);
+    expect(page.graph.edges.filter((e) => e.kind === 'shipped_to')).toHaveLength(6);
+  });
+
+  it('backward from the kit reaches every component and raw lot, with the supplier, the inbound shipment and QC results', async () => {
+    const r = await get(`/api/v1/trace/backward?gtin=${GTIN.KIT}&lot=K-1`);
+    expect(r.statusCode).toBe(200);
+    const page = r.json<TracePage>();
+    expect(page.tables.lots.map((l) => `${name(l.lotId)}@${l.depth}`).sort()).toEqual(['C1@2', 'C2@2', 'F1@1', 'F2@1', 'I1@2', 'K1@0', 'R1@3', 'R2@3']);
+    expect(page.summary.links).toBe(10);
+    expect(page.tables.shipments.map((s) => `${s.direction} ${s.shipmentNumber} ${s.party?.name} ${name(s.lotId)} ${s.quantity}`)).toEqual(['inbound IN-1 Titanium Works R1 100']);
+    expect(page.tables.qc.map((q) => `${name(q.lotId)} ${q.test} ${q.result} ${q.value}`).sort()).toEqual(['C1 DIM fail 12.7', 'R1 TENSILE pass 950']);
+    expect(page.graph.nodes.filter((n) => n.kind === 'supplier').map((n) => n.label)).toEqual(['Titanium Works']);
+    expect(page.page.rows).toBe(8 + 1 + 2);
+  });
+
+  it('backward from a finished lot with a shared component stops at its own inputs', async () => {
+    const page = (await get('/api/v1/trace/backward?material=FG-KNEE&lot=FG-1')).json<TracePage>();
+    expect(page.tables.lots.map((l) => name(l.lotId)).sort()).toEqual(['C1', 'F1', 'I1', 'R1', 'R2']);
+  });
+
+  it('names the lot by GS1 barcode, and a serial by barcode or serial= (its own shipments, usages and what it went into)', async () => {
+    const byBarcode = (await get(`/api/v1/trace/forward?barcode=${encodeURIComponent(`(01)${GTIN.KNEE}(10)FG-2`)}`)).json<TracePage>();
+    expect(byBarcode.tables.lots.map((l) => name(l.lotId))).toEqual(['F2', 'K1']);
+    const s1 = (await get(`/api/v1/trace/forward?barcode=${encodeURIComponent(`(01)${GTIN.KNEE}(21)SN-0001`)}`)).json<TracePage>();
+    expect(s1.tables.lots.map((l) => name(l.lotId))).toEqual(['F1']);
+    expect(s1.tables.shipments.map((s) => `${s.shipmentNumber} ${s.quantity} ${s.serial}`)).toEqual(['SH-1 1 SN-0001']);
+    expect(s1.tables.consumption.map((c) => c.procedureRef)).toEqual(['hmac-proc-aaa']);
+    expect(s1.tables.onHand).toEqual([]);
+    const s2 = (await get('/api/v1/trace/forward?serial=SN-0002')).json<TracePage>();
+    expect(s2.tables.lots.map((l) => `${name(l.lotId)}@${l.depth}`)).toEqual(['F1@0', 'K1@1']);
+    expect(s2.tables.shipments.map((s) => `${s.shipmentNumber} ${name(s.lotId)}`)).toEqual(['SH-1 K1']);
+  });
+
+  it('pages through a trace with a cursor: every row once, in order, none lost', async () => {
+    const full = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001')).json<TracePage>();
+    const flat = (p: TracePage): string[] => [
+      ...p.tables.lots.map((l) => `lot ${l.lotId}`), ...p.tables.onHand.map((b) => `bal ${b.lotId} ${b.location} ${b.stockState}`),
+      ...p.tables.shipments.map((s) => `ship ${s.lotId} ${s.shipmentNumber} ${s.quantity} ${s.serial}`), ...p.tables.consumption.map((c) => `use ${c.usageId}`),
+    ];
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const r = await get(`/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=4${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.statusCode).toBe(200);
+      const p = r.json<TracePage>();
+      expect(p.page.rows).toBeLessThanOrEqual(4);
+      seen.push(...flat(p));
+      cursor = p.page.nextCursor;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(pages).toBe(6); // 21 rows by 4
+    expect(seen.sort()).toEqual(flat(full).sort());
+    expect(new Set(seen).size).toBe(21);
+  });
+
+  it('guards a cycle in bad genealogy data: each lot once, the walk ends', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('CYC');
+    await g.lot('X', 'CYC', 'X-1');
+    await g.lot('Y', 'CYC', 'Y-1');
+    await g.lot('Z', 'CYC', 'Z-1');
+    await g.link('X', 'Y');
+    await g.link('Y', 'Z');
+    await g.link('Z', 'X');
+    const page = (await get('/api/v1/trace/forward?material=CYC&lot=Y-1')).json<TracePage>();
+    expect(page.tables.lots.map((l) => l.lot)).toEqual(['Y-1', 'Z-1', 'X-1']);
+    expect(page.summary).toEqual(expect.objectContaining({ lots: 3, links: 3, revisits: 1 }));
+    const limited = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&maxDepth=1')).json<TracePage>();
+    expect(limited.summary).toEqual(expect.objectContaining({ lots: 3, depthLimited: true }));
+  });
+
+  describe('bad input', () => {
+    it('answers 404 with a code for an unknown lot, material, GTIN and serial', async () => {
+      for (const [q, code] of [
+        ['material=RAW-TI&lot=NOPE', 'LB_ERR_LOT_NOT_FOUND'],
+        ['material=NOPE&lot=TI-001', 'LB_ERR_LOT_NOT_FOUND'],
+        ['gtin=09506000134383&lot=FG-1', 'LB_ERR_LOT_NOT_FOUND'],
+        ['serial=SN-9999', 'LB_ERR_SERIAL_NOT_FOUND'],
+      ] as const) {
+        for (const dir of ['forward', 'backward']) {
+          const r = await get(`/api/v1/trace/${dir}?${q}`);
+          expect({ q, status: r.statusCode, code: r.json<ApiErrorBody>().error.code }).toEqual({ q, status: 404, code });
+        }
+      }
+    });
+
+    it('rejects a malformed barcode with an error naming the AI', async () => {
+      const cases: Array<[string, string, string]> = [
+        [`(01)09506000134353(10)FG-1`, 'LB_ERR_GS1_CHECK_DIGIT', '(01)'],
+        [`(01)${GTIN.KNEE}(17)261332(10)FG-1`, 'LB_ERR_GS1_DATE', '(17)'],
+        [`(01)${GTIN.KNEE}(99x)A`, 'LB_ERR_GS1_UNKNOWN_AI', ''],
+        [`(01)${GTIN.KNEE}(10)FG 1`, 'LB_ERR_GS1_CHARSET', '(10)'],
+        [`(01)${GTIN.KNEE}`, 'LB_ERR_API_BAD_REQUEST', '(10)'],
+      ];
+      for (const [barcode, code, ai] of cases) {
+        const r = await get(`/api/v1/trace/forward?barcode=${encodeURIComponent(barcode)}`);
+        const e = r.json<ApiErrorBody>().error;
+        expect({ barcode, code: e.code }).toEqual({ barcode, code });
+        expect(r.statusCode).toBeGreaterThanOrEqual(400);
+        expect(r.statusCode).toBeLessThan(500);
+        expect(e.message).toMatch(/^barcode: /);
+        if (ai) {
+          expect(e.message).toContain(`AI ${ai}`);
+          expect(e.location?.path).toBe(`barcode ${ai}`);
+        }
+      }
+    });
+
+    it('treats SQL-ish strings in every parameter as plain values (no injection, no 500)', async () => {
+      const evil = ["' OR '1'='1", "x'; DROP TABLE lots; --", '1) UNION SELECT id FROM api_keys --', '%27%3B--', '\\x00'];
+      for (const s of evil) {
+        const e = encodeURIComponent(s);
+        for (const q of [`material=${e}&lot=TI-001`, `material=RAW-TI&lot=${e}`, `gtin=${e}&lot=TI-001`, `serial=${e}`, `barcode=${e}`, `material=RAW-TI&lot=TI-001&cursor=${e}`]) {
+          const r = await get(`/api/v1/trace/forward?${q}`);
+          expect({ q, status: r.statusCode < 500 && r.statusCode >= 400 }).toEqual({ q, status: true });
+          expect(r.json<ApiErrorBody>().error.code).toMatch(/^LB_ERR_/);
+        }
+      }
+      const r = await get(`/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=${encodeURIComponent('1; DELETE FROM lots')}`);
+      expect(r.statusCode).toBe(400);
+      expect(Number((await t.db('lots').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBeGreaterThanOrEqual(11);
+      expect(await t.db.schema.hasTable('lots')).toBe(true);
+    });
+
+    it('rejects a cursor of another trace, a forged cursor, unknown parameters and a missing lot name', async () => {
+      const p = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=2')).json<TracePage>();
+      const other = await get(`/api/v1/trace/forward?material=RAW-PE&lot=PE-001&cursor=${p.page.nextCursor}`);
+      expect([other.statusCode, other.json<ApiErrorBody>().error.code]).toEqual([400, 'LB_ERR_TRACE_CURSOR_INVALID']);
+      const back = await get(`/api/v1/trace/backward?material=RAW-TI&lot=TI-001&cursor=${p.page.nextCursor}`);
+      expect(back.json<ApiErrorBody>().error.code).toBe('LB_ERR_TRACE_CURSOR_INVALID');
+      const forged = await get(`/api/v1/trace/forward?material=RAW-TI&lot=TI-001&cursor=${Buffer.from('{"v":1}').toString('base64url')}`);
+      expect(forged.json<ApiErrorBody>().error.code).toBe('LB_ERR_TRACE_CURSOR_INVALID');
+      const unknown = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&depth=2');
+      expect([unknown.statusCode, unknown.json<ApiErrorBody>().error.code]).toEqual([400, 'LB_ERR_API_BAD_REQUEST']);
+      const noLot = await get('/api/v1/trace/forward?material=RAW-TI');
+      expect([noLot.statusCode, noLot.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'lot']);
+      const tooBig = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=1001');
+      expect(tooBig.statusCode).toBe(400);
+    });
+
+    it('lets operators and auditors trace, not ingest keys', async () => {
+      expect((await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001', 'auditor')).statusCode).toBe(200);
+      const r = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001', 'ingest');
+      expect([r.statusCode, r.json<ApiErrorBody>().error.code]).toEqual([403, 'LB_ERR_AUTH_FORBIDDEN']);
+    });
+  });
+
+  function byId(a: string, b: string): number {
+    const ia = f.lots.get(a)!;
+    const ib = f.lots.get(b)!;
+    return ia < ib ? -1 : ia > ib ? 1 : 0;
+  }
+});
