@@ -119,9 +119,10 @@ const round = (n: number): number => Math.round(n * 10000) / 10000;
  */
 export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials: ImpactSerial[]): Promise<RecallImpact> {
   const ids = lots.map((l) => l.lotId);
-  const [cust, loc, hosp, cons, open] = await Promise.all([
-    trx.raw<{ rows: Array<{ customer: string; gln: string | null; name: string | null; uom: string | null; units: number; shipments: number; lots: number }> }>(
-      `SELECT coalesce(p.code, p.gln, s.ship_to, '?') AS customer, p.gln, p.name, x.uom,
+  // one after another: the queries share the recall's transaction (one connection)
+  const q = async <T>(sql: string, params: Knex.RawBinding[]): Promise<{ rows: T[] }> => trx.raw<{ rows: T[] }>(sql, params);
+  const cust = await q<{ customer: string; gln: string | null; name: string | null; uom: string | null; units: number; shipments: number; lots: number }>(
+      `SELECT coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.gln, p.name, x.uom,
               sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
               count(DISTINCT s.id)::int AS shipments, count(DISTINCT x.lot_id)::int AS lots
          FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
@@ -129,8 +130,8 @@ export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials:
         WHERE x.lot_id = ANY(?::uuid[])
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
       [ids],
-    ),
-    trx.raw<{ rows: Array<{ location: string; location_name: string | null; party: string | null; stock_state: string; uom: string; units: number; lots: number }> }>(
+  );
+  const loc = await q<{ location: string; location_name: string | null; party: string | null; stock_state: string; uom: string; units: number; lots: number }>(
       `SELECT loc.code AS location, loc.name AS location_name, coalesce(p.code, p.gln) AS party, b.stock_state, m.base_uom AS uom,
               sum(b.quantity) AS units, count(DISTINCT b.lot_id)::int AS lots
          FROM inventory_balances b
@@ -140,16 +141,16 @@ export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials:
         WHERE b.lot_id = ANY(?::uuid[]) AND b.quantity <> 0
         GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 4, 5`,
       [ids],
-    ),
-    trx.raw<{ rows: Array<{ hospital: string; gln: string | null; name: string | null; uom: string; units: number; usages: number; first_used_at: Date; last_used_at: Date }> }>(
+  );
+  const hosp = await q<{ hospital: string; gln: string | null; name: string | null; uom: string; units: number; usages: number; first_used_at: Date; last_used_at: Date }>(
       `SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, count(*)::int AS usages,
               min(u.used_at) AS first_used_at, max(u.used_at) AS last_used_at
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
         WHERE u.lot_id = ANY(?::uuid[])
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
       [ids],
-    ),
-    trx.raw<{ rows: Array<{ hospital: string; location: string; used_at: Date; material: string; lot: string; serial: string | null; quantity: number; uom: string; procedure_code: string | null; procedure_ref_hmac: string | null }> }>(
+  );
+  const cons = await q<{ hospital: string; location: string; used_at: Date; material: string; lot: string; serial: string | null; quantity: number; uom: string; procedure_code: string | null; procedure_ref_hmac: string | null }>(
       `SELECT coalesce(p.gln, p.code, loc.code) AS hospital, loc.code AS location, u.used_at, m.code AS material, l.lot_number AS lot,
               sr.serial_number AS serial, u.quantity, u.uom, u.procedure_code, u.procedure_ref_hmac
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
@@ -157,9 +158,9 @@ export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials:
         WHERE u.lot_id = ANY(?::uuid[])
         ORDER BY 1, u.used_at, u.id`,
       [ids],
-    ),
-    trx.raw<{ rows: Array<{ id: string; shipment_number: string; status: string; customer: string; customer_name: string | null; shipped_at: Date | null; expected_at: Date | null; units: number; lots: string[] }> }>(
-      `SELECT s.id, s.shipment_number, s.status, coalesce(p.code, p.gln, s.ship_to, '?') AS customer, p.name AS customer_name, s.shipped_at, s.expected_at,
+  );
+  const open = await q<{ id: string; shipment_number: string; status: string; customer: string; customer_name: string | null; shipped_at: Date | null; expected_at: Date | null; units: number; lots: string[] }>(
+      `SELECT s.id, s.shipment_number, s.status, coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.name AS customer_name, s.shipped_at, s.expected_at,
               sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
               array_agg(DISTINCT m.code || ' / ' || l.lot_number ORDER BY m.code || ' / ' || l.lot_number) AS lots
          FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id
@@ -169,8 +170,7 @@ export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials:
         GROUP BY s.id, s.shipment_number, s.status, 4, p.name, s.shipped_at, s.expected_at
         ORDER BY s.shipment_number`,
       [ids, OPEN_SHIPMENT_STATUSES],
-    ),
-  ]);
+  );
   const unitsByCustomer = cust.rows.map((r) => ({ ...r, units: round(r.units) }));
   const unitsByLocation = loc.rows.map((r) => ({ location: r.location, locationName: r.location_name, party: r.party, stockState: r.stock_state, uom: r.uom, units: round(r.units), lots: r.lots }));
   const consumedByHospital = hosp.rows.map((r) => ({ hospital: r.hospital, gln: r.gln, name: r.name, uom: r.uom, units: round(r.units), usages: r.usages, firstUsedAt: iso(r.first_used_at) ?? '', lastUsedAt: iso(r.last_used_at) ?? '' }));

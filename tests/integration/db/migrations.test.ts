@@ -6,7 +6,7 @@ const canonicalTables = [
   'inventory_balances', 'inventory_ledger', 'trace_events', 'trace_event_items', 'lot_links', 'quality_results',
   'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'reorder_policies', 'alerts', 'recalls', 'recall_lots',
   'audit_log', 'outbox_events', 'api_keys', 'users',
-  'device_usages', 'demand_history', 'supply_requisitions', 'message_acks',
+  'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
 ];
 
 async function tables(t: TestDatabase): Promise<string[]> {

@@ -1,0 +1,195 @@
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
+import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
+import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/genealogy-fixture';
+import type { RecallImpact } from '../../../src/trace/recall-impact';
+import { verifyAuditLog } from '../../../src/audit/verify-audit-log';
+
+interface RecallAnswer {
+  id: string;
+  recallNumber: string;
+  created: boolean;
+  status: string;
+  class: string;
+  message: string;
+  alreadyRecalled: Array<{ material: string; lot: string; recallId: string | null; recallNumber: string | null }>;
+  impact: RecallImpact;
+  links: { csv: string; json: string };
+}
+
+/**
+ * Recalls over HTTP on the hand-built knee genealogy (tests/helpers/genealogy-fixture.ts). The
+ * expected impact of recalling raw lot R1 (RAW-TI TI-001), computed by hand:
+ * - lots: R1 named → recalled; C1, C2 (quarantine), F1, F2, K1 derived → on_hold (6 lots)
+ * - shipped per customer: CUST-A = SH-1 (F1 10 + F1 serial 1 + K1 2) + SH-3 (F2 1) = 14 EA in 2 shipments;
+ *   CUST-B = SH-2 (F2 4 + F1 6) = 10 EA in 1 shipment; SH-9 (U1, unrelated) not counted → 24 shipped
+ * - on hand at WH1: raw 100 KG (R1), component 40 (C2; C1 has 0), finished 20 + 7 + 3 = 30, pending_shipment 5 → 175
+ * - consumed at St. Anna (GLN 4012345000016): F1 1 + 1, K1 1 = 3 units in 3 usages (U1's 4 not counted)
+ * - open shipments to stop: SH-2 (shipped, 10) and SH-3 (planned, 1); SH-1 is delivered
+ */
+describe('recall API', () => {
+  let t: TestDatabase;
+  let api: TestApi;
+  let f: GenealogyFixture;
+  const post = async (body: unknown, role: 'operator' | 'admin' | 'auditor' = 'operator') => api.request({ method: 'POST', url: '/api/v1/recalls', headers: api.auth(role), payload: body });
+  const statusOf = async (key: string): Promise<string> => (await t.db('lots').where({ id: f.lots.get(key) }).first<{ status: string }>('status'))!.status;
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    api = await buildTestApi(t);
+    f = await buildKneeGenealogy(t.db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await t.destroy();
+  });
+
+  let first: RecallAnswer;
+
+  it('recalls the named lot, holds every derived lot and snapshots the impact in one transaction (numbers as computed by hand)', async () => {
+    const auditBefore = Number((await t.db('audit_log').count<Array<{ n: number }>>({ n: '*' }))[0].n);
+    const r = await post({ lots: [{ material: 'RAW-TI', lot: 'TI-001' }], reason: 'titanium rod lot failed fatigue test', class: 'II' });
+    expect(r.statusCode).toBe(201);
+    first = r.json<RecallAnswer>();
+    expect(first).toEqual(expect.objectContaining({ created: true, status: 'open', class: 'II', alreadyRecalled: [] }));
+    expect(first.recallNumber).toMatch(/^RC-\d{4}-\d{5}$/);
+    expect(first.message).toBe(`recall ${first.recallNumber} opened: 1 lot(s) recalled; 5 derived lot(s) put on hold`);
+
+    const im = first.impact;
+    expect(im.totals).toEqual({ lots: 6, namedLots: 1, derivedLots: 5, serials: 0, unitsOnHand: 175, unitsShipped: 24, unitsConsumed: 3, customers: 2, hospitals: 1, openShipments: 2 });
+    expect(im.lots.map((l) => `${l.material}/${l.lot} ${l.role} d${l.depth} ${l.previousStatus}→${l.newStatus}`)).toEqual([
+      'RAW-TI/TI-001 named d0 released→recalled',
+      'CMP-STEM/ST-1 derived d1 released→on_hold',
+      'CMP-STEM/ST-2 derived d1 quarantine→on_hold',
+      'FG-KNEE/FG-1 derived d2 released→on_hold',
+      'FG-KNEE/FG-2 derived d2 released→on_hold',
+      'KIT-KNEE/K-1 derived d3 released→on_hold',
+    ]);
+    expect(im.unitsByCustomer).toEqual([
+      { customer: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital', uom: 'EA', units: 14, shipments: 2, lots: 3 },
+      { customer: 'CUST-B', gln: '4012345000023', name: 'MedDistri GmbH', uom: 'EA', units: 10, shipments: 1, lots: 2 },
+    ]);
+    expect(im.unitsByLocation.map((b) => `${b.location} ${b.stockState} ${b.units} ${b.uom} (${b.lots} lots)`)).toEqual([
+      'WH1 component 40 EA (1 lots)', 'WH1 finished 30 EA (3 lots)', 'WH1 pending_shipment 5 EA (1 lots)', 'WH1 raw 100 KG (1 lots)',
+    ]);
+    expect(im.consumedByHospital).toEqual([
+      { hospital: '4012345000016', gln: '4012345000016', name: 'St. Anna Hospital', uom: 'EA', units: 3, usages: 3, firstUsedAt: '2026-03-05T09:30:00.000Z', lastUsedAt: '2026-03-07T08:15:00.000Z' },
+    ]);
+    expect(im.consumption.map((c) => `${c.lot} ${c.serial ?? '-'} ${c.procedureRef}`)).toEqual(['FG-1 SN-0001 hmac-proc-aaa', 'FG-1 - hmac-proc-bbb', 'K-1 - hmac-proc-ccc']);
+    expect(im.openShipments.map((s) => `${s.shipmentNumber} ${s.status} ${s.customer} ${s.units} [${s.lots.join(', ')}]`)).toEqual([
+      'SH-2 shipped CUST-B 10 [FG-KNEE / FG-1, FG-KNEE / FG-2]',
+      'SH-3 planned CUST-A 1 [FG-KNEE / FG-2]',
+    ]);
+
+    // the database says the same
+    expect(await statusOf('R1')).toBe('recalled');
+    for (const k of ['C1', 'C2', 'F1', 'F2', 'K1']) expect(await statusOf(k)).toBe('on_hold');
+    for (const k of ['R2', 'I1', 'R3', 'C3', 'U1']) expect(await statusOf(k)).toBe('released');
+    const audit = await t.db('audit_log').where({ chain: 'recall' }).orderBy('chain_seq').select('action', 'entity_id', 'before', 'after', 'reason', 'actor');
+    expect(audit.map((a) => a.action)).toEqual(['recall.opened', 'lot.recalled', 'lot.on_hold', 'lot.on_hold', 'lot.on_hold', 'lot.on_hold', 'lot.on_hold']);
+    expect(audit[1]).toEqual(expect.objectContaining({ entity_id: f.lots.get('R1'), before: { status: 'released' }, reason: 'titanium rod lot failed fatigue test', actor: 'operator:test-operator' }));
+    expect(audit.find((a) => a.entity_id === f.lots.get('C2'))!.before).toEqual({ status: 'quarantine' });
+    // the recall rows plus one anchor row (chain audit:anchor) written right after it
+    expect(Number((await t.db('audit_log').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(auditBefore + 7 + 1);
+    const outbox = await t.db('outbox_events').where({ type: 'recall.opened' }).select('payload');
+    expect(outbox).toHaveLength(1);
+    expect(outbox[0].payload).toEqual(expect.objectContaining({ recallId: first.id, recallNumber: first.recallNumber, class: 'II', namedLots: [{ material: 'RAW-TI', gtin: null, lot: 'TI-001' }], openShipments: ['SH-2', 'SH-3'] }));
+    expect(outbox[0].payload.totals).toEqual(im.totals);
+    const rl = await t.db('recall_lots').where({ recall_id: first.id }).select('role', 'new_status');
+    expect(rl.filter((x) => x.role === 'derived')).toHaveLength(5);
+    expect((await verifyAuditLog(t.db)).ok).toBe(true);
+  });
+
+  it('shows the recall by id and by number, and exports the impact as JSON and CSV', async () => {
+    for (const key of [first.id, first.recallNumber]) {
+      const r = await api.request({ url: `/api/v1/recalls/${key}`, headers: api.auth('auditor') });
+      expect(r.statusCode).toBe(200);
+      expect(r.json<RecallAnswer>().impact).toEqual(first.impact);
+    }
+    const json = await api.request({ url: first.links.json, headers: api.auth('auditor') });
+    expect(json.headers['content-disposition']).toContain(`${first.recallNumber}-impact.json`);
+    expect(json.json<{ impact: RecallImpact }>().impact.totals.unitsShipped).toBe(24);
+    const csv = await api.request({ url: first.links.csv, headers: api.auth('operator') });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = csv.body.trim().split('\r\n');
+    expect(lines[0]).toBe('section,material,lot,role,depth,previousStatus,newStatus,party,partyName,location,stockState,shipment,status,date,units,uom,count,reference');
+    expect(lines.filter((l) => l.startsWith('lot,'))).toHaveLength(6);
+    expect(lines).toContain('customer,,,,,,,CUST-A,St. Anna Hospital,,,,,,14,EA,2,');
+    expect(lines).toContain('on_hand,,,,,,,,Main warehouse,WH1,raw,,,,100,KG,1,');
+    expect(lines.filter((l) => l.startsWith('open_shipment,'))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith('consumption,'))).toHaveLength(3);
+    const list = await api.request({ url: '/api/v1/recalls', headers: api.auth('auditor') });
+    expect(list.json<{ items: Array<{ id: string; lots: number }> }>().items).toEqual([expect.objectContaining({ id: first.id, lots: 6 })]);
+  });
+
+  it('is idempotent for lots already recalled: 200, the earlier recall, says so, changes nothing', async () => {
+    const auditBefore = Number((await t.db('audit_log').count<Array<{ n: number }>>({ n: '*' }))[0].n);
+    const r = await post({ lots: [{ material: 'RAW-TI', lot: 'TI-001' }], reason: 'again', class: 'II' });
+    expect(r.statusCode).toBe(200);
+    const a = r.json<RecallAnswer>();
+    expect(a.created).toBe(false);
+    expect(a.id).toBe(first.id);
+    expect(a.alreadyRecalled).toEqual([{ material: 'RAW-TI', lot: 'TI-001', recallId: first.id, recallNumber: first.recallNumber }]);
+    expect(a.message).toBe(`already recalled: RAW-TI / TI-001 (recall ${first.recallNumber}); nothing changed`);
+    expect(Number((await t.db('audit_log').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(auditBefore);
+    expect(Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
+    expect(Number((await t.db('outbox_events').where({ type: 'recall.opened' }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
+  });
+
+  it('recalls the new lots of a mixed request, names the ones already recalled, holds only what is not yet held', async () => {
+    const r = await post({ lots: [{ material: 'RAW-TI', lot: 'TI-001' }, { material: 'RAW-PE', lot: 'PE-001' }], reason: 'PE resin contamination', class: 'I' });
+    expect(r.statusCode).toBe(201);
+    const a = r.json<RecallAnswer>();
+    expect(a.alreadyRecalled.map((x) => `${x.material}/${x.lot} ${x.recallNumber}`)).toEqual([`RAW-TI/TI-001 ${first.recallNumber}`]);
+    // R2 → I1 → F1, F2 → K1: I1 newly held; F1, F2, K1 were held by the first recall already
+    expect(a.impact.lots.map((l) => `${l.lot} ${l.previousStatus}→${l.newStatus}`)).toEqual(['PE-001 released→recalled', 'IN-1 released→on_hold', 'FG-1 on_hold→on_hold', 'FG-2 on_hold→on_hold', 'K-1 on_hold→on_hold']);
+    expect(a.message).toContain('1 lot(s) recalled; 1 derived lot(s) put on hold; already recalled before: RAW-TI / TI-001');
+    const audit = await t.db('audit_log').where({ chain: 'recall' }).whereIn('entity_id', [f.lots.get('R2')!, f.lots.get('I1')!, f.lots.get('F1')!]).select('action', 'entity_id');
+    expect(audit.map((x) => x.action).sort()).toEqual(['lot.on_hold', 'lot.on_hold', 'lot.recalled']); // F1's earlier hold only
+  });
+
+  it('recalls a single serial: the unit is recalled, the kit made from it held, its lot untouched', async () => {
+    const r = await post({ serials: [{ gtin: GTIN.KNEE, serial: 'SN-0002' }], reason: 'unit dropped in sterile field' });
+    expect(r.statusCode).toBe(201);
+    const a = r.json<RecallAnswer>();
+    expect(a.impact.serials).toEqual([expect.objectContaining({ material: 'FG-KNEE', serial: 'SN-0002', lot: 'FG-1', previousStatus: 'active' })]);
+    expect(a.impact.lots.map((l) => `${l.lot} ${l.role}`)).toEqual(['K-1 derived']);
+    expect((await t.db('serials').where({ id: f.serials.get('S2') }).first())!.status).toBe('recalled');
+    const again = await post({ serials: ['SN-0002'], reason: 'again' });
+    expect([again.statusCode, again.json<RecallAnswer>().created, again.json<RecallAnswer>().id]).toEqual([200, false, a.id]);
+  });
+
+  describe('bad input', () => {
+    it('answers 404 naming the unknown lot (nothing changes), 400 for a body that does not match the schema', async () => {
+      const before = await t.db('lots').select('id', 'status').orderBy('id');
+      const r = await post({ lots: [{ material: 'RAW-TI', lot: 'TI-999' }, { material: 'FG-KNEE', lot: 'NOPE' }], reason: 'x' });
+      expect(r.statusCode).toBe(404);
+      expect(r.json<ApiErrorBody>().error).toEqual(expect.objectContaining({ code: 'LB_ERR_LOT_NOT_FOUND', location: { path: '/lots/1' } }));
+      expect(r.json<ApiErrorBody>().error.message).toBe('lots[1]: no lot NOPE of material FG-KNEE');
+      expect(await t.db('lots').select('id', 'status').orderBy('id')).toEqual(before);
+      for (const [body, path] of [
+        [{ lots: [{ material: 'RAW-TI', lot: 'TI-999' }] }, '/reason'],
+        [{ lots: [{ lot: 'TI-999' }], reason: 'x' }, '/lots/0/gtin'],
+        [{ lots: [{ material: 'RAW-TI', lot: 'TI-999' }], reason: 'x', class: 'IV' }, '/class'],
+        [{ reason: 'x' }, '/lots'],
+        [{ lots: [], reason: 'x' }, '/lots'],
+      ] as const) {
+        const b = await post(body);
+        expect({ body, status: b.statusCode, code: b.json<ApiErrorBody>().error.code }).toEqual({ body, status: 400, code: 'LB_ERR_API_BAD_REQUEST' });
+        expect(b.json<ApiErrorBody>().error.location?.path).toBe(path);
+      }
+      const notFound = await api.request({ url: '/api/v1/recalls/00000000-0000-0000-0000-000000000000', headers: api.auth('operator') });
+      expect([notFound.statusCode, notFound.json<ApiErrorBody>().error.code]).toEqual([404, 'LB_ERR_RECALL_NOT_FOUND']);
+    });
+
+    it('treats SQL-ish strings as plain values and lets auditors read but not recall', async () => {
+      const r = await post({ lots: [{ material: "RAW-TI' OR '1'='1", lot: "x'; UPDATE lots SET status='recalled'; --" }], reason: "'; DROP TABLE recalls; --" });
+      expect(r.statusCode).toBe(404);
+      expect(await statusOf('U1')).toBe('released');
+      const byId = await api.request({ url: `/api/v1/recalls/${encodeURIComponent("' OR 1=1 --")}`, headers: api.auth('operator') });
+      expect(byId.statusCode).toBe(404);
+      const auditor = await post({ lots: [{ material: 'RAW-TI', lot: 'TI-999' }], reason: 'x' }, 'auditor');
+      expect([auditor.statusCode, auditor.json<ApiErrorBody>().error.code]).toEqual([403, 'LB_ERR_AUTH_FORBIDDEN']);
+    });
+  });
+});
