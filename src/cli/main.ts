@@ -11,7 +11,9 @@ import { isLotBridgeError } from '../errors';
 import { ROLES, createApiKey, createUser, listApiKeys, revokeApiKey } from '../security/api-keys';
 import type { Role } from '../api/context';
 import { registerImportCommand } from './import.command';
-import { verifyAuditLog } from '../audit/verify-audit-log';
+import { verifyAnswer, verifyAuditLog } from '../audit/verify-audit-log';
+import { anchorAuditChains } from '../audit/anchor-audit-chains';
+import { registerTraceCommands } from './trace.command';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json', '.ndjson': 'application/x-ndjson', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv',
@@ -216,22 +218,39 @@ export function buildProgram(): Command {
   const audit = program.command('audit').description('the append-only, hash-chained audit log');
   audit
     .command('verify')
-    .description('recompute every audit row hash and check the chain links; exits 1 with LB_ERR_AUDIT_CHAIN_BROKEN on a break')
-    .option('--chain <chain>', 'verify one chain only (e.g. pipeline:wms, admin)')
-    .action(async (opts: { chain?: string }) => {
+    .description('recompute every audit chain (hashes, links, gaps, order) and check the anchored chain heads (tail truncation); exits 1 with LB_ERR_AUDIT_CHAIN_BROKEN on a break')
+    .option('--chain <chain>', 'verify one chain only (e.g. recall, admin, pipeline:wms:03)')
+    .option('--json', 'print the answer of GET /api/v1/audit/verify: {"ok":true,"rows":N} or {"ok":false,"firstBrokenRow":…,"reason":…}')
+    .action(async (opts: { chain?: string; json?: boolean }) => {
       await withDb(async (db) => {
         const v = await verifyAuditLog(db, opts);
-        if (v.ok) {
-          console.log(`audit log intact: ${v.rows} rows in ${v.chains} chain(s)`);
-          return;
+        if (opts.json) {
+          console.log(JSON.stringify(verifyAnswer(v)));
+        } else if (v.ok) {
+          console.log(`audit log intact: ${v.rows} rows in ${v.chains} chain(s), ${v.anchors} anchor(s) checked`);
+        } else {
+          for (const b of v.breaks) {
+            console.log(`break: ${b.reason}`);
+          }
         }
-        for (const b of v.breaks) {
-          console.log(`break: chain ${b.chain} #${b.chainSeq} (seq ${b.seq}): ${b.problem === 'hash' ? 'row content does not match its hash' : b.problem === 'link' ? 'prev_hash does not match the previous row' : 'gap in the chain sequence'}`);
+        if (!v.ok) {
+          process.stderr.write(`lotbridge: LB_ERR_AUDIT_CHAIN_BROKEN: ${v.breaks.length} break(s) in ${v.rows} rows; first broken row: seq ${v.breaks[0].seq}\n`);
+          process.exitCode = 1;
         }
-        process.stderr.write(`lotbridge: LB_ERR_AUDIT_CHAIN_BROKEN: ${v.breaks.length} break(s) in ${v.rows} rows\n`);
-        process.exitCode = 1;
       });
     });
+  audit
+    .command('anchor')
+    .description('anchor the head of every audit chain now (the hub does it every LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS); prints the anchor hash to keep off-site')
+    .option('--force', 'anchor even when no chain moved since the last anchor')
+    .action(async (opts: { force?: boolean }) => {
+      await withDb(async (db) => {
+        const a = await anchorAuditChains(db, { actor: 'cli', force: opts.force });
+        console.log(a ? `anchor #${a.id} at ${a.at}: ${a.chains} chain(s) up to seq ${a.maxSeq}, hash ${a.hash}` : 'no chain moved since the last anchor (use --force to anchor anyway)');
+      });
+    });
+
+  registerTraceCommands(program, { url: hubUrl, key: apiKey });
 
   registerImportCommand(program, async () => {
     const config = loadConfig();
