@@ -21,6 +21,7 @@ import { registerLotRoutes } from './routes/lots.routes';
 import { registerTraceRoutes } from './routes/trace.routes';
 import { registerRecallRoutes } from './routes/recalls.routes';
 import { registerAuditRoutes } from './routes/audit.routes';
+import { registerEpcisRoutes } from './routes/epcis.routes';
 
 /** Everything the HTTP API of a running hub needs. */
 export interface HubApiContext extends ApiContext {
@@ -127,6 +128,7 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
   registerTraceRoutes(app, ctx);
   registerRecallRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerEpcisRoutes(app, ctx);
   return app;
 }
 

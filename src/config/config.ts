@@ -47,6 +47,8 @@ export interface LotBridgeConfig {
   sweepIntervalMs: number;
   /** LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS (60000; 0 = off): how often the audit chain heads are anchored (tail truncation detection). */
   auditAnchorIntervalMs: number;
+  /** LOTBRIDGE_EPCIS_URI_BASE (https://lotbridge.local/id): private URI base of EPCIS identifiers for materials without a GTIN, locations without a GLN, sensors, business transactions. */
+  epcisUriBase: string;
   /** LOTBRIDGE_SWEEP_GRACE_MS (30000): age before a received/queued message counts as stranded. */
   sweepGraceMs: number;
   /** LOTBRIDGE_CONFIG_FILE (lotbridge.config.json in the working directory, when present). */
@@ -86,6 +88,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']>
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
   ['auditAnchorIntervalMs', 'LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS', 'int'],
+  ['epcisUriBase', 'LOTBRIDGE_EPCIS_URI_BASE', 'string'],
   ['sweepGraceMs', 'LOTBRIDGE_SWEEP_GRACE_MS', 'int'],
   ['configFile', 'LOTBRIDGE_CONFIG_FILE', 'string'],
   ['dbPoolMax', 'LOTBRIDGE_DB_POOL_MAX', 'int'],

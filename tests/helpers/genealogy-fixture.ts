@@ -115,7 +115,7 @@ export class GenealogyFixture {
     const id = randomUUID();
     await this.db('trace_events').insert({
       id, type: 'TransformationEvent', biz_step: 'commissioning', disposition: 'active', event_time: opts.time ?? '2026-03-01T12:00:00Z', event_time_zone_offset: '+01:00',
-      location_id: opts.location ? this.locations.get(opts.location) : null, biz_transactions: JSON.stringify([{ type: 'prodorder', id: 'PO-4711' }]),
+      location_id: opts.location ? this.locations.get(opts.location) : null, biz_transactions: JSON.stringify([{ type: 'prodorder', value: 'PO-4711' }]),
       source_message_id: this.messageId, ordinal: this.next(),
     });
     for (const i of inputs) {

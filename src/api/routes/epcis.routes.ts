@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import { LotBridgeError } from '../../errors';
+import { requireRole, type ApiContext } from '../context';
+import { exportEpcisEvents } from '../../epcis/epcis-export';
+import { resolveTraceSubject } from '../../trace/trace-subject';
+
+interface EpcisQs {
+  from?: string;
+  to?: string;
+  gtin?: string;
+  material?: string;
+  lot?: string;
+  bizStep?: string;
+  limit?: number;
+  cursor?: string;
+  document?: 'query' | 'capture';
+}
+
+/**
+ * `GET /api/v1/epcis/events` (operator, auditor, admin): trace events as a GS1 EPCIS 2.0 JSON-LD
+ * EPCISQueryDocument (or `document=capture`: EPCISDocument), ordered by eventTime; filters from/to,
+ * lot (gtin or material, and lot), bizStep; pages of `limit` events, the next page in the `Link`
+ * header (rel="next") and `GS1-Next-Page-Token`.
+ * @param app - the Fastify instance
+ * @param ctx - database, config (LOTBRIDGE_EPCIS_URI_BASE)
+ */
+export function registerEpcisRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: EpcisQs }>(
+    '/api/v1/epcis/events',
+    {
+      preHandler: requireRole('operator', 'auditor'),
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            gtin: { type: 'string', minLength: 1, maxLength: 14 },
+            material: { type: 'string', minLength: 1, maxLength: 64 },
+            lot: { type: 'string', minLength: 1, maxLength: 80 },
+            bizStep: { type: 'string', minLength: 1, maxLength: 128 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 },
+            cursor: { type: 'string', minLength: 1, maxLength: 512 },
+            document: { enum: ['query', 'capture'], default: 'query' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      let lotId: string | undefined;
+      if (q.gtin || q.material || q.lot) {
+        if (!q.lot) {
+          throw new LotBridgeError('LB_ERR_API_BAD_REQUEST', 'lot=… is needed with gtin=… or material=…', { location: { path: 'lot' } });
+        }
+        lotId = (await resolveTraceSubject(ctx.db, { gtin: q.gtin, material: q.material, lot: q.lot })).lotIds[0];
+      }
+      const page = await exportEpcisEvents(
+        ctx.db,
+        { from: q.from, to: q.to, lotId, bizStep: q.bizStep, limit: q.limit, cursor: q.cursor, documentType: q.document === 'capture' ? 'EPCISDocument' : 'EPCISQueryDocument' },
+        ctx.config.epcisUriBase,
+      );
+      if (page.nextCursor) {
+        const next = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+        next.set('cursor', page.nextCursor);
+        void reply.header('link', `</api/v1/epcis/events?${next.toString()}>; rel="next"`).header('gs1-next-page-token', page.nextCursor);
+      }
+      void reply.header('gs1-epcis-version', '2.0.0').type('application/ld+json; charset=utf-8');
+      return JSON.stringify(page.document);
+    },
+  );
+}
