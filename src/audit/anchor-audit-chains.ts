@@ -84,16 +84,18 @@ export async function anchorAuditChains(db: Db, opts: { actor?: string; force?: 
 }
 
 /**
- * Runs `anchorAuditChains` every `intervalMs` until stopped; failures are logged and retried at the
- * next tick (a missed anchor only widens the window in which a tail truncation goes unnoticed).
+ * Runs `anchorAuditChains` every `intervalMs` until stopped (each anchor's hash is logged at info);
+ * failures are logged and retried at the next tick (a missed anchor only widens the window in which
+ * a tail truncation goes unnoticed).
  */
-export function startAuditAnchoring(db: Db, intervalMs: number, logger: { warn(o: object, m: string): void; debug(o: object, m: string): void }): { stop(): Promise<void> } {
+export function startAuditAnchoring(db: Db, intervalMs: number, logger: { info(o: object, m: string): void; warn(o: object, m: string): void }): { stop(): Promise<void> } {
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     if (running) return;
     running = anchorAuditChains(db)
       .then((a) => {
-        if (a) logger.debug({ anchorId: a.id, chains: a.chains, maxSeq: a.maxSeq }, 'audit chains anchored');
+        // the hash goes to the log too: a copy outside the database is what makes a rewrite of the whole log detectable
+        if (a) logger.info({ anchorId: a.id, chains: a.chains, maxSeq: a.maxSeq, hash: a.hash }, 'audit chains anchored');
       })
       .catch((err: unknown) => logger.warn({ err }, 'audit anchoring failed; retried at the next interval'))
       .finally(() => {
