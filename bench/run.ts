@@ -4,6 +4,7 @@ import os from 'node:os';
 import { runPipelineBench } from './pipeline.bench';
 import { runImportBench } from './import.bench';
 import { runHl7Bench } from './hl7.bench';
+import { runTraceBench } from './trace.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
@@ -11,7 +12,9 @@ import { fromRoot } from '../src/paths';
  * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
- * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_ONLY (pipeline|import|hl7).
+ * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_ONLY (pipeline|import|hl7|trace).
+ * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
+ * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database).
  */
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -30,6 +33,21 @@ async function main(): Promise<void> {
   if (!only || only === 'import') {
     const u = new URL(serverUrl);
     results.push(await runImportBench({ rows: Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000), databaseUrl: u.toString() }));
+  }
+  if (!only || only === 'trace') {
+    results.push(
+      ...(await runTraceBench({
+        serverUrl,
+        lots: Number(process.env.BENCH_TRACE_LOTS ?? 100_000),
+        events: Number(process.env.BENCH_TRACE_EVENTS ?? 1_000_000),
+        fanout: Number(process.env.BENCH_TRACE_FANOUT ?? 500),
+        samples: Number(process.env.BENCH_TRACE_SAMPLES ?? 1000),
+        recalls: Number(process.env.BENCH_TRACE_RECALLS ?? 20),
+        auditSeconds: Number(process.env.BENCH_AUDIT_SECONDS ?? 10),
+        verifyRows: Number(process.env.BENCH_AUDIT_VERIFY_ROWS ?? 1_000_000),
+        keep: process.env.BENCH_TRACE_KEEP === '1',
+      })),
+    );
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {

@@ -90,7 +90,8 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumns('opened_role', 'request', 'lot_count');
   });
   await knex.raw('DROP SEQUENCE IF EXISTS recall_number_seq');
-  await knex.raw('DROP TABLE IF EXISTS audit_anchors');
+  await knex.raw('DROP TRIGGER IF EXISTS audit_anchors_chain ON audit_anchors');
   await knex.raw('DROP FUNCTION IF EXISTS lotbridge_anchor_chain()');
   await knex.raw('DROP FUNCTION IF EXISTS lotbridge_anchor_digest(audit_anchors)');
+  await knex.raw('DROP TABLE IF EXISTS audit_anchors');
 }

@@ -70,57 +70,99 @@ async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<A
 }
 
 /**
- * Walks lot_links breadth-first from the roots (one indexed query per level), keeping each lot's
- * shortest depth. A visited set makes the walk finish on any data: diamonds and shared components
- * are reached once, and a cycle (impossible in a correct genealogy, guarded all the same) stops.
+ * A breadth-first walk over lot_links, one level (one indexed query) at a time, so a trace page
+ * expands only as deep as it needs: lots are ordered by (depth, id), and depth d is complete once
+ * levels 0..d are walked. Each lot keeps its shortest depth; a visited set makes the walk end on any
+ * data: diamonds and shared components are reached once (every link into them is kept), a cycle
+ * (impossible in a correct genealogy, guarded all the same) stops.
+ */
+export class GenealogyWalk {
+  readonly depth = new Map<string, number>();
+  /** Lot ids per level, each level sorted by id. */
+  readonly levels: string[][] = [];
+  readonly edgesInto = new Map<string, GenealogyEdge[]>();
+  links = 0;
+  revisits = 0;
+  depthLimited = false;
+  done = false;
+  private readonly maxDepth: number;
+  private readonly serialId?: string;
+  private readonly roots: string[];
+
+  constructor(private readonly db: Db, roots: string[], readonly direction: TraceDirection, opts: GenealogyOptions = {}) {
+    this.maxDepth = opts.maxDepth ?? 64;
+    this.serialId = opts.serialId;
+    this.roots = [...new Set(roots)].sort();
+    for (const r of this.roots) this.depth.set(r, 0);
+    this.levels.push(this.roots);
+    this.done = this.roots.length === 0;
+  }
+
+  /** Lots reached so far. */
+  get size(): number {
+    return this.depth.size;
+  }
+
+  /** Walks one more level; false when the walk is complete. */
+  async expand(): Promise<boolean> {
+    if (this.done) return false;
+    const level = this.levels.length - 1;
+    const frontier = this.levels[level];
+    if (level >= this.maxDepth) {
+      this.depthLimited = (await linksFrom(this.db, frontier.slice(0, 1000), this.direction)).length > 0;
+      this.done = true;
+      return false;
+    }
+    const links = level === 0 && this.serialId && this.direction === 'forward' && this.roots.length === 1
+      ? await serialOutputs(this.db, this.serialId, this.roots[0])
+      : await linksFrom(this.db, frontier, this.direction);
+    const next: string[] = [];
+    for (const l of links) {
+      const target = this.direction === 'forward' ? l.output_lot_id : l.input_lot_id;
+      const seen = this.depth.get(target);
+      if (seen === undefined) {
+        this.depth.set(target, level + 1);
+        next.push(target);
+      } else if (seen <= level) {
+        this.revisits++; // a shared component reached again at another depth, or a cycle
+      }
+      // BFS: a target is new, at this level + 1 (a diamond), or earlier: the link is kept either way
+      const e: GenealogyEdge = { from: l.input_lot_id, to: l.output_lot_id, quantity: l.quantity, uom: l.uom };
+      this.links++;
+      const list = this.edgesInto.get(target);
+      if (list) list.push(e);
+      else this.edgesInto.set(target, [e]);
+    }
+    if (next.length === 0) {
+      this.done = true;
+      return false;
+    }
+    this.levels.push(next.sort());
+    return true;
+  }
+
+  /** Walks on until done, or until `maxLots` lots are reached. */
+  async walk(maxLots = Infinity): Promise<void> {
+    while (!this.done && this.size < maxLots) {
+      await this.expand();
+    }
+  }
+
+  get maxDepthReached(): number {
+    return this.levels.length - 1;
+  }
+}
+
+/**
+ * The whole walk (every level) from the roots: what recalls need.
  * @param db - knex instance or transaction
  * @param roots - lot ids of depth 0
  * @param direction - forward (to derived lots) or backward (to components)
  * @param opts - depth guard, serial subject
  */
 export async function walkGenealogy(db: Db, roots: string[], direction: TraceDirection, opts: GenealogyOptions = {}): Promise<GenealogyClosure> {
-  const maxDepth = opts.maxDepth ?? 64;
-  const depth = new Map<string, number>();
-  const edges: GenealogyEdge[] = [];
-  const edgesInto = new Map<string, GenealogyEdge[]>();
-  for (const r of roots) depth.set(r, 0);
-  let frontier = [...new Set(roots)];
-  let level = 0;
-  let revisits = 0;
-  let depthLimited = false;
-  while (frontier.length > 0) {
-    if (level >= maxDepth) {
-      depthLimited = (await linksFrom(db, frontier.slice(0, 1000), direction)).length > 0;
-      break;
-    }
-    const links = level === 0 && opts.serialId && direction === 'forward' && roots.length === 1
-      ? await serialOutputs(db, opts.serialId, roots[0])
-      : await linksFrom(db, frontier, direction);
-    const next: string[] = [];
-    for (const l of links) {
-      const target = direction === 'forward' ? l.output_lot_id : l.input_lot_id;
-      const e: GenealogyEdge = { from: l.input_lot_id, to: l.output_lot_id, quantity: l.quantity, uom: l.uom };
-      const seen = depth.get(target);
-      if (seen === undefined) {
-        depth.set(target, level + 1);
-        next.push(target);
-      } else if (seen <= level) {
-        revisits++;
-      }
-      // BFS: a target is new, or at this level + 1 (a diamond), or earlier (shared component / cycle)
-      edges.push(e);
-      const list = edgesInto.get(target);
-      if (list) list.push(e);
-      else edgesInto.set(target, [e]);
-    }
-    frontier = next;
-    level++;
-  }
-  const order = [...depth.keys()].sort((a, b) => {
-    const d = (depth.get(a) ?? 0) - (depth.get(b) ?? 0);
-    return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
-  });
-  let maxD = 0;
-  for (const d of depth.values()) if (d > maxD) maxD = d;
-  return { direction, depth, order, edges, edgesInto, maxDepth: maxD, depthLimited, revisits };
+  const w = new GenealogyWalk(db, roots, direction, opts);
+  await w.walk();
+  const edges = [...w.edgesInto.values()].flat();
+  return { direction, depth: w.depth, order: w.levels.flat(), edges, edgesInto: w.edgesInto, maxDepth: w.maxDepthReached, depthLimited: w.depthLimited, revisits: w.revisits };
 }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
-import { walkGenealogy, type GenealogyClosure, type TraceDirection } from './genealogy';
+import { GenealogyWalk, type TraceDirection } from './genealogy';
 import type { TraceSubject } from './trace-subject';
 
 /** A lot in a trace. */
@@ -106,7 +106,12 @@ export interface TraceGraphEdge {
 export interface TracePage {
   direction: TraceDirection;
   subject: TraceSubject['asked'] & { lotIds: string[]; serialId?: string };
-  summary: { lots: number; links: number; maxDepth: number; depthLimited: boolean; revisits: number };
+  /**
+   * The genealogy walk behind the answer. `complete`: the walk reached every lot, and `lots`,
+   * `links`, `maxDepth` are the trace's totals; otherwise (a huge trace) they count what the walk
+   * reached so far — at least every lot up to this page's depth.
+   */
+  summary: { lots: number; links: number; maxDepth: number; depthLimited: boolean; revisits: number; complete: boolean };
   graph: { nodes: TraceGraphNode[]; edges: TraceGraphEdge[] };
   tables: {
     lots: TraceLotRow[];
@@ -256,23 +261,30 @@ export async function traceLots(
   db: Db,
   subject: TraceSubject,
   direction: TraceDirection,
-  opts: { limit?: number; cursor?: string; maxDepth?: number; closure?: GenealogyClosure } = {},
+  opts: { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number } = {},
 ): Promise<TracePage> {
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
   const cursor = opts.cursor ? decodeCursor(opts.cursor, f) : undefined;
-  const closure = opts.closure ?? (await walkGenealogy(db, subject.lotIds, direction, { maxDepth: opts.maxDepth, serialId: subject.serialId }));
+  const walk = new GenealogyWalk(db, subject.lotIds, direction, { maxDepth: opts.maxDepth, serialId: subject.serialId });
   const kinds = KINDS[direction];
   const rootIds = new Set(subject.lotIds);
   const serialId = direction === 'forward' ? subject.serialId : undefined;
 
+  // lots in page order: level by level (each level sorted by id); a level is walked when the page reaches it
+  const order: string[] = [...walk.levels[0]];
+  const more_lots = async (): Promise<boolean> => {
+    if (!(await walk.expand())) return false;
+    order.push(...walk.levels[walk.levels.length - 1]);
+    return true;
+  };
   let start = 0;
   if (cursor) {
-    const d = closure.depth.get(cursor.l);
-    if (d === undefined) {
+    while (!walk.depth.has(cursor.l) && (await more_lots()));
+    if (!walk.depth.has(cursor.l)) {
       throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor names a lot that is no longer in this trace', { location: { path: 'cursor' } });
     }
-    start = closure.order.indexOf(cursor.l);
+    start = order.indexOf(cursor.l);
   }
 
   const tables: TracePage['tables'] = { lots: [], onHand: [], shipments: [], consumption: [], qc: [] };
@@ -282,8 +294,8 @@ export async function traceLots(
   let chunk = 32;
   let pos = start;
   const infos = new Map<string, LotInfo>();
-  outer: while (pos < closure.order.length) {
-    const ids = closure.order.slice(pos, pos + chunk);
+  outer: while (pos < order.length || (await more_lots())) {
+    const ids = order.slice(pos, pos + chunk);
     const resume = cursor && pos === start ? cursor : undefined;
     const room = limit - rows + 1;
     const [info, ...perKind] = await Promise.all([
@@ -318,9 +330,9 @@ export async function traceLots(
           break outer;
         }
         tables.lots.push({
-          lotId: id, depth: closure.depth.get(id) ?? 0, material: li.material, description: li.description, gtin: li.gtin, lot: li.lot_number,
+          lotId: id, depth: walk.depth.get(id) ?? 0, material: li.material, description: li.description, gtin: li.gtin, lot: li.lot_number,
           status: li.status, expiry: li.expiry, provisional: li.provisional,
-          via: (closure.edgesInto.get(id) ?? []).map((e) => (direction === 'forward' ? e.from : e.to)),
+          via: [], // filled in below, once the walk went as far as this answer goes
         });
         rows++;
         last = { l: id, k: 0, x: '' };
@@ -342,13 +354,17 @@ export async function traceLots(
     chunk = Math.min(chunk * 4, 1000);
   }
 
+  // small traces are walked to the end, so their summary holds the totals
+  await walk.walk(opts.eagerLots ?? 5000);
+  for (const l of tables.lots) l.via = (walk.edgesInto.get(l.lotId) ?? []).map((e) => (direction === 'forward' ? e.from : e.to));
+
   // graph of this page: its lots, the links into them, and the parties/locations its rows name
   const pageLots = new Set(tables.lots.map((l) => l.lotId));
   const nodes = new Map<string, TraceGraphNode>();
   for (const l of tables.lots) nodes.set(l.lotId, { id: l.lotId, kind: 'lot', label: `${l.material} / ${l.lot}`, depth: l.depth, status: l.status });
   const edges: TraceGraphEdge[] = [];
   for (const id of pageLots) {
-    for (const e of closure.edgesInto.get(id) ?? []) edges.push({ from: e.from, to: e.to, kind: 'derived', quantity: e.quantity, uom: e.uom });
+    for (const e of walk.edgesInto.get(id) ?? []) edges.push({ from: e.from, to: e.to, kind: 'derived', quantity: e.quantity, uom: e.uom });
   }
   for (const s of tables.shipments) {
     const label = s.party?.name ?? s.party?.code ?? s.party?.gln ?? s.shipTo ?? 'unknown party';
@@ -369,7 +385,7 @@ export async function traceLots(
   return {
     direction,
     subject: { ...subject.asked, lotIds: subject.lotIds, ...(subject.serialId ? { serialId: subject.serialId } : {}) },
-    summary: { lots: closure.order.length, links: closure.edges.length, maxDepth: closure.maxDepth, depthLimited: closure.depthLimited, revisits: closure.revisits },
+    summary: { lots: walk.size, links: walk.links, maxDepth: walk.maxDepthReached, depthLimited: walk.depthLimited, revisits: walk.revisits, complete: walk.done },
     graph: { nodes: [...nodes.values()], edges },
     tables,
     page: { limit, rows, nextCursor: more && last ? encodeCursor({ v: 1, f, ...last }) : null },

@@ -32,7 +32,7 @@ describe('trace API', () => {
     // pages order lots by (depth, id)
     const expected: Array<[string, number]> = [['R1', 0], ['C1', 1], ['C2', 1], ['F1', 2], ['F2', 2], ['K1', 3]];
     expect(page.tables.lots.map((l) => [name(l.lotId), l.depth])).toEqual(expected.sort((a, b) => a[1] - b[1] || byId(a[0], b[0])));
-    expect(page.summary).toEqual({ lots: 6, links: 7, maxDepth: 3, depthLimited: false, revisits: 0 });
+    expect(page.summary).toEqual({ lots: 6, links: 7, maxDepth: 3, depthLimited: false, revisits: 0, complete: true });
     const lotEdges = page.graph.edges.filter((e) => e.kind === 'derived').map((e) => `${name(e.from)}>${name(e.to)}`).sort();
     expect(lotEdges).toEqual(['C1>F1', 'C1>F2', 'C2>F2', 'F1>K1', 'F2>K1', 'R1>C1', 'R1>C2']);
     // F2 is reached through both C1 and C2 (the diamond), K1 through F1 and F2

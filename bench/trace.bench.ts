@@ -1,0 +1,469 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import type { BenchResult } from './bench-result';
+import { percentile } from './bench-result';
+import { createDb, dropDatabase, ensureDatabase, type Db } from '../src/db/knex';
+import { migrateLatest } from '../src/db/migrations';
+import { gs1CheckDigit } from '../src/model/master-data/gs1-keys';
+import { buildServer } from '../src/api/server';
+import { HubMetrics } from '../src/api/metrics';
+import { loadConfig } from '../src/config/config';
+import { silentLogger } from '../src/logging/logger';
+import { createApiKey } from '../src/security/api-keys';
+import { anchorAuditChains } from '../src/audit/anchor-audit-chains';
+import { verifyAuditLog } from '../src/audit/verify-audit-log';
+import { walkGenealogy } from '../src/trace/genealogy';
+import type { IngestPort } from '../src/connectors/types';
+
+/** Options of {@link runTraceBench} (env names in bench/run.ts). */
+export interface TraceBenchOptions {
+  /** PostgreSQL server URL; the bench creates and drops a database of its own. */
+  serverUrl: string;
+  /** Lots in the generated graph (issue: 100,000). */
+  lots: number;
+  /** Trace events (issue: 1,000,000). */
+  events: number;
+  /** Largest number of customers one distribution lot ships to (issue: 500). */
+  fanout: number;
+  /** Lots traced forward and backward for the p99 (issue: 1,000). */
+  samples: number;
+  /** Typical recalls timed (each on another lot). */
+  recalls: number;
+  /** Seconds of sustained audit appends. */
+  auditSeconds: number;
+  /** Rows in audit_log when `audit verify` is timed (issue: 1,000,000). */
+  verifyRows: number;
+  keep?: boolean;
+}
+
+/**
+ * Share of the lots per genealogy level: raw → component → sub-assembly → device → sterile pack →
+ * kit → distribution unit. Six levels of links (the issue's depth up to 6).
+ */
+const LEVEL_SHARE = [0.02, 0.08, 0.15, 0.25, 0.25, 0.15, 0.1];
+const MATERIALS_PER_LEVEL = [20, 60, 80, 120, 120, 60, 40];
+const KIND = ['raw', 'component', 'component', 'implant', 'finished', 'finished', 'finished'];
+const STATE = ['raw', 'component', 'wip', 'finished', 'finished', 'finished', 'finished'];
+/** Customers (hospitals and distributors) and warehouse locations. */
+const CUSTOMERS = 2000;
+const LOCATIONS = 200;
+
+function gtinFor(n: number): string {
+  const body = `0950601${String(n).padStart(6, '0')}`;
+  return body + String(gs1CheckDigit(body));
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+const r2 = (n: number): number => Math.round(n * 100) / 100;
+
+/**
+ * Builds the graph in SQL (deterministic: setseed). Genealogy with time locality — a lot of level k
+ * made at time t (its index / level size) takes 2–4 inputs from level k-1 made shortly before it
+ * (a window of 0.2% of the timeline), sometimes a shared component from level k-2; 40 long-lived
+ * bulk raw lots (a resin, a bar stock) go into 30% of the components and sub-assemblies made in
+ * their 5% of the timeline: the largest raw lots. Distribution lots ship to 1–`fanout` customers
+ * (skewed: most to a few, some to `fanout`). Events: a TransformationEvent per made lot, a receipt
+ * per raw lot, a shipping ObjectEvent per shipment line, hospital usages (TransactionEvents +
+ * device_usages), and storing/picking ObjectEvents up to `events`.
+ */
+async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void): Promise<{ levels: number[] }> {
+  const levels = LEVEL_SHARE.map((s) => Math.max(10, Math.round(o.lots * s)));
+  await db.raw('SELECT setseed(0.20260301)');
+  // materials
+  const mats: Array<{ id: string; level: number; m: number; code: string; gtin: string | null }> = [];
+  let n = 0;
+  for (let k = 0; k < levels.length; k++) {
+    for (let m = 0; m < MATERIALS_PER_LEVEL[k]; m++) {
+      n++;
+      mats.push({ id: '', level: k, m, code: `B${k}-M${String(m).padStart(3, '0')}`, gtin: k >= 3 ? gtinFor(n) : null });
+    }
+  }
+  await db.raw(`CREATE UNLOGGED TABLE bench_mat (level int, m int, id uuid, PRIMARY KEY (level, m))`);
+  for (const x of mats) {
+    const [row] = await db('materials').insert({ id: db.raw('gen_random_uuid()'), code: x.code, description: `bench ${x.code}`, kind: KIND[x.level], base_uom: x.level === 0 ? 'KG' : 'EA' }).returning<Array<{ id: string }>>('id');
+    x.id = row.id;
+    await db('material_identifiers').insert({ material_id: x.id, scheme: 'internal', value: x.code });
+    if (x.gtin) await db('material_identifiers').insert({ material_id: x.id, scheme: 'gtin', value: x.gtin });
+    await db('bench_mat').insert({ level: x.level, m: x.m, id: x.id });
+  }
+  // parties and locations
+  await db.raw(`INSERT INTO parties (id, code, gln, name, role)
+    SELECT gen_random_uuid(), 'C' || lpad(i::text, 5, '0'), NULL, 'Customer ' || i, CASE WHEN i % 3 = 0 THEN 'distributor' ELSE 'hospital' END FROM generate_series(1, ${CUSTOMERS}) i`);
+  await db.raw(`INSERT INTO parties (id, code, name, role) SELECT gen_random_uuid(), 'S' || i, 'Supplier ' || i, 'supplier' FROM generate_series(1, 20) i`);
+  await db.raw(`INSERT INTO locations (id, code, name, kind) SELECT gen_random_uuid(), 'WH-' || lpad(i::text, 3, '0'), 'Warehouse bin ' || i, 'bin' FROM generate_series(1, ${LOCATIONS}) i`);
+  await db.raw(`INSERT INTO locations (id, code, name, kind, party_id) SELECT gen_random_uuid(), 'OR-' || p.code, 'OR of ' || p.name, 'operating_room', p.id FROM parties p WHERE p.role = 'hospital'`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_party AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, id FROM parties WHERE code LIKE 'C%'`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_hosp AS SELECT row_number() OVER (ORDER BY p.code) - 1 AS i, p.id, l.id AS location_id FROM parties p JOIN locations l ON l.party_id = p.id`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_loc AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, id FROM locations WHERE code LIKE 'WH-%'`);
+  log(`materials ${mats.length}, customers ${CUSTOMERS}, locations ${LOCATIONS}`);
+
+  // lots
+  await db.raw(`CREATE UNLOGGED TABLE bench_lot (level int, idx int, id uuid, material_id uuid, PRIMARY KEY (level, idx))`);
+  for (let k = 0; k < levels.length; k++) {
+    await db.raw(`INSERT INTO bench_lot SELECT ${k}, i, gen_random_uuid(), bm.id FROM generate_series(0, ${levels[k] - 1}) i JOIN bench_mat bm ON bm.level = ${k} AND bm.m = i % ${MATERIALS_PER_LEVEL[k]}`);
+  }
+  await db.raw(`CREATE INDEX ON bench_lot (id)`);
+  const msg = (k: number): string => `00000000-0000-7000-8000-${String(k).padStart(12, '0')}`;
+  await db.raw(`INSERT INTO lots (id, material_id, lot_number, status, expiry, manufactured_at, source_message_id, ordinal)
+    SELECT id, material_id, 'L' || level || '-' || lpad(idx::text, 6, '0'), 'released', date '2027-01-01' + (idx % 900), date '2025-01-01' + (idx % 400), '${msg(1)}', row_number() OVER () FROM bench_lot`);
+  log(`lots ${levels.reduce((a, b) => a + b, 0)} (${levels.join(' / ')})`);
+
+  // genealogy
+  for (let k = 1; k < levels.length; k++) {
+    const prev = levels[k - 1];
+    const win = Math.max(2, Math.round(prev * 0.002));
+    const parts = [
+      `SELECT o.id AS output, ${k - 1} AS il, greatest(0, least(${prev - 1}, floor(o.idx::float8 / ${levels[k]} * ${prev})::int - floor(random() * ${win})::int)) AS pick
+         FROM bench_lot o CROSS JOIN LATERAL generate_series(1, 2 + (o.idx % 3)) g WHERE o.level = ${k}`,
+    ];
+    if (k >= 2) {
+      const pp = levels[k - 2];
+      parts.push(`SELECT o.id, ${k - 2}, greatest(0, least(${pp - 1}, floor(o.idx::float8 / ${levels[k]} * ${pp})::int - floor(random() * ${Math.max(2, Math.round(pp * 0.002))})::int))
+         FROM bench_lot o WHERE o.level = ${k} AND random() < 0.15`);
+    }
+    if (k <= 2) {
+      // bulk raw lots: every 50th raw lot, used over 5% of the timeline
+      const bulk = Math.max(1, Math.floor(levels[0] / 50));
+      parts.push(`SELECT o.id, 0, least(${bulk - 1}, greatest(0, floor(o.idx::float8 / ${levels[k]} * ${bulk})::int - floor(random() * 2)::int)) * 50
+         FROM bench_lot o WHERE o.level = ${k} AND random() < 0.3`);
+    }
+    await db.raw(`INSERT INTO lot_links (input_lot_id, output_lot_id, quantity, uom, source_message_id, ordinal)
+      SELECT i.id, x.output, 1 + floor(random() * 20), 'EA', '${msg(10 + k)}', row_number() OVER ()
+        FROM (${parts.join(' UNION ALL ')}) x JOIN bench_lot i ON i.level = x.il AND i.idx = x.pick`);
+  }
+  const links = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM lot_links')).rows[0].n);
+  log(`lot_links ${links}`);
+
+  // stock, QC, inbound shipments of raw lots
+  await db.raw(`INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+    SELECT DISTINCT ON (b.id, l.id, st) b.id, l.id, st, 1 + floor(random() * 200)
+      FROM bench_lot b CROSS JOIN LATERAL generate_series(1, CASE WHEN b.idx % 3 = 0 THEN 2 ELSE 1 END) g
+      JOIN bench_loc l ON l.i = (b.idx * 7 + g * 13) % ${LOCATIONS}
+      CROSS JOIN LATERAL (SELECT (ARRAY['${STATE.join("','")}'])[b.level + 1] AS st) s`);
+  await db.raw(`INSERT INTO quality_results (id, lot_id, test_code, test_name, result, value, disposition, inspected_at, source_message_id, ordinal)
+    SELECT gen_random_uuid(), b.id, t.code, t.code || ' test', CASE WHEN random() < 0.02 THEN 'fail' ELSE 'pass' END, (random() * 100)::numeric(6,2)::text, 'accept',
+           timestamptz '2025-01-01' + (b.idx || ' hours')::interval, '${msg(30)}', row_number() OVER ()
+      FROM bench_lot b CROSS JOIN (VALUES ('TENSILE'), ('DIM')) t(code) WHERE b.level <= 1`);
+  await db.raw(`INSERT INTO shipments (id, shipment_number, direction, from_party_id, status, shipped_at, delivered_at, source_message_id, ordinal)
+    SELECT gen_random_uuid(), 'IN-' || lpad(i::text, 6, '0'), 'inbound', (SELECT id FROM parties WHERE code = 'S' || (1 + i % 20)), 'received',
+           timestamptz '2025-01-01' + (i || ' hours')::interval, timestamptz '2025-01-02' + (i || ' hours')::interval, '${msg(40)}', i
+      FROM generate_series(1, ${levels[0]}) i`);
+  await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, quantity_received, uom, source_message_id, ordinal)
+    SELECT s.id, 1, b.material_id, b.id, 500, 500, 'KG', '${msg(41)}', b.idx + 1
+      FROM bench_lot b JOIN shipments s ON s.shipment_number = 'IN-' || lpad((b.idx + 1)::text, 6, '0') WHERE b.level = 0`);
+
+  // outbound: distribution lots (last level) ship to 1..fanout customers
+  const top = levels.length - 1;
+  await db.raw(`CREATE UNLOGGED TABLE bench_ship AS
+    SELECT b.id AS lot_id, b.material_id, b.idx, g AS n, (b.idx * 31 + g * 97) % ${CUSTOMERS} AS cust
+      FROM bench_lot b CROSS JOIN LATERAL generate_series(1, 1 + floor(${o.fanout - 1} * power(random(), 8))::int) g WHERE b.level = ${top}`);
+  const shipLines = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ship')).rows[0].n);
+  const shipments = Math.max(1, Math.floor(shipLines / 8));
+  await db.raw(`INSERT INTO shipments (id, shipment_number, direction, to_party_id, ship_to, status, shipped_at, expected_at, delivered_at, source_message_id, ordinal)
+    SELECT gen_random_uuid(), 'OUT-' || lpad(i::text, 7, '0'), 'outbound', p.id, 'C' || lpad((i % ${CUSTOMERS} + 1)::text, 5, '0'),
+           CASE WHEN i % 100 = 0 THEN 'planned' WHEN i % 25 = 0 THEN 'in_transit' WHEN i % 20 = 0 THEN 'shipped' ELSE 'delivered' END,
+           timestamptz '2025-03-01' + (i || ' minutes')::interval, timestamptz '2025-03-03' + (i || ' minutes')::interval,
+           CASE WHEN i % 100 = 0 OR i % 25 = 0 OR i % 20 = 0 THEN NULL ELSE timestamptz '2025-03-02' + (i || ' minutes')::interval END, '${msg(50)}', i
+      FROM generate_series(0, ${shipments - 1}) i JOIN bench_party p ON p.i = i % ${CUSTOMERS}`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_shipment AS SELECT row_number() OVER (ORDER BY shipment_number) - 1 AS i, id, to_party_id FROM shipments WHERE direction = 'outbound'`);
+  await db.raw(`CREATE INDEX ON bench_shipment (i)`);
+  await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, uom, source_message_id, ordinal)
+    SELECT s.id, row_number() OVER (PARTITION BY s.id), x.material_id, x.lot_id, 1 + (x.n % 10), 'EA', '${msg(51)}', row_number() OVER ()
+      FROM bench_ship x JOIN bench_shipment s ON s.i = (x.cust * 7 + x.idx) % ${shipments}`);
+  log(`outbound shipment lines ${shipLines} in ${shipments} shipments (fan-out up to ${o.fanout})`);
+
+  // events: transformations, receipts, shipping, usages, storing/picking fill
+  await db.raw(`CREATE UNLOGGED TABLE bench_ev (id uuid PRIMARY KEY, kind text, lot_id uuid, material_id uuid, ref uuid, n int)`);
+  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'make', id, material_id, NULL, idx FROM bench_lot WHERE level > 0`);
+  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'receive', id, material_id, NULL, idx FROM bench_lot WHERE level = 0`);
+  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'ship', lot_id, material_id, NULL, n FROM bench_ship`);
+  const usages = Math.min(100_000, Math.max(0, Math.floor(o.events * 0.1)));
+  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'use', b.id, b.material_id, NULL, g FROM generate_series(1, ${usages}) g
+      JOIN bench_lot b ON b.level = 3 + (g % 4) AND b.idx = (g * 7919) % ${Math.min(...levels.slice(3))}`);
+  const sofar = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ev')).rows[0].n);
+  const fill = Math.max(0, o.events - sofar);
+  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), CASE WHEN g % 2 = 0 THEN 'store' ELSE 'pick' END, b.id, b.material_id, NULL, g FROM generate_series(1, ${fill}) g
+      JOIN bench_lot b ON b.level = g % 7 AND b.idx = (g * 104729) % ${Math.min(...levels)}`);
+  await db.raw(`INSERT INTO trace_events (id, type, action, biz_step, disposition, event_time, event_time_zone_offset, location_id, biz_transactions, source_message_id, ordinal)
+    SELECT e.id,
+           CASE e.kind WHEN 'make' THEN 'TransformationEvent' WHEN 'use' THEN 'TransactionEvent' ELSE 'ObjectEvent' END,
+           CASE e.kind WHEN 'make' THEN NULL ELSE 'OBSERVE' END,
+           CASE e.kind WHEN 'make' THEN 'commissioning' WHEN 'receive' THEN 'receiving' WHEN 'ship' THEN 'shipping' WHEN 'use' THEN 'dispensing' WHEN 'store' THEN 'storing' ELSE 'picking' END,
+           CASE e.kind WHEN 'ship' THEN 'in_transit' WHEN 'use' THEN 'dispensed' ELSE 'in_progress' END,
+           timestamptz '2025-01-01' + ((row_number() OVER ()) * 20 || ' seconds')::interval, '+01:00',
+           (SELECT id FROM bench_loc WHERE i = e.n % ${LOCATIONS}),
+           CASE e.kind WHEN 'make' THEN jsonb_build_array(jsonb_build_object('type', 'prodorder', 'value', 'PRD-' || e.n)) ELSE '[]'::jsonb END,
+           '${msg(60)}', row_number() OVER ()
+      FROM bench_ev e`);
+  await db.raw(`INSERT INTO trace_event_items (event_id, role, material_id, lot_id, quantity, uom)
+    SELECT e.id, CASE e.kind WHEN 'make' THEN 'output' ELSE 'subject' END, e.material_id, e.lot_id, 1 + e.n % 10, 'EA' FROM bench_ev e`);
+  await db.raw(`INSERT INTO trace_event_items (event_id, role, material_id, lot_id, quantity, uom)
+    SELECT e.id, 'input', i.material_id, k.input_lot_id, k.quantity, 'EA' FROM bench_ev e JOIN lot_links k ON k.output_lot_id = e.lot_id JOIN lots i ON i.id = k.input_lot_id WHERE e.kind = 'make'`);
+  await db.raw(`INSERT INTO device_usages (id, trace_event_id, source_key, material_id, lot_id, location_id, party_id, quantity, uom, used_at, procedure_code, procedure_ref_hmac, source_message_id, ordinal)
+    SELECT gen_random_uuid(), e.id, 'bench:' || e.id, e.material_id, e.lot_id, h.location_id, h.id, 1, 'EA', timestamptz '2025-06-01' + (e.n || ' minutes')::interval, '0SRC0J9',
+           md5(e.id::text), '${msg(70)}', row_number() OVER ()
+      FROM bench_ev e JOIN bench_hosp h ON h.i = e.n % (SELECT count(*) FROM bench_hosp) WHERE e.kind = 'use'`);
+  const evs = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM trace_events')).rows[0].n);
+  const items = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM trace_event_items')).rows[0].n);
+  log(`trace events ${evs} with ${items} items; device usages ${usages}`);
+  await db.raw('ANALYZE');
+  return { levels };
+}
+
+async function httpTimer(base: string, key: string): Promise<(path: string, init?: { method?: string; body?: string }) => Promise<{ ms: number; status: number; body: any }>> {
+  return async (path, init = {}) => {
+    const t0 = performance.now();
+    const res = await fetch(base + path, { method: init.method ?? 'GET', body: init.body, headers: { authorization: `Bearer ${key}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    return { ms, status: res.status, body: text.length < 5_000_000 ? JSON.parse(text) : { big: text.length } };
+  };
+}
+
+function stats(ms: number[]): { p50: number; p95: number; p99: number; max: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  return { p50: r2(percentile(s, 50)), p95: r2(percentile(s, 95)), p99: r2(percentile(s, 99)), max: r2(s[s.length - 1]) };
+}
+
+/** The trace section of `npm run bench` (BENCH_ONLY=trace). */
+export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]> {
+  const log = (m: string): void => console.log(`[trace bench] ${m}`);
+  const name = `lotbridge_bench_trace_${randomBytes(4).toString('hex')}`;
+  const u = new URL(o.serverUrl);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  await ensureDatabase(url);
+  const db = createDb({ url, poolMax: 12 });
+  const results: BenchResult[] = [];
+  let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  try {
+    await migrateLatest(db);
+    const gen = await timed(() => generate(db, o, log));
+    log(`generated in ${Math.round(gen.ms / 1000)} s`);
+    const key = (await createApiKey(db, { name: 'bench', role: 'admin' })).key;
+    const notHere = (): Promise<never> => Promise.reject(new Error('no intake in the trace bench'));
+    const ingest: IngestPort = { receive: notHere, recordAck: notHere, ackOf: notHere, awaitVerdict: notHere };
+    app = buildServer({
+      db, config: loadConfig({ DATABASE_URL: url }), logger: silentLogger(), connectors: new Map(), ingest, metrics: new HubMetrics(),
+      runtime: { databaseEmbedded: false, queueBackend: 'postgres', queueReason: 'bench' }, isAccepting: () => true,
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const http = await httpTimer(base, key);
+
+    // samples: lots spread evenly over the levels, deterministic
+    const perLevel = Math.ceil(o.samples / gen.value.levels.length);
+    const sample = (await db.raw<{ rows: Array<{ material: string; lot: string; level: number }> }>(
+      `SELECT m.code AS material, l.lot_number AS lot, b.level FROM bench_lot b JOIN lots l ON l.id = b.id JOIN materials m ON m.id = l.material_id
+        WHERE b.idx % greatest(1, (SELECT count(*) FROM bench_lot z WHERE z.level = b.level) / ${perLevel}) = 0 ORDER BY b.level, b.idx`,
+    )).rows;
+    const byLevel = new Map<number, typeof sample>();
+    for (const s of sample) byLevel.set(s.level, [...(byLevel.get(s.level) ?? []), s]);
+    const picks = [...byLevel.values()].flatMap((l) => l.slice(0, perLevel)).slice(0, o.samples);
+    const q = (s: { material: string; lot: string }): string => `material=${encodeURIComponent(s.material)}&lot=${encodeURIComponent(s.lot)}`;
+
+    // warm-up (connections, plans)
+    for (const s of picks.slice(0, 50)) {
+      await http(`/api/v1/lots?${q(s)}`);
+      await http(`/api/v1/trace/forward?${q(s)}`);
+    }
+    // baselines: the lot view over HTTP (indexed look-ups by key), a primary-key SELECT on a pooled connection
+    const baseHttp: number[] = [];
+    for (const s of picks) baseHttp.push((await http(`/api/v1/lots?${q(s)}`)).ms);
+    const ids = (await db.raw<{ rows: Array<{ id: string }> }>(`SELECT id FROM bench_lot ORDER BY level, idx LIMIT ${o.samples}`)).rows.map((r) => r.id);
+    const pk: number[] = [];
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    for (const id of ids) {
+      const t0 = performance.now();
+      await client.query('SELECT * FROM lots WHERE id = $1', [id]);
+      pk.push(performance.now() - t0);
+    }
+    await client.end();
+    const baseStats = stats(baseHttp);
+    const pkStats = stats(pk);
+
+    for (const direction of ['forward', 'backward'] as const) {
+      const ms: number[] = [];
+      let rows = 0;
+      let incomplete = 0;
+      for (const s of picks) {
+        const r = await http(`/api/v1/trace/${direction}?${q(s)}&limit=1000`);
+        if (r.status !== 200) throw new Error(`trace ${direction} ${q(s)}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+        ms.push(r.ms);
+        rows += r.body.page.rows;
+        if (!r.body.summary.complete) incomplete++;
+      }
+      const st = stats(ms);
+      results.push({
+        name: `trace ${direction} first page (≤1000 rows) over HTTP, ${picks.length} lots across all ${gen.value.levels.length} levels`,
+        figures: { ...st, meanRows: Math.round(rows / picks.length), walksNotCompleteOnFirstPage: incomplete },
+        baseline: { lotViewP99: baseStats.p99, lotViewP50: baseStats.p50, pkSelectP99: pkStats.p99 },
+        ratio: r2(st.p99 / baseStats.p99),
+        target: 20,
+        lowerIsBetter: true,
+        pass: st.p99 <= 20,
+        notes: `target p99 ≤ 20 ms (absolute); ratio = p99 / p99 of GET /api/v1/lots (the lot view) in the same run`,
+      });
+    }
+
+    // the largest raw lot: the most-linked raw lot, and its forward closure size
+    const cands = (await db.raw<{ rows: Array<{ id: string; material: string; lot: string }> }>(
+      `SELECT b.id, m.code AS material, l.lot_number AS lot FROM bench_lot b JOIN lots l ON l.id = b.id JOIN materials m ON m.id = l.material_id
+         JOIN lot_links k ON k.input_lot_id = b.id WHERE b.level = 0 GROUP BY 1, 2, 3 ORDER BY count(*) DESC LIMIT 3`,
+    )).rows;
+
+    let largest = cands[0];
+    let largestSize = 0;
+    for (const c of cands) {
+      const w = await walkGenealogy(db, [c.id], 'forward');
+      if (w.order.length > largestSize) {
+        largestSize = w.order.length;
+        largest = c;
+      }
+    }
+    const bigMs: number[] = [];
+    let bigRows = 0;
+    for (let i = 0; i < 7; i++) {
+      const r = await http(`/api/v1/trace/forward?${q(largest)}&limit=1000`);
+      bigMs.push(r.ms);
+      bigRows = r.body.page.rows;
+    }
+    const bigStats = stats(bigMs.slice(2));
+    const walkAll = await timed(() => walkGenealogy(db, [largest.id], 'forward'));
+    results.push({
+      name: `trace forward first page of the largest raw lot (${largestSize} lots in its forward closure)`,
+      figures: { medianMs: bigStats.p50, maxMs: bigStats.max, rows: bigRows, fullWalkMs: r2(walkAll.ms) },
+      baseline: { lotViewP50: baseStats.p50, lotViewP99: baseStats.p99 },
+      ratio: r2(bigStats.max / baseStats.p99),
+      target: 100,
+      lowerIsBetter: true,
+      pass: bigStats.max <= 100,
+      notes: 'target ≤ 100 ms (absolute, the slowest of 5 runs after 2 warm-ups); ratio = that ÷ lot-view p99',
+    });
+
+    // recalls: typical lots (devices and packs: levels 3–4), then the largest raw lot
+    const typical = (await db.raw<{ rows: Array<{ material: string; lot: string }> }>(
+      `SELECT m.code AS material, l.lot_number AS lot FROM bench_lot b JOIN lots l ON l.id = b.id JOIN materials m ON m.id = l.material_id
+        WHERE b.level IN (2, 3, 4) AND b.idx % 997 = 11 ORDER BY b.level, b.idx LIMIT ${o.recalls}`,
+    )).rows;
+    const recallMs: number[] = [];
+    let recallLots = 0;
+    for (const t of typical) {
+      const r = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [t], reason: 'bench', class: 'II' }) });
+      if (r.status !== 201) throw new Error(`recall ${JSON.stringify(t)}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      recallMs.push(r.ms);
+      recallLots += r.body.impact.totals.lots;
+    }
+    const rs = stats(recallMs);
+    results.push({
+      name: `recall impact snapshot of a typical lot over HTTP (${typical.length} recalls, mean ${Math.round(recallLots / Math.max(1, typical.length))} lots each; status changes, audit rows, anchor included)`,
+      figures: rs,
+      baseline: { lotViewP50: baseStats.p50, lotViewP99: baseStats.p99 },
+      ratio: r2(rs.p95 / baseStats.p99),
+      target: 200,
+      lowerIsBetter: true,
+      pass: rs.max <= 200,
+      notes: 'target ≤ 200 ms (absolute, every recall); ratio = p95 ÷ lot-view p99',
+    });
+    const big = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [largest], reason: 'bench: largest raw lot', class: 'I' }) });
+    if (big.status !== 201) throw new Error(`recall of the largest raw lot: ${big.status}`);
+    results.push({
+      name: `recall impact snapshot of the largest raw lot (${big.body.impact.totals.lots} lots, ${big.body.impact.totals.customers} customers, ${big.body.impact.unitsByCustomer.length} customer rows)`,
+      figures: { ms: r2(big.ms), lots: big.body.impact.totals.lots, openShipments: big.body.impact.totals.openShipments },
+      baseline: { lotViewP99: baseStats.p99, fullWalkMs: r2(walkAll.ms) },
+      ratio: r2(big.ms / walkAll.ms),
+      target: 2000,
+      lowerIsBetter: true,
+      pass: big.ms <= 2000,
+      notes: 'target ≤ 2 s (absolute); ratio = recall ÷ the bare genealogy walk of the same lot',
+    });
+
+    // audit append while "the pipeline writes": writers like the pipeline's (canonical rows + their audit rows in one transaction)
+    await db.raw(`CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    await db.raw(`CREATE SEQUENCE bench_chain_seq`);
+    await db.raw(`CREATE TABLE bench_canonical (id bigserial PRIMARY KEY, lot_id uuid, qty numeric, at timestamptz DEFAULT now())`);
+    const append = async (table: 'audit_log' | 'audit_plain', seconds: number): Promise<number> => {
+      const writers = 4;
+      const batch = 200;
+      const until = performance.now() + seconds * 1000;
+      let rows = 0;
+      const pool = new pg.Pool({ connectionString: url, max: writers + 2 });
+      // the pipeline: concurrent transactions writing canonical rows (no audit: that is measured below)
+      let pipelineRows = 0;
+      const pipelineWriter = async (): Promise<void> => {
+        while (performance.now() < until) {
+          await pool.query(`INSERT INTO bench_canonical (lot_id, qty) SELECT gen_random_uuid(), g FROM generate_series(1, 200) g`);
+          pipelineRows += 200;
+        }
+      };
+      const writer = async (w: number): Promise<void> => {
+        let i = 0;
+        while (performance.now() < until) {
+          const chain = `pipeline:bench:${String((w * 7 + i++) % 16).padStart(2, '0')}`;
+          const sql = table === 'audit_log'
+            ? `INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, after, source_message_id)
+               SELECT $1, 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid() FROM generate_series(1, ${batch}) g`
+            : `INSERT INTO audit_plain (chain, chain_seq, actor, action, entity_type, entity_id, after, source_message_id, prev_hash, hash)
+               SELECT $1, nextval('bench_chain_seq'), 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid(), repeat('0', 64), repeat('0', 64) FROM generate_series(1, ${batch}) g`;
+          await pool.query(sql, [chain]);
+          rows += batch;
+        }
+      };
+      const t0 = performance.now();
+      await Promise.all([pipelineWriter(), ...Array.from({ length: writers }, (_, w) => writer(w))]);
+      const secs = (performance.now() - t0) / 1000;
+      await pool.end();
+      log(`${table}: ${rows} rows in ${secs.toFixed(1)} s beside ${pipelineRows} pipeline rows`);
+      return rows / secs;
+    };
+    const plainRate = await append('audit_plain', Math.max(2, Math.round(o.auditSeconds / 2)));
+    const chainedRate = await append('audit_log', o.auditSeconds);
+    results.push({
+      name: 'audit append (hash-chained, 16 pipeline chains, 4 writers, batches of 200) while pipeline-like transactions write',
+      figures: { rowsPerSecond: Math.round(chainedRate) },
+      baseline: { unchainedRowsPerSecond: Math.round(plainRate) },
+      ratio: r2(chainedRate / plainRate),
+      target: 10000,
+      pass: chainedRate >= 10000,
+      notes: 'target ≥ 10,000 rows/s (absolute); ratio = chained ÷ the same inserts into a copy of audit_log without triggers',
+    });
+
+    // audit verify of verifyRows rows
+    const have = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM audit_log')).rows[0].n);
+    const chunk = 50_000;
+    for (let done = have, c = 0; done < o.verifyRows; done += chunk, c++) {
+      const nrows = Math.min(chunk, o.verifyRows - done);
+      await db.raw(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id)
+        SELECT 'pipeline:fill:' || lpad(((g + ${c}) % 16)::text, 2, '0'), 'connector:fill', 'lot.updated', 'lot', gen_random_uuid()::text,
+               jsonb_build_object('status', 'released'), jsonb_build_object('status', 'on_hold', 'qty', g), NULL, gen_random_uuid()
+          FROM generate_series(1, ${nrows}) g ORDER BY 1`);
+    }
+    await anchorAuditChains(db, { force: true });
+    await db.raw('VACUUM ANALYZE audit_log');
+    const scan = await timed(() => db.raw(`SELECT count(*), sum(length(hash)), sum(length(coalesce(after::text, ''))) FROM audit_log`));
+    const v = await timed(() => verifyAuditLog(db));
+    if (!v.value.ok) throw new Error(`audit verify found breaks in the bench data: ${v.value.breaks[0]?.reason}`);
+    results.push({
+      name: `audit verify of ${v.value.rows} rows in ${v.value.chains} chains (hashes, links, gaps, order, anchors)`,
+      figures: { seconds: r2(v.ms / 1000), rowsPerSecond: Math.round(v.value.rows / (v.ms / 1000)) },
+      baseline: { fullScanSeconds: r2(scan.ms / 1000) },
+      ratio: r2(v.ms / scan.ms),
+      target: 10,
+      lowerIsBetter: true,
+      pass: v.ms / 1000 <= 10,
+      notes: 'target ≤ 10 s (absolute); ratio = verify ÷ a plain full scan of audit_log reading the same columns',
+    });
+  } finally {
+    await app?.close();
+    await db.destroy();
+    if (!o.keep) await dropDatabase(url);
+  }
+  return results;
+}
