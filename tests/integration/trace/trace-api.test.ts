@@ -1,7 +1,8 @@
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
-import type { TracePage } from '../../../src/trace/trace-page';
+import { traceLots, type TracePage } from '../../../src/trace/trace-page';
+import { resolveTraceSubject } from '../../../src/trace/trace-subject';
 
 /**
  * Forward and backward traces over HTTP on a hand-built genealogy (see buildKneeGenealogy: diamonds
@@ -113,6 +114,30 @@ describe('trace API', () => {
     expect(pages).toBe(6); // 21 rows by 4
     expect(seen.sort()).toEqual(flat(full).sort());
     expect(new Set(seen).size).toBe(21);
+  });
+
+  it('walks a huge trace only as deep as the page needs, and says the summary is partial', async () => {
+    const subject = await resolveTraceSubject(t.db, { material: 'RAW-TI', lot: 'TI-001' });
+    // eagerLots 0: no walking ahead for the summary (what a trace of thousands of lots does)
+    const first = await traceLots(t.db, subject, 'forward', { limit: 1, eagerLots: 0 });
+    expect(first.tables.lots.map((l) => name(l.lotId))).toEqual(['R1']);
+    expect(first.summary).toEqual({ lots: 1, links: 0, maxDepth: 0, depthLimited: false, revisits: 0, complete: false });
+    const deeper = await traceLots(t.db, subject, 'forward', { limit: 9, eagerLots: 0 });
+    expect(deeper.summary.complete).toBe(false);
+    expect(deeper.summary.lots).toBeLessThan(6);
+    // pages walked lazily still give every row once
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 30; i++) {
+      const p = await traceLots(t.db, subject, 'forward', { limit: 3, eagerLots: 0, cursor });
+      seen.push(...p.tables.lots.map((l) => name(l.lotId)));
+      if (!p.page.nextCursor) {
+        expect(p.summary).toEqual(expect.objectContaining({ lots: 6, complete: true }));
+        break;
+      }
+      cursor = p.page.nextCursor;
+    }
+    expect(seen.sort()).toEqual(['C1', 'C2', 'F1', 'F2', 'K1', 'R1']);
   });
 
   it('guards a cycle in bad genealogy data: each lot once, the walk ends', async () => {
