@@ -3,9 +3,10 @@ import { passthroughConnector } from '../src/connectors/passthrough.connector';
 import { sniffEdifact, sniffX12 } from '../src/ingest/envelope-sniff';
 import { wmsConnector } from './wms';
 import { hl7Connector } from './hl7';
+import { mesB2mmlConnector } from './mes-b2mml';
 
 /**
- * Every connector kind, registered explicitly. x12, edifact and mes-b2mml are stored-and-routed
+ * Every connector kind, registered explicitly. x12 and edifact are stored-and-routed
  * stand-ins until their own connectors (MLLP, acks, mappers) land.
  */
 export const connectorDefinitions: ConnectorDefinition[] = [
@@ -13,5 +14,5 @@ export const connectorDefinitions: ConnectorDefinition[] = [
   hl7Connector as unknown as ConnectorDefinition,
   passthroughConnector('x12', 'x12', /x12|edi|text\/plain|application\/octet-stream/, sniffX12),
   passthroughConnector('edifact', 'edifact', /edifact|edi|text\/plain|application\/octet-stream/, sniffEdifact),
-  passthroughConnector('mes-b2mml', 'b2mml', /xml|text\/plain|application\/octet-stream/, () => ({})),
+  mesB2mmlConnector as unknown as ConnectorDefinition,
 ];

@@ -1,6 +1,7 @@
 import type { MessageHandler } from './handler';
 import { wmsHandler } from '../normalize/wms/wms.handler';
 import { createHl7Handler, type Hl7HandlerConfig } from '../normalize/hl7/hl7.handler';
+import { createB2mmlHandler, type B2mmlHandlerConfig } from '../normalize/b2mml/b2mml.handler';
 import type { PhiProtector } from '../security/phi';
 import type { ConnectorInstanceConfig } from '../connectors/types';
 
@@ -19,6 +20,16 @@ export function messageHandlers(deps: HandlerDeps): Map<string, MessageHandler> 
       zSegments: Array.isArray(c.zSegments) ? (c.zSegments as Hl7HandlerConfig['zSegments']) : [],
     };
   };
-  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config })];
+  const b2mmlConfig = (id: string): B2mmlHandlerConfig => {
+    const c = deps.instances.find((i) => i.id === id)?.config ?? {};
+    return {
+      location: typeof c.location === 'string' && c.location.trim() !== '' ? c.location.trim() : 'MES',
+      limits: {
+        ...(typeof c.maxDocumentBytes === 'number' ? { maxDocumentBytes: c.maxDocumentBytes } : {}),
+        ...(typeof c.maxDepth === 'number' ? { maxDepth: c.maxDepth } : {}),
+      },
+    };
+  };
+  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config }), createB2mmlHandler({ configOf: b2mmlConfig })];
   return new Map(list.map((h) => [h.kind, h]));
 }
