@@ -130,6 +130,7 @@ export async function applyB2mmlSegment(w: B2mmlWriter, seg: SegmentRecord, sour
       bizTransactions,
       details: {
         document,
+        ...(seg.description === undefined ? {} : { description: seg.description }),
         productionResponseId: seg.productionResponseId ?? null,
         segmentResponseId: seg.segmentId ?? null,
         transformationID: `b2mml:${seg.key}`,
@@ -166,7 +167,7 @@ export async function applyB2mmlSegment(w: B2mmlWriter, seg: SegmentRecord, sour
     w.summary.lotLinks += links.length;
   }
 
-  // stock: consumed out of raw/component/wip (the state the lot holds most of there), produced in
+  // stock: consumed out of the state the lot holds most of there (raw/component/wip …), produced in
   const consumedWithQty = ins.filter((r) => r.a.quantity !== undefined);
   const held = await w.balances(consumedWithQty.map((r) => ({ lotId: r.lot.id, locationId: r.location.id })));
   const deltas: StockDelta[] = [];
@@ -178,7 +179,8 @@ export async function applyB2mmlSegment(w: B2mmlWriter, seg: SegmentRecord, sour
     let state: StockState;
     if (r.a.use === 'consumed') {
       const states = held.get(`${r.lot.id}\u0000${r.location.id}`);
-      const best = (['raw', 'component', 'wip'] as const).map((s) => [s, states?.get(s) ?? 0] as const).sort((x, y) => y[1] - x[1])[0];
+      // where the lot's stock is: raw, component or wip as a rule, finished or pending_inspection for an intermediate that was produced as finished goods
+      const best = (['raw', 'component', 'wip', 'finished', 'pending_inspection'] as const).map((s) => [s, states?.get(s) ?? 0] as const).sort((x, y) => y[1] - x[1])[0];
       state = best[1] > 0 ? best[0] : consumedStateOf(r.material.kind);
     } else {
       state = producedStateOf(r.material.kind, r.lot.status);

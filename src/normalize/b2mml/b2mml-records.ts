@@ -96,6 +96,8 @@ export interface SegmentRecord {
   productionResponseId?: string;
   segmentId?: string;
   productionRequestId?: string;
+  /** Description of the segment, else of its production response or document. */
+  description?: string;
   eventTime: SourceInstant;
   location?: string;
   actuals: MaterialActualRecord[];
@@ -501,7 +503,14 @@ export class B2mmlReader {
         const prTime = childText(pr.node, 'EndTime') ?? childText(pr.node, 'ActualEndTime');
         const walk = (parent: { node: XNode; at: At }, inherited: { location?: string }): void => {
           this.each(parent.node, parent.at, 'SegmentResponse').forEach((sr, si) => {
-            out.push(this.segment(sr.node, sr.at, { docKey, prId, prIndex: pi, segIndex: si, prTime, docTime, location: this.location(sr.node) ?? inherited.location, productionRequestId: childText(pr.node, 'ProductionRequestID') }));
+            out.push(
+              this.segment(sr.node, sr.at, {
+                docKey, prId, prIndex: pi, segIndex: si, prTime, docTime,
+                location: this.location(sr.node) ?? inherited.location,
+                productionRequestId: childText(pr.node, 'ProductionRequestID'),
+                description: childText(sr.node, 'Description') ?? childText(pr.node, 'Description') ?? childText(noun.node, 'Description'),
+              }),
+            );
             walk(sr, { location: this.location(sr.node) ?? inherited.location });
           });
         };
@@ -514,7 +523,7 @@ export class B2mmlReader {
   private segment(
     node: XNode,
     at: At,
-    o: { docKey: string; prId?: string; prIndex: number; segIndex: number; prTime?: string; docTime?: SourceInstant; location?: string; productionRequestId?: string },
+    o: { docKey: string; prId?: string; prIndex: number; segIndex: number; prTime?: string; docTime?: SourceInstant; location?: string; productionRequestId?: string; description?: string },
   ): SegmentRecord {
     const segmentId = childText(node, 'ID');
     const end = childText(node, 'ActualEndTime') ?? childText(node, 'ActualStartTime');
@@ -582,6 +591,7 @@ export class B2mmlReader {
       ...(o.prId === undefined ? {} : { productionResponseId: o.prId }),
       ...(segmentId === undefined ? {} : { segmentId }),
       ...(o.productionRequestId === undefined ? {} : { productionRequestId: o.productionRequestId }),
+      ...(o.description === undefined ? {} : { description: o.description }),
       eventTime,
       ...(o.location === undefined ? {} : { location: o.location }),
       actuals,
