@@ -5,6 +5,7 @@ import { runPipelineBench } from './pipeline.bench';
 import { runImportBench } from './import.bench';
 import { runHl7Bench } from './hl7.bench';
 import { runTraceBench } from './trace.bench';
+import { runMesBench } from './mes.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
@@ -12,7 +13,8 @@ import { fromRoot } from '../src/paths';
  * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
- * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_ONLY (pipeline|import|hl7|trace).
+ * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_MES_RUNS (default 5),
+ * BENCH_ONLY (pipeline|import|hl7|trace|mes).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
  * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database).
  */
@@ -48,6 +50,9 @@ async function main(): Promise<void> {
         keep: process.env.BENCH_TRACE_KEEP === '1',
       })),
     );
+  }
+  if (!only || only === 'mes') {
+    results.push(...(await runMesBench({ serverUrl, runs: Number(process.env.BENCH_MES_RUNS ?? 5) })));
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {

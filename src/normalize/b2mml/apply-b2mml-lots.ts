@@ -168,7 +168,8 @@ export async function applyB2mmlLots(w: B2mmlWriter, records: LotRecord[], o: Lo
       locOf.set(x.rec.location ?? '', await w.location(x.rec.location));
     }
     const placed = withQty.map((x) => ({ x, lot: lots.get(B2mmlWriter.lotKey(x.material.id, x.rec.lotNumber)) as DbLotRow, location: locOf.get(x.rec.location ?? '') as DbLocationRow }));
-    const held = await w.balances(placed.map((p) => ({ lotId: p.lot.id, locationId: p.location.id })));
+    // lots created just now hold no stock anywhere: only known lots are looked up
+    const held = await w.balances(placed.filter((p) => !created.has(p.lot.id)).map((p) => ({ lotId: p.lot.id, locationId: p.location.id })));
     for (const isNew of [true, false]) {
       const group = placed
         .filter((p) => created.has(p.lot.id) === isNew)
