@@ -70,20 +70,31 @@ export function createB2mmlHandler(deps: { configOf(connectorId: string): B2mmlH
       const defs: MaterialDefinitionRecord[] = [];
       const lots: LotRecord[] = [];
       let index = 0;
-      const read = <T>(fn: () => T, into: T[]): void => {
+      const defIndex = new Map<MaterialDefinitionRecord, number>();
+      const read = <T>(fn: () => T, into: T[]): T | undefined => {
         const i = index++;
         try {
-          into.push(fn());
+          const v = fn();
+          into.push(v);
+          return v;
         } catch (err) {
           errors.push(asRecordError(err, i));
+          return undefined;
         }
+      };
+      const readDef = (fn: () => MaterialDefinitionRecord): MaterialDefinitionRecord | undefined => {
+        const i = index;
+        const d = read(fn, defs);
+        if (d) {
+          defIndex.set(d, i);
+        }
+        return d;
       };
       for (const noun of reader.nounElements()) {
         switch (header.noun) {
           case 'MaterialInformation':
             for (const d of reader.each(noun.node, noun.at, 'MaterialDefinition')) {
-              read(() => reader.materialDefinition(d.node, d.at), defs);
-              const defId = defs[defs.length - 1]?.at === d.at ? defs[defs.length - 1].id : undefined;
+              const defId = readDef(() => reader.materialDefinition(d.node, d.at))?.id;
               for (const l of reader.each(d.node, d.at, 'MaterialLot')) {
                 read(() => reader.materialLot(l.node, l.at, index - 1, defId), lots);
               }
@@ -96,7 +107,7 @@ export function createB2mmlHandler(deps: { configOf(connectorId: string): B2mmlH
             }
             break;
           case 'MaterialDefinition':
-            read(() => reader.materialDefinition(noun.node, noun.at), defs);
+            readDef(() => reader.materialDefinition(noun.node, noun.at));
             break;
           case 'MaterialLot':
             read(() => reader.materialLot(noun.node, noun.at, index - 1), lots);
@@ -118,7 +129,7 @@ export function createB2mmlHandler(deps: { configOf(connectorId: string): B2mmlH
           await applyB2mmlMaterialDefinition(w, d);
           w.summary.applied++;
         } catch (err) {
-          errors.push(asRecordError(err, 0));
+          errors.push(asRecordError(err, defIndex.get(d) ?? 0));
         }
       }
       const lotErrors = await applyB2mmlLots(w, lots, {

@@ -65,8 +65,11 @@ export function decodeXmlText(s: string): string {
         return "'";
       case 'quot':
         return '"';
-      default:
-        return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+      default: {
+        const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        // not a Unicode code point: left as written (the full parse reports it)
+        return cp <= 0x10ffff ? String.fromCodePoint(cp) : `&${e};`;
+      }
     }
   });
 }

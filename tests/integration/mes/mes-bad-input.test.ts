@@ -143,6 +143,20 @@ describe('MES (B2MML) bad input: a clear code and an XPath-like location, nothin
     expect(all.details?.errors).toHaveLength(2);
   });
 
+  it('lists a MaterialDefinition with a bad GTIN at its own index and path, and maps the rest', async () => {
+    const r = await runB2mml(
+      t.db,
+      `<MaterialInformation xmlns="http://www.mesa.org/xml/B2MML"><ID>MI-DEF-GTIN</ID>
+        <MaterialDefinition><ID>CMP-SCREW-6</ID><Description>Bone screw 6.5 mm</Description></MaterialDefinition>
+        <MaterialDefinition><ID>CMP-SCREW-7</ID><GTIN>04012345000031</GTIN></MaterialDefinition>
+        <MaterialLot><ID>SCREW-LOT-1</ID><MaterialDefinitionID>CMP-SCREW-6</MaterialDefinitionID></MaterialLot></MaterialInformation>`,
+    );
+    const res = processed(r);
+    expect(res.recordErrors).toEqual([expect.objectContaining({ code: 'LB_ERR_B2MML_REQUIRED', location: expect.objectContaining({ index: 1, path: '/MaterialInformation/MaterialDefinition[2]' }) })]);
+    expect(await t.db('materials').where({ code: 'CMP-SCREW-6' }).first('description', 'provisional')).toEqual({ description: 'Bone screw 6.5 mm', provisional: false });
+    expect(await lotOf(t.db, 'CMP-SCREW-6', 'SCREW-LOT-1')).toBeDefined();
+  });
+
   it('rejects bytes that are not UTF-8 in a document that declares none', async () => {
     const body = Buffer.concat([Buffer.from('<MaterialLot xmlns="http://www.mesa.org/xml/B2MML">\n<ID>L-'), Buffer.from([0xe9]), Buffer.from('</ID></MaterialLot>')]);
     const e = await rejected(body);

@@ -66,3 +66,9 @@ describe('B2MML header (intake) and parse', () => {
     expect(codeOf(() => parseB2mml(Buffer.from('<MaterialLot><ID>&xxe;</ID></MaterialLot>')))).toBe('LB_ERR_B2MML_NOT_WELL_FORMED');
   });
 });
+
+describe('B2MML header: odd character references', () => {
+  it('leaves a character reference beyond Unicode as written instead of failing the intake read', () => {
+    expect(readB2mmlHeader('<MaterialInformation><ID>MI-&#x110000;</ID></MaterialInformation>').docId).toBe('MI-&#x110000;');
+  });
+});
