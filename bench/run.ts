@@ -6,6 +6,7 @@ import { runImportBench } from './import.bench';
 import { runHl7Bench } from './hl7.bench';
 import { runTraceBench } from './trace.bench';
 import { runMesBench } from './mes.bench';
+import { runConsoleBench } from './console.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
@@ -14,7 +15,8 @@ import { fromRoot } from '../src/paths';
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
  * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_MES_RUNS (default 5),
- * BENCH_ONLY (pipeline|import|hl7|trace|mes).
+ * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
+ * BENCH_ONLY (pipeline|import|hl7|trace|mes|console).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
  * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database).
  */
@@ -53,6 +55,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'mes') {
     results.push(...(await runMesBench({ serverUrl, runs: Number(process.env.BENCH_MES_RUNS ?? 5) })));
+  }
+  if (!only || only === 'console') {
+    results.push(...(await runConsoleBench({ serverUrl, messages: Number(process.env.BENCH_CONSOLE_MESSAGES ?? 1_000_000), iterations: Number(process.env.BENCH_CONSOLE_ITERATIONS ?? 100) })));
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {

@@ -12,7 +12,8 @@ import { connectorDefinitions } from '../connectors';
 import type { ConnectorAdapter, ConnectorInstanceConfig } from './connectors/types';
 import { IngestService } from './ingest/ingest-service';
 import { SharedCache } from './pipeline/shared-cache';
-import { startWorkerThreads, workerThreadsAvailable, type WorkerThreads } from './pipeline/worker-threads';
+import { startWorkerThreads, workerThreadsAvailable, type ThreadMetric, type WorkerThreads } from './pipeline/worker-threads';
+import { isMainThread, parentPort } from 'node:worker_threads';
 import { createPhiProtector } from './security/phi';
 import { QueueKit } from './pipeline/queue-kit';
 import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
@@ -23,6 +24,8 @@ import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
 import { startAuditAnchoring } from './audit/anchor-audit-chains';
+import { ConsoleJobs } from './console/jobs';
+import { ensureBootstrapUser } from './console/session';
 
 export interface HubOptions {
   /** `all`: HTTP + connectors + workers; `worker`: workers only. */
@@ -91,6 +94,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let ingestService: IngestService | undefined;
   let threads: WorkerThreads | undefined;
   let anchoring: { stop(): Promise<void> } | undefined;
+  let consoleJobs: ConsoleJobs | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -105,6 +109,9 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       await db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
       if (config.bootstrapAdminKey) {
         await ensureBootstrapKey(db, config.bootstrapAdminKey);
+      }
+      if (config.adminPassword) {
+        await ensureBootstrapUser(db, config.adminPassword);
       }
     }
 
@@ -126,13 +133,18 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       connectors.set(inst.id, adapter);
     }
     const metrics = new HubMetrics();
+    // a pipeline thread reports its observations to the main thread, whose registry /metrics serves
+    const observe = (m: ThreadMetric): void => {
+      if (opts.mode === 'worker' && !isMainThread && parentPort) parentPort.postMessage({ metric: m });
+      else metrics.observe(m);
+    };
     pipeline = new Pipeline({
       db, logger, kit,
       processDeps: {
         db: workerDb, logger,
         handlers: messageHandlers({ phi, instances }),
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
-        onOutcome: (status) => metrics.processed.inc({ status }),
+        onOutcome: (status) => observe({ kind: 'outcome', status }),
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
         phi,
         claimUpTo: config.pipelineBatchMax,
@@ -144,25 +156,45 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       sweepGraceMs: config.sweepGraceMs,
       stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
       lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
+      onJobDone: (seconds, outcome) => observe({ kind: 'job', seconds, outcome }),
     });
     const ingest = (ingestService = new IngestService({
       db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
       onReceipt: (connectorId, r, ms) => {
         metrics.receipts.inc({ connector: connectorId, status: r.status });
+        metrics.received.inc({ connector: connectorId });
+        (r.status === 'rejected' ? metrics.rejected : metrics.acked).inc({ connector: connectorId });
         metrics.ingestLatency.observe({ connector: connectorId }, ms / 1000);
       },
     }));
 
+    consoleJobs = new ConsoleJobs({ db, kit, pipeline, logger });
     if (opts.mode === 'all') {
       app = buildServer({
         db, config, logger, connectors, ingest, pipeline, metrics,
         runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
         isAccepting: () => accepting,
         phi,
+        consoleJobs,
+        boardQueues: [...pipeline.queues(), consoleJobs.queue],
       });
       metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
         const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
         for (const [state, n] of Object.entries(counts)) set({ state }, n);
+      });
+      metrics.gauge('lotbridge_db_pool_connections', 'Connections of the PostgreSQL pools by state (used, free, pending acquires)', ['pool', 'state'], async (set) => {
+        for (const [name, d] of [['api', db!], ['pipeline', workerDb!]] as const) {
+          const pool = (d.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+          if (!pool) continue;
+          set({ pool: name, state: 'used' }, pool.numUsed());
+          set({ pool: name, state: 'free' }, pool.numFree());
+          set({ pool: name, state: 'pending' }, pool.numPendingAcquires());
+        }
+      });
+      metrics.gauge('lotbridge_queue_oldest_waiting_seconds', 'Age of the oldest stored message not yet processed (received or queued)', [], async (set) => {
+        const r = await db!.raw<{ rows: Array<{ oldest: Date | null }> }>("SELECT min(received_at) AS oldest FROM inbound_messages WHERE status IN ('received', 'queued')");
+        const o = r.rows[0]?.oldest;
+        set({}, o ? Math.max(0, (Date.now() - new Date(o).getTime()) / 1000) : 0);
       });
       metrics.gauge('lotbridge_messages_open', 'Stored messages not yet finished, by status', ['status'], async (set) => {
         const rows = await db!('inbound_messages').whereIn('status', ['received', 'queued', 'failed']).groupBy('status').select('status').count<Array<{ status: string; count: number }>>('* as count');
@@ -170,9 +202,11 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       });
     }
     if (opts.workers !== false) {
+      // bulk console jobs run beside the pipeline workers
+      await consoleJobs.start();
       if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {
         // the pipeline in worker threads: mapping never holds up the intake thread's ACKs
-        threads = await startWorkerThreads(config, database.url, config.workerThreads, logger);
+        threads = await startWorkerThreads(config, database.url, config.workerThreads, logger, (m) => metrics.observe(m));
       } else {
         await pipeline.startWorkers();
       }
@@ -193,6 +227,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     // a failed start releases what it opened (pools, queues, the embedded PostgreSQL)
     await app?.close().catch(() => undefined);
     await threads?.stop(1000).catch(() => undefined);
+    await consoleJobs?.close().catch(() => undefined);
     await pipeline?.close(true).catch(() => undefined);
     await workerDb?.destroy().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
@@ -202,6 +237,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   const hubDb = db;
   const hubWorkerDb = workerDb;
   const hubPipeline = pipeline;
+  const hubConsoleJobs = consoleJobs!;
   let stopping: Promise<void> | undefined;
   return {
     db: hubDb, config, pipeline: hubPipeline, app, connectors,
@@ -217,6 +253,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         abort.abort();
         await anchoring?.stop();
         await threads?.stop();
+        await hubConsoleJobs.close();
         await hubPipeline.close();
         await hubWorkerDb.destroy();
         await hubDb.destroy();

@@ -22,6 +22,9 @@ import { registerTraceRoutes } from './routes/trace.routes';
 import { registerRecallRoutes } from './routes/recalls.routes';
 import { registerAuditRoutes } from './routes/audit.routes';
 import { registerEpcisRoutes } from './routes/epcis.routes';
+import { registerConsole } from '../console/console.routes';
+import type { ConsoleJobs } from '../console/jobs';
+import type { HubQueue } from '../pipeline/queue-kit';
 
 /** Everything the HTTP API of a running hub needs. */
 export interface HubApiContext extends ApiContext {
@@ -35,6 +38,10 @@ export interface HubApiContext extends ApiContext {
   isAccepting(): boolean;
   /** Opens payloads stored encrypted (PHI). */
   phi?: PhiProtector;
+  /** Bulk console jobs (reprocess all matching a search); absent in processes without queues. */
+  consoleJobs?: ConsoleJobs;
+  /** Queues shown by the queue dashboard at /admin/queues. */
+  boardQueues?: HubQueue[];
 }
 
 /** Paths that need no key. */
@@ -129,6 +136,7 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
   registerRecallRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerEpcisRoutes(app, ctx);
+  registerConsole(app, ctx);
   return app;
 }
 

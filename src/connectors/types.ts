@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
 export type MessageFormat = 'hl7v2' | 'x12' | 'edifact' | 'b2mml' | 'json' | 'csv';
 
 /** Transports a message can arrive by. */
-export type Transport = 'http' | 'mllp' | 'file' | 'cli' | 'flow';
+export type Transport = 'http' | 'mllp' | 'file' | 'cli' | 'flow' | 'console';
 
 /** A message as a connector received it, before anything is parsed. */
 export interface RawInbound {

@@ -8,6 +8,7 @@ import * as m5 from '../../migrations/20260301000500_alerts_recalls';
 import * as m6 from '../../migrations/20260301000600_audit_outbox_security';
 import * as m7 from '../../migrations/20260301000700_hospital_usage';
 import * as mTrace from '../../migrations/20260301001000_trace_recall_audit_anchor';
+import * as mConsole from '../../migrations/20260301001200_console';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -22,6 +23,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301000600_audit_outbox_security', m6],
   ['20260301000700_hospital_usage', m7],
   ['20260301001000_trace_recall_audit_anchor', mTrace],
+  ['20260301001200_console', mConsole],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -135,6 +135,13 @@ export const errorCatalog = {
   LB_ERR_MLLP_LISTEN: { kind: 'defect', http: 500, meaning: 'The MLLP server could not listen on its host and port (in use, not permitted, bad TLS key or certificate).' },
   // audit
   LB_ERR_AUDIT_CHAIN_BROKEN: { kind: 'defect', http: 500, meaning: 'audit verify found a row whose hash or previous hash does not match.' },
+  // support console
+  LB_ERR_CONSOLE_LOGIN_FAILED: { kind: 'input', http: 401, meaning: 'The console login named an unknown or disabled user, or the password is wrong.' },
+  LB_ERR_CONSOLE_LOGIN_THROTTLED: { kind: 'input', http: 429, meaning: 'Too many failed console logins for this user from this address; wait before trying again.' },
+  LB_ERR_CONSOLE_SESSION: { kind: 'input', http: 401, meaning: 'The console request has no valid session (not logged in, logged out or expired).' },
+  LB_ERR_CONSOLE_CSRF: { kind: 'input', http: 403, meaning: 'A console action came without the CSRF token of its session (or from another site).' },
+  LB_ERR_CONSOLE_JOB_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No console job has this id.' },
+  LB_ERR_CONSOLE_SEARCH_INVALID: { kind: 'input', http: 400, meaning: 'A message search field is invalid (status, time, id or page cursor).' },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -273,7 +273,8 @@ export class IngestService implements IngestPort {
           sender: info.sender,
           receiver: info.receiver,
           controlId: info.controlId,
-          dedupKey: info.dedupKey,
+          // an edited copy (console edit-and-reprocess) is never a duplicate of its original; two identical edits are
+          dedupKey: raw.envelope.editOf ? `edit:${raw.envelope.editOf}:${sha256 ?? sha256Hex(raw.payload)}` : info.dedupKey,
           payload,
           sha256,
           sizeBytes,

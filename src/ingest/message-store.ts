@@ -38,6 +38,12 @@ export interface DbInboundMessageRow {
   duplicate_of: string | null;
   processed_at: Date | null;
   updated_at: Date;
+  /** The message this one is an edited copy of (console edit-and-reprocess). */
+  edit_of?: string | null;
+  /** Marked resolved in the console (when, by whom, why). */
+  resolved_at?: Date | null;
+  resolved_by?: string | null;
+  resolution_note?: string | null;
 }
 
 export interface NewMessage {

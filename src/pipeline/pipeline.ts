@@ -31,6 +31,8 @@ export interface PipelineOptions {
   stalledIntervalMs?: number;
   /** How long a worker's lock on an active job lasts without renewal (ms); a killed worker's jobs return after it. */
   lockDurationMs?: number;
+  /** Observes each ingest job's run time (metrics). */
+  onJobDone?: (seconds: number, outcome: 'completed' | 'failed') => void;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -54,6 +56,11 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     this.ingestQueue = opts.kit.queue(QUEUES.ingest, { producer: true });
     this.maintenanceQueue = opts.kit.queue(QUEUES.maintenance, { producer: true });
+  }
+
+  /** Every queue of this pipeline (for the queue dashboard). */
+  queues(): HubQueue[] {
+    return [this.ingestQueue, this.maintenanceQueue];
   }
 
   /** Options of an `ingest` job with this process's LOTBRIDGE_PIPELINE_MAX_ATTEMPTS. */
@@ -103,7 +110,22 @@ export class Pipeline {
   /** Starts the ingest and maintenance workers and schedules the repeatable sweeper; sweeps once now. */
   async startWorkers(): Promise<void> {
     const log = this.opts.logger.child({ scope: 'pipeline' });
-    const ingest = this.opts.kit.worker(QUEUES.ingest, createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs)), {
+    const process = createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs));
+    const onJobDone = this.opts.onJobDone;
+    const timed: typeof process = onJobDone
+      ? async (job, token) => {
+          const t0 = performance.now();
+          try {
+            const r = await process(job, token);
+            onJobDone((performance.now() - t0) / 1000, 'completed');
+            return r;
+          } catch (err) {
+            onJobDone((performance.now() - t0) / 1000, 'failed');
+            throw err;
+          }
+        }
+      : process;
+    const ingest = this.opts.kit.worker(QUEUES.ingest, timed, {
       concurrency: this.opts.concurrency,
       stalledInterval: this.opts.stalledIntervalMs ?? 30000,
       lockDuration: this.opts.lockDurationMs ?? 30000,

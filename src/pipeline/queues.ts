@@ -4,6 +4,8 @@ export const QUEUES = {
   ingest: 'ingest',
   /** Repeatable maintenance jobs: sweeper, partition upkeep. */
   maintenance: 'maintenance',
+  /** Support-console jobs: reprocess every message matching a search (progress in console_jobs). */
+  console: 'console',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

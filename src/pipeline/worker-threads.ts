@@ -7,6 +7,9 @@ import type { Logger } from '../logging/logger';
 /** The compiled entry of a worker thread (absent when running from TypeScript sources, e.g. under jest). */
 export const WORKER_THREAD_ENTRY = path.join(__dirname, 'worker-thread.js');
 
+/** A metric observation a pipeline thread reports to the main thread (which serves /metrics). */
+export type ThreadMetric = { kind: 'outcome'; status: string } | { kind: 'job'; seconds: number; outcome: 'completed' | 'failed' };
+
 export interface WorkerThreads {
   /** Running threads. */
   readonly count: number;
@@ -25,7 +28,7 @@ export function workerThreadsAvailable(): boolean {
  * event loop. Each thread is a hub in `worker` mode on the database the main thread resolved (an
  * embedded PostgreSQL is shared). A thread that dies is restarted after a second.
  */
-export async function startWorkerThreads(config: LotBridgeConfig, databaseUrl: string, n: number, logger: Logger): Promise<WorkerThreads> {
+export async function startWorkerThreads(config: LotBridgeConfig, databaseUrl: string, n: number, logger: Logger, onMetric?: (m: ThreadMetric) => void): Promise<WorkerThreads> {
   const log = logger.child({ scope: 'worker-threads' });
   const threadConfig: LotBridgeConfig = { ...config, databaseUrl, databaseUrlExplicit: true };
   let stopping = false;
@@ -37,7 +40,9 @@ export async function startWorkerThreads(config: LotBridgeConfig, databaseUrl: s
       threads.set(i, w);
       let ready = false;
       w.on('message', (m: unknown) => {
-        if (m === 'ready') {
+        if (typeof m === 'object' && m !== null && 'metric' in m) {
+          onMetric?.((m as { metric: ThreadMetric }).metric);
+        } else if (m === 'ready') {
           ready = true;
           resolve();
         } else if (typeof m === 'object' && m !== null && 'error' in m && !ready) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type LotBridgeConfig } from '../../src/config/config';
-import { silentLogger, createLogger } from '../../src/logging/logger';
+import { silentLogger, createLogger, type Logger } from '../../src/logging/logger';
 import { startHub, type RunningHub } from '../../src/hub';
 import { dropDatabase, TEST_PG_SERVER } from './test-db';
 import { cleanupRedisPrefix, testQueuePrefix, TEST_REDIS_URL } from './test-redis';
@@ -30,7 +30,7 @@ export interface TestHub {
  * Starts a whole hub in this process on its own database, Redis prefix (or the PostgreSQL queue
  * backend with `queue: 'postgres'`), data dir and a free HTTP port.
  */
-export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: Record<string, string>; databaseUrl?: string; workers?: boolean; prefix?: string } = {}): Promise<TestHub> {
+export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: Record<string, string>; databaseUrl?: string; workers?: boolean; prefix?: string; logger?: Logger } = {}): Promise<TestHub> {
   const dbName = `lotbridge_t_${randomBytes(6).toString('hex')}`;
   const u = new URL(TEST_PG_SERVER);
   u.pathname = `/${dbName}`;
@@ -42,6 +42,8 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     DATABASE_URL: databaseUrl,
     ...(opts.queue === 'postgres' ? {} : { REDIS_URL: TEST_REDIS_URL }),
     LOTBRIDGE_HTTP_PORT: '0',
+    // a free MLLP port too: test files run side by side (and beside a hub on the default 2575)
+    LOTBRIDGE_MLLP_PORT: '0',
     LOTBRIDGE_HTTP_HOST: '127.0.0.1',
     LOTBRIDGE_DATA_DIR: dataDir,
     LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: key,
@@ -57,7 +59,7 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     // no REDIS_URL and a Redis URL that does not answer: the hub must pick the PostgreSQL backend
     config.redisUrl = 'redis://127.0.0.1:1';
   }
-  const logger = process.env.TEST_LOG ? createLogger('debug') : silentLogger();
+  const logger = opts.logger ?? (process.env.TEST_LOG ? createLogger('debug') : silentLogger());
   const hub = await startHub(config, logger, { mode: 'all', stalledIntervalMs: 1000, lockDurationMs: 3000, workers: opts.workers });
   const port = (hub.app!.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;

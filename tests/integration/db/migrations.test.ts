@@ -7,6 +7,7 @@ const canonicalTables = [
   'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'reorder_policies', 'alerts', 'recalls', 'recall_lots',
   'audit_log', 'outbox_events', 'api_keys', 'users',
   'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
+  'console_sessions', 'console_jobs',
 ];
 
 async function tables(t: TestDatabase): Promise<string[]> {
