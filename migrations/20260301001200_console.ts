@@ -52,14 +52,10 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`CREATE INDEX inbound_messages_c_edit_idx ON inbound_messages (edit_of) WHERE edit_of IS NOT NULL`);
   // time ranges: rows arrive in time order, so a BRIN index is small and cheap to keep up at intake
   await knex.raw(`CREATE INDEX inbound_messages_c_received_brin ON inbound_messages USING brin (received_at)`);
-  // lineage search by serial (lot and material already have their indexes)
-  await knex.raw(`CREATE INDEX trace_event_items_serial_idx ON trace_event_items (serial_id) WHERE serial_id IS NOT NULL`);
-  await knex.raw(`CREATE INDEX serials_serial_number_idx ON serials (serial_number)`);
+  // lineage search by serial uses serials_serial_number_idx and trace_event_items_serial_idx (trace migration 20260301001000)
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP INDEX IF EXISTS serials_serial_number_idx');
-  await knex.raw('DROP INDEX IF EXISTS trace_event_items_serial_idx');
   for (const ix of ['connector', 'status', 'type', 'sender', 'format', 'control', 'error', 'edit']) {
     await knex.raw(`DROP INDEX IF EXISTS inbound_messages_c_${ix}_idx`);
   }
