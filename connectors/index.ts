@@ -1,9 +1,10 @@
 import type { ConnectorDefinition } from '../src/connectors/types';
 import { passthroughConnector } from '../src/connectors/passthrough.connector';
-import { sniffEdifact, sniffX12 } from '../src/ingest/envelope-sniff';
+import { sniffEdifact } from '../src/ingest/envelope-sniff';
 import { wmsConnector } from './wms';
 import { hl7Connector } from './hl7';
 import { mesB2mmlConnector } from './mes-b2mml';
+import { x12Connector } from './x12';
 
 /**
  * Every connector kind, registered explicitly. x12 and edifact are stored-and-routed
@@ -12,7 +13,7 @@ import { mesB2mmlConnector } from './mes-b2mml';
 export const connectorDefinitions: ConnectorDefinition[] = [
   wmsConnector as ConnectorDefinition,
   hl7Connector as unknown as ConnectorDefinition,
-  passthroughConnector('x12', 'x12', /x12|edi|text\/plain|application\/octet-stream/, sniffX12),
+  x12Connector as unknown as ConnectorDefinition,
   passthroughConnector('edifact', 'edifact', /edifact|edi|text\/plain|application\/octet-stream/, sniffEdifact),
   mesB2mmlConnector as unknown as ConnectorDefinition,
 ];

@@ -142,7 +142,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       db, logger, kit,
       processDeps: {
         db: workerDb, logger,
-        handlers: messageHandlers({ phi, instances }),
+        handlers: messageHandlers({ phi, instances, ediUnknownPartners: config.ediUnknownPartners }),
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
         onOutcome: (status) => observe({ kind: 'outcome', status }),
         fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),

@@ -66,6 +66,8 @@ export interface LotBridgeConfig {
   phiKey?: string;
   /** LOTBRIDGE_PHI_OLD_KEYS: comma-separated earlier PHI keys, used only to decrypt (key rotation). */
   phiOldKeys?: string[];
+  /** LOTBRIDGE_EDI_UNKNOWN_PARTNERS (reject): `accept` takes interchanges from senders with no trading-partner entry (creates a provisional partner and raises an alert). */
+  ediUnknownPartners: 'reject' | 'accept';
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/lotbridge';
@@ -96,6 +98,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']>
   ['jobLockMs', 'LOTBRIDGE_JOB_LOCK_MS', 'int'],
   ['phiKey', 'LOTBRIDGE_PHI_KEY', 'string'],
   ['phiOldKeys', 'LOTBRIDGE_PHI_OLD_KEYS', 'list'],
+  ['ediUnknownPartners', 'LOTBRIDGE_EDI_UNKNOWN_PARTNERS', 'string'],
 ];
 
 /** The environment variable for each config key (for docs and error messages). */

@@ -7,6 +7,7 @@ import * as m4 from '../../migrations/20260301000400_logistics';
 import * as m5 from '../../migrations/20260301000500_alerts_recalls';
 import * as m6 from '../../migrations/20260301000600_audit_outbox_security';
 import * as m7 from '../../migrations/20260301000700_hospital_usage';
+import * as m9 from '../../migrations/20260301000900_edi';
 import * as mTrace from '../../migrations/20260301001000_trace_recall_audit_anchor';
 import * as mConsole from '../../migrations/20260301001200_console';
 
@@ -22,6 +23,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301000500_alerts_recalls', m5],
   ['20260301000600_audit_outbox_security', m6],
   ['20260301000700_hospital_usage', m7],
+  ['20260301000900_edi', m9],
   ['20260301001000_trace_recall_audit_anchor', mTrace],
   ['20260301001200_console', mConsole],
 ];

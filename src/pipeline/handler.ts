@@ -91,4 +91,11 @@ export interface MessageHandler {
    * `message.failed`), e.g. an HL7 application ACK (AE) for a sender that asked for one. Must not throw.
    */
   onFailure?(message: StoredMessage, status: 'rejected' | 'failed', error: LotBridgeErrorJson): Array<{ type: string; payload: Record<string, unknown> }>;
+  /**
+   * Optional: writes what a rejected or failed message needs in the database, in the transaction that
+   * records the verdict (inside a savepoint: a throw is logged and undone, the verdict stays), and
+   * returns outbox events — e.g. an X12 997/TA1 or EDIFACT CONTRL rejecting the interchange, stored as
+   * an outbound message and routed to the partner.
+   */
+  onFailureTx?(trx: Knex.Transaction, message: StoredMessage, status: 'rejected' | 'failed', error: LotBridgeErrorJson): Promise<Array<{ type: string; payload: Record<string, unknown> }>>;
 }

@@ -4,11 +4,14 @@ import { createHl7Handler, type Hl7HandlerConfig } from '../normalize/hl7/hl7.ha
 import { createB2mmlHandler, type B2mmlHandlerConfig } from '../normalize/b2mml/b2mml.handler';
 import type { PhiProtector } from '../security/phi';
 import type { ConnectorInstanceConfig } from '../connectors/types';
+import { createX12Handler } from '../normalize/edi/x12.handler';
 
 export interface HandlerDeps {
   phi: PhiProtector;
   /** The configured connector instances (handlers read their instance's mapping options). */
   instances: readonly ConnectorInstanceConfig[];
+  /** LOTBRIDGE_EDI_UNKNOWN_PARTNERS (default reject). */
+  ediUnknownPartners?: 'accept' | 'reject';
 }
 
 /** Message handlers by connector kind, registered explicitly. A kind with none is `routed`. */
@@ -30,6 +33,7 @@ export function messageHandlers(deps: HandlerDeps): Map<string, MessageHandler> 
       },
     };
   };
-  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config }), createB2mmlHandler({ configOf: b2mmlConfig })];
+  const edi = { unknownPartners: deps.ediUnknownPartners ?? 'reject' };
+  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config }), createB2mmlHandler({ configOf: b2mmlConfig }), createX12Handler(edi)];
   return new Map(list.map((h) => [h.kind, h]));
 }

@@ -321,6 +321,14 @@ async function recordError(deps: ProcessDeps, messageId: string, status: 'reject
           deps.logger.warn({ err, messageId }, 'the connector could not build its failure answer');
         }
       }
+      if (handler?.onFailureTx && row.payload) {
+        try {
+          const more = await trx.transaction((sp) => handler.onFailureTx!(sp, toStored(row, deps.phi), status, e));
+          events.push(...more);
+        } catch (err) {
+          deps.logger.warn({ err, messageId }, 'the connector could not write its failure answer');
+        }
+      }
       await trx.raw(
         `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
          SELECT x.event_id, x.type, x.payload, ?::uuid, (SELECT coalesce(max(ordinal), 0) FROM outbox_events WHERE source_message_id = ?::uuid) + x.n

@@ -1,0 +1,269 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { DbLotRow, DbShipmentRow } from '../../db/tables';
+import { LotBridgeError } from '../../errors';
+import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
+import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
+import { findOrCreateParty } from '../../model/parties/find-or-create-party';
+import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
+import type { DbLocationRow } from '../../model/master-data/master-data.types';
+import type { AsnDocument, AsnItem } from '../../parsers/edi/edi-documents';
+import { CANONICAL, type WmsWriter } from '../wms/wms-writer';
+
+/** What one ASN did. */
+export interface AsnOutcome {
+  shipmentId: string;
+  asnNumber: string;
+  /** False when the ASN number was known already (a replayed or re-numbered resend): nothing written. */
+  applied: boolean;
+  lines: number;
+  lots: number;
+  serials: number;
+}
+
+interface Material {
+  id: string;
+  baseUom: string;
+  /** Base units per unit the ASN counts in (the GTIN's packaging level). */
+  factor: number;
+}
+
+/** The location an ASN's goods are expected at: N1*ST / NAD+DP GLN, else the partner's receiving location, else RECEIVING. */
+async function receivingLocation(w: WmsWriter, doc: AsnDocument, partner: DbEdiPartnerRow): Promise<DbLocationRow> {
+  const gln = doc.shipTo?.gln;
+  if (gln) {
+    const byGln = await w.ctx.trx<DbLocationRow>('locations').where({ gln }).orderBy('created_at').first();
+    if (byGln) return byGln;
+    const [made] = await w.ctx.trx<DbLocationRow>('locations')
+      .insert({ id: uuidv7(), code: `GLN-${gln}`, gln, name: doc.shipTo?.name ?? null, kind: 'warehouse', provisional: true, source_message_id: w.ctx.message.id, ordinal: w.ctx.nextOrdinal() })
+      .onConflict('code')
+      .ignore()
+      .returning('*');
+    if (made) {
+      w.summary.created.locations++;
+      await w.ctx.audit({ action: 'location.create_provisional', entityType: 'location', entityId: made.id, after: { code: made.code, gln, kind: 'warehouse', provisional: true } });
+      return made;
+    }
+    return w.location(`GLN-${gln}`);
+  }
+  return w.location(partner.receiving_location ?? 'RECEIVING');
+}
+
+async function materialOf(w: WmsWriter, item: AsnItem, partner: DbEdiPartnerRow, cache: Map<string, Material>): Promise<Material> {
+  const key = item.gtin ? `g:${item.gtin}` : item.buyerPart ? `b:${item.buyerPart}` : `v:${item.vendorPart ?? ''}`;
+  const known = cache.get(key);
+  if (known) return known;
+  let m: Material | undefined;
+  if (item.gtin) {
+    const found = await w.materialByGtin(item.gtin);
+    if (found) {
+      m = { id: found.material.id, baseUom: found.material.baseUom, factor: found.quantityPerLevel };
+    } else {
+      const made = await createProvisionalMaterial(w.ctx.trx, { gtin: item.gtin, baseUom: item.uom }, w.lineage);
+      if (made.created) {
+        w.summary.created.materials++;
+        await w.ctx.audit({ action: 'material.create_provisional', entityType: 'material', entityId: made.row.id, after: { code: made.row.code, gtin: item.gtin, provisional: true } });
+      }
+      m = { id: made.row.id, baseUom: made.row.base_uom, factor: 1 };
+    }
+  } else {
+    const code = item.buyerPart ?? `${partner.interchange_id}:${item.vendorPart ?? ''}`;
+    const row = await w.ctx.trx('materials').where({ code }).first<{ id: string; base_uom: string } | undefined>('id', 'base_uom');
+    if (row) {
+      m = { id: row.id, baseUom: row.base_uom, factor: 1 };
+    } else {
+      const [made] = await w.ctx.trx('materials')
+        .insert({ id: uuidv7(), code, description: item.vendorPart ? `vendor part ${item.vendorPart} of ${partner.name ?? partner.interchange_id}` : null, kind: 'finished', base_uom: item.uom, provisional: true, source_message_id: w.ctx.message.id, ordinal: w.ctx.nextOrdinal() })
+        .onConflict('code')
+        .ignore()
+        .returning<Array<{ id: string; base_uom: string }>>(['id', 'base_uom']);
+      const row2 = made ?? (await w.ctx.trx('materials').where({ code }).first<{ id: string; base_uom: string }>('id', 'base_uom'));
+      if (made) w.summary.created.materials++;
+      m = { id: row2.id, baseUom: row2.base_uom, factor: 1 };
+    }
+  }
+  cache.set(key, m);
+  return m;
+}
+
+/**
+ * Maps an ASN (856 / DESADV) into the canonical model: an inbound shipment (status in_transit) with
+ * one line per lot or serial as announced (GTIN, lot, expiry, serial, SSCC, PO), provisional lots
+ * with their expiry (and serials), one `shipping` trace event, and the quantities as `in_transit`
+ * stock at the receiving location. A known ASN number changes nothing (`applied` false); a
+ * cancellation (BSN01 01 / BGM 1225 = 1) cancels the shipment and takes its in-transit stock back.
+ * @param w - the writer of this message
+ * @param doc - the ASN
+ * @param partner - the sending trading partner
+ */
+export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPartnerRow): Promise<AsnOutcome> {
+  const trx = w.ctx.trx;
+  const existing = await trx<DbShipmentRow>('shipments').where({ direction: 'inbound', shipment_number: doc.asnNumber }).forUpdate().first();
+  if (doc.purpose === 'cancel') {
+    if (!existing) {
+      throw new LotBridgeError('LB_ERR_X12_ELEMENT_INVALID', `ASN ${doc.asnNumber} is cancelled but no such ASN was received`, { location: { segment: 'BSN', field: 'BSN01' } });
+    }
+    if (existing.status !== 'cancelled') {
+      await cancelAsn(w, existing);
+    }
+    return { shipmentId: existing.id, asnNumber: doc.asnNumber, applied: existing.status !== 'cancelled', lines: 0, lots: 0, serials: 0 };
+  }
+  if (existing) {
+    return { shipmentId: existing.id, asnNumber: doc.asnNumber, applied: false, lines: 0, lots: 0, serials: 0 };
+  }
+  const location = await receivingLocation(w, doc, partner);
+  let fromPartyId = partner.party_id;
+  if (doc.shipFrom?.gln || doc.shipFrom?.id) {
+    const p = await findOrCreateParty(trx, (doc.shipFrom.gln ?? doc.shipFrom.id) as string, 'supplier', w.lineage);
+    if (p.created) w.summary.created.parties++;
+    fromPartyId = p.row.id;
+  }
+  const materials = new Map<string, Material>();
+  const lots = new Map<string, DbLotRow>();
+  const lines: Array<{ item: AsnItem; material: Material; lot?: DbLotRow; serial?: string; qty: number }> = [];
+  for (const item of doc.items) {
+    const material = await materialOf(w, item, partner, materials);
+    let lot: DbLotRow | undefined;
+    if (item.lot) {
+      const lk = `${material.id}|${item.lot}`;
+      lot = lots.get(lk);
+      if (!lot) {
+        const r = await findOrCreateLot(trx, { materialId: material.id, lotNumber: item.lot, ...(item.expiry ? { expiry: item.expiry } : {}) }, w.lineage);
+        if (r.created) {
+          w.summary.created.lots++;
+          w.ctx.validate(CANONICAL.lot, { id: r.row.id, materialId: material.id, lotNumber: item.lot, expiry: item.expiry ?? null, status: r.row.status, provisional: true });
+        }
+        if (item.productionDate && !r.row.manufactured_at) {
+          await trx('lots').where({ id: r.row.id }).whereNull('manufactured_at').update({ manufactured_at: item.productionDate });
+        }
+        lot = r.row;
+        lots.set(lk, lot);
+      }
+    }
+    if (item.serials.length > 0) {
+      for (const s of item.serials) lines.push({ item, material, lot, serial: s, qty: 1 });
+    } else {
+      lines.push({ item, material, lot, qty: item.quantity });
+    }
+  }
+  // serials: one statement for all (a 10,000-serial ASN must not cost 10,000 round trips)
+  const serialIds = new Map<string, string>();
+  const withSerial = lines.filter((l) => l.serial !== undefined && l.lot !== undefined);
+  if (withSerial.length > 0) {
+    const ords = withSerial.map(() => w.ctx.nextOrdinal());
+    const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string; inserted: boolean }> }>(
+      `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::int[]) AS x(id, material_id, serial_number, lot_id, ordinal)),
+       ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
+               SELECT id, material_id, serial_number, lot_id, ?::uuid, ordinal FROM x
+               ON CONFLICT DO NOTHING RETURNING id, material_id, serial_number)
+       SELECT id, material_id, serial_number, true AS inserted FROM ins
+       UNION ALL
+       SELECT s.id, s.material_id, s.serial_number, false FROM serials s JOIN x ON s.material_id = x.material_id AND s.serial_number = x.serial_number`,
+      [withSerial.map(() => uuidv7()), withSerial.map((l) => l.material.id), withSerial.map((l) => l.serial), withSerial.map((l) => l.lot!.id), ords, w.ctx.message.id] as unknown as string[],
+    );
+    for (const row of r.rows) serialIds.set(`${row.material_id}|${row.serial_number}`, row.id);
+  }
+  const shippedAt = doc.shippedAt ? new Date(doc.shippedAt.length === 10 ? `${doc.shippedAt}T00:00:00Z` : `${doc.shippedAt}Z`) : w.ctx.message.receivedAt;
+  const expectedAt = doc.expectedAt ? new Date(doc.expectedAt.length === 10 ? `${doc.expectedAt}T00:00:00Z` : `${doc.expectedAt}Z`) : null;
+  const shipment = {
+    id: uuidv7(),
+    shipment_number: doc.asnNumber,
+    direction: 'inbound' as const,
+    from_party_id: fromPartyId,
+    to_party_id: null,
+    to_location_id: location.id,
+    ship_to: doc.shipTo?.gln ?? doc.shipTo?.id ?? null,
+    status: 'in_transit',
+    shipped_at: shippedAt,
+    expected_at: expectedAt,
+    carrier: doc.carrier ?? null,
+    edi_partner_id: partner.id,
+    po_numbers: JSON.stringify(doc.poNumbers),
+    purpose: doc.purpose,
+    source_message_id: w.ctx.message.id,
+    ordinal: w.ctx.nextOrdinal(),
+  };
+  w.ctx.validate(CANONICAL.shipment, {
+    id: shipment.id, shipmentNumber: doc.asnNumber, direction: 'inbound', fromPartyId, toPartyId: null, shipTo: shipment.ship_to, status: 'in_transit',
+    shippedAt: shippedAt.toISOString(), expectedAt: expectedAt?.toISOString() ?? null, carrier: shipment.carrier,
+  });
+  await trx('shipments').insert(shipment);
+  w.summary.created.shipments++;
+  const lineOrds = lines.map(() => w.ctx.nextOrdinal());
+  await trx.raw(
+    `INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, serial_id, quantity_expected, quantity_shipped, uom, gtin, lot_number, expiry, production_date, serial_number, sscc, po_number, item_ref, source_message_id, ordinal)
+     SELECT ?::uuid, x.n, x.material_id, x.lot_id, x.serial_id, x.qty, x.qty, x.uom, x.gtin, x.lot_number, x.expiry, x.production_date, x.serial_number, x.sscc, x.po_number, x.item_ref, ?::uuid, x.ordinal
+       FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::text[], ?::text[], ?::date[], ?::date[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+            WITH ORDINALITY AS x(material_id, lot_id, serial_id, qty, uom, gtin, lot_number, expiry, production_date, serial_number, sscc, po_number, item_ref, ordinal, n)`,
+    [
+      shipment.id, w.ctx.message.id,
+      lines.map((l) => l.material.id), lines.map((l) => l.lot?.id ?? null), lines.map((l) => (l.serial ? (serialIds.get(`${l.material.id}|${l.serial}`) ?? null) : null)),
+      lines.map((l) => l.qty), lines.map((l) => l.item.uom), lines.map((l) => l.item.gtin ?? null), lines.map((l) => l.item.lot ?? null),
+      lines.map((l) => l.item.expiry ?? null), lines.map((l) => l.item.productionDate ?? null), lines.map((l) => l.serial ?? null),
+      lines.map((l) => l.item.sscc ?? null), lines.map((l) => l.item.poNumber ?? null), lines.map((l) => l.item.ref), lineOrds,
+    ] as unknown as string[],
+  );
+  // one shipping event; in-transit stock per lot at the receiving location
+  const perLot = new Map<string, { lot: DbLotRow; material: Material; qty: number; gtin: string }>();
+  for (const l of lines) {
+    if (!l.lot) continue;
+    const cur = perLot.get(l.lot.id) ?? { lot: l.lot, material: l.material, qty: 0, gtin: l.item.gtin ?? '' };
+    cur.qty += l.qty * l.material.factor;
+    perLot.set(l.lot.id, cur);
+  }
+  const items = lines
+    .filter((l) => l.lot)
+    .map((l) => ({
+      role: 'subject' as const, materialId: l.material.id, lotId: l.lot!.id,
+      ...(l.serial ? { serialId: serialIds.get(`${l.material.id}|${l.serial}`), serial: l.serial } : {}),
+      gtin: l.item.gtin ?? '', lotNumber: l.lot!.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor,
+    }));
+  if (items.length > 0) {
+    const eventTime = shippedAt.toISOString();
+    const eventId = await w.recordEvent(
+      {
+        eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'shipping', disposition: 'in_transit', eventTime, eventTimeZoneOffset: '+00:00', location: location.code,
+        bizTransactions: [{ type: 'desadv', value: doc.asnNumber }, ...doc.poNumbers.map((po) => ({ type: 'po', value: po }))],
+        sensorElementList: null, sourceKey: `edi:asn:${partner.id}:${doc.asnNumber}`,
+        items: items.map((i) => ({ ...i, serialId: i.serialId ?? undefined })).map(({ serialId, ...rest }) => (serialId ? { ...rest, serialId } : rest)),
+        details: { asnNumber: doc.asnNumber, partner: partner.interchange_id, expectedAt: expectedAt?.toISOString() ?? null },
+      },
+      location.id,
+      doc.shipFrom?.gln ?? null,
+    );
+    if (eventId) {
+      for (const p of perLot.values()) {
+        await w.book({ eventId, lotId: p.lot.id, gtin: p.gtin, lotNumber: p.lot.lot_number, location, stockState: 'in_transit', delta: p.qty, eventTime: shippedAt, reason: 'movement', uom: p.material.baseUom, recordId: doc.asnNumber });
+      }
+    }
+  }
+  await w.ctx.emit('shipment.expected', {
+    shipmentId: shipment.id, asnNumber: doc.asnNumber, partnerId: partner.id, location: location.code, expectedAt: expectedAt?.toISOString() ?? null,
+    lines: lines.length, lots: perLot.size, poNumbers: doc.poNumbers,
+  });
+  await w.ctx.audit({ action: 'shipment.create', entityType: 'shipment', entityId: shipment.id, after: { asnNumber: doc.asnNumber, direction: 'inbound', status: 'in_transit', lines: lines.length } });
+  return { shipmentId: shipment.id, asnNumber: doc.asnNumber, applied: true, lines: lines.length, lots: perLot.size, serials: withSerial.length };
+}
+
+/** Cancels an inbound ASN: status cancelled, its in-transit stock taken back at the receiving location. */
+async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: string | null }): Promise<void> {
+  const trx = w.ctx.trx;
+  await trx('shipments').where({ id: s.id }).update({ status: 'cancelled' });
+  const perLot = await trx('shipment_lines as l').join('lots as t', 't.id', 'l.lot_id').where('l.shipment_id', s.id).groupBy('l.lot_id', 't.lot_number')
+    .select<Array<{ lot_id: string; lot_number: string; qty: string }>>('l.lot_id', 't.lot_number', trx.raw('sum(l.quantity_shipped) AS qty'));
+  const loc = s.to_location_id ? await trx<DbLocationRow>('locations').where({ id: s.to_location_id }).first() : undefined;
+  if (!loc || perLot.length === 0) return;
+  const eventId = await w.recordEvent(
+    {
+      eventType: 'ObjectEvent', action: 'DELETE', bizStep: 'shipping', disposition: 'cancelled', eventTime: new Date().toISOString(), eventTimeZoneOffset: '+00:00', location: loc.code,
+      bizTransactions: [{ type: 'desadv', value: s.shipment_number }], sensorElementList: null, sourceKey: `edi:asn-cancel:${s.id}`,
+      items: [], details: { asnNumber: s.shipment_number, cancelled: true },
+    },
+    loc.id,
+    null,
+  );
+  if (!eventId) return;
+  for (const p of perLot) {
+    await w.book({ eventId, lotId: p.lot_id, gtin: '', lotNumber: p.lot_number, location: loc, stockState: 'in_transit', delta: -Number(p.qty), eventTime: new Date(), reason: 'movement', uom: '', recordId: s.shipment_number });
+  }
+  await w.ctx.audit({ action: 'shipment.cancel', entityType: 'shipment', entityId: s.id, after: { status: 'cancelled' } });
+}
