@@ -5,7 +5,6 @@ import type { Logger } from '../logging/logger';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES } from '../pipeline/queues';
-import { reprocessMessage } from '../pipeline/reprocess';
 import { applySearch, lineageMessageIds, type MessageSearch } from './search';
 
 /** A row of console_jobs. */
@@ -28,8 +27,48 @@ export interface ConsoleJobRow {
 
 /** Messages handled per step (one progress update, one cancellation check). */
 export const JOB_BATCH = 500;
-/** Messages reprocessed at once within a step. */
-const JOB_CONCURRENCY = 8;
+/** Queue calls made at once within a step. */
+const QUEUE_CONCURRENCY = 50;
+
+async function inChunks<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(f))));
+  return out;
+}
+
+/**
+ * reprocessMessage (src/pipeline/reprocess.ts) for many messages at once, with the same rules: a
+ * duplicate, a message without payload or one being processed right now is skipped; the others go
+ * back to `queued` (a rejected one reclaims its dedup key if no newer message took it), each with
+ * its own audit row, and get a fresh `ingest` job. One transaction per batch.
+ */
+export async function reprocessBatch(db: Db, pipeline: Pipeline, ids: string[], actor: string): Promise<{ done: number; skipped: number }> {
+  const rows = (await db('inbound_messages').whereIn('id', ids)
+    .select('id', 'status', 'dedup_key', 'connector_id', 'message_type', 'format', db.raw('payload IS NOT NULL AS has_payload'))) as Array<{ id: string; status: string; dedup_key: string; connector_id: string; message_type: string | null; format: string; has_payload: boolean }>;
+  const candidates = rows.filter((m) => m.status !== 'duplicate' && m.has_payload);
+  const withJobs = await inChunks(candidates, QUEUE_CONCURRENCY, async (m) => {
+    const job = await pipeline.ingestQueue.getJob(m.id);
+    return { m, job, state: job ? await job.getState() : undefined };
+  });
+  const go = withJobs.filter((x) => x.state !== 'active');
+  if (go.length > 0) {
+    await db.transaction(async (trx) => {
+      await trx('inbound_messages').whereIn('id', go.map((x) => x.m.id))
+        .update({ status: 'queued', error_code: null, error_message: null, error_location: null, processed_at: null, updated_at: trx.fn.now() });
+      const rejected = go.filter((x) => x.m.status === 'rejected').map((x) => x.m);
+      if (rejected.length > 0) {
+        await trx.raw('INSERT INTO message_dedup (dedup_key, message_id, connector_id) SELECT * FROM unnest(?::text[], ?::uuid[], ?::text[]) ON CONFLICT DO NOTHING',
+          [rejected.map((m) => m.dedup_key), rejected.map((m) => m.id), rejected.map((m) => m.connector_id)]);
+      }
+      await trx('audit_log').insert(go.map((x) => ({ chain: 'admin', actor, action: 'message.reprocess', entity_type: 'inbound_message', entity_id: x.m.id, before: JSON.stringify({ status: x.m.status }), source_message_id: x.m.id })));
+    });
+    await inChunks(go, QUEUE_CONCURRENCY, async ({ m, job, state }) => {
+      if (job && state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') await job.remove();
+      await pipeline.ingestQueue.add(m.message_type ?? m.format, { messageId: m.id, connectorId: m.connector_id }, { ...pipeline.jobOptions(), jobId: m.id });
+    });
+  }
+  return { done: go.length, skipped: ids.length - go.length };
+}
 
 /**
  * Bulk console jobs ("reprocess all matching a search"): a row in console_jobs keeps the search,
@@ -127,14 +166,9 @@ export class ConsoleJobs {
         if (cursor) b.where('id', '<', cursor);
         const ids = ((await b.orderBy('id', 'desc').limit(JOB_BATCH)) as Array<{ id: string }>).map((r) => r.id);
         if (ids.length === 0) break;
-        for (let i = 0; i < ids.length; i += JOB_CONCURRENCY) {
-          const results = await Promise.allSettled(ids.slice(i, i + JOB_CONCURRENCY).map((m) => reprocessMessage(db, pipeline, m, row!.created_by)));
-          for (const r of results) {
-            if (r.status === 'fulfilled') done++;
-            else if (r.reason instanceof LotBridgeError && r.reason.kind === 'input') skipped++; // duplicate, no payload, being processed
-            else throw r.reason;
-          }
-        }
+        const r = await reprocessBatch(db, pipeline, ids, row.created_by);
+        done += r.done;
+        skipped += r.skipped;
         cursor = ids[ids.length - 1];
         await db('console_jobs').where({ id }).update({ done, skipped, cursor, updated_at: db.fn.now() });
       }
