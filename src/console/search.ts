@@ -215,6 +215,25 @@ export function applySearch(b: Knex.QueryBuilder, s: MessageSearch, lineageIds?:
   return b;
 }
 
+/** A control-number prefix matching at most this many messages is resolved through its index first. */
+export const PREFIX_ID_LIMIT = 5000;
+
+/**
+ * The ids a control-number prefix (`ORIS-2026*`) matches, when there are at most PREFIX_ID_LIMIT of
+ * them; undefined otherwise (or for an exact search). Control numbers grow with time, so a narrow
+ * prefix's messages sit together somewhere in the past: walking the id index newest-first until 50 of
+ * them turn up would read everything newer. Read through the (control_id text_pattern_ops) index
+ * instead; a broad prefix matches often enough for the walk to end soon.
+ */
+async function controlPrefixIds(db: Db, s: MessageSearch): Promise<Set<string> | undefined> {
+  if (!s.control || !s.control.endsWith('*') || s.control.length <= 1) return undefined;
+  const rows = await db.raw<{ rows: Array<{ id: string }> }>(
+    `SELECT id FROM inbound_messages WHERE control_id LIKE ? ESCAPE '\\' AND control_id IS NOT NULL LIMIT ?`,
+    [`${likeEscape(s.control.slice(0, -1))}%`, PREFIX_ID_LIMIT + 1],
+  );
+  return rows.rows.length > PREFIX_ID_LIMIT ? undefined : new Set(rows.rows.map((r) => r.id));
+}
+
 export interface SearchPage {
   items: SearchHit[];
   /** Cursor of the next (older) page, or null on the last page. */
@@ -232,8 +251,11 @@ export async function searchMessages(db: Db, s: MessageSearch, opts: { before?: 
   if (opts.before && !UUID.test(opts.before)) throw bad('before', 'is not a page cursor (follow the "Older" link)');
   let lineage: { ids: string[]; truncated: boolean } | undefined;
   if (s.lot || s.gtin || s.serial) lineage = await lineageMessageIds(db, s);
+  let ids = lineage?.ids;
+  const prefix = await controlPrefixIds(db, s);
+  if (prefix) ids = ids ? ids.filter((id) => prefix.has(id)) : [...prefix];
   const b = db('inbound_messages').select(LIST_COLUMNS);
-  applySearch(b, s, lineage?.ids);
+  applySearch(b, s, ids);
   if (opts.before) b.where('id', '<', opts.before);
   const rows = (await b.orderBy('id', 'desc').limit(limit + 1)) as SearchHit[];
   return { items: rows.slice(0, limit), next: rows.length > limit ? rows[limit - 1].id : null, lineageTruncated: lineage?.truncated ?? false };
