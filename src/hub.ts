@@ -25,6 +25,8 @@ import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
 import { startAuditAnchoring } from './audit/anchor-audit-chains';
 import { ConsoleJobs } from './console/jobs';
+import { QUEUES } from './pipeline/queues';
+import type { HubQueue } from './pipeline/queue-kit';
 import { ensureBootstrapUser } from './console/session';
 
 export interface HubOptions {
@@ -95,6 +97,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let threads: WorkerThreads | undefined;
   let anchoring: { stop(): Promise<void> } | undefined;
   let consoleJobs: ConsoleJobs | undefined;
+  let boardQueues: HubQueue[] = [];
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -176,7 +179,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         isAccepting: () => accepting,
         phi,
         consoleJobs,
-        boardQueues: [...pipeline.queues(), consoleJobs.queue],
+        // the queue dashboard shows every queue named in QUEUES (its own handles: they only read and act on jobs)
+        boardQueues: (boardQueues = Object.values(QUEUES).map((name) => kit.queue(name, { producer: true }))),
       });
       metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
         const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
@@ -228,6 +232,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     await app?.close().catch(() => undefined);
     await threads?.stop(1000).catch(() => undefined);
     await consoleJobs?.close().catch(() => undefined);
+    await Promise.all(boardQueues.map((q) => q.close().catch(() => undefined)));
     await pipeline?.close(true).catch(() => undefined);
     await workerDb?.destroy().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
@@ -254,6 +259,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         await anchoring?.stop();
         await threads?.stop();
         await hubConsoleJobs.close();
+        await Promise.all(boardQueues.map((q) => q.close()));
         await hubPipeline.close();
         await hubWorkerDb.destroy();
         await hubDb.destroy();

@@ -177,17 +177,17 @@ async function messageDetail(ctx: HubApiContext, req: FastifyRequest, reply: Fas
   return page(reply, `Message ${m.id}`, user, body, { active: 'messages' });
 }
 
-/** Delivery attempts recorded for a message by outbound flows (a table another module owns; shown when it exists). */
+/** Outbound deliveries a message caused (the `deliveries` table of the delivery module, when it exists): destination, status, attempts, answer. */
 async function deliveryAttempts(ctx: HubApiContext, id: string): Promise<SafeHtml> {
-  const t = (await ctx.db.raw<{ rows: Array<{ r: string | null }> }>("SELECT to_regclass('delivery_attempts') AS r")).rows[0].r;
+  const t = (await ctx.db.raw<{ rows: Array<{ r: string | null }> }>("SELECT to_regclass('deliveries') AS r")).rows[0].r;
   if (!t) return html`<p class="muted">No outbound deliveries are recorded in this installation.</p>`;
-  const cols = ((await ctx.db.raw<{ rows: Array<{ column_name: string }> }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'delivery_attempts' AND table_schema = current_schema()")).rows).map((r) => r.column_name);
-  const key = ['source_message_id', 'message_id', 'inbound_message_id'].find((c) => cols.includes(c));
-  if (!key) return html`<p class="muted">Delivery attempts are recorded without a message link.</p>`;
-  const rows = (await ctx.db('delivery_attempts').where(key, id).orderBy(cols.includes('attempted_at') ? 'attempted_at' : cols[0]).limit(200)) as Array<Record<string, unknown>>;
+  const rows = (await ctx.db('deliveries').where({ source_message_id: id }).orderBy('created_at').limit(200)
+    .select('id', 'origin', 'kind', 'destination', 'status', 'attempts', 'max_attempts', 'ack', 'error_code', 'error_message', 'created_at', 'delivered_at')) as Array<Record<string, unknown>>;
   if (rows.length === 0) return html`<p class="muted">None.</p>`;
-  const show = cols.filter((c) => c !== key && !/payload|body/.test(c)).slice(0, 8);
-  return html`<table class="grid"><tr>${show.map((c) => html`<th>${c}</th>`)}</tr>${rows.map((r) => html`<tr>${show.map((c) => html`<td>${r[c] instanceof Date ? fmtTime(r[c] as Date) : typeof r[c] === 'object' && r[c] !== null ? JSON.stringify(r[c]) : String(r[c] ?? '')}</td>`)}</tr>`)}</table>`;
+  const j = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  return html`<table class="grid"><tr><th>created</th><th>origin</th><th>kind</th><th>destination</th><th>status</th><th>attempts</th><th>answer</th><th>error</th><th>delivered</th></tr>${rows.map((r) => html`<tr>
+    <td>${fmtTime(r.created_at as Date)}</td><td>${j(r.origin)}</td><td>${j(r.kind)}</td><td><code class="small">${j(r.destination)}</code></td><td>${statusBadge(j(r.status))}</td>
+    <td>${j(r.attempts)} / ${j(r.max_attempts)}</td><td><code class="small">${j(r.ack)}</code></td><td>${r.error_code ? html`<code>${j(r.error_code)}</code> ${j(r.error_message)}` : ''}</td><td>${fmtTime(r.delivered_at as Date | null)}</td></tr>`)}</table>`;
 }
 
 function jobView(j: ConsoleJobRow): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { QUEUES } from '../../../src/pipeline/queues';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { consoleLogin, createConsoleUser, type ConsoleClient } from '../../helpers/console-client';
 
@@ -283,9 +284,34 @@ describe('support console: login, search, message view, actions', () => {
     const page = await operator.get('/admin/queues');
     expect(page.status).toBe(200);
     const queues = (await operator.get('/admin/queues/api/queues?activeQueue=ingest&page=1', 'application/json')).json();
-    expect(queues.queues.map((q: { name: string }) => q.name).sort()).toEqual(['console', 'ingest', 'maintenance']);
+    // every queue named in src/pipeline/queues.ts
+    expect(queues.queues.map((q: { name: string }) => q.name).sort()).toEqual(Object.values(QUEUES).sort());
+    expect(Object.values(QUEUES)).toEqual(expect.arrayContaining(['console', 'ingest', 'maintenance']));
     const retry = await fetch(`${h.url}/admin/queues/api/queues/ingest/retry/failed`, { method: 'PUT', headers: { cookie: auditor.cookie, accept: 'application/json' } });
     expect(retry.status).toBe(403);
+  });
+
+  it('shows the outbound deliveries a message caused (the deliveries table of the delivery module), without their encrypted request', async () => {
+    const id = await ingest('wms', JSON.stringify({ movementId: 'DLV-1', type: 'receive', occurredAt: '2026-03-01T10:15:00Z', location: 'WH1', gtin: '09506000134352', lot: 'L-DLV', quantity: 1, uom: 'EA' }), 'application/json');
+    await h.waitForStatus(id);
+    const db = h.hub.db;
+    // the table as the delivery module's migration makes it (created here only when that module is not installed)
+    await db.raw(`CREATE TABLE IF NOT EXISTS deliveries (
+      id uuid PRIMARY KEY, idempotency_key text UNIQUE, event_id uuid, event_type text, source_message_id uuid, ordinal integer,
+      origin text NOT NULL, kind text NOT NULL, destination_key text NOT NULL, destination jsonb NOT NULL, request bytea NOT NULL,
+      status text NOT NULL DEFAULT 'queued', attempts integer NOT NULL DEFAULT 0, max_attempts integer NOT NULL, ack jsonb,
+      error_code text, error_message text, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), delivered_at timestamptz)`);
+    await db('deliveries').insert([
+      { id: '0195f1c2-7a00-7000-8000-0000000000d1', source_message_id: id, origin: 'flow:n1', kind: 'http', destination_key: 'http://erp.example:443', destination: JSON.stringify({ url: 'https://erp.example/stock' }), request: Buffer.from('SECRET-REQUEST-BLOB'), status: 'delivered', attempts: 2, max_attempts: 5, ack: JSON.stringify({ httpStatus: 200 }), delivered_at: new Date() },
+      { id: '0195f1c2-7a00-7000-8000-0000000000d2', source_message_id: id, origin: 'flow:n2', kind: 'mllp', destination_key: 'mllp://his:2575', destination: JSON.stringify({ host: 'his', port: 2575 }), request: Buffer.from('SECRET-REQUEST-BLOB'), status: 'failed', attempts: 5, max_attempts: 5, error_code: 'LB_ERR_MLLP_TIMEOUT', error_message: 'no answer within 10000 ms' },
+    ]);
+    const page = await operator.get(`/console/messages/${id}`);
+    expect(page.text).toContain('https://erp.example/stock');
+    expect(page.text).toContain('<span class="badge st-delivered">delivered</span>');
+    expect(page.text).toContain('<code>LB_ERR_MLLP_TIMEOUT</code> no answer within 10000 ms');
+    expect(page.text).toContain('<td>5 / 5</td>');
+    expect(page.text).not.toContain('SECRET-REQUEST-BLOB');
+    expect(page.text).not.toContain(Buffer.from('SECRET-REQUEST-BLOB').toString('hex'));
   });
 
   it('logs out: the session no longer opens pages', async () => {
