@@ -132,6 +132,18 @@ async function messageDetail(ctx: HubApiContext, req: FastifyRequest, reply: Fas
   ]);
   const lotIds = lineage.filter((r) => r.table === 'lots').map((r) => String(r.id));
   const lotNames = lotIds.length ? new Map(((await ctx.db('lots').whereIn('id', lotIds).select('id', 'lot_number')) as Array<{ id: string; lot_number: string }>).map((r) => [r.id, r.lot_number])) : new Map<string, string>();
+  // what each trace event was, and the lots it moved (links to the messages that touched them)
+  const eventIds = lineage.filter((r) => r.table === 'trace_events').map((r) => String(r.id));
+  const events = new Map<string, { what: string; lots: string[] }>();
+  if (eventIds.length) {
+    const evRows = (await ctx.db('trace_events as e').leftJoin('trace_event_items as i', 'i.event_id', 'e.id').leftJoin('lots as l', 'l.id', 'i.lot_id').whereIn('e.id', eventIds)
+      .select('e.id', 'e.type', 'e.action', 'e.biz_step', 'e.event_time', 'l.lot_number')) as Array<{ id: string; type: string; action: string | null; biz_step: string; event_time: Date; lot_number: string | null }>;
+    for (const r of evRows) {
+      const e = events.get(r.id) ?? { what: `${r.type}${r.action ? ` ${r.action}` : ''} · ${r.biz_step} · ${fmtTime(r.event_time)}`, lots: [] };
+      if (r.lot_number && !e.lots.includes(r.lot_number)) e.lots.push(r.lot_number);
+      events.set(r.id, e);
+    }
+  }
   const act = canAct(user);
   const ack = ackRow?.ack ?? (m.ack ? (() => { try { return JSON.parse(m.ack!) as unknown; } catch { return m.ack; } })() : null);
   const phiHidden = m.format === 'hl7v2' && !reveal && (p?.masked ?? 0) > 0;
@@ -169,7 +181,15 @@ async function messageDetail(ctx: HubApiContext, req: FastifyRequest, reply: Fas
   </section>
   ${p && !p.error ? html`<section><h2>Parsed</h2>${renderParsed(p.text, m.format, lines)}</section>` : ''}
   <section><h2>Canonical rows (${lineage.length})</h2>
-    ${lineage.length ? html`<table class="grid"><tr><th>ordinal</th><th>table</th><th>id</th></tr>${lineage.map((r) => html`<tr><td>${r.ordinal}</td><td>${r.table}</td><td>${r.table === 'lots' && lotNames.has(String(r.id)) ? html`<a href="/console?lot=${encodeURIComponent(lotNames.get(String(r.id))!)}" title="messages that touched this lot">${lotNames.get(String(r.id))}</a> <code class="small">${r.id}</code>` : html`<code class="small">${r.id}</code>`}</td></tr>`)}</table>` : html`<p class="muted">None.</p>`}
+    ${lineage.length ? html`<table class="grid"><tr><th>ordinal</th><th>table</th><th>id</th></tr>${lineage.map((r) => {
+      const id = String(r.id);
+      const lotLink = (lot: string): SafeHtml => html`<a href="/console?lot=${encodeURIComponent(lot)}" title="messages that touched this lot">${lot}</a>`;
+      const ev = events.get(id);
+      const cell = r.table === 'lots' && lotNames.has(id) ? html`${lotLink(lotNames.get(id)!)} <code class="small">${id}</code>`
+        : ev ? html`${ev.what}${ev.lots.length ? html` · lot ${ev.lots.map((l, i) => html`${i ? ', ' : ''}${lotLink(l)}`)}` : ''} <code class="small">${id}</code>`
+        : html`<code class="small">${id}</code>`;
+      return html`<tr><td>${r.ordinal}</td><td>${r.table}</td><td>${cell}</td></tr>`;
+    })}</table>` : html`<p class="muted">None.</p>`}
   </section>
   <section><h2>ACK sent</h2>${ack ? html`<pre class="json">${JSON.stringify(ack, null, 2)}</pre>${ackRow ? html`<p class="muted">at ${fmtTime(ackRow.created_at)}</p>` : ''}` : html`<p class="muted">No acknowledgement recorded.</p>`}</section>
   <section><h2>Delivery attempts</h2>${attempts}</section>

@@ -58,7 +58,10 @@ export function parseCookies(header: string | undefined): Record<string, string>
 
 /** True when the browser talks to us over TLS, or on a loopback host (browsers keep Secure cookies there). */
 function secureContext(req: FastifyRequest): boolean {
-  if (req.protocol === 'https') return true;
+  // behind a TLS-terminating proxy the request arrives as http with X-Forwarded-Proto: https (a forged
+  // header could only add the Secure attribute, never remove it)
+  const fwd = req.headers['x-forwarded-proto'];
+  if (req.protocol === 'https' || (typeof fwd === 'string' && fwd.split(',')[0].trim() === 'https')) return true;
   const host = (req.hostname ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

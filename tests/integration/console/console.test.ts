@@ -274,6 +274,8 @@ describe('support console: login, search, message view, actions', () => {
     expect((await h.waitForStatus(id)).status).toBe('processed');
     const find = async (q: string): Promise<string[]> => (await operator.get(`/console?${q}`, 'application/json')).json().items.map((x: { id: string }) => x.id);
     expect(await find('lot=L-LINEAGE-1')).toEqual([id]);
+    const page = await operator.get(`/console/messages/${id}`);
+    expect(page.text).toMatch(/<td>trace_events<\/td><td>ObjectEvent OBSERVE · receiving · 2026-03-01 10:15:00Z · lot <a href="\/console\?lot=L-LINEAGE-1"/);
     expect(await find('lot=L-LINEAGE-1&gtin=9506000134352')).toEqual([id]);
     expect(await find('gtin=09506000134352')).toContain(id);
     expect(await find('lot=L-LINEAGE-1&gtin=04012345000009')).toEqual([]);
