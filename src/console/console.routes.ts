@@ -11,7 +11,7 @@ import { fromRoot } from '../paths';
 import { html, layout, raw, type PageUser, type SafeHtml } from './html';
 import { checkCsrf, login, logout, sessionOf, type ConsoleUser } from './session';
 import { MESSAGE_STATUSES, parseSearch, searchMessages, searchParams, type MessageSearch } from './search';
-import { decodeForDisplay, maskHl7, renderParsed, renderRaw, splitLines, type ErrorLocation } from './raw-view';
+import { decodeForDisplay, maskErrorMessage, maskHl7, renderParsed, renderRaw, splitLines, type ErrorLocation } from './raw-view';
 import type { ConsoleJobRow } from './jobs';
 import { registerDashboard } from './dashboard';
 import { registerBullBoard } from './bull-board';
@@ -147,6 +147,7 @@ async function messageDetail(ctx: HubApiContext, req: FastifyRequest, reply: Fas
   const act = canAct(user);
   const ack = ackRow?.ack ?? (m.ack ? (() => { try { return JSON.parse(m.ack!) as unknown; } catch { return m.ack; } })() : null);
   const phiHidden = m.format === 'hl7v2' && !reveal && (p?.masked ?? 0) > 0;
+  const phiMask = ctx.phi ? (v: string): string => ctx.phi!.mask(v) : undefined;
   const body = html`
   <h1>Message <code>${m.id}</code> ${statusBadge(m.status)} ${m.resolved_at ? html`<span class="badge st-resolved">resolved</span>` : ''}</h1>
   <div class="cols">
@@ -171,8 +172,8 @@ async function messageDetail(ctx: HubApiContext, req: FastifyRequest, reply: Fas
     ${phiHidden ? html`<form method="post" action="/console/messages/${m.id}/reveal"><input type="hidden" name="_csrf" value="${user.csrf}"><button class="warn" title="Shows patient fields; the reveal is written to the audit log">Reveal PHI</button></form>` : ''}
   </div>` : html`<p class="muted">Read-only (${user.role}).</p>`}
   </div>
-  ${m.error_code ? html`<section class="error" id="error"><h2>Error</h2><p><code>${m.error_code}</code> ${m.error_message}</p>${loc ? html`<p class="muted">Location: <code>${JSON.stringify(loc)}</code></p>` : ''}</section>` : ''}
-  ${(m.record_errors ?? []).length ? html`<section class="error"><h2>Record errors</h2><ul>${(m.record_errors ?? []).map((e) => html`<li><code>${e.code}</code> ${e.message} ${e.location ? html`<span class="muted">${JSON.stringify(e.location)}</span>` : ''}</li>`)}</ul></section>` : ''}
+  ${m.error_code ? html`<section class="error" id="error"><h2>Error</h2><p><code>${m.error_code}</code> ${reveal || m.format !== 'hl7v2' ? m.error_message : maskErrorMessage(m.error_message ?? '', loc, phiMask)}</p>${loc ? html`<p class="muted">Location: <code>${JSON.stringify(loc)}</code></p>` : ''}</section>` : ''}
+  ${(m.record_errors ?? []).length ? html`<section class="error"><h2>Record errors</h2><ul>${(m.record_errors ?? []).map((e) => html`<li><code>${e.code}</code> ${reveal || m.format !== 'hl7v2' ? e.message : maskErrorMessage(e.message, e.location as ErrorLocation | undefined, phiMask)} ${e.location ? html`<span class="muted">${JSON.stringify(e.location)}</span>` : ''}</li>`)}</ul></section>` : ''}
   <section><h2>Raw</h2>
     ${!p ? html`<p class="muted">No payload stored (it was over the size limit).</p>`
       : p.error ? html`<p class="error">${p.error}</p>`

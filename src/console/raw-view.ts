@@ -150,7 +150,7 @@ export function maskValue(v: string): string {
   return `${chars[0]}***${chars[chars.length - 1]}`;
 }
 
-function isPhiField(segment: string, field: number): boolean {
+export function isPhiField(segment: string, field: number): boolean {
   const rule = HL7_PHI_FIELDS[segment];
   if (!rule) return false;
   return rule === 'all' ? field >= 2 : rule.includes(field);
@@ -284,4 +284,15 @@ function jsonTree(v: unknown, key: string): SafeHtml {
     return html`<details open><summary>${label}<span class="muted">{${entries.length}}</span></summary><ul>${entries.map(([k, x]) => html`<li>${jsonTree(x, k)}</li>`)}</ul></details>`;
   }
   return html`${label}<span class="val">${JSON.stringify(v)}</span>`;
+}
+
+/**
+ * An error message about a PHI field (its location names PID-7, NK1-2, …) may quote the value: the
+ * quoted parts are masked unless PHI is revealed.
+ */
+export function maskErrorMessage(message: string, loc: ErrorLocation | null | undefined, mask: (v: string) => string = maskValue): string {
+  if (!loc?.segment || !HL7_PHI_FIELDS[loc.segment]) return message;
+  const field = loc.field === undefined ? undefined : Number(loc.field);
+  if (field !== undefined && Number.isInteger(field) && !isPhiField(loc.segment, field)) return message;
+  return message.replace(/(["'\u201c])([^"'\u201d]*)(["'\u201d])/g, (_m, a: string, v: string, b: string) => `${a}${mask(v)}${b}`);
 }

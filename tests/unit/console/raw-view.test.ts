@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeForDisplay, errorLine, maskHl7, renderRaw, splitLines } from '../../../src/console/raw-view';
+import { decodeForDisplay, errorLine, maskErrorMessage, maskHl7, renderRaw, splitLines } from '../../../src/console/raw-view';
 import { likeEscape, parseSearch, uuidv7Floor } from '../../../src/console/search';
 import { html } from '../../../src/console/html';
 
@@ -23,6 +23,13 @@ describe('console raw view', () => {
     expect(m.text).not.toMatch(/Muster|Erika|PAT0049211|19680412|V-998877/);
     const custom = maskHl7('MSH#!@$%#A#B\rPID#1##MRN0001!!!X##Doe!Jane\rNK1#1#Roe!Richard#SPO\r');
     expect(custom.text).toBe('MSH#!@$%#A#B\rPID#1##M***1!!!***##***!***\rNK1#1#***!R***d#***\r');
+  });
+
+  it('masks quoted values in an error message about a PHI field, and only there', () => {
+    expect(maskErrorMessage('PID-7 "19681304" is not a date (YYYYMMDD)', { segment: 'PID', field: '7' })).toBe('PID-7 "1***4" is not a date (YYYYMMDD)');
+    expect(maskErrorMessage("NK1-2 'Muster^Hans' is too long", { segment: 'NK1', field: '2' })).toBe("NK1-2 'M***s' is too long");
+    expect(maskErrorMessage('FT1-10 "abc" is not a number', { segment: 'FT1', field: '10' })).toBe('FT1-10 "abc" is not a number');
+    expect(maskErrorMessage('PID-1 "x1" is not a set id', { segment: 'PID', field: '1' })).toBe('PID-1 "x1" is not a set id');
   });
 
   it('finds the error line from line, segment index, segment occurrence or character position', () => {
