@@ -5,6 +5,7 @@ import { createB2mmlHandler, type B2mmlHandlerConfig } from '../normalize/b2mml/
 import type { PhiProtector } from '../security/phi';
 import type { ConnectorInstanceConfig } from '../connectors/types';
 import { createX12Handler } from '../normalize/edi/x12.handler';
+import { createEdifactHandler } from '../normalize/edi/edifact.handler';
 
 export interface HandlerDeps {
   phi: PhiProtector;
@@ -34,6 +35,6 @@ export function messageHandlers(deps: HandlerDeps): Map<string, MessageHandler> 
     };
   };
   const edi = { unknownPartners: deps.ediUnknownPartners ?? 'reject' };
-  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config }), createB2mmlHandler({ configOf: b2mmlConfig }), createX12Handler(edi)];
+  const list: MessageHandler[] = [wmsHandler, createHl7Handler({ phi: deps.phi, configOf: hl7Config }), createB2mmlHandler({ configOf: b2mmlConfig }), createX12Handler(edi), createEdifactHandler(edi)];
   return new Map(list.map((h) => [h.kind, h]));
 }

@@ -7,7 +7,7 @@ export type AckStatus = 'accepted' | 'rejected' | 'partial';
 /** The acknowledgement built for one inbound interchange. */
 export interface BuiltAck {
   /** 997 / 999 (with a TA1 inside when ISA14 asked for one), or TA1 alone for a bad envelope. */
-  type: '997' | '999' | 'TA1';
+  type: '997' | '999' | 'TA1' | 'CONTRL';
   status: AckStatus;
   raw: string;
   /** ISA13 of the acknowledgement, nine digits. */

@@ -1,0 +1,1 @@
+export { edifactConnector, splitEdifact, edifactEnvelope } from './edifact.connector';
