@@ -58,10 +58,64 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('acknowledged_at', { useTz: true }).comment('when the partner acknowledged our document');
     t.text('acknowledged_by').comment('their 997/CONTRL status for our document');
+    t.text('group_control_number').comment('GS06 of the interchange we wrote (their 997 AK102 names it)');
+    t.uuid('document_id').comment('the purchase order / shipment an outbound 850/856 was built from');
     t.unique(['partner_id', 'control_number']);
     t.index(['inbound_message_id']);
   });
 
+  await knex.schema.alterTable('purchase_orders', (t) => {
+    t.text('direction').notNullable().defaultTo('outbound').comment('outbound: ours to a supplier; inbound: a customer order to us (850/ORDERS received)');
+    t.uuid('edi_partner_id').references('edi_partners.id');
+    t.text('response_code').comment('855 BAK02 / ORDRSP BGM 1225 of the supplier response');
+    t.timestamp('responded_at', { useTz: true });
+    t.dropUnique(['po_number', 'supplier_party_id']);
+    t.unique(['direction', 'po_number', 'supplier_party_id', 'buyer_party_id']);
+  });
+  await knex.raw(`ALTER TABLE purchase_orders ADD CONSTRAINT purchase_orders_direction_check CHECK (direction IN ('inbound','outbound'))`);
+  await knex.schema.alterTable('po_lines', (t) => {
+    t.text('gtin');
+    t.text('vendor_part');
+    t.text('buyer_part');
+    t.text('line_status').comment('855 ACK01 / ORDRSP LIN 1229 of the supplier response');
+  });
+  await knex.schema.createTable('invoices', (t) => {
+    t.uuid('id').primary();
+    t.text('invoice_number').notNullable();
+    t.uuid('edi_partner_id').references('edi_partners.id');
+    t.uuid('po_id').references('purchase_orders.id');
+    t.uuid('shipment_id').references('shipments.id');
+    t.text('po_number');
+    t.text('asn_number');
+    t.date('invoice_date');
+    t.decimal('total', 18, 4);
+    t.text('currency');
+    t.jsonb('lines').notNullable();
+    t.uuid('source_message_id').notNullable();
+    t.integer('ordinal').notNullable();
+    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.unique(['edi_partner_id', 'invoice_number']);
+    t.unique(['source_message_id', 'ordinal']);
+  });
+  await knex.schema.createTable('supplier_stock_snapshots', (t) => {
+    t.bigIncrements('id');
+    t.uuid('edi_partner_id').references('edi_partners.id');
+    t.text('report_number').notNullable();
+    t.date('reported_at');
+    t.text('location_ref').comment('the location/party the report is for (GLN or id)');
+    t.uuid('material_id').references('materials.id');
+    t.text('gtin');
+    t.text('vendor_part');
+    t.text('lot_number');
+    t.date('expiry');
+    t.text('qualifier').notNullable().comment('846 QTY01 / INVRPT 6063, e.g. 33 available, 17 on hand, 145 actual stock');
+    t.decimal('quantity', 18, 4).notNullable();
+    t.text('uom');
+    t.uuid('source_message_id').notNullable();
+    t.integer('ordinal').notNullable();
+    t.unique(['source_message_id', 'ordinal']);
+    t.index(['edi_partner_id', 'reported_at']);
+  });
   await knex.schema.alterTable('shipments', (t) => {
     t.uuid('to_location_id').references('locations.id');
     t.uuid('edi_partner_id').references('edi_partners.id');
@@ -89,6 +143,17 @@ export async function down(knex: Knex): Promise<void> {
   });
   await knex.schema.alterTable('shipments', (t) => {
     t.dropColumns('to_location_id', 'edi_partner_id', 'po_numbers', 'purpose');
+  });
+  await knex.schema.dropTableIfExists('supplier_stock_snapshots');
+  await knex.schema.dropTableIfExists('invoices');
+  await knex.schema.alterTable('po_lines', (t) => {
+    t.dropColumns('gtin', 'vendor_part', 'buyer_part', 'line_status');
+  });
+  await knex.raw('ALTER TABLE purchase_orders DROP CONSTRAINT IF EXISTS purchase_orders_direction_check');
+  await knex.schema.alterTable('purchase_orders', (t) => {
+    t.dropUnique(['direction', 'po_number', 'supplier_party_id', 'buyer_party_id']);
+    t.dropColumns('direction', 'edi_partner_id', 'response_code', 'responded_at');
+    t.unique(['po_number', 'supplier_party_id']);
   });
   await knex.schema.dropTableIfExists('edi_outbound_messages');
   await knex.schema.dropTableIfExists('edi_partners');

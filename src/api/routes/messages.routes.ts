@@ -10,7 +10,7 @@ import type { Db } from '../../db/knex';
 /** Canonical tables whose rows carry (source_message_id, ordinal): the lineage of a message. */
 export const LINEAGE_TABLES = [
   'trace_events', 'inventory_ledger', 'lots', 'serials', 'materials', 'locations', 'parties', 'lot_links', 'quality_results',
-  'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'alerts', 'outbox_events', 'device_usages', 'demand_history', 'supply_requisitions',
+  'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'alerts', 'outbox_events', 'device_usages', 'demand_history', 'supply_requisitions', 'invoices', 'supplier_stock_snapshots',
 ] as const;
 
 /** Every canonical row a message produced, per table, in ordinal order. */

@@ -3,6 +3,7 @@ import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
 import type { EdiDocument } from '../../parsers/edi/edi-documents';
 import type { WmsWriter } from '../wms/wms-writer';
 import { applyAsn } from './apply-asn';
+import { applyInboundOrder, applyInventoryReport, applyInvoice, applyOrderResponse, applyReceivingAdvice } from './apply-edi-business';
 
 /** The alert raised when LOTBRIDGE_EDI_UNKNOWN_PARTNERS=accept let an unknown sender in. */
 export function provisionalPartnerAlert(partner: DbEdiPartnerRow, qualifier: string): NewAlert {
@@ -29,8 +30,21 @@ export async function applyEdiDocument(w: WmsWriter, doc: EdiDocument, partner: 
     case 'asn':
       facts = { ...(await applyAsn(w, doc, partner)) };
       break;
-    default:
-      facts = { kind: doc.kind, mapped: false };
+    case 'order':
+      facts = await applyInboundOrder(w, doc, partner);
+      break;
+    case 'order_response':
+      facts = await applyOrderResponse(w, doc, partner);
+      break;
+    case 'invoice':
+      facts = await applyInvoice(w, doc, partner);
+      break;
+    case 'inventory_report':
+      facts = await applyInventoryReport(w, doc, partner);
+      break;
+    case 'receiving_advice':
+      facts = await applyReceivingAdvice(w, doc, partner);
+      break;
   }
   if (doc.kind !== 'asn') {
     // an ASN is announced by shipment.expected (its lines can run to thousands)

@@ -10,6 +10,7 @@ import type { StockState, WmsMovement } from './wms-record.types';
 import { resolveStockItem, subjectItemOf, type StockItem } from './wms-stock-item';
 import { raiseRecalledLotMovement } from './wms-recalled-lot';
 import { CANONICAL, type BookedChange, type WmsWriter } from './wms-writer';
+import { ASN_REFERENCE_KINDS, matchAsnReceipt } from '../edi/asn-receipt';
 
 /** What applying a record did. */
 export type ApplyOutcome = 'applied' | 'already_applied';
@@ -124,6 +125,14 @@ export async function applyWmsMovement(w: WmsWriter, rec: WmsMovement): Promise<
   }
   if (rec.type === 'ship' && rec.shipTo !== undefined) {
     await recordShipment(w, rec, item, from, base);
+  }
+  const asnKind = rec.type === 'receive' ? ASN_REFERENCE_KINDS.find((k) => rec.reference[k] !== undefined) : undefined;
+  if (asnKind !== undefined) {
+    // a receipt against an inbound ASN (856 / DESADV): matched lot by lot, serial by serial
+    await matchAsnReceipt(w, {
+      asnNumber: rec.reference[asnKind], eventId, recordId: rec.id, gtin: rec.item.gtin, materialId: item.material.id, lot: item.lot, serialId: item.serialId,
+      ...(rec.item.serial === undefined ? {} : { serial: rec.item.serial }), quantity: base, uom: item.material.baseUom, receivedAt: rec.occurredAt.utc,
+    });
   }
   if (item.lot.status === 'recalled') {
     await raiseRecalledLotMovement(w, { recordId: rec.id, type: rec.type, sourceKey, lotId: item.lot.id, lotNumber: item.lot.lot_number, gtin: rec.item.gtin, location: from.code, quantity: base, uom: item.material.baseUom, shipTo: rec.shipTo });

@@ -7,6 +7,7 @@ import { applyWmsReading } from './apply-wms-reading';
 import type { WmsRecord } from './wms-record.types';
 import { validateWmsRecord } from './wms-record.validator';
 import { WmsWriter } from './wms-writer';
+import { reconcileAsnReceipts } from '../edi/asn-receipt';
 
 /** Input errors of one record are collected; anything else is rethrown (transient, defect). */
 function asRecordError(err: unknown): LotBridgeError {
@@ -66,6 +67,8 @@ export const wmsHandler: MessageHandler = {
         errors.push(asRecordError(err));
       }
     }
+    // receipts against inbound ASNs: short/over per lot once the whole message is booked
+    await reconcileAsnReceipts(w);
     errors.sort((a, b) => (a.location?.index ?? 0) - (b.location?.index ?? 0));
     w.summary.rejected = errors.length;
     if (w.summary.applied + w.summary.alreadyApplied === 0) {

@@ -8,7 +8,7 @@ const canonicalTables = [
   'audit_log', 'outbox_events', 'api_keys', 'users',
   'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
   'console_sessions', 'console_jobs',
-  'edi_partners', 'edi_outbound_messages',
+  'edi_partners', 'edi_outbound_messages', 'invoices', 'supplier_stock_snapshots',
 ];
 
 async function tables(t: TestDatabase): Promise<string[]> {

@@ -1,0 +1,151 @@
+import type { DbLotRow, DbShipmentRow } from '../../db/tables';
+import type { NewAlert } from '../../model/alerts/open-alert';
+import type { DbLocationRow } from '../../model/master-data/master-data.types';
+import type { WmsWriter } from '../wms/wms-writer';
+
+/** The reference kinds of a WMS receipt that name the inbound ASN it receives against. */
+export const ASN_REFERENCE_KINDS = ['asn', 'desadv', 'shipment'] as const;
+
+/** One received lot (or serial) of a WMS receipt that names an ASN. */
+export interface AsnReceiptLine {
+  asnNumber: string;
+  eventId: string;
+  recordId: string;
+  gtin: string;
+  materialId: string;
+  lot: DbLotRow;
+  serialId: string | null;
+  serial?: string;
+  /** Base units received. */
+  quantity: number;
+  uom: string;
+  receivedAt: Date;
+}
+
+type InboundShipment = DbShipmentRow & { to_location_id: string | null; edi_partner_id: string | null };
+
+const TOUCHED = 'edi:asn-receipts-touched';
+
+function touched(w: WmsWriter): Map<string, InboundShipment> {
+  let m = w.ctx.cache.get(`${TOUCHED}:${w.ctx.message.id}`) as Map<string, InboundShipment> | undefined;
+  if (!m) {
+    m = new Map();
+    w.ctx.cache.set(`${TOUCHED}:${w.ctx.message.id}`, m);
+  }
+  return m;
+}
+
+function discrepancy(s: InboundShipment, kind: string, key: string, message: string, details: Record<string, unknown>, severity: NewAlert['severity'] = 'warning'): NewAlert {
+  return {
+    type: 'asn_discrepancy',
+    severity,
+    subjectType: 'shipment',
+    subjectId: s.id,
+    message: `ASN ${s.shipment_number}: ${message}`,
+    details: { asnNumber: s.shipment_number, kind, ...details },
+    dedupKey: `asn_discrepancy:${s.id}:${kind}:${key}`,
+  };
+}
+
+/**
+ * Matches one received lot/serial of a WMS receipt against the inbound ASN it names: the ASN lines
+ * of that lot (or serial) take the received quantity, the in-transit stock at the ASN's receiving
+ * location is taken back (up to what is still in transit for the lot), and what cannot match opens
+ * an `asn_discrepancy` alert at once: a lot the ASN does not announce (`wrong_lot`, or
+ * `unexpected_item` for a product it does not list), a serial it does not list
+ * (`unexpected_serial`), a lot already expired on arrival (`expired_on_arrival`). A receipt after
+ * the ASN's expected delivery date opens `shipment_late`. Short and over are judged per lot once
+ * the receipt message is done ({@link reconcileAsnReceipts}). An ASN LotBridge has not seen changes nothing.
+ */
+export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<void> {
+  const trx = w.ctx.trx;
+  const s = await trx<InboundShipment>('shipments').where({ direction: 'inbound', shipment_number: r.asnNumber }).whereNot({ status: 'cancelled' }).forUpdate().first();
+  if (!s) {
+    return;
+  }
+  touched(w).set(s.id, s);
+  const lines = await trx('shipment_lines').where({ shipment_id: s.id }).orderBy('line_no').select<Array<{ id: number; lot_id: string | null; material_id: string | null; serial_id: string | null; serial_number: string | null; quantity_shipped: string | null; quantity_received: string | null }>>('id', 'lot_id', 'material_id', 'serial_id', 'serial_number', 'quantity_shipped', 'quantity_received');
+  const ofLot = lines.filter((l) => l.lot_id === r.lot.id);
+  const day = r.receivedAt.toISOString().slice(0, 10);
+  if (ofLot.length === 0) {
+    const sameItem = lines.some((l) => l.material_id === r.materialId);
+    const kind = sameItem ? 'wrong_lot' : 'unexpected_item';
+    await w.alert(discrepancy(s, kind, r.lot.id, sameItem ? `received lot ${r.lot.lot_number} of GTIN ${r.gtin}, which the ASN does not announce (record ${r.recordId})` : `received GTIN ${r.gtin} lot ${r.lot.lot_number}, which the ASN does not list (record ${r.recordId})`, { gtin: r.gtin, lotNumber: r.lot.lot_number, quantity: r.quantity, recordId: r.recordId }));
+  } else if (r.serial !== undefined && ofLot.some((l) => l.serial_number !== null)) {
+    const line = ofLot.find((l) => l.serial_number === r.serial);
+    if (!line) {
+      await w.alert(discrepancy(s, 'unexpected_serial', `${r.lot.id}:${r.serial}`, `received serial ${r.serial} of lot ${r.lot.lot_number}, which the ASN does not list (record ${r.recordId})`, { gtin: r.gtin, lotNumber: r.lot.lot_number, serial: r.serial, recordId: r.recordId }));
+    } else {
+      await trx('shipment_lines').where({ id: line.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [r.quantity]) });
+    }
+  } else {
+    // the lot's lines fill in order up to what each announced; the rest goes on the last
+    let rest = r.quantity;
+    for (let i = 0; i < ofLot.length && rest > 0; i++) {
+      const l = ofLot[i];
+      const room = i === ofLot.length - 1 ? rest : Math.max(0, Number(l.quantity_shipped ?? 0) - Number(l.quantity_received ?? 0));
+      const take = Math.min(room, rest);
+      if (take > 0) {
+        await trx('shipment_lines').where({ id: l.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [take]) });
+        rest -= take;
+      }
+    }
+  }
+  if (r.lot.expiry !== null && String(r.lot.expiry) < day) {
+    await w.alert(discrepancy(s, 'expired_on_arrival', r.lot.id, `lot ${r.lot.lot_number} (GTIN ${r.gtin}) arrived expired (expiry ${r.lot.expiry}, received ${day})`, { gtin: r.gtin, lotNumber: r.lot.lot_number, expiry: r.lot.expiry, receivedAt: r.receivedAt.toISOString() }, 'critical'));
+  }
+  // the in-transit stock this ASN booked for the lot comes back as it is received
+  if (s.to_location_id && ofLot.length > 0) {
+    const loc = await trx<DbLocationRow>('locations').where({ id: s.to_location_id }).first();
+    const bal = await trx('inventory_balances').where({ lot_id: r.lot.id, location_id: s.to_location_id, stock_state: 'in_transit' }).first<{ quantity: string } | undefined>('quantity');
+    const take = Math.min(r.quantity, Math.max(0, Number(bal?.quantity ?? 0)));
+    if (loc && take > 0) {
+      await w.book({ eventId: r.eventId, lotId: r.lot.id, gtin: r.gtin, lotNumber: r.lot.lot_number, location: loc, stockState: 'in_transit', delta: -take, eventTime: r.receivedAt, reason: 'movement', uom: r.uom, recordId: r.recordId });
+    }
+  }
+  if (s.delivered_at === null) {
+    await trx('shipments').where({ id: s.id }).update({ delivered_at: r.receivedAt, status: 'delivered' });
+    s.delivered_at = r.receivedAt;
+    if (s.expected_at !== null && day > new Date(s.expected_at).toISOString().slice(0, 10)) {
+      await w.alert({
+        type: 'shipment_late', severity: 'warning', subjectType: 'shipment', subjectId: s.id,
+        message: `ASN ${s.shipment_number} arrived ${day}, after its expected delivery ${new Date(s.expected_at).toISOString().slice(0, 10)}`,
+        details: { asnNumber: s.shipment_number, expectedAt: new Date(s.expected_at).toISOString(), deliveredAt: r.receivedAt.toISOString(), partnerId: s.edi_partner_id },
+        dedupKey: `shipment_late:${s.id}`,
+      });
+    }
+  }
+}
+
+/**
+ * After a receipt message: per lot of each ASN it received against, received vs announced. Less than
+ * announced opens `asn_discrepancy` short (closed again when a later receipt completes the lot),
+ * more opens `over`; when every line is complete the shipment becomes `received`.
+ */
+export async function reconcileAsnReceipts(w: WmsWriter): Promise<void> {
+  const trx = w.ctx.trx;
+  for (const s of touched(w).values()) {
+    const perLot = await trx('shipment_lines as l').leftJoin('lots as t', 't.id', 'l.lot_id').where('l.shipment_id', s.id).whereNotNull('l.lot_id').groupBy('l.lot_id', 't.lot_number', 'l.gtin')
+      .select<Array<{ lot_id: string; lot_number: string; gtin: string | null; shipped: string; received: string }>>('l.lot_id', 't.lot_number', 'l.gtin', trx.raw('sum(coalesce(l.quantity_shipped, 0)) AS shipped'), trx.raw('sum(coalesce(l.quantity_received, 0)) AS received'));
+    let complete = true;
+    for (const p of perLot) {
+      const shipped = Number(p.shipped);
+      const received = Number(p.received);
+      const shortKey = `asn_discrepancy:${s.id}:short:${p.lot_id}`;
+      if (received < shipped) {
+        complete = false;
+        await w.alert(discrepancy(s, 'short', p.lot_id, `lot ${p.lot_number} received ${received} of ${shipped} announced`, { gtin: p.gtin, lotNumber: p.lot_number, announced: shipped, received }));
+      } else {
+        await trx('alerts').where({ dedup_key: shortKey, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
+      }
+      if (received > shipped) {
+        await w.alert(discrepancy(s, 'over', p.lot_id, `lot ${p.lot_number} received ${received}, ${received - shipped} more than the ${shipped} announced`, { gtin: p.gtin, lotNumber: p.lot_number, announced: shipped, received }));
+      }
+    }
+    if (complete) {
+      await trx('shipments').where({ id: s.id }).update({ status: 'received' });
+    }
+    await w.ctx.emit('shipment.received', { shipmentId: s.id, asnNumber: s.shipment_number, complete, lots: perLot.map((p) => ({ lotNumber: p.lot_number, announced: Number(p.shipped), received: Number(p.received) })) });
+  }
+  touched(w).clear();
+}
