@@ -7,6 +7,7 @@ import { runHl7Bench } from './hl7.bench';
 import { runTraceBench } from './trace.bench';
 import { runMesBench } from './mes.bench';
 import { runConsoleBench } from './console.bench';
+import { runEdiBench } from './edi.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
@@ -16,7 +17,7 @@ import { fromRoot } from '../src/paths';
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
  * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_MES_RUNS (default 5),
  * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
- * BENCH_ONLY (pipeline|import|hl7|trace|mes|console).
+ * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
  * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database).
  */
@@ -58,6 +59,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'console') {
     results.push(...(await runConsoleBench({ serverUrl, messages: Number(process.env.BENCH_CONSOLE_MESSAGES ?? 1_000_000), iterations: Number(process.env.BENCH_CONSOLE_ITERATIONS ?? 100) })));
+  }
+  if (!only || only === 'edi') {
+    results.push(...(await runEdiBench({ serverUrl, runs: Number(process.env.BENCH_EDI_RUNS ?? 3), small: Number(process.env.BENCH_EDI_SMALL ?? 300) })));
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {

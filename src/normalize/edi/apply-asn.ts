@@ -1,7 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { DbLotRow, DbShipmentRow } from '../../db/tables';
 import { LotBridgeError } from '../../errors';
-import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
@@ -118,33 +117,52 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
     fromPartyId = p.row.id;
   }
   const materials = new Map<string, Material>();
+  const itemMaterials: Material[] = [];
+  for (const item of doc.items) itemMaterials.push(await materialOf(w, item, partner, materials));
+  // lots: one statement for all (found, created provisional with the ASN's expiry, or given the expiry they lacked)
+  const lotKeys = new Map<string, { materialId: string; lotNumber: string; expiry: string | null; production: string | null }>();
+  doc.items.forEach((item, i) => {
+    if (!item.lot) return;
+    const k = `${itemMaterials[i].id}|${item.lot}`;
+    if (!lotKeys.has(k)) lotKeys.set(k, { materialId: itemMaterials[i].id, lotNumber: item.lot, expiry: item.expiry ?? null, production: item.productionDate ?? null });
+  });
   const lots = new Map<string, DbLotRow>();
-  const lines: Array<{ item: AsnItem; material: Material; lot?: DbLotRow; serial?: string; qty: number }> = [];
-  for (const item of doc.items) {
-    const material = await materialOf(w, item, partner, materials);
-    let lot: DbLotRow | undefined;
-    if (item.lot) {
-      const lk = `${material.id}|${item.lot}`;
-      lot = lots.get(lk);
-      if (!lot) {
-        const r = await findOrCreateLot(trx, { materialId: material.id, lotNumber: item.lot, ...(item.expiry ? { expiry: item.expiry } : {}) }, w.lineage);
-        if (r.created) {
-          w.summary.created.lots++;
-          w.ctx.validate(CANONICAL.lot, { id: r.row.id, materialId: material.id, lotNumber: item.lot, expiry: item.expiry ?? null, status: r.row.status, provisional: true });
-        }
-        if (item.productionDate && !r.row.manufactured_at) {
-          await trx('lots').where({ id: r.row.id }).whereNull('manufactured_at').update({ manufactured_at: item.productionDate });
-        }
-        lot = r.row;
-        lots.set(lk, lot);
+  if (lotKeys.size > 0) {
+    const keys = [...lotKeys.values()];
+    const ords = keys.map(() => w.ctx.nextOrdinal());
+    const r = await trx.raw<{ rows: Array<DbLotRow & { created: boolean }> }>(
+      `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::date[], ?::date[], ?::int[]) AS x(id, material_id, lot_number, expiry, manufactured_at, ordinal)),
+       ins AS (INSERT INTO lots (id, material_id, lot_number, expiry, manufactured_at, provisional, source_message_id, ordinal)
+               SELECT id, material_id, lot_number, expiry, manufactured_at, true, ?::uuid, ordinal FROM x
+               ON CONFLICT (material_id, lot_number) DO NOTHING RETURNING *),
+       upd AS (UPDATE lots t SET expiry = coalesce(t.expiry, x.expiry), manufactured_at = coalesce(t.manufactured_at, x.manufactured_at), updated_at = now()
+                 FROM x WHERE t.material_id = x.material_id AND t.lot_number = x.lot_number
+                  AND ((t.expiry IS NULL AND x.expiry IS NOT NULL) OR (t.manufactured_at IS NULL AND x.manufactured_at IS NOT NULL))
+               RETURNING t.*)
+       SELECT ins.*, true AS created FROM ins
+       UNION ALL SELECT upd.*, false FROM upd
+       UNION ALL SELECT t.*, false FROM lots t JOIN x ON t.material_id = x.material_id AND t.lot_number = x.lot_number WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.id = t.id)`,
+      [keys.map(() => uuidv7()), keys.map((k) => k.materialId), keys.map((k) => k.lotNumber), keys.map((k) => k.expiry), keys.map((k) => k.production), ords, w.ctx.message.id] as unknown as string[],
+    );
+    for (const row of r.rows) {
+      const { created, ...lot } = row;
+      lots.set(`${lot.material_id}|${lot.lot_number}`, lot as DbLotRow);
+      if (created) {
+        w.summary.created.lots++;
+        w.ctx.validate(CANONICAL.lot, { id: lot.id, materialId: lot.material_id, lotNumber: lot.lot_number, expiry: lot.expiry ?? null, status: lot.status, provisional: true });
       }
     }
+  }
+  const lines: Array<{ item: AsnItem; material: Material; lot?: DbLotRow; serial?: string; qty: number }> = [];
+  doc.items.forEach((item, i) => {
+    const material = itemMaterials[i];
+    const lot = item.lot ? lots.get(`${material.id}|${item.lot}`) : undefined;
     if (item.serials.length > 0) {
       for (const s of item.serials) lines.push({ item, material, lot, serial: s, qty: 1 });
     } else {
       lines.push({ item, material, lot, qty: item.quantity });
     }
-  }
+  });
   // serials: one statement for all (a 10,000-serial ASN must not cost 10,000 round trips)
   const serialIds = new Map<string, string>();
   const withSerial = lines.filter((l) => l.serial !== undefined && l.lot !== undefined);
@@ -231,9 +249,7 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
       doc.shipFrom?.gln ?? null,
     );
     if (eventId) {
-      for (const p of perLot.values()) {
-        await w.book({ eventId, lotId: p.lot.id, gtin: p.gtin, lotNumber: p.lot.lot_number, location, stockState: 'in_transit', delta: p.qty, eventTime: shippedAt, reason: 'movement', uom: p.material.baseUom, recordId: doc.asnNumber });
-      }
+      await bookInTransit(w, eventId, location, shippedAt, [...perLot.values()], doc.asnNumber);
     }
   }
   await w.ctx.emit('shipment.expected', {
@@ -266,4 +282,42 @@ async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: str
     await w.book({ eventId, lotId: p.lot_id, gtin: '', lotNumber: p.lot_number, location: loc, stockState: 'in_transit', delta: -Number(p.qty), eventTime: new Date(), reason: 'movement', uom: '', recordId: s.shipment_number });
   }
   await w.ctx.audit({ action: 'shipment.cancel', entityType: 'shipment', entityId: s.id, after: { status: 'cancelled' } });
+}
+
+/**
+ * Books the ASN's quantities as in-transit stock, set-based: one statement for the ledger rows and
+ * balances of every lot. A lot whose in-transit balance at this location was counted at or after the
+ * ship time (rare) goes through WmsWriter.book instead, which applies the count rule.
+ */
+async function bookInTransit(
+  w: WmsWriter, eventId: string, location: DbLocationRow, at: Date,
+  perLot: Array<{ lot: DbLotRow; material: Material; qty: number; gtin: string }>, asnNumber: string,
+): Promise<void> {
+  const trx = w.ctx.trx;
+  const counted = new Set(
+    (
+      await trx('inventory_ledger as l').join('trace_events as e', 'e.id', 'l.event_id')
+        .whereIn('l.lot_id', perLot.map((p) => p.lot.id)).where({ 'l.location_id': location.id, 'l.stock_state': 'in_transit', 'e.biz_step': 'cycle_counting' })
+        .where('l.event_time', '>=', at).distinct<Array<{ lot_id: string }>>('l.lot_id')
+    ).map((r) => r.lot_id),
+  );
+  const bulk = perLot.filter((p) => !counted.has(p.lot.id));
+  for (const p of perLot.filter((q) => counted.has(q.lot.id))) {
+    await w.book({ eventId, lotId: p.lot.id, gtin: p.gtin, lotNumber: p.lot.lot_number, location, stockState: 'in_transit', delta: p.qty, eventTime: at, reason: 'movement', uom: p.material.baseUom, recordId: asnNumber });
+  }
+  if (bulk.length === 0) return;
+  for (const p of bulk) {
+    w.ctx.validate(CANONICAL.inventoryChange, { eventId, lotId: p.lot.id, locationId: location.id, location: location.code, gtin: p.gtin, lotNumber: p.lot.lot_number, stockState: 'in_transit', delta: p.qty, eventTime: at.toISOString(), reason: 'movement' });
+  }
+  const ords = bulk.map(() => w.ctx.nextOrdinal());
+  await trx.raw(
+    `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::numeric[], ?::int[]) AS x(lot_id, delta, ordinal)),
+     l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+           SELECT ?::uuid, lot_id, ?::uuid, 'in_transit', delta, ?::timestamptz, ?::uuid, ordinal FROM x)
+     INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+     SELECT lot_id, ?::uuid, 'in_transit', delta FROM x
+     ON CONFLICT (lot_id, location_id, stock_state) DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()`,
+    [bulk.map((p) => p.lot.id), bulk.map((p) => p.qty), ords, eventId, location.id, at, w.ctx.message.id, location.id] as unknown as string[],
+  );
+  w.summary.ledgerRows += bulk.length;
 }
