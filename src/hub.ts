@@ -23,6 +23,8 @@ import { buildServer } from './api/server';
 import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
+import Ajv from 'ajv';
+import { partnerInputSchema, syncConfiguredPartners, type PartnerInput } from './model/edi/edi-partner-admin';
 import { startAuditAnchoring } from './audit/anchor-audit-chains';
 import { ConsoleJobs } from './console/jobs';
 import { QUEUES } from './pipeline/queues';
@@ -77,6 +79,24 @@ export function loadInstances(config: LotBridgeConfig): ConnectorInstanceConfig[
   return instances;
 }
 
+/** Reads `partners[]` (EDI trading partners) of lotbridge.config.json (or LOTBRIDGE_CONFIG_FILE); every entry is checked against the partner schema. */
+export function loadPartners(config: LotBridgeConfig): PartnerInput[] {
+  const file = config.configFile ?? path.resolve('lotbridge.config.json');
+  if (!fs.existsSync(file)) {
+    return [];
+  }
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { partners?: unknown };
+  if (parsed.partners === undefined) {
+    return [];
+  }
+  const validate = new Ajv({ allErrors: true, strict: false }).compile({ type: 'array', items: partnerInputSchema });
+  if (!validate(parsed.partners)) {
+    const problems = (validate.errors ?? []).map((e) => `partners${e.instancePath}: ${e.message ?? 'invalid'}`);
+    throw new LotBridgeError('LB_ERR_CONFIG_INVALID', `${file}: invalid partners[]:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+  return parsed.partners as PartnerInput[];
+}
+
 /** The composition root: config → database → migrations → queues → connectors → API → workers. */
 export async function startHub(config: LotBridgeConfig, logger: Logger, opts: HubOptions): Promise<RunningHub> {
   const t0 = performance.now();
@@ -112,6 +132,10 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       await db.raw("SELECT lotbridge_ensure_message_partition(now() + interval '1 month')");
       if (config.bootstrapAdminKey) {
         await ensureBootstrapKey(db, config.bootstrapAdminKey);
+      }
+      const partners = loadPartners(config);
+      if (partners.length > 0) {
+        logger.info({ partners: await syncConfiguredPartners(db, partners) }, 'EDI trading partners from the config file applied');
       }
       if (config.adminPassword) {
         await ensureBootstrapUser(db, config.adminPassword);

@@ -17,6 +17,7 @@ import { registerDocsRoutes } from './routes/docs.routes';
 import { registerMaterialRoutes } from './routes/materials.routes';
 import { registerLocationRoutes } from './routes/locations.routes';
 import { registerPartyRoutes } from './routes/parties.routes';
+import { registerPartnerRoutes } from './routes/partners.routes';
 import { registerLotRoutes } from './routes/lots.routes';
 import { registerTraceRoutes } from './routes/trace.routes';
 import { registerRecallRoutes } from './routes/recalls.routes';
@@ -131,6 +132,7 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
   registerMaterialRoutes(app, ctx);
   registerLocationRoutes(app, ctx);
   registerPartyRoutes(app, ctx);
+  registerPartnerRoutes(app, ctx);
   registerLotRoutes(app, ctx);
   registerTraceRoutes(app, ctx);
   registerRecallRoutes(app, ctx);

@@ -14,6 +14,7 @@ import { registerImportCommand } from './import.command';
 import { verifyAnswer, verifyAuditLog } from '../audit/verify-audit-log';
 import { anchorAuditChains } from '../audit/anchor-audit-chains';
 import { registerTraceCommands } from './trace.command';
+import { registerPartnerCommands } from './partners.command';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json', '.ndjson': 'application/x-ndjson', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv',
@@ -168,6 +169,8 @@ export function buildProgram(): Command {
         process.exitCode = 1;
       }
     });
+
+  registerPartnerCommands(program, withDb);
 
   const keys = program.command('keys').description('API keys: create, list, revoke');
   keys

@@ -13,7 +13,8 @@ import type { EdiHandlerOptions } from './x12.handler';
 
 function contrlBuilder(read: EdifactRead, partner: DbEdiPartnerRow) {
   return (n: { interchange: number }) => {
-    const b = buildContrl(read.ic, { controlRef: n.interchange, now: new Date(), ...(partner.separators ? { delimiters: partner.separators as Partial<EdifactDelimiters> } : {}) });
+    const ic = partner.our_id ? { ...read.ic, recipientId: partner.our_id, recipientQualifier: partner.our_qualifier ?? read.ic.recipientQualifier } : read.ic;
+    const b = buildContrl(ic, { controlRef: n.interchange, now: new Date(), ...(partner.separators ? { delimiters: partner.separators as Partial<EdifactDelimiters> } : {}) });
     return { ...b, type: 'CONTRL' as const };
   };
 }

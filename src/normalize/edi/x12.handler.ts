@@ -17,7 +17,7 @@ export interface EdiHandlerOptions {
 
 function ackBuilder(read: X12Read, partner: DbEdiPartnerRow) {
   return (n: { interchange: number; group: number }) =>
-    buildX12Ack(read.ic, {
+    buildX12Ack(partner.our_id ? { ...read.ic, receiverId: partner.our_id, receiverQualifier: partner.our_qualifier ?? read.ic.receiverQualifier } : read.ic, {
       type: partner.ack_type === '999' ? '999' : '997',
       interchangeControlNumber: n.interchange,
       groupControlNumber: n.group,
