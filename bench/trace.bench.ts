@@ -166,11 +166,11 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   const shipLines = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ship')).rows[0].n);
   const shipments = Math.max(1, Math.floor(shipLines / 8));
   await db.raw(`INSERT INTO shipments (id, shipment_number, direction, to_party_id, ship_to, status, shipped_at, expected_at, delivered_at, source_message_id, ordinal)
-    SELECT gen_random_uuid(), 'OUT-' || lpad(i::text, 7, '0'), 'outbound', p.id, 'C' || lpad((i % ${CUSTOMERS} + 1)::text, 5, '0'),
-           CASE WHEN i % 100 = 0 THEN 'planned' WHEN i % 25 = 0 THEN 'in_transit' WHEN i % 20 = 0 THEN 'shipped' ELSE 'delivered' END,
-           timestamptz '2025-03-01' + (i || ' minutes')::interval, timestamptz '2025-03-03' + (i || ' minutes')::interval,
-           CASE WHEN i % 100 = 0 OR i % 25 = 0 OR i % 20 = 0 THEN NULL ELSE timestamptz '2025-03-02' + (i || ' minutes')::interval END, '${msg(50)}', i
-      FROM generate_series(0, ${shipments - 1}) i JOIN bench_party p ON p.i = i % ${CUSTOMERS}`);
+    SELECT gen_random_uuid(), 'OUT-' || lpad(gs.n::text, 7, '0'), 'outbound', p.id, 'C' || lpad((gs.n % ${CUSTOMERS} + 1)::text, 5, '0'),
+           CASE WHEN gs.n % 100 = 0 THEN 'planned' WHEN gs.n % 25 = 0 THEN 'in_transit' WHEN gs.n % 20 = 0 THEN 'shipped' ELSE 'delivered' END,
+           timestamptz '2025-03-01' + (gs.n || ' minutes')::interval, timestamptz '2025-03-03' + (gs.n || ' minutes')::interval,
+           CASE WHEN gs.n % 100 = 0 OR gs.n % 25 = 0 OR gs.n % 20 = 0 THEN NULL ELSE timestamptz '2025-03-02' + (gs.n || ' minutes')::interval END, '${msg(50)}', gs.n + 1
+      FROM generate_series(0, ${shipments - 1}) gs(n) JOIN bench_party p ON p.i = gs.n % ${CUSTOMERS}`);
   await db.raw(`CREATE UNLOGGED TABLE bench_shipment AS SELECT row_number() OVER (ORDER BY shipment_number) - 1 AS i, id, to_party_id FROM shipments WHERE direction = 'outbound'`);
   await db.raw(`CREATE INDEX ON bench_shipment (i)`);
   await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, uom, source_message_id, ordinal)
@@ -185,11 +185,11 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'ship', lot_id, material_id, NULL, n FROM bench_ship`);
   const usages = Math.min(100_000, Math.max(0, Math.floor(o.events * 0.1)));
   await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'use', b.id, b.material_id, NULL, g FROM generate_series(1, ${usages}) g
-      JOIN bench_lot b ON b.level = 3 + (g % 4) AND b.idx = (g * 7919) % ${Math.min(...levels.slice(3))}`);
+      JOIN bench_lot b ON b.level = 3 + (g % 4) AND b.idx = (g::bigint * 7919) % (ARRAY[${levels.join(',')}])[3 + (g % 4) + 1]`);
   const sofar = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ev')).rows[0].n);
   const fill = Math.max(0, o.events - sofar);
   await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), CASE WHEN g % 2 = 0 THEN 'store' ELSE 'pick' END, b.id, b.material_id, NULL, g FROM generate_series(1, ${fill}) g
-      JOIN bench_lot b ON b.level = g % 7 AND b.idx = (g * 104729) % ${Math.min(...levels)}`);
+      JOIN bench_lot b ON b.level = g % 7 AND b.idx = (g::bigint * 104729) % (ARRAY[${levels.join(',')}])[g % 7 + 1]`);
   await db.raw(`INSERT INTO trace_events (id, type, action, biz_step, disposition, event_time, event_time_zone_offset, location_id, biz_transactions, source_message_id, ordinal)
     SELECT e.id,
            CASE e.kind WHEN 'make' THEN 'TransformationEvent' WHEN 'use' THEN 'TransactionEvent' ELSE 'ObjectEvent' END,
@@ -372,7 +372,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
       pass: rs.max <= 200,
       notes: 'target ≤ 200 ms (absolute, every recall); ratio = p95 ÷ lot-view p99',
     });
-    const big = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [largest], reason: 'bench: largest raw lot', class: 'I' }) });
+    const big = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [{ material: largest.material, lot: largest.lot }], reason: 'bench: largest raw lot', class: 'I' }) });
     if (big.status !== 201) throw new Error(`recall of the largest raw lot: ${big.status}`);
     results.push({
       name: `recall impact snapshot of the largest raw lot (${big.body.impact.totals.lots} lots, ${big.body.impact.totals.customers} customers, ${big.body.impact.unitsByCustomer.length} customer rows)`,

@@ -10,7 +10,36 @@ import type { Knex } from 'knex';
  *   recall_serials for serials named in a recall.
  * - indexes the forward/backward trace needs (serial number look-up, usages by serial, shipment lines by serial).
  */
+const CHAIN_TRIGGER_BODY = (seqLine: string): string => `
+    CREATE OR REPLACE FUNCTION lotbridge_audit_chain() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE last_row record;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(hashtext('lotbridge_audit:' || NEW.chain));${seqLine}
+      SELECT chain_seq, hash INTO last_row FROM audit_log WHERE chain = NEW.chain ORDER BY chain_seq DESC LIMIT 1;
+      IF last_row IS NULL THEN
+        NEW.chain_seq := 1;
+        NEW.prev_hash := repeat('0', 64);
+      ELSE
+        NEW.chain_seq := last_row.chain_seq + 1;
+        NEW.prev_hash := last_row.hash;
+      END IF;
+      NEW.at := coalesce(NEW.at, now());
+      NEW.hash := lotbridge_audit_digest(NEW);
+      RETURN NEW;
+    END $$
+  `;
+
 export async function up(knex: Knex): Promise<void> {
+  // seq is drawn under the chain's lock, so within a chain seq grows with chain_seq even when
+  // transactions append to one chain concurrently (the column default drew it before the lock);
+  // audit verify can then detect reordered rows. Rows written before this migration keep their
+  // seq: lotbridge_audit_ordered_from() is the highest seq of that time, and the order check
+  // starts after it.
+  await knex.raw(CHAIN_TRIGGER_BODY(`
+      NEW.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));`));
+  const max = await knex.raw<{ rows: Array<{ m: string }> }>(`SELECT coalesce(max(seq), 0)::text AS m FROM audit_log`);
+  await knex.raw(`CREATE OR REPLACE FUNCTION lotbridge_audit_ordered_from() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT ${BigInt(max.rows[0].m).toString()}::bigint $$`);
   await knex.raw(`
     CREATE TABLE audit_anchors (
       id bigserial PRIMARY KEY,
@@ -94,4 +123,6 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP FUNCTION IF EXISTS lotbridge_anchor_chain()');
   await knex.raw('DROP FUNCTION IF EXISTS lotbridge_anchor_digest(audit_anchors)');
   await knex.raw('DROP TABLE IF EXISTS audit_anchors');
+  await knex.raw('DROP FUNCTION IF EXISTS lotbridge_audit_ordered_from()');
+  await knex.raw(CHAIN_TRIGGER_BODY(''));
 }

@@ -36,7 +36,7 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
               hash = lotbridge_audit_digest(a) AS hash_ok,
               prev_hash = coalesce(lag(hash) OVER w, repeat('0', 64)) AS link_ok,
               chain_seq = coalesce(lag(chain_seq) OVER w, 0) + 1 AS seq_ok,
-              seq > coalesce(lag(seq) OVER w, 0) AS order_ok,
+              (seq <= lotbridge_audit_ordered_from() OR seq > coalesce(lag(seq) OVER w, 0)) AS order_ok,
               lag(seq) OVER w AS prev_seq, lag(chain_seq) OVER w AS prev_chain_seq
          FROM audit_log a ${where}
        WINDOW w AS (PARTITION BY chain ORDER BY chain_seq)
@@ -70,7 +70,8 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
 /**
  * Recomputes every audit row's hash (lotbridge_audit_digest, the function the insert trigger uses),
  * checks each row's prev_hash against the previous row of its chain, the chain sequence for gaps,
- * and that seq grows with the chain sequence (no reordering). Then checks the anchors: the anchor
+ * and that seq grows with the chain sequence (no reordering; for rows written since migration
+ * 20260301001000, which draws seq under the chain lock). Then checks the anchors: the anchor
  * table's own hash chain, that every anchor has its `audit:anchor` log row and back, and that the
  * newest anchored head of every chain still exists with the anchored hash (tail truncation).
  * Rows cannot be changed through SQL (the triggers refuse); a break means someone went around them

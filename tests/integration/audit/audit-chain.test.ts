@@ -64,6 +64,19 @@ describe('audit chain', () => {
     }
   });
 
+  it('keeps seq in chain order when transactions append to one chain at once (no false "reordered")', async () => {
+    await Promise.all(Array.from({ length: 6 }, (_, w) => t.db.transaction(async (trx) => {
+      for (let b = 0; b < 3; b++) {
+        await trx.raw(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id)
+          SELECT 'pipeline:wms:01', 'connector:wms', 'message.processed', 'inbound_message', ? || '-' || g FROM generate_series(1, 50) g`, [`w${w}b${b}`]);
+      }
+    })));
+    const rows = await t.db('audit_log').where({ chain: 'pipeline:wms:01' }).orderBy('chain_seq').select('seq');
+    expect(rows).toHaveLength(900);
+    expect(rows.every((r, i) => i === 0 || Number(r.seq) > Number(rows[i - 1].seq))).toBe(true);
+    expect((await verify()).body).toEqual({ ok: true, rows: 916 });
+  });
+
   it('detects a row edited behind the triggers and names it', async () => {
     const seq = await seqOf('recall', 3);
     await asSuperuser("UPDATE audit_log SET after = '{\"status\":\"released\"}' WHERE seq = ?", [seq]);
