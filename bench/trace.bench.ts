@@ -162,7 +162,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   const top = levels.length - 1;
   await db.raw(`CREATE UNLOGGED TABLE bench_ship AS
     SELECT b.id AS lot_id, b.material_id, b.idx, g AS n, (b.idx * 31 + g * 97) % ${CUSTOMERS} AS cust
-      FROM bench_lot b CROSS JOIN LATERAL generate_series(1, 1 + floor(${o.fanout - 1} * power(random(), 8))::int) g WHERE b.level = ${top}`);
+      FROM bench_lot b CROSS JOIN LATERAL generate_series(1, 1 + floor(${o.fanout - 1} * power(random() + 0 * b.idx, 8))::int) g WHERE b.level = ${top}`);
   const shipLines = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ship')).rows[0].n);
   const shipments = Math.max(1, Math.floor(shipLines / 8));
   await db.raw(`INSERT INTO shipments (id, shipment_number, direction, to_party_id, ship_to, status, shipped_at, expected_at, delivered_at, source_message_id, ordinal)

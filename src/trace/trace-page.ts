@@ -291,7 +291,7 @@ export async function traceLots(
   let rows = 0;
   let last: { l: string; k: number; x: string } | undefined;
   let more = false;
-  let chunk = 32;
+  let chunk = 100;
   let pos = start;
   const infos = new Map<string, LotInfo>();
   outer: while (pos < order.length || (await more_lots())) {
@@ -351,11 +351,11 @@ export async function traceLots(
       }
     }
     pos += ids.length;
-    chunk = Math.min(chunk * 4, 1000);
+    chunk = Math.min(chunk * 5, 1000);
   }
 
   // small traces are walked to the end, so their summary holds the totals
-  await walk.walk(opts.eagerLots ?? 5000);
+  await walk.walk(opts.eagerLots ?? 1000);
   for (const l of tables.lots) l.via = (walk.edgesInto.get(l.lotId) ?? []).map((e) => (direction === 'forward' ? e.from : e.to));
 
   // graph of this page: its lots, the links into them, and the parties/locations its rows name
