@@ -186,64 +186,69 @@ async function lotInfo(db: Db, ids: string[]): Promise<Map<string, LotInfo>> {
   return new Map(r.rows.map((x) => [x.id, x]));
 }
 
-/** Detail rows of one kind for lots `ids` in lot order (ord), then key; at most `limit`. `after` resumes inside the first lot. */
+/**
+ * Detail rows of one kind for lots `ids` in lot order (ord), then key; at most `limit`. `after`
+ * resumes inside the first lot. Each lot's rows come from a LATERAL index scan capped at `limit`
+ * (the planner would otherwise hash-join whole tables for long id lists).
+ */
 async function details(
   db: Db, kind: Kind, direction: TraceDirection, ids: string[], limit: number, after: string | undefined, serialId: string | undefined, rootIds: Set<string>,
 ): Promise<Array<{ lot_id: string; key: string; row: Record<string, unknown> }>> {
-  const afterSql = ' AND (x.ord > 1 OR x.k > ? COLLATE "C")';
-  // a serial subject: its own lot's rows are those of the serial only
-  const serialSql = serialId && rootIds.size > 0 ? ` AND (NOT (x.lot_id = ANY(?::uuid[])) OR x.serial_id = ?)` : '';
-  const params: Knex.RawBinding[] = [ids];
+  const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
+  const numericKey = kind === 'onHand' || kind === 'shipments';
+  const cond: string[] = [];
+  const condParams: Knex.RawBinding[] = [];
+  if (after !== undefined) {
+    cond.push(`(u.ord > 1 OR ${alias}.id > ?::${numericKey ? 'bigint' : 'uuid'})`);
+    condParams.push(numericKey ? String(BigInt(after)) : after);
+  }
+  // a serial subject: its own lot's rows are those of the serial only (no lot stock)
+  if (serialId && rootIds.size > 0) {
+    if (kind === 'onHand') {
+      cond.push('NOT (b.lot_id = ANY(?::uuid[]))');
+      condParams.push([...rootIds]);
+    } else if (kind === 'shipments' || kind === 'consumption') {
+      cond.push(`(NOT (${alias}.lot_id = ANY(?::uuid[])) OR ${alias}.serial_id = ?)`);
+      condParams.push([...rootIds], serialId);
+    }
+  }
+  const where = cond.map((c) => ` AND ${c}`).join('');
   let sql: string;
   if (kind === 'onHand') {
-    sql = `SELECT * FROM (SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, loc.code AS location, loc.name AS location_name,
+    sql = `SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, loc.code AS location, loc.name AS location_name,
                   coalesce(p.code, p.gln) AS party, x.stock_state, x.quantity
              FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             JOIN inventory_balances x ON x.lot_id = u.id
+             CROSS JOIN LATERAL (SELECT * FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${limit}) x
              JOIN locations loc ON loc.id = x.location_id
-             LEFT JOIN parties p ON p.id = loc.party_id
-            WHERE x.quantity <> 0) x WHERE true`;
-    if (serialId && rootIds.size > 0) {
-      sql += ` AND NOT (x.lot_id = ANY(?::uuid[]))`;
-      params.push([...rootIds]);
-    }
+             LEFT JOIN parties p ON p.id = loc.party_id`;
   } else if (kind === 'shipments') {
     const dir = direction === 'forward' ? 'outbound' : 'inbound';
     const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id';
-    sql = `SELECT * FROM (SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, x.serial_id, s.id AS shipment_id, s.shipment_number, s.direction, s.status,
+    sql = `SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, x.serial_id, s.id AS shipment_id, s.shipment_number, s.direction, s.status,
                   p.code AS party_code, p.gln AS party_gln, p.name AS party_name, s.ship_to, sr.serial_number,
                   coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected) AS quantity, x.uom, s.shipped_at, s.delivered_at
              FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             JOIN shipment_lines x ON x.lot_id = u.id
-             JOIN shipments s ON s.id = x.shipment_id AND s.direction = '${dir}'
+             CROSS JOIN LATERAL (SELECT sl.* FROM shipment_lines sl JOIN shipments s0 ON s0.id = sl.shipment_id AND s0.direction = '${dir}'
+                                  WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${limit}) x
+             JOIN shipments s ON s.id = x.shipment_id
              LEFT JOIN parties p ON p.id = ${partyCol}
-             LEFT JOIN serials sr ON sr.id = x.serial_id) x WHERE true`;
-    if (serialId && rootIds.size > 0) {
-      sql += serialSql;
-      params.push([...rootIds], serialId);
-    }
+             LEFT JOIN serials sr ON sr.id = x.serial_id`;
   } else if (kind === 'consumption') {
-    sql = `SELECT * FROM (SELECT x.lot_id, x.id::text AS k, u.ord, x.serial_id, x.used_at, x.used_at_offset, p.gln AS party_gln, p.code AS party_code, p.name AS party_name,
+    sql = `SELECT x.lot_id, x.id::text AS k, u.ord, x.serial_id, x.used_at, x.used_at_offset, p.gln AS party_gln, p.code AS party_code, p.name AS party_name,
                   loc.code AS location, sr.serial_number, x.quantity, x.uom, x.procedure_code, x.procedure_ref_hmac
              FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             JOIN device_usages x ON x.lot_id = u.id
+             CROSS JOIN LATERAL (SELECT * FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${limit}) x
              JOIN locations loc ON loc.id = x.location_id
              LEFT JOIN parties p ON p.id = x.party_id
-             LEFT JOIN serials sr ON sr.id = x.serial_id) x WHERE true`;
-    if (serialId && rootIds.size > 0) {
-      sql += serialSql;
-      params.push([...rootIds], serialId);
-    }
+             LEFT JOIN serials sr ON sr.id = x.serial_id`;
   } else {
-    sql = `SELECT * FROM (SELECT x.lot_id, x.id::text AS k, u.ord, x.test_code, x.test_name, x.result, x.value, x.unit, x.disposition, x.inspected_at
+    sql = `SELECT x.lot_id, x.id::text AS k, u.ord, x.test_code, x.test_name, x.result, x.value, x.unit, x.disposition, x.inspected_at
              FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             JOIN quality_results x ON x.lot_id = u.id) x WHERE true`;
+             CROSS JOIN LATERAL (SELECT * FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${limit}) x`;
   }
-  if (after !== undefined) {
-    sql += afterSql;
-    params.push(after);
-  }
-  sql += ` ORDER BY x.ord, x.k COLLATE "C" LIMIT ${limit}`;
+  // uuid keys order as their hex text does ("C" collation); bigint keys are zero-padded
+  sql = `SELECT * FROM (${sql}) z ORDER BY z.ord, z.k COLLATE "C" LIMIT ${limit}`;
+  const params: Knex.RawBinding[] = [ids, ...condParams];
   const r = await db.raw<{ rows: Array<Record<string, unknown> & { lot_id: string; k: string }> }>(sql, params);
   return r.rows.map((row) => ({ lot_id: row.lot_id, key: row.k, row }));
 }
@@ -291,7 +296,11 @@ export async function traceLots(
   let rows = 0;
   let last: { l: string; k: number; x: string } | undefined;
   let more = false;
-  let chunk = 100;
+  // lots fetched per round: grows with the room left ÷ rows per lot seen so far (distribution
+  // lots with hundreds of shipment lines fill a page from a few dozen lots)
+  let chunk = Math.min(50, limit);
+  let lotsSeen = 0;
+  const rowsAtStart = 0;
   let pos = start;
   const infos = new Map<string, LotInfo>();
   outer: while (pos < order.length || (await more_lots())) {
@@ -351,7 +360,9 @@ export async function traceLots(
       }
     }
     pos += ids.length;
-    chunk = Math.min(chunk * 5, 1000);
+    lotsSeen += ids.length;
+    const perLot = Math.max(1, (rows - rowsAtStart) / Math.max(1, lotsSeen));
+    chunk = Math.max(10, Math.min(1000, Math.ceil(((limit - rows) / perLot) * 1.2)));
   }
 
   // small traces are walked to the end, so their summary holds the totals
