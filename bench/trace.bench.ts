@@ -388,6 +388,8 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
     // audit append while "the pipeline writes": writers like the pipeline's (canonical rows + their audit rows in one transaction)
     await db.raw(`CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES)`);
     await db.raw(`CREATE SEQUENCE bench_chain_seq`);
+    await db.raw(`CREATE SEQUENCE bench_plain_seq`);
+    await db.raw(`ALTER TABLE audit_plain ALTER COLUMN seq SET DEFAULT nextval('bench_plain_seq')`);
     await db.raw(`CREATE TABLE bench_canonical (id bigserial PRIMARY KEY, lot_id uuid, qty numeric, at timestamptz DEFAULT now())`);
     const append = async (table: 'audit_log' | 'audit_plain', seconds: number): Promise<number> => {
       const writers = 4;

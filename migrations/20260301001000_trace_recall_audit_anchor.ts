@@ -36,8 +36,11 @@ export async function up(knex: Knex): Promise<void> {
   // audit verify can then detect reordered rows. Rows written before this migration keep their
   // seq: lotbridge_audit_ordered_from() is the highest seq of that time, and the order check
   // starts after it.
+  const seqName = (await knex.raw<{ rows: Array<{ s: string }> }>(`SELECT pg_get_serial_sequence('audit_log', 'seq') AS s`)).rows[0].s;
+  // the trigger draws seq, so the column default (which would draw one more before the lock) goes
+  await knex.raw(`ALTER TABLE audit_log ALTER COLUMN seq DROP DEFAULT`);
   await knex.raw(CHAIN_TRIGGER_BODY(`
-      NEW.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));`));
+      NEW.seq := nextval('${seqName}');`));
   const max = await knex.raw<{ rows: Array<{ m: string }> }>(`SELECT coalesce(max(seq), 0)::text AS m FROM audit_log`);
   await knex.raw(`CREATE OR REPLACE FUNCTION lotbridge_audit_ordered_from() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT ${BigInt(max.rows[0].m).toString()}::bigint $$`);
   await knex.raw(`
@@ -125,4 +128,6 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP TABLE IF EXISTS audit_anchors');
   await knex.raw('DROP FUNCTION IF EXISTS lotbridge_audit_ordered_from()');
   await knex.raw(CHAIN_TRIGGER_BODY(''));
+  const seqName = (await knex.raw<{ rows: Array<{ s: string }> }>(`SELECT pg_get_serial_sequence('audit_log', 'seq') AS s`)).rows[0].s;
+  await knex.raw(`ALTER TABLE audit_log ALTER COLUMN seq SET DEFAULT nextval('${seqName}'::regclass)`);
 }
