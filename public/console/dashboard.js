@@ -11,7 +11,10 @@
   function fmtAge(s) { if (s === null) return 'none'; if (s < 120) return s + ' s'; if (s < 7200) return Math.round(s / 60) + ' min'; return Math.round(s / 3600) + ' h'; }
   function render(k) {
     document.getElementById('kpi-at').textContent = 'as of ' + k.at.replace('T', ' ').slice(0, 19) + 'Z';
-    var minutes = Array.from(new Set(k.rates.map(function (r) { return r.minute; }))).sort();
+    // every minute of the last hour, so quiet minutes show as 0
+    var end = Math.floor(Date.parse(k.at) / 60000) * 60000;
+    var minutes = [];
+    for (var t = end - 59 * 60000; t <= end; t += 60000) minutes.push(new Date(t).toISOString().replace(/\.\d+Z$/, '.000Z'));
     var connectors = Array.from(new Set(k.rates.map(function (r) { return r.connector; }))).sort();
     var rates = chart('chart-rates', 'line', { scales: { y: { beginAtZero: true } } });
     rates.data.labels = minutes.map(hhmm);

@@ -62,10 +62,10 @@ export function registerDashboard(scope: FastifyInstance, ctx: HubApiContext): v
         <div class="kpi"><span class="n" id="kpi-failed">–</span><span>failed / rejected (24 h)</span></div>
         <div class="kpi"><span class="n" id="kpi-p95">–</span><span>p95 processing latency (last minute)</span></div></div>
       <div class="charts">
-        <figure><figcaption>Messages per minute by connector (last hour)</figcaption><canvas id="chart-rates" height="220"></canvas></figure>
-        <figure><figcaption>Failures by error code (24 h)</figcaption><canvas id="chart-failures" height="220"></canvas></figure>
-        <figure><figcaption>Ingest queue by state</figcaption><canvas id="chart-queue" height="220"></canvas></figure>
-        <figure><figcaption>Processing latency p50 / p95 (seconds)</figcaption><canvas id="chart-latency" height="220"></canvas></figure>
+        <figure><figcaption>Messages per minute by connector (last hour)</figcaption><div class="chart-box"><canvas id="chart-rates"></canvas></div></figure>
+        <figure><figcaption>Failures by error code (24 h)</figcaption><div class="chart-box"><canvas id="chart-failures"></canvas></div></figure>
+        <figure><figcaption>Ingest queue by state</figcaption><div class="chart-box"><canvas id="chart-queue"></canvas></div></figure>
+        <figure><figcaption>Processing latency p50 / p95 (seconds)</figcaption><div class="chart-box"><canvas id="chart-latency"></canvas></div></figure>
       </div>`;
     return reply.header('cache-control', 'no-store').type('text/html; charset=utf-8')
       .header('content-security-policy', "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
