@@ -25,6 +25,7 @@ import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
 import Ajv from 'ajv';
 import { partnerInputSchema, syncConfiguredPartners, type PartnerInput } from './model/edi/edi-partner-admin';
+import { startEdiMonitor } from './model/edi/edi-monitor';
 import { startAuditAnchoring } from './audit/anchor-audit-chains';
 import { ConsoleJobs } from './console/jobs';
 import { QUEUES } from './pipeline/queues';
@@ -116,6 +117,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let ingestService: IngestService | undefined;
   let threads: WorkerThreads | undefined;
   let anchoring: { stop(): Promise<void> } | undefined;
+  let ediMonitor: { stop(): Promise<void> } | undefined;
   let consoleJobs: ConsoleJobs | undefined;
   let boardQueues: HubQueue[] = [];
   try {
@@ -248,6 +250,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       if (config.auditAnchorIntervalMs > 0) {
         anchoring = startAuditAnchoring(db, config.auditAnchorIntervalMs, logger.child({ scope: 'audit' }));
       }
+      // partner_ack_missing and shipment_late (ASNs not arrived by their date), once a minute
+      ediMonitor = startEdiMonitor(db, 60_000, logger.child({ scope: 'edi' }));
     }
     logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
 
@@ -281,6 +285,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         }
         abort.abort();
         await anchoring?.stop();
+        await ediMonitor?.stop();
         await threads?.stop();
         await hubConsoleJobs.close();
         await Promise.all(boardQueues.map((q) => q.close()));

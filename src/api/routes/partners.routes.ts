@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { LotBridgeError } from '../../errors';
 import { requireRole, type ApiContext } from '../context';
+import { sendEdiDocument, type SendEdiInput } from '../../model/edi/send-edi-document';
 import { createPartner, getPartner, listPartners, partnerInputSchema, updatePartner, type PartnerInput } from '../../model/edi/edi-partner-admin';
 
 const { required: _required, ...putSchema } = partnerInputSchema;
@@ -35,6 +36,19 @@ export function registerPartnerRoutes(app: FastifyInstance, ctx: ApiContext): vo
     await getPartner(ctx.db, req.params.id);
     return updatePartner(ctx.db, req.params.id, req.body, `api-key:${req.principal?.name ?? 'unknown'}`);
   });
+
+  app.post<{ Params: { id: string }; Body: Omit<SendEdiInput, 'partnerId'> }>(
+    '/api/v1/partners/:id/outbound',
+    {
+      preHandler: requireRole('operator'),
+      schema: { body: { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { enum: ['850', 'ORDERS', '856', 'DESADV'] }, poId: { type: 'string', format: 'uuid' }, shipmentId: { type: 'string', format: 'uuid' } } } },
+    },
+    async (req, reply) => {
+      await getPartner(ctx.db, req.params.id);
+      const r = await sendEdiDocument(ctx.db, { ...req.body, partnerId: req.params.id }, `api-key:${req.principal?.name ?? 'unknown'}`);
+      return reply.status(201).send(r);
+    },
+  );
 
   app.post<{ Params: { id: string } }>('/api/v1/messages/:id/ack/resend', { preHandler: requireRole('operator') }, async (req, reply) => {
     const id = req.params.id;

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
-import type { EdiParty, InventoryReportDocument, InvoiceDocument, OrderDocument, ReceivingAdviceDocument } from '../../parsers/edi/edi-documents';
+import type { EdiParty, FunctionalAckDocument, InventoryReportDocument, InvoiceDocument, OrderDocument, ReceivingAdviceDocument } from '../../parsers/edi/edi-documents';
 import type { WmsWriter } from '../wms/wms-writer';
 
 async function partyId(w: WmsWriter, p: EdiParty | undefined, role: 'customer' | 'supplier'): Promise<string | null> {
@@ -157,4 +157,22 @@ export async function applyReceivingAdvice(w: WmsWriter, doc: ReceivingAdviceDoc
     await w.ctx.audit({ action: 'shipment.receipt_confirmed', entityType: 'shipment', entityId: ship.id, after: { adviceNumber: doc.adviceNumber, findings } });
   }
   return { kind: 'receiving_advice', shipmentMatched: ship !== undefined, linesUpdated, findings };
+}
+
+/**
+ * A partner's 997/999/TA1/CONTRL for a document we sent: the outbound message it names (by our GS06,
+ * or our ISA13 / UNB 0020) gets `acknowledged_at` and the partner's verdict, which stops the
+ * `partner_ack_missing` watch and closes its alert. Acknowledgements are never acknowledged in turn.
+ */
+export async function applyFunctionalAck(w: WmsWriter, doc: FunctionalAckDocument, partner: DbEdiPartnerRow): Promise<Record<string, unknown>> {
+  const trx = w.ctx.trx;
+  const q = trx('edi_outbound_messages').where({ partner_id: partner.id }).whereNotIn('type', ['997', '999', 'TA1', 'CONTRL']);
+  if (doc.ref.groupControlNumber !== undefined) void q.where({ group_control_number: doc.ref.groupControlNumber });
+  else void q.where({ control_number: String(doc.ref.interchangeControlNumber ?? '').padStart(9, '0') });
+  const rows = await q.update({ acknowledged_at: trx.fn.now(), acknowledged_by: `${doc.status}:${doc.code}` }).returning<Array<{ id: string; type: string }>>(['id', 'type']);
+  for (const r of rows) {
+    await trx('alerts').where({ dedup_key: `partner_ack_missing:${r.id}`, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now() });
+    await w.ctx.emit('edi.acknowledged', { outboundMessageId: r.id, type: r.type, partnerId: partner.id, status: doc.status, code: doc.code });
+  }
+  return { kind: 'functional_ack', matched: rows.length, status: doc.status, ...doc.ref };
 }

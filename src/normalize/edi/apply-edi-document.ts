@@ -3,7 +3,7 @@ import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
 import type { EdiDocument } from '../../parsers/edi/edi-documents';
 import type { WmsWriter } from '../wms/wms-writer';
 import { applyAsn } from './apply-asn';
-import { applyInboundOrder, applyInventoryReport, applyInvoice, applyOrderResponse, applyReceivingAdvice } from './apply-edi-business';
+import { applyFunctionalAck, applyInboundOrder, applyInventoryReport, applyInvoice, applyOrderResponse, applyReceivingAdvice } from './apply-edi-business';
 
 /** The alert raised when LOTBRIDGE_EDI_UNKNOWN_PARTNERS=accept let an unknown sender in. */
 export function provisionalPartnerAlert(partner: DbEdiPartnerRow, qualifier: string): NewAlert {
@@ -45,6 +45,8 @@ export async function applyEdiDocument(w: WmsWriter, doc: EdiDocument, partner: 
     case 'receiving_advice':
       facts = await applyReceivingAdvice(w, doc, partner);
       break;
+    case 'functional_ack':
+      return applyFunctionalAck(w, doc, partner);
   }
   if (doc.kind !== 'asn') {
     // an ASN is announced by shipment.expected (its lines can run to thousands)

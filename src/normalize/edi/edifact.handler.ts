@@ -46,8 +46,10 @@ export function createEdifactHandler(opts: EdiHandlerOptions): MessageHandler {
       for (const rm of read.messages) {
         if (rm.doc) results.push({ message: rm.msg.type, ref: rm.msg.ref, ...(await applyEdiDocument(w, rm.doc, partner)) });
       }
-      const ack = await storeEdiAck(ctx.trx, { partner, inboundMessageId: ctx.message.id, standard: 'edifact', build: contrlBuilder(read, partner) });
-      await ctx.emit(ack.event.type, ack.event.payload);
+      // a CONTRL is never answered with a CONTRL
+      const onlyAcks = read.messages.every((m) => m.msg.type === 'CONTRL');
+      const ack = onlyAcks ? undefined : await storeEdiAck(ctx.trx, { partner, inboundMessageId: ctx.message.id, standard: 'edifact', build: contrlBuilder(read, partner) });
+      if (ack) await ctx.emit(ack.event.type, ack.event.payload);
       const recordErrors = read.messages.filter((m) => !m.doc).flatMap((m) => m.msg.issues.map((i) => i.error.toJSON()));
       const types = [...new Set(read.messages.map((m) => m.msg.type))].join(',');
       return {
@@ -57,7 +59,7 @@ export function createEdifactHandler(opts: EdiHandlerOptions): MessageHandler {
         summary: {
           interchange: ic.controlRef, partner: partner.interchange_id, syntax: `${ic.syntaxId}:${ic.syntaxVersion}`, charset: ic.charset,
           messages: read.messages.length, accepted: results.length, rejected: read.messages.length - results.length,
-          ack: { type: ack.view.type, status: ack.view.status, controlNumber: ack.view.controlNumber }, documents: results, warnings: ic.warnings,
+          ack: ack ? { type: ack.view.type, status: ack.view.status, controlNumber: ack.view.controlNumber } : null, documents: results, warnings: ic.warnings,
           created: w.summary.created, events: w.summary.events, alerts: w.summary.alerts,
         },
       };

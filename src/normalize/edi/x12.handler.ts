@@ -54,6 +54,14 @@ export function createX12Handler(opts: EdiHandlerOptions): MessageHandler {
         await w.alert(provisionalPartnerAlert(partner, ic.senderQualifier));
       }
       const bad = firstX12Error(read);
+      if (!ic.envelopeError && read.sets.length === 0 && ic.ta1s.length > 0) {
+        // an interchange acknowledgement (TA1) of ours: recorded, never answered
+        const acks = [];
+        for (const t of ic.ta1s) {
+          acks.push(await applyEdiDocument(w, { kind: 'functional_ack', ref: { interchangeControlNumber: t.controlNumber }, status: t.code === 'R' ? 'rejected' : 'accepted', code: `${t.code}/${t.note}` }, partner));
+        }
+        return { status: 'processed', messageType: 'TA1', summary: { interchange: ic.controlNumber, partner: partner.interchange_id, ta1: acks } };
+      }
       if (ic.envelopeError || !read.sets.some((s) => s.doc)) {
         throw bad ?? new LotBridgeError('LB_ERR_X12_STRUCTURE', 'the interchange holds no transaction set');
       }
@@ -63,8 +71,10 @@ export function createX12Handler(opts: EdiHandlerOptions): MessageHandler {
           results.push({ set: rs.set.id, controlNumber: rs.set.controlNumber, ...(await applyEdiDocument(w, rs.doc, partner)) });
         }
       }
-      const ack = await storeEdiAck(ctx.trx, { partner, inboundMessageId: ctx.message.id, standard: 'x12', build: ackBuilder(read, partner) });
-      await ctx.emit(ack.event.type, ack.event.payload);
+      // functional acknowledgements (997/999 groups, FA) are never acknowledged in turn
+      const onlyAcks = ic.groups.every((g) => g.functionalId === 'FA');
+      const ack = onlyAcks ? undefined : await storeEdiAck(ctx.trx, { partner, inboundMessageId: ctx.message.id, standard: 'x12', build: ackBuilder(read, partner) });
+      if (ack) await ctx.emit(ack.event.type, ack.event.payload);
       const rejected = read.sets.filter((s) => !s.doc).flatMap((s) => s.set.issues.map((i) => i.error.toJSON()));
       const groupErrors = ic.groups.flatMap((g) => g.issues.map((i) => i.error.toJSON()));
       const recordErrors = [...groupErrors, ...rejected];
@@ -74,7 +84,7 @@ export function createX12Handler(opts: EdiHandlerOptions): MessageHandler {
         ...(recordErrors.length > 0 ? { recordErrors } : {}),
         summary: {
           interchange: ic.controlNumber, partner: partner.interchange_id, sets: read.sets.length, accepted: results.length, rejected: read.sets.length - results.length,
-          ack: { type: ack.view.type, status: ack.view.status, controlNumber: ack.view.controlNumber }, documents: results, warnings: ic.warnings,
+          ack: ack ? { type: ack.view.type, status: ack.view.status, controlNumber: ack.view.controlNumber } : null, documents: results, warnings: ic.warnings,
           created: w.summary.created, events: w.summary.events, alerts: w.summary.alerts,
         },
       };

@@ -109,4 +109,14 @@ export interface ReceivingAdviceDocument {
   lines: Array<{ gtin?: string; lot?: string; quantityReceived: number; quantityDiscrepant?: number; reason?: string; uom: string }>;
 }
 
-export type EdiDocument = AsnDocument | OrderDocument | InvoiceDocument | InventoryReportDocument | ReceivingAdviceDocument;
+/** A partner's acknowledgement of an interchange or group we sent (X12 TA1/997/999, EDIFACT CONTRL). */
+export interface FunctionalAckDocument {
+  kind: 'functional_ack';
+  /** What it acknowledges: our GS06 (997/999 AK102) or our ISA13 / UNB 0020 (TA1, CONTRL UCI). */
+  ref: { groupControlNumber?: string; interchangeControlNumber?: string };
+  /** accepted | rejected | partial (AK901 A/E → accepted, P → partial, R → rejected; CONTRL 7/4; TA1 A/E/R). */
+  status: 'accepted' | 'rejected' | 'partial';
+  code: string;
+}
+
+export type EdiDocument = AsnDocument | OrderDocument | InvoiceDocument | InventoryReportDocument | ReceivingAdviceDocument | FunctionalAckDocument;

@@ -1,6 +1,6 @@
 import { normalizeGtin } from '../../model/master-data/gs1-keys';
 import type {
-  AsnDocument, AsnItem, EdiDocument, EdiParty, InventoryReportDocument, InvoiceDocument, OrderDocument, OrderLine, ReceivingAdviceDocument,
+  AsnDocument, AsnItem, EdiDocument, EdiParty, FunctionalAckDocument, InventoryReportDocument, InvoiceDocument, OrderDocument, OrderLine, ReceivingAdviceDocument,
 } from '../edi/edi-documents';
 import type { EdifactMessage } from './edifact-envelope';
 import { EdifactReader } from './edifact-reader';
@@ -308,6 +308,18 @@ export function readInvoic(msg: EdifactMessage, d: EdifactDelimiters): InvoiceDo
   return doc;
 }
 
+/** CONTRL from a partner: UCI 0020 names our interchange, 0083 says how (7 acknowledged, 4 rejected, 8 received). */
+export function readContrl(msg: EdifactMessage, d: EdifactDelimiters): FunctionalAckDocument {
+  const r = new EdifactReader(msg, d);
+  const uci = msg.segments.find((x) => x.tag === 'UCI');
+  if (!uci) {
+    throw r.missing('LB_ERR_EDIFACT_SEGMENT_MISSING', 'UCI', 2, `CONTRL ${msg.ref} has no UCI naming the interchange it acknowledges`);
+  }
+  const action = r.el(uci, 4);
+  const partial = msg.segments.some((x) => x.tag === 'UCM' && r.el(x, 3) === '4');
+  return { kind: 'functional_ack', ref: { interchangeControlNumber: r.required(uci, 1, 0, 'interchange control reference') }, status: action === '4' ? 'rejected' : partial ? 'partial' : 'accepted', code: action };
+}
+
 /** Readers of the message types LotBridge maps. */
 export const EDIFACT_READERS: Record<string, (m: EdifactMessage, d: EdifactDelimiters) => EdiDocument> = {
   DESADV: readDesadv,
@@ -316,4 +328,5 @@ export const EDIFACT_READERS: Record<string, (m: EdifactMessage, d: EdifactDelim
   RECADV: readRecadv,
   INVRPT: readInvrpt,
   INVOIC: readInvoic,
+  CONTRL: readContrl,
 };

@@ -1,5 +1,5 @@
 import { normalizeGtin } from '../../model/master-data/gs1-keys';
-import type { EdiParty, InventoryReportDocument, InvoiceDocument, OrderDocument, OrderLine, ReceivingAdviceDocument } from '../edi/edi-documents';
+import type { EdiParty, FunctionalAckDocument, InventoryReportDocument, InvoiceDocument, OrderDocument, OrderLine, ReceivingAdviceDocument } from '../edi/edi-documents';
 import type { X12Set } from './x12-envelope';
 import type { X12Delimiters, X12Segment } from './x12-tokenizer';
 import { X12SetReader } from './x12-set-reader';
@@ -141,4 +141,16 @@ export function read861(set: X12Set, d: X12Delimiters): ReceivingAdviceDocument 
     }
   }
   return doc;
+}
+
+/** 997 / 999 from a partner: which of our groups (AK102) it answers and how (AK901). Never acknowledged in turn. */
+export function readFunctionalAck(set: X12Set, d: X12Delimiters): FunctionalAckDocument {
+  const r = new X12SetReader(set, d);
+  const ak1 = set.segments.find((x) => x.id === 'AK1');
+  const ak9 = set.segments.find((x) => x.id === 'AK9');
+  if (!ak1) {
+    throw r.missing('LB_ERR_X12_SEGMENT_MISSING', 'AK1', 2, `${set.id} ${set.controlNumber} has no AK1 naming the group it acknowledges`);
+  }
+  const code = ak9 ? r.el(ak9, 1) : 'A';
+  return { kind: 'functional_ack', ref: { groupControlNumber: r.required(ak1, 2, 'group control number') }, status: code === 'R' ? 'rejected' : code === 'P' ? 'partial' : 'accepted', code };
 }

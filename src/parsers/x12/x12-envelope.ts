@@ -81,6 +81,8 @@ export interface X12Interchange {
   /** ISA15: P production, T test, I information. */
   usage: string;
   groups: X12Group[];
+  /** TA1 segments the partner sent (interchange acknowledgements of ours): [TA101 control number, TA104 code, TA105 note]. */
+  ta1s: Array<{ controlNumber: string; code: string; note: string }>;
   /** Set when the envelope itself is bad: the interchange is answered with a TA1 only (TA105 note code). */
   envelopeError?: { ta1: string; error: LotBridgeError };
   warnings: string[];
@@ -134,6 +136,7 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
     ackRequested: v(14) === '1',
     usage: v(15),
     groups: [],
+    ta1s: [],
     warnings: [...raw.warnings],
     start: raw.start,
     end: raw.end,
@@ -255,7 +258,8 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
         closeSet(s, s);
         break;
       case 'TA1':
-        // a TA1 from the partner for one of our interchanges: nothing to map
+        // a TA1 from the partner for one of our interchanges
+        ic.ta1s.push({ controlNumber: (s.elements[1] ?? '').trim(), code: (s.elements[4] ?? '').trim(), note: (s.elements[5] ?? '').trim() });
         break;
       default:
         if (!set) {
@@ -274,7 +278,7 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
   if (!/^\d+$/.test(count) || Number(count) !== ic.groups.length) {
     return fail('021', err('LB_ERR_X12_IEA_MISMATCH', `IEA01 says ${JSON.stringify(count)} functional groups but the interchange holds ${ic.groups.length}`, iea, 'IEA01', { expected: ic.groups.length, got: count }));
   }
-  if (ic.groups.length === 0) {
+  if (ic.groups.length === 0 && ic.ta1s.length === 0) {
     return fail('024', err('LB_ERR_X12_STRUCTURE', `interchange ${ic.controlNumber} holds no functional group`, iea, undefined));
   }
   return ic;

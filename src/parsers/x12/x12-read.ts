@@ -4,7 +4,7 @@ import type { EdiDocument } from '../edi/edi-documents';
 import { checkX12Envelope, type X12Group, type X12Interchange, type X12Set, type X12SegmentNote } from './x12-envelope';
 import { tokenizeX12, type X12Delimiters } from './x12-tokenizer';
 import { read856 } from './x12-856';
-import { read810, read846, read850, read855, read861 } from './x12-documents';
+import { read810, read846, read850, read855, read861, readFunctionalAck } from './x12-documents';
 
 /** Readers of the transaction sets LotBridge maps. */
 export const X12_READERS: Record<string, (set: X12Set, d: X12Delimiters) => EdiDocument> = {
@@ -14,6 +14,8 @@ export const X12_READERS: Record<string, (set: X12Set, d: X12Delimiters) => EdiD
   '810': read810,
   '846': read846,
   '861': read861,
+  '997': readFunctionalAck,
+  '999': readFunctionalAck,
 };
 
 export const X12_SUPPORTED_SETS: ReadonlySet<string> = new Set(Object.keys(X12_READERS));
