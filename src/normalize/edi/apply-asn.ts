@@ -228,13 +228,28 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
     cur.qty += l.qty * l.material.factor;
     perLot.set(l.lot.id, cur);
   }
-  const items = lines
-    .filter((l) => l.lot)
-    .map((l) => ({
-      role: 'subject' as const, materialId: l.material.id, lotId: l.lot!.id,
-      ...(l.serial ? { serialId: serialIds.get(`${l.material.id}|${l.serial}`), serial: l.serial } : {}),
-      gtin: l.item.gtin ?? '', lotNumber: l.lot!.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor,
-    }));
+  // event items: one per serial, and one per lot (and unit) for the unserialised quantities
+  type Item = { role: 'subject'; materialId: string; lotId: string; serialId?: string; serial?: string; gtin: string; lotNumber: string; quantity: number; uom: string; baseQuantity: number };
+  const items: Item[] = [];
+  const lotItems = new Map<string, Item>();
+  for (const l of lines) {
+    if (!l.lot) continue;
+    if (l.serial) {
+      const serialId = serialIds.get(`${l.material.id}|${l.serial}`);
+      items.push({ role: 'subject', materialId: l.material.id, lotId: l.lot.id, ...(serialId ? { serialId } : {}), serial: l.serial, gtin: l.item.gtin ?? '', lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor });
+      continue;
+    }
+    const k = `${l.lot.id}|${l.item.uom}`;
+    const cur = lotItems.get(k);
+    if (cur) {
+      cur.quantity += l.qty;
+      cur.baseQuantity += l.qty * l.material.factor;
+    } else {
+      const it: Item = { role: 'subject', materialId: l.material.id, lotId: l.lot.id, gtin: l.item.gtin ?? '', lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor };
+      lotItems.set(k, it);
+      items.push(it);
+    }
+  }
   if (items.length > 0) {
     const eventTime = shippedAt.toISOString();
     const eventId = await w.recordEvent(
@@ -242,7 +257,7 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
         eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'shipping', disposition: 'in_transit', eventTime, eventTimeZoneOffset: '+00:00', location: location.code,
         bizTransactions: [{ type: 'desadv', value: doc.asnNumber }, ...doc.poNumbers.map((po) => ({ type: 'po', value: po }))],
         sensorElementList: null, sourceKey: `edi:asn:${partner.id}:${doc.asnNumber}`,
-        items: items.map((i) => ({ ...i, serialId: i.serialId ?? undefined })).map(({ serialId, ...rest }) => (serialId ? { ...rest, serialId } : rest)),
+        items,
         details: { asnNumber: doc.asnNumber, partner: partner.interchange_id, expectedAt: expectedAt?.toISOString() ?? null },
       },
       location.id,
