@@ -109,15 +109,17 @@ describe.each(['redis', 'postgres'] as const)('intake and pipeline on the %s que
     expect(events).toHaveLength(1);
   });
 
-  it('routes messages of kinds with no canonical mapping yet, storing them with their control number', async () => {
-    // EDIFACT has no mapping yet: stored, routed, deduplicated by UNB sender + recipient + 0020
-    const edi = "UNB+UNOC:3+SUPPLIER1:14+ACME:14+260301:1015+C77'UNH+1+DESADV:D:96A:UN'BGM+351+ASN-77+9'UNT+3+1'UNZ+1+C77'";
+  it('maps EDIFACT, deduplicated by UNB sender + recipient + 0020, and keeps its CONTRL on the message', async () => {
+    const partner = await h.api('POST', '/api/v1/partners', JSON.stringify({ standard: 'edifact', interchangeId: 'SUPPLIER1', name: 'Supplier 1' }), { 'content-type': 'application/json' });
+    expect(partner.status).toBe(201);
+    const edi = "UNB+UNOC:3+SUPPLIER1:14+ACME:14+260301:1015+C77'UNH+1+DESADV:D:96A:UN'BGM+351+ASN-77+9'LIN+1++09506000134352:SRV'QTY+12:4:PCE'GIN+BX+L77'UNT+6+1'UNZ+1+C77'";
     const r = await h.api('POST', '/api/v1/ingest/edifact', edi, { 'content-type': 'application/edifact' });
     expect(r.status).toBe(202);
     const m = await h.waitForStatus(r.json.messageId);
-    expect(m).toMatchObject({ status: 'routed', messageType: 'DESADV', controlId: 'C77' });
+    expect(m).toMatchObject({ status: 'processed', messageType: 'DESADV', controlId: 'C77', ack: { type: 'CONTRL', status: 'accepted' } });
     const again = await h.api('POST', '/api/v1/ingest/edifact', edi, { 'content-type': 'application/edifact' });
-    expect(again.json).toMatchObject({ status: 'duplicate', duplicateOf: r.json.messageId });
+    expect(again.json).toMatchObject({ status: 'duplicate', duplicateOf: r.json.messageId, ack: { type: 'CONTRL', controlNumber: m.ack.controlNumber } });
+    expect(await h.lotTotal('09506000134352', 'L77')).toBe(4);
   });
 
 });
