@@ -31,6 +31,8 @@ import { ConsoleJobs } from './console/jobs';
 import { QUEUES } from './pipeline/queues';
 import type { HubQueue } from './pipeline/queue-kit';
 import { ensureBootstrapUser } from './console/session';
+import { DeliveryService } from './delivery/delivery-service';
+import { NodeRedHost } from './nodered/nodered-host';
 
 export interface HubOptions {
   /** `all`: HTTP + connectors + workers; `worker`: workers only. */
@@ -41,6 +43,8 @@ export interface HubOptions {
   stalledIntervalMs?: number;
   /** Job lock duration (env LOTBRIDGE_JOB_LOCK_MS). */
   lockDurationMs?: number;
+  /** Run a `deliver` worker in this process (default true; pipeline worker threads say false: the main thread sends). */
+  deliver?: boolean;
 }
 
 export interface RunningHub {
@@ -49,6 +53,12 @@ export interface RunningHub {
   pipeline: Pipeline;
   app?: FastifyInstance;
   connectors: Map<string, ConnectorAdapter>;
+  /** Outbound deliveries (`deliver` queue): `enqueue` for connectors that send answers. */
+  deliveries: DeliveryService;
+  /** Intake (store before ACK) of this process. */
+  ingest: IngestService;
+  /** The embedded Node-RED, when this process runs it. */
+  nodered?: NodeRedHost;
   /** Graceful stop: intake first, then workers finish, queues close, then the database. */
   stop(): Promise<void>;
 }
@@ -120,6 +130,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let ediMonitor: { stop(): Promise<void> } | undefined;
   let consoleJobs: ConsoleJobs | undefined;
   let boardQueues: HubQueue[] = [];
+  let deliveries: DeliveryService | undefined;
+  let nodered: NodeRedHost | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -198,6 +210,21 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     }));
 
     consoleJobs = new ConsoleJobs({ db, kit, pipeline, logger });
+    deliveries = new DeliveryService({
+      db, kit, phi, logger, concurrency: config.deliverConcurrency,
+      stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
+      lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
+    });
+    if (opts.mode === 'all' && config.noderedEnabled) {
+      const hubDeliveries = deliveries;
+      nodered = new NodeRedHost({
+        dataDir: config.dataDir, adminPassword: config.adminPassword, credentialSecret: config.noderedCredentialSecret,
+        logger, db, kit, phi, deliveries: hubDeliveries, ingest, connectorIds: () => [...connectors.keys()],
+        routeConcurrency: config.routeConcurrency, routeAttempts: config.routeMaxAttempts, outboxPollMs: config.outboxPollMs,
+        stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
+        lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
+      });
+    }
     if (opts.mode === 'all') {
       app = buildServer({
         db, config, logger, connectors, ingest, pipeline, metrics,
@@ -207,6 +234,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         consoleJobs,
         // the queue dashboard shows every queue named in QUEUES (its own handles: they only read and act on jobs)
         boardQueues: (boardQueues = Object.values(QUEUES).map((name) => kit.queue(name, { producer: true }))),
+        nodered: nodered ?? (config.noderedEnabled ? undefined : 'disabled'),
       });
       metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
         const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
@@ -240,6 +268,12 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       } else {
         await pipeline.startWorkers();
       }
+      if (opts.deliver !== false) {
+        await deliveries.startWorker();
+      }
+    }
+    if (nodered && app) {
+      await nodered.start(app.server);
     }
     if (opts.mode === 'all' && app) {
       for (const c of connectors.values()) {
@@ -257,10 +291,12 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
 
   } catch (err) {
     // a failed start releases what it opened (pools, queues, the embedded PostgreSQL)
+    await nodered?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await threads?.stop(1000).catch(() => undefined);
     await consoleJobs?.close().catch(() => undefined);
     await Promise.all(boardQueues.map((q) => q.close().catch(() => undefined)));
+    await deliveries?.close(true).catch(() => undefined);
     await pipeline?.close(true).catch(() => undefined);
     await workerDb?.destroy().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
@@ -271,15 +307,18 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   const hubWorkerDb = workerDb;
   const hubPipeline = pipeline;
   const hubConsoleJobs = consoleJobs!;
+  const hubDeliveries = deliveries;
+  const hubIngest = ingestService;
   let stopping: Promise<void> | undefined;
   return {
-    db: hubDb, config, pipeline: hubPipeline, app, connectors,
+    db: hubDb, config, pipeline: hubPipeline, app, connectors, deliveries: hubDeliveries, ingest: hubIngest, nodered,
     stop(): Promise<void> {
       stopping ??= (async () => {
         accepting = false;
         if (opts.mode === 'all') {
           // connectors settle what they hold (a file half-handed to intake) before anything is aborted
           await Promise.all([...connectors.values()].map((c) => c.stop().catch((err: unknown) => logger.warn({ err, connectorId: c.id }, 'connector stop failed'))));
+          await nodered?.stop();
           await app?.close();
           await ingestService?.drained();
         }
@@ -289,6 +328,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         await threads?.stop();
         await hubConsoleJobs.close();
         await Promise.all(boardQueues.map((q) => q.close()));
+        await hubDeliveries.close();
         await hubPipeline.close();
         await hubWorkerDb.destroy();
         await hubDb.destroy();

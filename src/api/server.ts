@@ -1,4 +1,6 @@
 import type { PhiProtector } from '../security/phi';
+import http from 'node:http';
+import { NodeRedHost } from '../nodered/nodered-host';
 import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Db } from '../db/knex';
 import type { LotBridgeConfig } from '../config/config';
@@ -43,6 +45,8 @@ export interface HubApiContext extends ApiContext {
   consoleJobs?: ConsoleJobs;
   /** Queues shown by the queue dashboard at /admin/queues. */
   boardQueues?: HubQueue[];
+  /** The embedded Node-RED (serves /flows and /api/flows on the same server), or 'disabled' (LOTBRIDGE_NODERED_ENABLED=false). */
+  nodered?: NodeRedHost | 'disabled';
 }
 
 /** Paths that need no key. */
@@ -56,6 +60,21 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // one HTTP server: Node-RED's paths go to its Express 4 app, the rest to Fastify
+    serverFactory: (handler) =>
+      http.createServer((req, res) => {
+        if (ctx.nodered && NodeRedHost.owns(req.url)) {
+          if (ctx.nodered === 'disabled') {
+            const err = new LotBridgeError('LB_ERR_API_NOT_FOUND', 'Node-RED is disabled in this process (LOTBRIDGE_NODERED_ENABLED=false)');
+            res.writeHead(404, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: err.toJSON() }));
+            return;
+          }
+          ctx.nodered.handle(req, res);
+          return;
+        }
+        handler(req, res);
+      }),
   }) as unknown as FastifyInstance;
 
   // auth: every /api route but the public ones; a key lookup is a PostgreSQL read, cached briefly

@@ -68,12 +68,24 @@ export interface LotBridgeConfig {
   phiOldKeys?: string[];
   /** LOTBRIDGE_EDI_UNKNOWN_PARTNERS (reject): `accept` takes interchanges from senders with no trading-partner entry (creates a provisional partner and raises an alert). */
   ediUnknownPartners: 'reject' | 'accept';
+  /** LOTBRIDGE_NODERED_ENABLED (true): embed Node-RED (editor at /flows) in `lotbridge start`; false for headless processes. */
+  noderedEnabled: boolean;
+  /** LOTBRIDGE_NODERED_CREDENTIAL_SECRET: key that encrypts flow credentials; absent → generated into the data dir. */
+  noderedCredentialSecret?: string;
+  /** LOTBRIDGE_ROUTE_CONCURRENCY (16): events handed to flows at once per process. */
+  routeConcurrency: number;
+  /** LOTBRIDGE_ROUTE_MAX_ATTEMPTS (5): attempts of an event whose flow fails or times out. */
+  routeMaxAttempts: number;
+  /** LOTBRIDGE_DELIVER_CONCURRENCY (16): deliveries sent at once per process (all destinations). */
+  deliverConcurrency: number;
+  /** LOTBRIDGE_OUTBOX_POLL_MS (200): how often the outbox relay looks for new events. */
+  outboxPollMs: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/lotbridge';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']> = [
+const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list' | 'bool']> = [
   ['httpPort', 'LOTBRIDGE_HTTP_PORT', 'int'],
   ['httpHost', 'LOTBRIDGE_HTTP_HOST', 'string'],
   ['mllpPort', 'LOTBRIDGE_MLLP_PORT', 'int'],
@@ -99,6 +111,12 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list']>
   ['phiKey', 'LOTBRIDGE_PHI_KEY', 'string'],
   ['phiOldKeys', 'LOTBRIDGE_PHI_OLD_KEYS', 'list'],
   ['ediUnknownPartners', 'LOTBRIDGE_EDI_UNKNOWN_PARTNERS', 'string'],
+  ['noderedEnabled', 'LOTBRIDGE_NODERED_ENABLED', 'bool'],
+  ['noderedCredentialSecret', 'LOTBRIDGE_NODERED_CREDENTIAL_SECRET', 'string'],
+  ['routeConcurrency', 'LOTBRIDGE_ROUTE_CONCURRENCY', 'int'],
+  ['routeMaxAttempts', 'LOTBRIDGE_ROUTE_MAX_ATTEMPTS', 'int'],
+  ['deliverConcurrency', 'LOTBRIDGE_DELIVER_CONCURRENCY', 'int'],
+  ['outboxPollMs', 'LOTBRIDGE_OUTBOX_POLL_MS', 'int'],
 ];
 
 /** The environment variable for each config key (for docs and error messages). */
@@ -141,6 +159,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LotBridgeConfi
         continue;
       }
       raw[key] = Number(v.trim());
+    } else if (type === 'bool') {
+      const b = v.trim().toLowerCase();
+      if (!['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(b)) {
+        problems.push(`${name}=${JSON.stringify(v)} is not true or false`);
+        continue;
+      }
+      raw[key] = ['true', '1', 'yes', 'on'].includes(b);
     } else if (type === 'list') {
       raw[key] = v.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
     } else {

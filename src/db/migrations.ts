@@ -10,6 +10,7 @@ import * as m7 from '../../migrations/20260301000700_hospital_usage';
 import * as m9 from '../../migrations/20260301000900_edi';
 import * as mTrace from '../../migrations/20260301001000_trace_recall_audit_anchor';
 import * as mConsole from '../../migrations/20260301001200_console';
+import * as m11 from '../../migrations/20260301001100_deliveries';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -25,6 +26,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301000700_hospital_usage', m7],
   ['20260301000900_edi', m9],
   ['20260301001000_trace_recall_audit_anchor', mTrace],
+  ['20260301001100_deliveries', m11],
   ['20260301001200_console', mConsole],
 ];
 

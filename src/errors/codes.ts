@@ -174,6 +174,21 @@ export const errorCatalog = {
   LB_ERR_CONSOLE_CSRF: { kind: 'input', http: 403, meaning: 'A console action came without the CSRF token of its session (or from another site).' },
   LB_ERR_CONSOLE_JOB_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No console job has this id.' },
   LB_ERR_CONSOLE_SEARCH_INVALID: { kind: 'input', http: 400, meaning: 'A message search field is invalid (status, time, id or page cursor).' },
+  // Node-RED routing and outbound deliveries
+  LB_ERR_NODERED_START: { kind: 'defect', http: 500, meaning: 'The embedded Node-RED runtime could not start (settings, user dir or a node module); the hub runs on with flows disabled and /readyz says so.' },
+  LB_ERR_FLOWS_INVALID: { kind: 'input', http: 400, meaning: 'A flow file (the data dir flows.json or a default flow in flows/) is not a JSON array of nodes with id and type; the hub starts with flows disabled.' },
+  LB_ERR_FLOWS_MISSING_TYPE: { kind: 'input', http: 400, meaning: 'Flows reference node types no installed module provides; Node-RED keeps those flows stopped until the types are installed.' },
+  LB_ERR_FLOW_FAILED: { kind: 'transient', http: 503, meaning: 'A flow reported an error for an event (a node threw or called done(err); Catch nodes saw it); the route job is retried with backoff, then failed.' },
+  LB_ERR_FLOW_TIMEOUT: { kind: 'transient', http: 503, meaning: 'A flow did not finish an event (no lotbridge-done, no lotbridge-deliver) within the lotbridge-event node timeout; the route job is retried.' },
+  LB_ERR_DELIVERY_INVALID: { kind: 'input', http: 422, meaning: 'A delivery request names no usable destination (missing URL/host/port/folder, bad method, bad header) or its body cannot be sent as is.' },
+  LB_ERR_DELIVERY_NOT_FOUND: { kind: 'input', http: 404, meaning: 'No delivery has this id.' },
+  LB_ERR_DELIVERY_HTTP_STATUS: { kind: 'transient', http: 503, meaning: 'The HTTP destination answered 5xx, 408 or 429; retried with backoff.' },
+  LB_ERR_DELIVERY_HTTP_REJECTED: { kind: 'input', http: 422, meaning: 'The HTTP destination answered 4xx (other than 408/429): the request is refused as sent, so it is not retried.' },
+  LB_ERR_DELIVERY_TIMEOUT: { kind: 'transient', http: 503, meaning: 'The destination did not answer within the delivery timeout; retried with backoff.' },
+  LB_ERR_DELIVERY_CONNECT: { kind: 'transient', http: 503, meaning: 'The destination could not be reached (refused, DNS, TLS); retried with backoff.' },
+  LB_ERR_DELIVERY_NACK: { kind: 'input', http: 422, meaning: 'The MLLP destination answered AE/AR (or CE/CR); the delivery fails with the ACK text (MSA-3, ERR) and is not retried.' },
+  LB_ERR_DELIVERY_ACK_INVALID: { kind: 'transient', http: 503, meaning: 'The MLLP destination answered something that is not an HL7 ACK for the message sent (no MSA, or MSA-2 names another control id); retried.' },
+  LB_ERR_DELIVERY_FILE: { kind: 'transient', http: 503, meaning: 'Writing the delivery file failed (folder missing or not writable, disk full); retried with backoff.' },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -16,6 +16,8 @@ export interface QueueKitOptions {
 export interface HubQueue {
   readonly name: string;
   add(name: string, data: Record<string, unknown>, opts: JobsOptions): Promise<unknown>;
+  /** Adds many jobs in one round trip (BullMQ `addBulk`). */
+  addBulk?(jobs: Array<{ name: string; data: unknown; opts?: JobsOptions }>): Promise<unknown>;
   getJob(id: string): Promise<{ id?: string; getState(): Promise<string>; remove(): Promise<void> } | undefined>;
   getJobCounts(...types: string[]): Promise<Record<string, number>>;
   upsertJobScheduler(id: string, repeat: { every: number }, template: { name: string; data?: Record<string, unknown> }): Promise<unknown>;

@@ -11,7 +11,7 @@ import { startHub } from '../hub';
 async function main(): Promise<void> {
   const { config, thread } = workerData as { config: LotBridgeConfig; thread: number };
   const logger = createLogger(config.logLevel).child({ thread: `worker-${thread}` });
-  const hub = await startHub(config, logger, { mode: 'worker' });
+  const hub = await startHub(config, logger, { mode: 'worker', deliver: false });
   parentPort?.on('message', (m: unknown) => {
     if (m === 'stop') {
       hub.stop().then(

@@ -53,6 +53,8 @@ export async function startTestHub(opts: { queue?: 'redis' | 'postgres'; env?: R
     LOTBRIDGE_CONFIG_FILE: '',
     // workers on the test's own thread (ts-jest cannot load a worker thread's TypeScript entry)
     LOTBRIDGE_WORKER_THREADS: '0',
+    // Node-RED is one per process and costs ~1 s and ~100 MB: only the tests that need it turn it on
+    LOTBRIDGE_NODERED_ENABLED: 'false',
     ...opts.env,
   });
   if (opts.queue === 'postgres') {

@@ -44,6 +44,13 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: HubApiContext): 
     for (const [id, c] of ctx.connectors) {
       connectors[id] = await c.health().catch((err: unknown) => ({ status: 'down', detail: (err as Error).message }));
     }
+    if (ctx.nodered && ctx.nodered !== 'disabled') {
+      const nr = ctx.nodered.health();
+      // ready once its flows started; flows set aside (invalid file) or waiting for types are reported, not fatal
+      deps.nodered = { ...nr, state: nr.state === 'up' && nr.flows !== 'starting' ? 'up' : 'down', ...(nr.state === 'up' && nr.flows === 'starting' ? { reason: 'flows are starting' } : {}) };
+    } else if (ctx.nodered === 'disabled') {
+      deps.nodered = { state: 'up', flows: 'disabled', reason: 'LOTBRIDGE_NODERED_ENABLED=false' };
+    }
     const accepting = ctx.isAccepting();
     const ready = accepting && Object.values(deps).every((d) => d.state === 'up');
     return reply.status(ready ? 200 : 503).send({

@@ -6,11 +6,12 @@ import { requireRole } from '../context';
 import type { HubApiContext } from '../server';
 import { reprocessMessage } from '../../pipeline/reprocess';
 import type { Db } from '../../db/knex';
+import { deliveryView, type DbDeliveryRow } from '../../delivery/enqueue-delivery';
 
 /** Canonical tables whose rows carry (source_message_id, ordinal): the lineage of a message. */
 export const LINEAGE_TABLES = [
   'trace_events', 'inventory_ledger', 'lots', 'serials', 'materials', 'locations', 'parties', 'lot_links', 'quality_results',
-  'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'alerts', 'outbox_events', 'device_usages', 'demand_history', 'supply_requisitions', 'invoices', 'supplier_stock_snapshots',
+  'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'alerts', 'outbox_events', 'device_usages', 'demand_history', 'supply_requisitions', 'invoices', 'supplier_stock_snapshots', 'deliveries',
 ] as const;
 
 /** Every canonical row a message produced, per table, in ordinal order. */
@@ -65,7 +66,8 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: HubApiContext):
       throw new LotBridgeError('LB_ERR_MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
     }
     const ack = await ctx.db('message_acks').where({ message_id: m.id }).first<{ ack: Record<string, unknown> } | undefined>('ack');
-    return { ...messageView(m), ack: ack?.ack ?? parseAck(m.ack), canonical: await lineageOf(ctx.db, m.id) };
+    const deliveries = (await ctx.db('deliveries').where({ source_message_id: m.id }).orderBy('created_at').limit(500)) as DbDeliveryRow[];
+    return { ...messageView(m), ack: ack?.ack ?? parseAck(m.ack), canonical: await lineageOf(ctx.db, m.id), deliveries: deliveries.map(deliveryView) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/messages/:id/payload', { preHandler: requireRole('operator', 'auditor') }, async (req, reply) => {

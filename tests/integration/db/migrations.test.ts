@@ -9,6 +9,7 @@ const canonicalTables = [
   'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
   'console_sessions', 'console_jobs',
   'edi_partners', 'edi_outbound_messages', 'invoices', 'supplier_stock_snapshots',
+  'deliveries',
 ];
 
 async function tables(t: TestDatabase): Promise<string[]> {

@@ -1,0 +1,155 @@
+import { EventEmitter } from 'node:events';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/knex';
+import type { Logger } from '../logging/logger';
+import type { PhiProtector } from '../security/phi';
+import { LotBridgeError, isLotBridgeError } from '../errors';
+import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
+import { QUEUES, type DeliverJobData } from '../pipeline/queues';
+import { DestinationLimiter } from './destination-limiter';
+import { DeliverySender } from './send-delivery';
+import { deliverJobOptions, deliveryView, enqueueDelivery, openRequest, type DbDeliveryRow, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
+
+/** Options of {@link DeliveryService}. */
+export interface DeliveryServiceOptions {
+  db: Db;
+  kit: QueueKit;
+  phi: PhiProtector;
+  logger: Logger;
+  /** Deliveries sent at once by this process's worker (all destinations together). */
+  concurrency: number;
+  stalledIntervalMs?: number;
+  lockDurationMs?: number;
+}
+
+/** A delivery reached a final state: `delivered`, or `failed` after its attempts (or at once for a refusal). */
+export type DeliveryOutcome = DeliveryView;
+
+/**
+ * The `deliver` queue: producers (`enqueue`) everywhere, a worker where `startWorker()` is called.
+ * Emits `outcome` (DeliveryOutcome) when a delivery this process sent reaches a final state.
+ */
+export class DeliveryService extends EventEmitter {
+  readonly queue: HubQueue;
+  private worker?: HubWorker;
+  private readonly limiter = new DestinationLimiter();
+  private readonly sender = new DeliverySender();
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: DeliveryServiceOptions) {
+    super();
+    this.queue = opts.kit.queue(QUEUES.deliver, { producer: true });
+  }
+
+  /** {@link enqueueDelivery} on this process's deliver queue. */
+  enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }> {
+    return enqueueDelivery({ db: this.opts.db, queue: this.queue, phi: this.opts.phi }, req);
+  }
+
+  /** One delivery by id, or undefined. */
+  async get(id: string): Promise<DeliveryView | undefined> {
+    const row = (await this.opts.db('deliveries').where({ id }).first()) as DbDeliveryRow | undefined;
+    return row ? deliveryView(row) : undefined;
+  }
+
+  /** Starts the deliver worker and the sweeper that re-queues deliveries whose job was lost. */
+  async startWorker(): Promise<void> {
+    const log = this.opts.logger.child({ scope: 'deliver' });
+    this.worker = this.opts.kit.worker<DeliverJobData>(QUEUES.deliver, (job) => this.process(job as Job<DeliverJobData>), {
+      concurrency: this.opts.concurrency,
+      stalledInterval: this.opts.stalledIntervalMs ?? 30000,
+      lockDuration: this.opts.lockDurationMs ?? 30000,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (...args: unknown[]) => log.warn({ err: args[0] }, 'deliver worker error'));
+    await this.worker.waitUntilReady();
+    this.timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => log.warn({ err }, 'delivery sweep failed'));
+    }, 30000);
+    this.timer.unref();
+    await this.sweep().catch((err: unknown) => log.warn({ err }, 'delivery sweep failed'));
+  }
+
+  /** Re-adds jobs of deliveries still `queued` a while after their last change (a re-add of a live job is a no-op). */
+  async sweep(graceMs = 30000): Promise<number> {
+    const rows = (await this.opts.db('deliveries')
+      .whereIn('status', ['queued'])
+      .where('updated_at', '<', new Date(Date.now() - graceMs))
+      .orderBy('updated_at')
+      .limit(1000)) as DbDeliveryRow[];
+    for (const r of rows) {
+      await this.queue.add(r.kind, { deliveryId: r.id }, deliverJobOptions(r.id, r.destination.policy));
+    }
+    return rows.length;
+  }
+
+  private async process(job: Job<DeliverJobData>): Promise<Record<string, unknown>> {
+    const db = this.opts.db;
+    const id = job.data.deliveryId;
+    const row = (await db('deliveries').where({ id }).first()) as DbDeliveryRow | undefined;
+    if (!row) {
+      throw new UnrecoverableError(`LB_ERR_DELIVERY_NOT_FOUND: no delivery ${id}`);
+    }
+    if (row.status !== 'queued' && row.status !== 'delivering') {
+      return { status: row.status, already: true };
+    }
+    const attempt = row.attempts + 1;
+    const log = this.opts.logger.child({ scope: 'deliver', deliveryId: id, attempt, destination: row.destination_key });
+    await db('deliveries').where({ id }).update({ status: 'delivering', attempts: attempt, updated_at: db.fn.now() });
+    const { body, contentType, secrets } = openRequest(this.opts.phi, row);
+    const policy = row.destination.policy;
+    const release = await this.limiter.acquire(row.destination_key, policy.concurrency);
+    let ack: Record<string, unknown>;
+    try {
+      ack = await this.sender.send({ deliveryId: id, eventId: row.event_id, destination: row.destination, body, contentType, secrets, timeoutMs: policy.timeoutMs });
+    } catch (err) {
+      const e = isLotBridgeError(err) ? err : new LotBridgeError('LB_ERR_DELIVERY_CONNECT', (err as Error).message, { cause: err });
+      const final = e.kind !== 'transient' || attempt >= row.max_attempts;
+      const answer = (e.details?.ack as Record<string, unknown> | undefined) ?? null;
+      const [updated] = (await db('deliveries')
+        .where({ id })
+        .update({ status: final ? 'failed' : 'queued', error_code: e.code, error_message: e.message, ack: answer ? JSON.stringify(answer) : null, updated_at: db.fn.now() })
+        .returning('*')) as DbDeliveryRow[];
+      if (final) {
+        log.warn({ code: e.code, err: e.message }, 'delivery failed');
+        await this.writeFailedEvent(updated);
+        this.emit('outcome', deliveryView(updated));
+        throw new UnrecoverableError(`${e.code}: ${e.message}`);
+      }
+      log.info({ code: e.code, err: e.message }, 'delivery attempt failed; retrying');
+      throw e;
+    } finally {
+      release();
+    }
+    const [done] = (await db('deliveries')
+      .where({ id })
+      .update({ status: 'delivered', ack: JSON.stringify(ack), error_code: null, error_message: null, delivered_at: db.fn.now(), updated_at: db.fn.now() })
+      .returning('*')) as DbDeliveryRow[];
+    log.debug('delivered');
+    this.emit('outcome', deliveryView(done));
+    return { status: 'delivered' };
+  }
+
+  /** A failed delivery writes outbox event `delivery.failed` (an alert flow can pick it up). */
+  private async writeFailedEvent(row: DbDeliveryRow): Promise<void> {
+    await this.opts.db('outbox_events').insert({
+      event_id: uuidv7(),
+      type: 'delivery.failed',
+      payload: JSON.stringify({ deliveryId: row.id, origin: row.origin, kind: row.kind, destination: row.destination_key, attempts: row.attempts, error: { code: row.error_code, message: row.error_message }, eventId: row.event_id, sourceMessageId: row.source_message_id }),
+    });
+  }
+
+  /** Stops the worker (letting sends finish unless `force`), closes MLLP connections and the queue. */
+  async close(force = false): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.worker?.close(force);
+    await this.sender.close();
+    await this.queue.close();
+  }
+}
