@@ -164,6 +164,28 @@ export function installFlowErrorHooks(RED: Pick<NodeRedRuntime, 'hooks'>, routes
   return () => RED.hooks.remove('*.lotbridge');
 }
 
+/**
+ * Node-RED's editor keeps a referenced timer for the expiry of login sessions (a week ahead) that
+ * its stop() does not clear, so a process whose hub stopped would not end. Timers of that one
+ * function are unreferenced; everything else is untouched. Installed once per process.
+ */
+function unrefNodeRedSessionTimers(): void {
+  const g = globalThis as typeof globalThis & { __lotbridgeTimerPatch?: boolean };
+  if (g.__lotbridgeTimerPatch) {
+    return;
+  }
+  g.__lotbridgeTimerPatch = true;
+  const original = g.setTimeout;
+  const patched = function (this: unknown, fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]): NodeJS.Timeout {
+    const t = original(fn, ms, ...args);
+    if (typeof fn === 'function' && fn.name === 'expireSessions') {
+      t.unref();
+    }
+    return t;
+  };
+  g.setTimeout = Object.assign(patched, original) as unknown as typeof setTimeout;
+}
+
 const NR_LEVELS: Record<number, 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'> = { 10: 'fatal', 20: 'error', 30: 'warn', 40: 'info', 50: 'debug', 60: 'trace' };
 
 /**
@@ -234,6 +256,7 @@ export class NodeRedHost {
     }));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const RED = (this.red = require('node-red') as NodeRedRuntime);
+    unrefNodeRedSessionTimers();
     const settings: Record<string, unknown> = {
       userDir,
       flowFile: FLOW_FILE,
