@@ -62,7 +62,9 @@ export async function applyB2mmlLots(w: B2mmlWriter, records: LotRecord[], o: Lo
     let factor = 1;
     try {
       if (rec.quantity) {
-        factor = w.factor(material, rec.quantity.uom, rec.quantity.at, rec.lotNumber);
+        const picked = w.pickQuantity(material, rec.quantity, rec.lotNumber);
+        rec.quantity = picked.quantity;
+        factor = picked.factor;
       }
       for (const s of rec.subLots) {
         if (s.quantity) {

@@ -40,7 +40,14 @@ export async function applyB2mmlSegment(w: B2mmlWriter, seg: SegmentRecord, sour
   const materials = await w.materials(
     seg.actuals.map((a) => ({ ref: a.material.ref, kind: a.use === 'consumed' ? ('raw' as const) : ('finished' as const), ...(a.quantity?.uom ? { uom: a.quantity.uom } : {}), at: a.material.at })),
   );
-  const factors = seg.actuals.map((a) => w.factor(materials.get(a.material.ref) as MesMaterial, a.quantity?.uom, a.quantity?.at ?? a.at, a.lotNumber));
+  const factors = seg.actuals.map((a) => {
+    if (!a.quantity) {
+      return 1;
+    }
+    const picked = w.pickQuantity(materials.get(a.material.ref) as MesMaterial, a.quantity, a.lotNumber);
+    a.quantity = picked.quantity;
+    return picked.factor;
+  });
   const produced = seg.actuals.filter((a) => a.use === 'produced');
   const consumed = seg.actuals.filter((a) => a.use === 'consumed');
 
@@ -94,18 +101,29 @@ export async function applyB2mmlSegment(w: B2mmlWriter, seg: SegmentRecord, sour
   }
 
   const provisional = resolved.filter((r) => r.a.use === 'consumed' && createdIds.has(r.lot.id));
-  if (provisional.length > 0) {
-    await w.alerts(
-      provisional.map((r) => ({
+  // production used a recalled lot: recorded all the same (the MES reports what happened), and said loudly
+  const recalled = resolved.filter((r) => r.a.use === 'consumed' && r.lot.status === 'recalled');
+  if (provisional.length > 0 || recalled.length > 0) {
+    await w.alerts([
+      ...recalled.map((r) => ({
+        type: 'recalled_lot_movement',
+        severity: 'critical' as const,
+        subjectType: 'lot',
+        subjectId: r.lot.id,
+        message: `recalled lot ${r.a.lotNumber} (${r.material.code}) was consumed in production: MES ${document}, segment ${seg.key}`,
+        details: { lotId: r.lot.id, lotNumber: r.a.lotNumber, material: r.material.code, segment: seg.key, path: r.a.at.path, sourceKey },
+        dedupKey: `recalled_lot_movement:${sourceKey}:${r.lot.id}`,
+      })),
+      ...provisional.map((r) => ({
         type: 'provisional_lot',
-        severity: 'warning',
+        severity: 'warning' as const,
         subjectType: 'lot',
         subjectId: r.lot.id,
         message: `MES ${document} consumed lot ${r.a.lotNumber} of ${r.material.code}, which no feed has named before; created provisional`,
         details: { lotId: r.lot.id, lotNumber: r.a.lotNumber, material: r.material.code, segment: seg.key, path: r.a.at.path },
         dedupKey: `provisional_lot:${r.lot.id}`,
       })),
-    );
+    ]);
   }
 
   const item = (r: Resolved): NewTraceEventItem => ({

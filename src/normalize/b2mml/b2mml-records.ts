@@ -15,6 +15,8 @@ export interface B2mmlQuantity {
   /** Unit as written (undefined: none given). */
   uom?: string;
   at: At;
+  /** Every Quantity the element gave, when it gave more than one (this one is the first). */
+  alternatives?: B2mmlQuantity[];
 }
 
 /** A MaterialDefinition. */
@@ -218,28 +220,36 @@ export class B2mmlReader {
     return out;
   }
 
-  /** A Quantity element: QuantityString (or its text) ≥ 0 and UnitOfMeasure. */
+  /**
+   * The Quantity of an element: QuantityString (or its text) ≥ 0 and UnitOfMeasure. MES exports may
+   * give several (12.5 KG and 100 EA of the same lot): the first is returned, all of them in
+   * `alternatives`, and the writer takes the first whose unit converts to the material's base unit.
+   */
   quantity(node: XNode, at: At): B2mmlQuantity | undefined {
-    const q = child(node, 'Quantity');
-    if (q === undefined) {
+    const list = children(node, 'Quantity');
+    const out: B2mmlQuantity[] = [];
+    list.forEach((q, i) => {
+      const qat: At = { path: B2mmlReader.pathOf(at.path, 'Quantity', i, list.length), line: lineOf(q) ?? at.line };
+      const raw = childText(q, 'QuantityString') ?? (typeof q === 'string' ? textOf(q) || undefined : undefined);
+      if (raw === undefined) {
+        return;
+      }
+      const s = raw.replace(/\s/g, '');
+      const value = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
+      const vat = { path: `${qat.path}/QuantityString`, line: qat.line };
+      if (!Number.isFinite(value)) {
+        throw failAt('LB_ERR_B2MML_QUANTITY', vat, `quantity "${raw}" is not a number`, { quantity: raw });
+      }
+      if (value < 0) {
+        throw failAt('LB_ERR_B2MML_QUANTITY', vat, `quantity ${raw} is negative`, { quantity: raw });
+      }
+      const uom = childText(q, 'UnitOfMeasure');
+      out.push({ value, ...(uom === undefined ? {} : { uom }), at: qat });
+    });
+    if (out.length === 0) {
       return undefined;
     }
-    const qat: At = { path: `${at.path}/Quantity`, line: lineOf(q) ?? at.line };
-    const raw = childText(q, 'QuantityString') ?? (typeof q === 'string' ? textOf(q) : undefined);
-    if (raw === undefined) {
-      return undefined;
-    }
-    const s = raw.replace(/\s/g, '');
-    const value = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
-    const vat = { path: `${qat.path}/QuantityString`, line: qat.line };
-    if (!Number.isFinite(value)) {
-      throw failAt('LB_ERR_B2MML_QUANTITY', vat, `quantity "${raw}" is not a number`, { quantity: raw });
-    }
-    if (value < 0) {
-      throw failAt('LB_ERR_B2MML_QUANTITY', vat, `quantity ${raw} is negative`, { quantity: raw });
-    }
-    const uom = childText(q, 'UnitOfMeasure');
-    return { value, ...(uom === undefined ? {} : { uom }), at: qat };
+    return out.length === 1 ? out[0] : { ...out[0], alternatives: out };
   }
 
   /** A location: StorageLocation (text or EquipmentID), Location/EquipmentID, or HierarchyScope/EquipmentID. */

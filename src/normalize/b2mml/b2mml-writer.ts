@@ -11,7 +11,7 @@ import type { DbLocationRow, DbMaterialRow, MaterialKind } from '../../model/mas
 import { createProvisionalMaterial } from '../../model/materials/create-provisional-material';
 import { insertTraceEvent, type NewTraceEventItem } from '../../model/trace/insert-trace-event';
 import type { ProcessContext } from '../../pipeline/handler';
-import { failAt, type At } from './b2mml-records';
+import { failAt, type At, type B2mmlQuantity } from './b2mml-records';
 import { canonicalUom, uomFactor } from './b2mml-uom';
 
 /** $ids of the canonical schemas the MES mapper validates against. */
@@ -257,6 +257,21 @@ export class B2mmlWriter {
       });
     }
     return f;
+  }
+
+  /**
+   * The quantity to book and its factor to the material's base unit: the only one, or of several
+   * Quantity elements the first whose unit converts.
+   * @throws LotBridgeError LB_ERR_B2MML_UOM when none converts (at the first)
+   */
+  pickQuantity(material: MesMaterial, q: B2mmlQuantity, lotNumber: string): { quantity: B2mmlQuantity; factor: number } {
+    for (const alt of q.alternatives ?? []) {
+      const f = alt.uom === undefined ? 1 : uomFactor(alt.uom, material.base_uom);
+      if (f !== undefined) {
+        return { quantity: alt, factor: f };
+      }
+    }
+    return { quantity: q, factor: this.factor(material, q.uom, q.at, lotNumber) };
   }
 
   /** Lots by (material, lot number), one query. */
