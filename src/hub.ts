@@ -259,21 +259,22 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         for (const s of ['received', 'queued', 'failed']) set({ status: s }, Number(rows.find((r) => r.status === s)?.count ?? 0));
       });
     }
+    // Node-RED first: the ready lines of worker threads then mean the hub is nearly up
+    if (nodered && app) {
+      await nodered.start(app.server);
+    }
     if (opts.workers !== false) {
       // bulk console jobs run beside the pipeline workers
       await consoleJobs.start();
+      if (opts.deliver !== false) {
+        await deliveries.startWorker();
+      }
       if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {
         // the pipeline in worker threads: mapping never holds up the intake thread's ACKs
         threads = await startWorkerThreads(config, database.url, config.workerThreads, logger, (m) => metrics.observe(m));
       } else {
         await pipeline.startWorkers();
       }
-      if (opts.deliver !== false) {
-        await deliveries.startWorker();
-      }
-    }
-    if (nodered && app) {
-      await nodered.start(app.server);
     }
     if (opts.mode === 'all' && app) {
       for (const c of connectors.values()) {

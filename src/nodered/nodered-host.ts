@@ -253,6 +253,7 @@ export class NodeRedHost {
     const routes = (this.routes = new RouteConsumer({
       db: o.db, kit: o.kit, phi: o.phi, logger: o.logger, concurrency: o.routeConcurrency,
       stalledIntervalMs: o.stalledIntervalMs, lockDurationMs: o.lockDurationMs,
+      isOpen: () => this.flowsOpen,
     }));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const RED = (this.red = require('node-red') as NodeRedRuntime);
@@ -296,9 +297,11 @@ export class NodeRedHost {
       [BRIDGE_SETTING]: createBridge(o, routes),
     };
     const started = new Promise<void>((resolve) => {
+      let boots = 0;
       const onStarted = (): void => {
         this.flowsOpen = true;
-        if (this.status.flows !== 'disabled') {
+        // flows set aside at boot stay reported as disabled until the first deploy after it
+        if (this.status.flows !== 'disabled' || boots++ > 0) {
           this.status.flows = 'started';
           delete this.status.reason;
           delete this.status.missingTypes;
@@ -307,7 +310,7 @@ export class NodeRedHost {
       };
       const onStopping = (): void => {
         this.flowsOpen = false;
-        if (this.status.flows !== 'disabled') {
+        if (this.status.flows !== 'disabled' || boots > 0) {
           this.status.flows = 'stopped';
         }
       };
@@ -337,12 +340,13 @@ export class NodeRedHost {
       app.disable('x-powered-by');
       app.use(EDITOR_ROOT, RED.httpAdmin);
       app.use(HTTP_NODE_ROOT, RED.httpNode);
-      await routes.start();
       await RED.start();
       this.app = app;
       this.status.state = 'up';
       this.status.version = (require('node-red/package.json') as { version: string }).version;
       await Promise.race([started, new Promise((r) => setTimeout(r, o.startTimeoutMs ?? 15000).unref())]);
+      // the route worker starts once the flows (and their lotbridge-event nodes) are there
+      await routes.start();
     } catch (err) {
       this.startError = err as Error;
       this.status.state = 'down';

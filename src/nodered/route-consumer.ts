@@ -26,6 +26,8 @@ export interface RouteConsumerOptions {
   concurrency: number;
   stalledIntervalMs?: number;
   lockDurationMs?: number;
+  /** False while flows are (re)starting: a job waits for them, so no event is completed by a flow being deployed. */
+  isOpen?(): boolean;
 }
 
 /**
@@ -126,6 +128,12 @@ export class RouteConsumer {
 
   private async process(job: Job<RouteJobData>): Promise<Record<string, unknown>> {
     const data = job.data;
+    for (let waited = 0; this.opts.isOpen && !this.opts.isOpen(); waited += 50) {
+      if (waited > 30_000) {
+        throw new LotBridgeError('LB_ERR_FLOW_FAILED', `flows did not start within 30 s; event ${data.eventId} is retried`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const done = new Set(data.completed ?? []);
     const targets = this.matching(data).filter((s) => !done.has(s.id));
     if (targets.length === 0) {

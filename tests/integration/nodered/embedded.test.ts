@@ -6,7 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { Queue } from 'bullmq';
+import { chromium } from 'playwright-core';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { TEST_REDIS_URL } from '../../helpers/test-redis';
 import { adminToken, captureServer, deployFlows, ensureNodeRedNodes, insertOutboxEvent, tab, waitUntil } from '../../helpers/nodered';
@@ -342,5 +344,46 @@ describe('embedded Node-RED', () => {
       await deploy(tab('t.ok', [{ id: 'ok.ev', type: 'lotbridge-event', events: 'test.none', wires: [[]] }]), 1);
       expect((await readyz()).dependencies.nodered.missingTypes).toBeUndefined();
     });
+  });
+
+  describe('the editor in a browser (headless Chromium)', () => {
+    it('logs into the editor with the admin password and finds the LotBridge nodes in the palette', async () => {
+      const CHROMIUM = '/usr/bin/chromium';
+      if (!fs.existsSync(CHROMIUM)) {
+        throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (never download a browser)`);
+      }
+      // the screenshot goes to docs/screenshots/ with UPDATE_SCREENSHOTS=1, else to a temporary folder
+      const shots = process.env.UPDATE_SCREENSHOTS ? path.join(ROOT, 'docs', 'screenshots') : fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-shots-'));
+      fs.mkdirSync(shots, { recursive: true });
+      await deploy(JSON.parse(fs.readFileSync(path.join(ROOT, 'flows', '10-recall-notify-customers.json'), 'utf8')) as unknown[], 1);
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+        await page.goto(`${h.url}/flows/`);
+        await page.waitForSelector('#node-dialog-login-username', { timeout: 30_000 });
+        await page.fill('#node-dialog-login-username', 'admin');
+        await page.fill('#node-dialog-login-password', 'wrong-password');
+        await page.click('.ui-dialog-buttonset button.primary, #node-dialog-login-submit');
+        await page.waitForSelector('#node-dialog-login-failed', { state: 'visible', timeout: 10_000 });
+        await page.fill('#node-dialog-login-password', PASSWORD);
+        await page.click('.ui-dialog-buttonset button.primary, #node-dialog-login-submit');
+        for (const t of ['lotbridge-event', 'lotbridge-deliver', 'lotbridge-ingest', 'lotbridge-trace', 'lotbridge-done']) {
+          await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${t}"]`, { timeout: 30_000 });
+        }
+        const labels = await page.$$eval('.red-ui-palette-node[data-palette-type^="lotbridge-"] .red-ui-palette-label', (els) => els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
+        expect(labels).toEqual(expect.arrayContaining(['lotbridge event', 'lotbridge deliver', 'lotbridge ingest', 'lotbridge trace', 'lotbridge done']));
+        // the deployed recall flow is drawn on the workspace
+        await page.waitForSelector('.red-ui-flow-node-group', { timeout: 10_000 });
+        await page.waitForTimeout(500);
+        const file = path.join(shots, 'nodered-editor-palette.png');
+        await page.screenshot({ path: file });
+        expect(fs.statSync(file).size).toBeGreaterThan(20_000);
+      } finally {
+        await browser.close();
+      }
+    }, 120_000);
   });
 });

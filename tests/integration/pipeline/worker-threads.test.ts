@@ -44,7 +44,8 @@ describe('lotbridge start with a pipeline worker thread', () => {
     child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     const deadline = Date.now() + 40000;
-    while (!/LotBridge ready/.test(log)) {
+    // the main thread's ready line (mode all), not a worker thread's: only it follows the MLLP listener
+    while (!/"mode":"all"[^\n]*LotBridge ready/.test(log)) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`hub did not start:\n${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
