@@ -8,6 +8,7 @@ import { runTraceBench } from './trace.bench';
 import { runMesBench } from './mes.bench';
 import { runConsoleBench } from './console.bench';
 import { runEdiBench } from './edi.bench';
+import { runNodeRedBench } from './nodered.bench';
 import type { BenchResult } from './bench-result';
 import { fromRoot } from '../src/paths';
 
@@ -17,7 +18,7 @@ import { fromRoot } from '../src/paths';
  * BENCH_MESSAGES (default 5000), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
  * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_MES_RUNS (default 5),
  * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
- * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
+ * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi|nodered). Node-RED section: BENCH_NODERED_EVENTS (3000), BENCH_NODERED_CONCURRENCY (16). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
  * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database).
  */
@@ -62,6 +63,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'edi') {
     results.push(...(await runEdiBench({ serverUrl, runs: Number(process.env.BENCH_EDI_RUNS ?? 3), small: Number(process.env.BENCH_EDI_SMALL ?? 300) })));
+  }
+  if (!only || only === 'nodered') {
+    results.push(...(await runNodeRedBench({ serverUrl, redisUrl, events: Number(process.env.BENCH_NODERED_EVENTS ?? 3000), concurrency: Number(process.env.BENCH_NODERED_CONCURRENCY ?? 16) })));
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {

@@ -211,7 +211,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
 
     consoleJobs = new ConsoleJobs({ db, kit, pipeline, logger });
     deliveries = new DeliveryService({
-      db, kit, phi, logger, concurrency: config.deliverConcurrency,
+      db, kit, phi, logger, concurrency: config.deliverConcurrency, statusDb: workerDb,
       stalledIntervalMs: opts.stalledIntervalMs ?? config.stalledIntervalMs,
       lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
     });

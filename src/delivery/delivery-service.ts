@@ -19,6 +19,8 @@ export interface DeliveryServiceOptions {
   logger: Logger;
   /** Deliveries sent at once by this process's worker (all destinations together). */
   concurrency: number;
+  /** Pool for status updates after a send (may commit without waiting for the WAL flush: a lost update re-sends, at least once). */
+  statusDb?: Db;
   stalledIntervalMs?: number;
   lockDurationMs?: number;
 }
@@ -97,7 +99,7 @@ export class DeliveryService extends EventEmitter {
     }
     const attempt = row.attempts + 1;
     const log = this.opts.logger.child({ scope: 'deliver', deliveryId: id, attempt, destination: row.destination_key });
-    await db('deliveries').where({ id }).update({ status: 'delivering', attempts: attempt, updated_at: db.fn.now() });
+    const sdb = this.opts.statusDb ?? db;
     const { body, contentType, secrets } = openRequest(this.opts.phi, row);
     const policy = row.destination.policy;
     const release = await this.limiter.acquire(row.destination_key, policy.concurrency);
@@ -108,9 +110,9 @@ export class DeliveryService extends EventEmitter {
       const e = isLotBridgeError(err) ? err : new LotBridgeError('LB_ERR_DELIVERY_CONNECT', (err as Error).message, { cause: err });
       const final = e.kind !== 'transient' || attempt >= row.max_attempts;
       const answer = (e.details?.ack as Record<string, unknown> | undefined) ?? null;
-      const [updated] = (await db('deliveries')
+      const [updated] = (await sdb('deliveries')
         .where({ id })
-        .update({ status: final ? 'failed' : 'queued', error_code: e.code, error_message: e.message, ack: answer ? JSON.stringify(answer) : null, updated_at: db.fn.now() })
+        .update({ status: final ? 'failed' : 'queued', attempts: attempt, error_code: e.code, error_message: e.message, ack: answer ? JSON.stringify(answer) : null, updated_at: db.fn.now() })
         .returning('*')) as DbDeliveryRow[];
       if (final) {
         log.warn({ code: e.code, err: e.message }, 'delivery failed');
@@ -123,9 +125,9 @@ export class DeliveryService extends EventEmitter {
     } finally {
       release();
     }
-    const [done] = (await db('deliveries')
+    const [done] = (await sdb('deliveries')
       .where({ id })
-      .update({ status: 'delivered', ack: JSON.stringify(ack), error_code: null, error_message: null, delivered_at: db.fn.now(), updated_at: db.fn.now() })
+      .update({ status: 'delivered', attempts: attempt, ack: JSON.stringify(ack), error_code: null, error_message: null, delivered_at: db.fn.now(), updated_at: db.fn.now() })
       .returning('*')) as DbDeliveryRow[];
     log.debug('delivered');
     this.emit('outcome', deliveryView(done));

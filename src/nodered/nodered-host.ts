@@ -125,10 +125,10 @@ export function createBridge(o: BridgeDeps, routes: Pick<RouteConsumer, 'subscri
         };
         const timer = setTimeout(() => finish(undefined), timeoutMs);
         timer.unref();
-        const poll = setInterval(check, 2000);
+        // the in-process outcome event is the fast path; the row is read now and then for sends of other processes
+        const poll = setInterval(check, 5000);
         poll.unref();
         waiting.set(id, [...(waiting.get(id) ?? []), finish]);
-        check();
       }),
     ingest: (connectorId, body, x) =>
       o.ingest.receive(connectorId, {
