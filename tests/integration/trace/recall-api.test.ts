@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
-import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/genealogy-fixture';
+import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
 import type { RecallImpact } from '../../../src/trace/recall-impact';
 import { verifyAuditLog } from '../../../src/audit/verify-audit-log';
 
@@ -157,6 +157,21 @@ describe('recall API', () => {
     expect((await t.db('serials').where({ id: f.serials.get('S2') }).first())!.status).toBe('recalled');
     const again = await post({ serials: ['SN-0002'], reason: 'again' });
     expect([again.statusCode, again.json<RecallAnswer>().created, again.json<RecallAnswer>().id]).toEqual([200, false, a.id]);
+  });
+
+  it('opens one recall when the same request arrives twice at once (the second waits on the lot lock, then answers 200)', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('RAW-CO');
+    await g.material('CMP-CO');
+    await g.lot('A', 'RAW-CO', 'CO-1');
+    await g.lot('B', 'CMP-CO', 'CB-1');
+    await g.link('A', 'B');
+    const body = { lots: [{ material: 'RAW-CO', lot: 'CO-1' }], reason: 'cobalt contamination', class: 'I' };
+    const [a, b] = await Promise.all([post(body), post(body)]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([200, 201]);
+    expect(a.json<RecallAnswer>().id).toBe(b.json<RecallAnswer>().id);
+    expect(Number((await t.db('recall_lots').where({ lot_id: g.lots.get('B') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
+    expect(Number((await t.db('audit_log').where({ action: 'lot.recalled', entity_id: g.lots.get('A') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
   });
 
   describe('bad input', () => {
