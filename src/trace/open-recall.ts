@@ -259,11 +259,26 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
       actorName,
       req.reason,
     );
+    // per customer: party id and the affected lots it received (what the default Node-RED flow
+    // "recall → notify customers" writes one notice per customer from)
+    const notify = await trx.raw<{ rows: Array<{ party_id: string | null; customer: string; gln: string | null; name: string | null; units: number; lots: Array<{ material: string; lot: string }> }> }>(
+      `SELECT p.id AS party_id, coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.gln, p.name,
+              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
+              jsonb_agg(DISTINCT jsonb_build_object('material', m.code, 'lot', l.lot_number)) AS lots
+         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
+         JOIN lots l ON l.id = x.lot_id JOIN materials m ON m.id = l.material_id
+         LEFT JOIN parties p ON p.id = s.to_party_id
+        WHERE x.lot_id = ANY(?::uuid[])
+        GROUP BY p.id, 2, p.gln, p.name ORDER BY 2`,
+      [lots.map((l) => l.lotId)],
+    );
     await trx.raw(`INSERT INTO outbox_events (event_id, type, payload) VALUES (?, 'recall.opened', ?)`, [
       uuidv7(),
       JSON.stringify({
         recallId: id, recallNumber, class: req.class ?? null, reason: req.reason, openedBy: actorName, openedAt: (row.opened_at as Date).toISOString(),
         namedLots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
+        lots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
+        impact: { customers: notify.rows.map((c) => ({ partyId: c.party_id, code: c.customer, gln: c.gln, name: c.name, units: Math.round(Number(c.units) * 10000) / 10000, lots: c.lots })) },
         serials: serials.map((s) => ({ material: s.material, serial: s.serial })),
         totals: impact.totals,
         customers: impact.unitsByCustomer.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, units: c.units, uom: c.uom })),

@@ -94,6 +94,13 @@ describe('recall API', () => {
     expect(outbox).toHaveLength(1);
     expect(outbox[0].payload).toEqual(expect.objectContaining({ recallId: first.id, recallNumber: first.recallNumber, class: 'II', namedLots: [{ material: 'RAW-TI', gtin: null, lot: 'TI-001' }], openShipments: ['SH-2', 'SH-3'] }));
     expect(outbox[0].payload.totals).toEqual(im.totals);
+    // the shape the default Node-RED flow "recall → notify customers" reads: impact.customers with lots
+    expect(outbox[0].payload.impact.customers).toEqual([
+      { partyId: f.parties.get('CUST-A'), code: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital', units: 14,
+        lots: expect.arrayContaining([{ material: 'FG-KNEE', lot: 'FG-1' }, { material: 'FG-KNEE', lot: 'FG-2' }, { material: 'KIT-KNEE', lot: 'K-1' }]) },
+      { partyId: f.parties.get('CUST-B'), code: 'CUST-B', gln: '4012345000023', name: 'MedDistri GmbH', units: 10,
+        lots: expect.arrayContaining([{ material: 'FG-KNEE', lot: 'FG-1' }, { material: 'FG-KNEE', lot: 'FG-2' }]) },
+    ]);
     const rl = await t.db('recall_lots').where({ recall_id: first.id }).select('role', 'new_status');
     expect(rl.filter((x) => x.role === 'derived')).toHaveLength(5);
     expect((await verifyAuditLog(t.db)).ok).toBe(true);
