@@ -1,15 +1,6 @@
-import path from 'node:path';
-import { FolderWatcher, type FileDisposition, type WatchedFile } from '../../src/connectors/folder-watcher';
-import type {
-  ConnectorAdapter,
-  ConnectorDefinition,
-  ConnectorDeps,
-  ConnectorHealth,
-  EnvelopeInfo,
-  IngestPort,
-  MessageFormat,
-  RawInbound,
-} from '../../src/connectors/types';
+import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from '../../src/connectors/connector-inbox';
+import type { FileDisposition, WatchedFile } from '../../src/connectors/folder-watcher';
+import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import { isLotBridgeError, LotBridgeError } from '../../src/errors';
 import { decodeB2mmlText, DEFAULT_B2MML_LIMITS, readB2mmlHeader } from '../../src/parsers/b2mml';
@@ -25,14 +16,7 @@ export interface MesB2mmlConnectorConfig {
   /** Deepest element nesting (default 64). */
   maxDepth?: number;
   /** The watched folder. */
-  inbox?: {
-    /** Folder files are dropped into (default `<LOTBRIDGE_DATA_DIR>/inbox/<connectorId>`). */
-    dir?: string;
-    /** Pause between scans, ms (default 1000). */
-    pollIntervalMs?: number;
-    /** Watch the folder (default true). */
-    enabled?: boolean;
-  };
+  inbox?: InboxConfig;
 }
 
 /** JSON Schema of {@link MesB2mmlConnectorConfig}. */
@@ -48,11 +32,7 @@ export const mesB2mmlConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: {
-        dir: { type: 'string', minLength: 1 },
-        pollIntervalMs: { type: 'integer', minimum: 20, default: 1000 },
-        enabled: { type: 'boolean', default: true },
-      },
+      properties: inboxConfigProperties,
     },
   },
 } as const;
@@ -80,12 +60,7 @@ export const mesB2mmlConnector: ConnectorDefinition<MesB2mmlConnectorConfig> = {
     const inbox = config.inbox ?? {};
     const log = deps.logger.child({ scope: 'connector', connectorId: id, kind: 'mes-b2mml' });
     let ingest: IngestPort | undefined;
-    let started = false;
-    let lastMessageAt: Date | undefined;
-    let watcher: FolderWatcher | undefined;
-    const onAbort = (): void => {
-      void adapter.stop({ force: true });
-    };
+    const folder = new ConnectorInbox({ connectorId: id, label: 'MES', inbox, deps, logger: log, handle: (file) => receiveFile(file) });
 
     const adapter: ConnectorAdapter = {
       id,
@@ -94,43 +69,15 @@ export const mesB2mmlConnector: ConnectorDefinition<MesB2mmlConnectorConfig> = {
 
       async start(port: IngestPort): Promise<void> {
         ingest = port;
-        if (started) {
-          return;
-        }
-        started = true;
-        deps.signal.addEventListener('abort', onAbort, { once: true });
-        if (inbox.enabled !== false) {
-          watcher ??= new FolderWatcher({
-            dir: inbox.dir ?? path.join(deps.dataDir, 'inbox', id),
-            pollIntervalMs: inbox.pollIntervalMs ?? 1000,
-            logger: log,
-            handle: (file) => receiveFile(file),
-          });
-          await watcher.start();
-          log.info({ dir: watcher.dirs.inbox }, 'MES connector watching its folder');
-        }
+        await folder.start();
       },
 
-      async stop(options: { force?: boolean } = {}): Promise<void> {
-        if (!started) {
-          return;
-        }
-        started = false;
-        deps.signal.removeEventListener('abort', onAbort);
-        await watcher?.stop(options);
+      stop(options: { force?: boolean } = {}): Promise<void> {
+        return folder.stop(options);
       },
 
       health(): Promise<ConnectorHealth> {
-        if (!started) {
-          return Promise.resolve({ status: 'down', detail: 'stopped', ...(lastMessageAt ? { lastMessageAt } : {}) });
-        }
-        const w = watcher?.health();
-        const last = [lastMessageAt, w?.lastMessageAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
-        return Promise.resolve({
-          status: w?.status ?? 'up',
-          detail: w ? `HTTP intake; ${w.detail ?? ''}` : 'HTTP intake (watched folder disabled)',
-          ...(last ? { lastMessageAt: last } : {}),
-        });
+        return folder.health();
       },
 
       formatOf(contentType: string | undefined): { format: MessageFormat; encoding?: string } {
@@ -143,7 +90,7 @@ export const mesB2mmlConnector: ConnectorDefinition<MesB2mmlConnectorConfig> = {
       },
 
       readEnvelope(message: RawInbound): EnvelopeInfo {
-        lastMessageAt = message.receivedAt;
+        folder.noteMessage(message.receivedAt);
         try {
           if (message.payload.length > maxDocumentBytes) {
             throw new LotBridgeError('LB_ERR_B2MML_TOO_LARGE', `the document has ${message.payload.length} bytes, over the connector's limit of ${maxDocumentBytes} bytes (maxDocumentBytes)`, {
@@ -178,11 +125,7 @@ export const mesB2mmlConnector: ConnectorDefinition<MesB2mmlConnectorConfig> = {
         transport: 'file',
         envelope: { fileName: file.name },
       };
-      const receipt = await ingest.receive(id, raw);
-      if (receipt.status === 'rejected') {
-        return { to: 'error', report: { fileName: file.name, at: raw.receivedAt.toISOString(), receipt } };
-      }
-      return { to: 'done' };
+      return dispositionOf(file, raw.receivedAt, await ingest.receive(id, raw));
     }
 
     return adapter;

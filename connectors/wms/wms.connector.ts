@@ -1,15 +1,7 @@
 import path from 'node:path';
-import { FolderWatcher, type FileDisposition, type WatchedFile } from '../../src/connectors/folder-watcher';
-import type {
-  ConnectorAdapter,
-  ConnectorDefinition,
-  ConnectorDeps,
-  ConnectorHealth,
-  EnvelopeInfo,
-  IngestPort,
-  MessageFormat,
-  RawInbound,
-} from '../../src/connectors/types';
+import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from '../../src/connectors/connector-inbox';
+import type { FileDisposition, WatchedFile } from '../../src/connectors/folder-watcher';
+import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import { isLotBridgeError, LotBridgeError } from '../../src/errors';
 import { allRecordsRejected, charsetOf, mediaTypeOf, normalizeCharset, parseWmsBody, wmsEnvelopeOf, wmsSyntaxOfMediaType } from '../../src/parsers/wms';
@@ -19,13 +11,7 @@ export interface WmsConnectorConfig {
   /** IANA zone of the WMS's timestamps without an offset (default LOTBRIDGE_TIMEZONE). */
   timezone?: string;
   /** The watched folder. */
-  inbox?: {
-    /** Folder files are dropped into (default `<LOTBRIDGE_DATA_DIR>/inbox/<connectorId>`); processing/, done/ and error/ live inside it. */
-    dir?: string;
-    /** Pause between scans, ms (default 1000). */
-    pollIntervalMs?: number;
-    /** Watch the folder (default true). */
-    enabled?: boolean;
+  inbox?: InboxConfig & {
     /** Charset of dropped files (default: UTF-8, checked). */
     charset?: string;
   };
@@ -44,9 +30,7 @@ export const wmsConfigSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        dir: { type: 'string', minLength: 1 },
-        pollIntervalMs: { type: 'integer', minimum: 20, default: 1000 },
-        enabled: { type: 'boolean', default: true },
+        ...inboxConfigProperties,
         charset: { type: 'string', minLength: 1, description: 'utf-8 (default), iso-8859-1 or windows-1252.' },
       },
     },
@@ -86,12 +70,7 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
     }
     const log = deps.logger.child({ scope: 'connector', connectorId: id, kind: 'wms' });
     let ingest: IngestPort | undefined;
-    let started = false;
-    let lastMessageAt: Date | undefined;
-    let watcher: FolderWatcher | undefined;
-    const onAbort = (): void => {
-      void adapter.stop({ force: true });
-    };
+    const folder = new ConnectorInbox({ connectorId: id, label: 'WMS', inbox, deps, logger: log, handle: (file) => receiveFile(file) });
 
     const adapter: ConnectorAdapter = {
       id,
@@ -100,43 +79,15 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
 
       async start(port: IngestPort): Promise<void> {
         ingest = port;
-        if (started) {
-          return;
-        }
-        started = true;
-        deps.signal.addEventListener('abort', onAbort, { once: true });
-        if (inbox.enabled !== false) {
-          watcher ??= new FolderWatcher({
-            dir: inbox.dir ?? path.join(deps.dataDir, 'inbox', id),
-            pollIntervalMs: inbox.pollIntervalMs ?? 1000,
-            logger: log,
-            handle: (file) => receiveFile(file),
-          });
-          await watcher.start();
-          log.info({ dir: watcher.dirs.inbox }, 'WMS connector watching its folder');
-        }
+        await folder.start();
       },
 
-      async stop(options: { force?: boolean } = {}): Promise<void> {
-        if (!started) {
-          return;
-        }
-        started = false;
-        deps.signal.removeEventListener('abort', onAbort);
-        await watcher?.stop(options);
+      stop(options: { force?: boolean } = {}): Promise<void> {
+        return folder.stop(options);
       },
 
       health(): Promise<ConnectorHealth> {
-        if (!started) {
-          return Promise.resolve({ status: 'down', detail: 'stopped', ...(lastMessageAt ? { lastMessageAt } : {}) });
-        }
-        const w = watcher?.health();
-        const last = [lastMessageAt, w?.lastMessageAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
-        return Promise.resolve({
-          status: w?.status ?? 'up',
-          detail: w ? `HTTP intake; ${w.detail ?? ''}` : 'HTTP intake (watched folder disabled)',
-          ...(last ? { lastMessageAt: last } : {}),
-        });
+        return folder.health();
       },
 
       formatOf(contentType: string | undefined, body: Buffer): { format: MessageFormat; encoding?: string } {
@@ -162,7 +113,7 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
       },
 
       readEnvelope(message: RawInbound): EnvelopeInfo {
-        lastMessageAt = message.receivedAt;
+        folder.noteMessage(message.receivedAt);
         try {
           const parsed = parseWmsBody({ payload: message.payload, format: message.format, contentType: message.contentType, encoding: message.encoding });
           const total = parsed.records.length + parsed.errors.length;
@@ -214,11 +165,7 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
         transport: 'file',
         envelope: { fileName: file.name },
       };
-      const receipt = await ingest.receive(id, raw);
-      if (receipt.status === 'rejected') {
-        return { to: 'error', report: { fileName: file.name, at: raw.receivedAt.toISOString(), receipt } };
-      }
-      return { to: 'done' };
+      return dispositionOf(file, raw.receivedAt, await ingest.receive(id, raw));
     }
 
     return adapter;

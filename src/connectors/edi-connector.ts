@@ -1,5 +1,5 @@
-import path from 'node:path';
-import { FolderWatcher, type FileDisposition, type WatchedFile } from './folder-watcher';
+import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from './connector-inbox';
+import type { FileDisposition, WatchedFile } from './folder-watcher';
 import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, IngestReceipt, MessageFormat, RawInbound } from './types';
 import { isValidTimeZone } from '../config/config';
 import { isLotBridgeError, LotBridgeError } from '../errors';
@@ -9,7 +9,7 @@ export interface EdiConnectorConfig {
   /** IANA zone of the partner's offset-less dates and times (default LOTBRIDGE_TIMEZONE). */
   timezone?: string;
   /** The watched folder (`<dataDir>/inbox/<id>` with processing/, done/, error/ inside). */
-  inbox?: { dir?: string; pollIntervalMs?: number; enabled?: boolean };
+  inbox?: InboxConfig;
 }
 
 export const ediConfigSchema = {
@@ -21,11 +21,7 @@ export const ediConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: {
-        dir: { type: 'string', minLength: 1 },
-        pollIntervalMs: { type: 'integer', minimum: 20, default: 1000 },
-        enabled: { type: 'boolean', default: true },
-      },
+      properties: inboxConfigProperties,
     },
   },
 } as const;
@@ -63,9 +59,7 @@ export function ediConnector(syntax: EdiSyntax): ConnectorDefinition<EdiConnecto
       const inbox = config.inbox ?? {};
       const log = deps.logger.child({ scope: 'connector', connectorId: id, kind: syntax.kind });
       let ingest: IngestPort | undefined;
-      let started = false;
-      let lastMessageAt: Date | undefined;
-      let watcher: FolderWatcher | undefined;
+      const folder = new ConnectorInbox({ connectorId: id, label: syntax.kind, inbox, deps, logger: log, handle: (file) => receiveFile(file) });
 
       const receiveAll = async (raw: RawInbound): Promise<IngestReceipt[]> => {
         const port = ingest;
@@ -93,30 +87,13 @@ export function ediConnector(syntax: EdiSyntax): ConnectorDefinition<EdiConnecto
         timezone,
         async start(port: IngestPort): Promise<void> {
           ingest = port;
-          if (started) return;
-          started = true;
-          if (inbox.enabled !== false) {
-            watcher ??= new FolderWatcher({
-              dir: inbox.dir ?? path.join(deps.dataDir, 'inbox', id),
-              pollIntervalMs: inbox.pollIntervalMs ?? 1000,
-              logger: log,
-              handle: (file) => receiveFile(file),
-            });
-            await watcher.start();
-            log.info({ dir: watcher.dirs.inbox }, `${syntax.kind} connector watching its folder`);
-          }
+          await folder.start();
         },
-        async stop(options: { force?: boolean } = {}): Promise<void> {
-          if (!started) return;
-          started = false;
-          await watcher?.stop(options);
+        stop(options: { force?: boolean } = {}): Promise<void> {
+          return folder.stop(options);
         },
         health(): Promise<ConnectorHealth> {
-          if (!started) {
-            return Promise.resolve({ status: 'down', detail: 'stopped', ...(lastMessageAt ? { lastMessageAt } : {}) });
-          }
-          const w = watcher?.health();
-          return Promise.resolve({ status: w?.status ?? 'up', detail: w ? `HTTP intake; ${w.detail ?? ''}` : 'HTTP intake (watched folder disabled)', ...(lastMessageAt ? { lastMessageAt } : {}) });
+          return folder.health();
         },
         formatOf(contentType: string | undefined): { format: MessageFormat; encoding?: string } {
           const ct = (contentType ?? '').toLowerCase();
@@ -127,7 +104,7 @@ export function ediConnector(syntax: EdiSyntax): ConnectorDefinition<EdiConnecto
           return { format: syntax.format, ...(m?.[1] ? { encoding: m[1].trim() } : {}) };
         },
         readEnvelope(message: RawInbound): EnvelopeInfo {
-          lastMessageAt = message.receivedAt;
+          folder.noteMessage(message.receivedAt);
           try {
             return syntax.envelope(message.payload);
           } catch (err) {
@@ -159,12 +136,7 @@ export function ediConnector(syntax: EdiSyntax): ConnectorDefinition<EdiConnecto
 
       async function receiveFile(file: WatchedFile): Promise<FileDisposition> {
         const raw: RawInbound = { format: syntax.format, payload: file.payload, receivedAt: new Date(), transport: 'file', envelope: { fileName: file.name } };
-        const receipts = await receiveAll(raw);
-        const rejected = receipts.filter((r) => r.status === 'rejected');
-        if (rejected.length > 0) {
-          return { to: 'error', report: { fileName: file.name, at: raw.receivedAt.toISOString(), receipts } };
-        }
-        return { to: 'done' };
+        return dispositionOf(file, raw.receivedAt, await receiveAll(raw));
       }
 
       return adapter;
