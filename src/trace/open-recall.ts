@@ -2,6 +2,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
+import type { LotStatus } from '../db/tables';
+import { assertLotStatusChange, judgeLotStatusChange } from '../model/lots/lot-status';
 import { walkGenealogy } from './genealogy';
 import { resolveTraceSubject } from './trace-subject';
 import { computeRecallImpact, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
@@ -48,8 +50,20 @@ export interface OpenRecallResult {
   message: string;
 }
 
-/** Statuses a derived lot leaves for `on_hold`; recalled, rejected and expired lots keep theirs. */
-const HOLDABLE = new Set(['released', 'quarantine']);
+/**
+ * The status a recall gives a lot, by the lot status rules (src/model/lots/lot-status.ts): a named
+ * lot becomes `recalled` (allowed from every state); a derived lot goes `on_hold` where the rules
+ * allow it (released, quarantine) and keeps its status where they don't (rejected, expired,
+ * recalled by an earlier recall).
+ */
+function statusByRecall(lot: string, from: string, role: 'named' | 'derived'): LotStatus {
+  const current = from as LotStatus;
+  if (role === 'named') {
+    assertLotStatusChange({ lot, from: current, to: 'recalled', actor: 'recall' });
+    return 'recalled';
+  }
+  return judgeLotStatusChange({ lot, from: current, to: 'on_hold', actor: 'recall' }).ok ? 'on_hold' : current;
+}
 const AUDIT_CHAIN = 'recall';
 
 export function recallView(r: { id: string; recall_number: string; status: string; class: string | null; reason: string; opened_by: string | null; opened_at: Date; request: unknown; impact: RecallImpact }): RecallView {
@@ -207,9 +221,9 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     const seq = await trx.raw<{ rows: Array<{ n: number }> }>(`SELECT nextval('recall_number_seq') AS n`);
     const recallNumber = `RC-${new Date().getUTCFullYear()}-${String(seq.rows[0].n).padStart(5, '0')}`;
     const lots: ImpactLot[] = [
-      ...fresh.map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'named' as const, depth: 0, previousStatus: l.status, newStatus: 'recalled' })),
+      ...fresh.map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'named' as const, depth: 0, previousStatus: l.status, newStatus: statusByRecall(`${l.material} / ${l.lot_number}`, l.status, 'named') })),
       ...derived
-        .map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'derived' as const, depth: depth.get(l.id) ?? 1, previousStatus: l.status, newStatus: HOLDABLE.has(l.status) ? 'on_hold' : l.status }))
+        .map((l) => ({ lotId: l.id, material: l.material, gtin: l.gtin, lot: l.lot_number, role: 'derived' as const, depth: depth.get(l.id) ?? 1, previousStatus: l.status, newStatus: statusByRecall(`${l.material} / ${l.lot_number}`, l.status, 'derived') }))
         .sort((a, b) => a.depth - b.depth || a.material.localeCompare(b.material) || a.lot.localeCompare(b.lot)),
     ];
     const serials: ImpactSerial[] = freshSerials.map((s) => ({ serialId: s.id, material: s.material, serial: s.serial_number, lot: s.lot_number, previousStatus: s.status, location: s.location }));

@@ -181,6 +181,32 @@ describe('recall API', () => {
     expect(Number((await t.db('audit_log').where({ action: 'lot.recalled', entity_id: g.lots.get('A') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
   });
 
+  it('follows the lot status rules: a rejected named lot is recalled; derived lots that are rejected or expired keep their status', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('RAW-NI');
+    await g.material('CMP-NI');
+    await g.lot('RAW', 'RAW-NI', 'NI-1', 'rejected');
+    await g.lot('REJ', 'CMP-NI', 'NC-REJ', 'rejected');
+    await g.lot('EXP', 'CMP-NI', 'NC-EXP', 'expired');
+    await g.lot('QUA', 'CMP-NI', 'NC-QUA', 'quarantine');
+    for (const out of ['REJ', 'EXP', 'QUA']) await g.link('RAW', out);
+    const r = await post({ lots: [{ material: 'RAW-NI', lot: 'NI-1' }], reason: 'nickel release out of spec', class: 'II' });
+    expect(r.statusCode).toBe(201);
+    expect(r.json<RecallAnswer>().impact.lots.map((l) => `${l.lot} ${l.role} ${l.previousStatus}→${l.newStatus}`)).toEqual([
+      'NI-1 named rejected→recalled',
+      'NC-EXP derived expired→expired',
+      'NC-QUA derived quarantine→on_hold',
+      'NC-REJ derived rejected→rejected',
+    ]);
+    const statuses = await t.db('lots').whereIn('id', ['RAW', 'REJ', 'EXP', 'QUA'].map((k) => g.lots.get(k)!)).orderBy('lot_number').select('lot_number', 'status');
+    expect(statuses).toEqual([
+      { lot_number: 'NC-EXP', status: 'expired' },
+      { lot_number: 'NC-QUA', status: 'on_hold' },
+      { lot_number: 'NC-REJ', status: 'rejected' },
+      { lot_number: 'NI-1', status: 'recalled' },
+    ]);
+  });
+
   describe('bad input', () => {
     it('answers 404 naming the unknown lot (nothing changes), 400 for a body that does not match the schema', async () => {
       const before = await t.db('lots').select('id', 'status').orderBy('id');
