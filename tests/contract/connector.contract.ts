@@ -27,6 +27,30 @@ export interface ContractSubject {
 }
 
 /**
+ * The transport of a connector with a watched folder: drops the message into the adapter's inbox
+ * (written under a hidden name, then renamed, as a careful sender does) and waits until the watcher
+ * has moved it to done/, which it does only after the store commit. The watcher moves a file by a
+ * hard link and an unlink, so "acked" waits until it is in done/ and gone from processing/.
+ * @param extension - file extension that tells the connector the format (`.json`, `.xml`, `.x12`, …)
+ */
+export function viaWatchedFolder(extension: string): NonNullable<ContractSubject['viaTransport']> {
+  return async (adapter, dataDir, message) => {
+    const inbox = path.join(dataDir, 'inbox', adapter.id);
+    const name = `contract-${Date.now()}-${Math.random().toString(36).slice(2)}${extension}`;
+    fs.writeFileSync(path.join(inbox, `.${name}`), message.payload);
+    fs.renameSync(path.join(inbox, `.${name}`), path.join(inbox, name));
+    const end = Date.now() + 10000;
+    while (Date.now() < end) {
+      if (fs.existsSync(path.join(inbox, 'done', name)) && !fs.existsSync(path.join(inbox, 'processing', name))) {
+        return { acked: true };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { acked: false };
+  };
+}
+
+/**
  * The contract every connector passes (cf. n8n/BullMQ conformance suites): factory without I/O,
  * start/stop idempotent, store-before-ack, duplicates, rejected-but-stored, health, stop in flight.
  * Real PostgreSQL and Redis.

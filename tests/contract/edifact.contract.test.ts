@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { edifactConnector } from '../../connectors/edifact';
-import type { ConnectorAdapter, ConnectorDefinition, RawInbound } from '../../src/connectors/types';
-import { defineConnectorContractTests } from './connector.contract';
+import type { ConnectorDefinition, RawInbound } from '../../src/connectors/types';
+import { defineConnectorContractTests, viaWatchedFolder } from './connector.contract';
 
 /** A small DESADV whose interchange control reference is n. */
 const asn = (n: number): Buffer =>
@@ -17,25 +15,10 @@ const asn = (n: number): Buffer =>
 
 const http = (payload: Buffer): RawInbound => ({ format: 'edifact', payload, contentType: 'application/edifact', receivedAt: new Date(), transport: 'http', envelope: {} });
 
-async function viaFolder(adapter: ConnectorAdapter, dataDir: string, message: RawInbound): Promise<{ acked: boolean }> {
-  const inbox = path.join(dataDir, 'inbox', adapter.id);
-  const name = `contract-${Date.now()}-${Math.random().toString(36).slice(2)}.edi`;
-  fs.writeFileSync(path.join(inbox, `.${name}`), message.payload);
-  fs.renameSync(path.join(inbox, `.${name}`), path.join(inbox, name));
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    if (fs.existsSync(path.join(inbox, 'done', name))) {
-      return { acked: true };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { acked: false };
-}
-
 defineConnectorContractTests('edifact', () => ({
   definition: edifactConnector as unknown as ConnectorDefinition,
   config: { inbox: { pollIntervalMs: 25 } },
   validMessage: (n) => http(asn(n)),
   unreadableMessage: () => http(Buffer.from('ISA*00*          *00*')),
-  viaTransport: viaFolder,
+  viaTransport: viaWatchedFolder('.edi'),
 }));

@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { x12Connector } from '../../connectors/x12';
-import type { ConnectorAdapter, ConnectorDefinition, RawInbound } from '../../src/connectors/types';
-import { defineConnectorContractTests } from './connector.contract';
+import type { ConnectorDefinition, RawInbound } from '../../src/connectors/types';
+import { defineConnectorContractTests, viaWatchedFolder } from './connector.contract';
 
 /** A small 856 whose interchange control number is n (so each n is its own interchange). */
 const asn = (n: number): Buffer => {
@@ -19,25 +17,10 @@ const asn = (n: number): Buffer => {
 
 const http = (payload: Buffer): RawInbound => ({ format: 'x12', payload, contentType: 'application/edi-x12', receivedAt: new Date(), transport: 'http', envelope: {} });
 
-async function viaFolder(adapter: ConnectorAdapter, dataDir: string, message: RawInbound): Promise<{ acked: boolean }> {
-  const inbox = path.join(dataDir, 'inbox', adapter.id);
-  const name = `contract-${Date.now()}-${Math.random().toString(36).slice(2)}.x12`;
-  fs.writeFileSync(path.join(inbox, `.${name}`), message.payload);
-  fs.renameSync(path.join(inbox, `.${name}`), path.join(inbox, name));
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    if (fs.existsSync(path.join(inbox, 'done', name))) {
-      return { acked: true };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { acked: false };
-}
-
 defineConnectorContractTests('x12', () => ({
   definition: x12Connector as unknown as ConnectorDefinition,
   config: { inbox: { pollIntervalMs: 25 } },
   validMessage: (n) => http(asn(n)),
   unreadableMessage: () => http(Buffer.from('UNB+UNOA:3+X+Y+260301:1200+1\'')),
-  viaTransport: viaFolder,
+  viaTransport: viaWatchedFolder('.x12'),
 }));
