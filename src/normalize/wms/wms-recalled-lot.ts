@@ -1,3 +1,4 @@
+import type { NewAlert } from '../../model/alerts/open-alert';
 import type { WmsWriter } from './wms-writer';
 
 /** What a recalled-lot alert names. */
@@ -16,13 +17,13 @@ export interface RecalledLotMovement {
 }
 
 /**
- * Opens a critical `recalled_lot_movement` alert: the movement is booked all the same (the
- * warehouse must be able to record reality), and every such movement gets its own alert.
- * @param w - the message's writer
+ * The critical `recalled_lot_movement` alert of a movement of a recalled lot: the movement is
+ * booked all the same (the warehouse must be able to record reality), and every such movement gets
+ * its own alert.
  * @param m - the movement
  */
-export async function raiseRecalledLotMovement(w: WmsWriter, m: RecalledLotMovement): Promise<void> {
-  await w.alert({
+export function recalledLotMovementAlert(m: RecalledLotMovement): NewAlert {
+  return {
     type: 'recalled_lot_movement',
     severity: 'critical',
     subjectType: 'lot',
@@ -32,5 +33,14 @@ export async function raiseRecalledLotMovement(w: WmsWriter, m: RecalledLotMovem
       (m.shipTo === undefined ? '' : ` shipped to ${m.shipTo}`),
     details: { ...m },
     dedupKey: `recalled_lot_movement:${m.sourceKey}`,
-  });
+  };
+}
+
+/**
+ * Opens the `recalled_lot_movement` alert of a movement (see {@link recalledLotMovementAlert}).
+ * @param w - the message's writer
+ * @param m - the movement
+ */
+export async function raiseRecalledLotMovement(w: WmsWriter, m: RecalledLotMovement): Promise<void> {
+  await w.alert(recalledLotMovementAlert(m));
 }

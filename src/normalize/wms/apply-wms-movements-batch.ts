@@ -1,0 +1,438 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Knex } from 'knex';
+import type { DbLotRow } from '../../db/tables';
+import { isLotBridgeError, type LotBridgeError } from '../../errors';
+import type { LotResolution } from '../../model/lots/find-or-create-lot';
+import { openAlerts } from '../../model/alerts/open-alerts';
+import type { NewAlert } from '../../model/alerts/open-alert';
+import type { DbLocationRow } from '../../model/master-data/master-data.types';
+import { ASN_REFERENCE_KINDS } from '../edi/asn-receipt';
+import { recalledLotMovementAlert } from './wms-recalled-lot';
+import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSourceKey } from './wms-mapping';
+import type { StockState, WmsMovement, WmsRecord } from './wms-record.types';
+import { afterLotResolved, resolveStockMaterial, subjectItemOf, type StockItem } from './wms-stock-item';
+import { CANONICAL, negativeBalanceAlert, type BookedChange, type CanonicalTraceEvent, type WmsWriter } from './wms-writer';
+
+/**
+ * True when every record of a message can be mapped set-based: movements whose effects do not
+ * depend on balances booked before them in the same batch and write nothing but the event and the
+ * stock. Counts (they read the ledger as of their time), readings, ships (an outbound shipment to
+ * `shipTo`; without a `stockState` they read the picked balance) and receipts against an inbound
+ * ASN take the one-by-one path.
+ */
+export function setBasedMovement(rec: WmsRecord): rec is WmsMovement {
+  if (rec.kind !== 'movement' || rec.type === 'ship') return false;
+  if (rec.type === 'receive' && ASN_REFERENCE_KINDS.some((k) => rec.reference[k] !== undefined)) return false;
+  return true;
+}
+
+/** One message of a set-based chunk: its writer, its valid movements, and the record errors found so far. */
+export interface PlannedWmsMessage {
+  w: WmsWriter;
+  movements: WmsMovement[];
+  /** Input errors of its records (validation, and resolution errors found here are added). */
+  errors: LotBridgeError[];
+}
+
+/** One leg of a movement: a signed change at one location in one state. */
+interface Leg {
+  location: DbLocationRow;
+  state: StockState;
+  delta: number;
+}
+
+/** A movement to apply, with everything resolved. */
+interface Planned {
+  m: PlannedWmsMessage;
+  rec: WmsMovement;
+  sourceKey: string;
+  material: StockItem['material'];
+  factor: number;
+  lot?: DbLotRow;
+  serialId: string | null;
+  from: DbLocationRow;
+  to?: DbLocationRow;
+  fromState: StockState;
+  legs: Leg[];
+  eventId: string;
+  changes: BookedChange[];
+}
+
+const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
+const byKey = <T>(k: (x: T) => string) => (a: T, b: T): number => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0);
+
+/** Input errors of one record are collected; anything else is rethrown (transient, defect). */
+function recordError(err: unknown): LotBridgeError {
+  if (isLotBridgeError(err) && err.kind === 'input') return err;
+  throw err;
+}
+
+/**
+ * The lots of the movements: one SELECT for all, one INSERT (in key order) for the missing ones,
+ * then, record by record in batch order, what findOrCreateLot would have answered each of them
+ * (created for the first record of a new lot; expiry filled or reported as a mismatch).
+ */
+async function resolveLots(trx: Knex.Transaction, plans: Planned[]): Promise<Map<Planned, LotResolution>> {
+  const first = new Map<string, Planned>();
+  for (const p of plans) {
+    const k = keyOf(p.material.id, p.rec.item.lot);
+    if (!first.has(k)) first.set(k, p);
+  }
+  const keys = [...first.values()];
+  const found = await trx.raw<{ rows: DbLotRow[] }>(
+    'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
+    [keys.map((p) => p.material.id), keys.map((p) => p.rec.item.lot)] as unknown as string[],
+  );
+  const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));
+  const created = new Set<string>();
+  // in key order: concurrent batches take the unique index's locks in one order
+  const missing = keys.filter((p) => !rows.has(keyOf(p.material.id, p.rec.item.lot))).sort(byKey((p) => keyOf(p.material.id, p.rec.item.lot)));
+  if (missing.length > 0) {
+    const inserted = await trx('lots')
+      .insert(missing.map((p) => ({
+        id: uuidv7(), material_id: p.material.id, lot_number: p.rec.item.lot, expiry: p.rec.item.expiry ?? null, provisional: true,
+        source_message_id: p.m.w.ctx.message.id, ordinal: p.m.w.ctx.nextOrdinal(),
+      })))
+      .onConflict(['material_id', 'lot_number'])
+      .ignore()
+      .returning<DbLotRow[]>('*');
+    for (const r of inserted) {
+      const k = keyOf(r.material_id, r.lot_number);
+      rows.set(k, r);
+      created.add(k);
+    }
+    for (const p of missing.filter((x) => !rows.has(keyOf(x.material.id, x.rec.item.lot)))) {
+      // inserted by a concurrent transaction after this statement's snapshot
+      const r = await trx<DbLotRow>('lots').where({ material_id: p.material.id, lot_number: p.rec.item.lot }).first();
+      if (r) rows.set(keyOf(r.material_id, r.lot_number), r);
+    }
+  }
+  const out = new Map<Planned, LotResolution>();
+  const seen = new Set<string>();
+  for (const p of plans) {
+    const k = keyOf(p.material.id, p.rec.item.lot);
+    const row = rows.get(k);
+    if (!row) throw new Error(`lot ${p.rec.item.lot} vanished while it was resolved`);
+    if (created.has(k) && !seen.has(k)) {
+      seen.add(k);
+      out.set(p, { row, created: true });
+      continue;
+    }
+    seen.add(k);
+    const expiry = p.rec.item.expiry;
+    if (expiry !== undefined && row.expiry === null) {
+      const [updated]: DbLotRow[] = await trx<DbLotRow>('lots').where({ id: row.id }).whereNull('expiry').update({ expiry, updated_at: trx.fn.now() }).returning('*');
+      const now = updated ?? row;
+      rows.set(k, now);
+      out.set(p, { row: now, created: false });
+    } else if (expiry !== undefined && row.expiry !== expiry) {
+      out.set(p, { row, created: false, expiryMismatch: expiry });
+    } else {
+      out.set(p, { row, created: false });
+    }
+  }
+  return out;
+}
+
+/** Serials of the movements: found ones keep their row (and lot), missing ones are inserted in key order, one statement. */
+async function resolveSerials(trx: Knex.Transaction, plans: Planned[]): Promise<void> {
+  const withSerial = plans.filter((p) => p.rec.item.serial !== undefined);
+  if (withSerial.length === 0) return;
+  const first = new Map<string, Planned>();
+  for (const p of withSerial) {
+    const k = keyOf(p.material.id, p.rec.item.serial as string);
+    if (!first.has(k)) first.set(k, p);
+  }
+  const firsts = [...first.values()].sort(byKey((p) => keyOf(p.material.id, p.rec.item.serial as string)));
+  const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
+    `WITH k AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::int[]) AS t(id, material_id, serial_number, lot_id, source_message_id, ordinal)),
+          ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
+                  SELECT k.id, k.material_id, k.serial_number, k.lot_id, k.source_message_id, k.ordinal FROM k
+                   WHERE NOT EXISTS (SELECT 1 FROM serials s WHERE s.material_id = k.material_id AND s.serial_number = k.serial_number)
+                  ON CONFLICT (material_id, serial_number) DO NOTHING
+                  RETURNING id, material_id, serial_number)
+     SELECT id, material_id, serial_number FROM ins
+     UNION ALL
+     SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN k ON s.material_id = k.material_id AND s.serial_number = k.serial_number`,
+    [
+      firsts.map(() => uuidv7()), firsts.map((p) => p.material.id), firsts.map((p) => p.rec.item.serial as string), firsts.map((p) => (p.lot as DbLotRow).id),
+      firsts.map((p) => p.m.w.ctx.message.id), firsts.map((p) => p.m.w.ctx.nextOrdinal()),
+    ] as unknown as string[],
+  );
+  const ids = new Map(r.rows.map((row) => [keyOf(row.material_id, row.serial_number), row.id]));
+  for (const p of firsts.filter((x) => !ids.has(keyOf(x.material.id, x.rec.item.serial as string)))) {
+    const row = await trx('serials').where({ material_id: p.material.id, serial_number: p.rec.item.serial }).first<{ id: string } | undefined>('id');
+    if (row) ids.set(keyOf(p.material.id, p.rec.item.serial as string), row.id);
+  }
+  for (const p of withSerial) {
+    const id = ids.get(keyOf(p.material.id, p.rec.item.serial as string));
+    if (!id) throw new Error(`serial ${p.rec.item.serial} vanished while it was resolved`);
+    p.serialId = id;
+  }
+}
+
+function legsOf(rec: WmsMovement, from: DbLocationRow, to: DbLocationRow | undefined, fromState: StockState, base: number): Leg[] {
+  switch (rec.type) {
+    case 'receive':
+    case 'adjust':
+      return [{ location: from, state: fromState, delta: base }];
+    case 'putaway':
+    case 'move':
+      return [{ location: from, state: fromState, delta: -base }, { location: to ?? from, state: rec.toStockState ?? fromState, delta: base }];
+    case 'pick':
+      return [{ location: from, state: fromState, delta: -base }, { location: to ?? from, state: rec.toStockState ?? 'pending_shipment', delta: base }];
+    case 'issue':
+    case 'ship':
+      return [{ location: from, state: fromState, delta: -base }];
+  }
+}
+
+/**
+ * The movements of several messages written set-based, in one transaction: each record writes what
+ * applyWmsMovement writes (the same trace event with its item, ledger rows and balances, count rules,
+ * alerts, `inventory.moved` event and audit row, lots and serials found or created), but lots,
+ * serials, events, ledger rows with their balances and alerts each take one statement for the whole
+ * chunk. Records are taken in batch order (message by message, record by record): a source key
+ * seen before — in the database or earlier in the chunk — is `alreadyApplied`; a record whose
+ * material or quantity fails resolution gets its record error, as it would alone.
+ * Every record must satisfy {@link setBasedMovement}. Throws when an event of the chunk was recorded
+ * meanwhile by another transaction (the batch then falls back to one message at a time).
+ */
+export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: PlannedWmsMessage[]): Promise<void> {
+  // 1. idempotency: source keys recorded before (one read), or earlier in this chunk
+  const all = messages.flatMap((m) => m.movements.map((rec) => ({ m, rec, sourceKey: wmsSourceKey(m.w.connectorId, rec.id, rec.sender, false) })));
+  if (all.length === 0) return;
+  const recorded = new Set(
+    (await trx.raw<{ rows: Array<{ source_key: string }> }>('SELECT source_key FROM trace_events WHERE source_key = ANY(?::text[])', [[...new Set(all.map((x) => x.sourceKey))]] as unknown as string[])).rows.map(
+      (r) => r.source_key,
+    ),
+  );
+  // 2. material, quantity conversion and locations, record by record (memoized; provisional ones created in order)
+  const plans: Planned[] = [];
+  for (const { m, rec, sourceKey } of all) {
+    if (recorded.has(sourceKey)) {
+      m.w.summary.alreadyApplied++;
+      continue;
+    }
+    let resolved: { material: StockItem['material']; factor: number };
+    try {
+      resolved = await resolveStockMaterial(m.w, rec, sourceKey);
+    } catch (err) {
+      m.errors.push(recordError(err));
+      continue;
+    }
+    recorded.add(sourceKey);
+    const base = rec.quantity * resolved.factor;
+    const from = await m.w.location(rec.location);
+    const to = rec.toLocation === undefined ? undefined : await m.w.location(rec.toLocation);
+    const fromState = rec.stockState ?? defaultStockState(resolved.material.kind);
+    plans.push({
+      m, rec, sourceKey, material: resolved.material, factor: resolved.factor, serialId: null, from, to, fromState,
+      legs: legsOf(rec, from, to, fromState, base), eventId: uuidv7(), changes: [],
+    });
+  }
+  if (plans.length === 0) return;
+
+  // 3. lots (with what follows a created or contradicted lot, in order) and serials
+  const lots = await resolveLots(trx, plans);
+  for (const p of plans) {
+    const r = lots.get(p) as LotResolution;
+    p.lot = r.row;
+    await afterLotResolved(p.m.w, p.rec, p.material, r, p.sourceKey);
+  }
+  await resolveSerials(trx, plans);
+
+  // 4. trace events and their items, one statement
+  const eventRows: Array<Record<string, unknown>> = [];
+  const itemRows: Array<Record<string, unknown>> = [];
+  for (const p of plans) {
+    const { rec, m } = p;
+    const lot = p.lot as DbLotRow;
+    const base = rec.quantity * p.factor;
+    const where = rec.type === 'putaway' || rec.type === 'move' || rec.type === 'pick' ? (p.to ?? p.from) : p.from;
+    const epcis = WMS_EPCIS[rec.type];
+    const item: StockItem = { material: p.material, lot, serialId: p.serialId, factor: p.factor };
+    const ev: CanonicalTraceEvent = {
+      eventType: 'ObjectEvent',
+      action: epcis.action,
+      bizStep: epcis.bizStep,
+      disposition: dispositionOf(rec.type, p.legs[p.legs.length - 1].state),
+      eventTime: rec.occurredAt.utc.toISOString(),
+      eventTimeZoneOffset: rec.occurredAt.offset,
+      location: where.code,
+      bizTransactions: bizTransactionsOf(rec.reference),
+      sensorElementList: null,
+      sourceKey: p.sourceKey,
+      items: [subjectItemOf(rec, item, base)],
+      details: {
+        wmsType: rec.type,
+        movementId: rec.id,
+        ...(rec.sender === undefined ? {} : { sender: rec.sender }),
+        from: { location: p.from.code, stockState: p.fromState },
+        ...(p.legs.length > 1 ? { to: { location: p.legs[1].location.code, stockState: p.legs[1].state } } : {}),
+        ...(rec.shipTo === undefined ? {} : { shipTo: rec.shipTo }),
+      },
+    };
+    m.w.ctx.validate(CANONICAL.traceEvent, ev);
+    eventRows.push({
+      id: p.eventId, type: ev.eventType, action: ev.action, biz_step: ev.bizStep, disposition: ev.disposition, event_time: new Date(ev.eventTime),
+      event_time_zone_offset: ev.eventTimeZoneOffset, location_id: where.id, read_point: where.id === p.from.id ? null : p.from.code,
+      biz_transactions: JSON.stringify(ev.bizTransactions), sensor_readings: null, details: JSON.stringify(ev.details), source_key: ev.sourceKey,
+      source_message_id: m.w.ctx.message.id, ordinal: m.w.ctx.nextOrdinal(),
+    });
+    for (const i of ev.items) {
+      itemRows.push({ event_id: p.eventId, role: i.role, material_id: i.materialId, lot_id: i.lotId, serial_id: i.serialId ?? null, quantity: i.quantity, uom: i.uom, base_quantity: i.baseQuantity });
+    }
+    m.w.summary.events++;
+  }
+  const ins = await trx.raw<{ rows: Array<{ n: number }> }>(
+    `WITH e AS (?),
+          i AS (INSERT INTO trace_event_items (event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
+                SELECT x.event_id, x.role, x.material_id, x.lot_id, x.serial_id, x.quantity, x.uom, x.base_quantity
+                  FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::numeric[])
+                       AS x(event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
+                  JOIN e ON e.id = x.event_id)
+     SELECT count(*)::int AS n FROM e`,
+    [
+      trx('trace_events').insert(eventRows).onConflict().ignore().returning('id'),
+      itemRows.map((i) => i.event_id), itemRows.map((i) => i.role), itemRows.map((i) => i.material_id), itemRows.map((i) => i.lot_id),
+      itemRows.map((i) => i.serial_id), itemRows.map((i) => i.quantity), itemRows.map((i) => i.uom), itemRows.map((i) => i.base_quantity),
+    ] as unknown as readonly Knex.RawBinding[],
+  );
+  if (Number(ins.rows[0].n) !== eventRows.length) {
+    // a source key recorded meanwhile (another message): the one-by-one path sorts it out
+    throw new Error(`${eventRows.length - Number(ins.rows[0].n)} movement event(s) of the batch were recorded meanwhile`);
+  }
+
+  // 5. ledger rows and balances of every leg, one statement (balance rows locked in key order)
+  type Booked = { p: Planned; leg: Leg; delta: number; at: Date; reason: 'movement' | 'count_absorbed'; ordinal: number };
+  const validateChange = (p: Planned, leg: Leg, delta: number, at: Date, reason: Booked['reason']): void => {
+    const lot = p.lot as DbLotRow;
+    p.m.w.ctx.validate(CANONICAL.inventoryChange, {
+      eventId: p.eventId, lotId: lot.id, locationId: leg.location.id, location: leg.location.code, gtin: p.rec.item.gtin, lotNumber: lot.lot_number,
+      stockState: leg.state, delta, eventTime: at.toISOString(), reason,
+    });
+    p.m.w.summary.ledgerRows++;
+  };
+  const legs = plans.flatMap((p) => p.legs.map((leg) => ({ p, leg })));
+  const movementRows: Booked[] = legs.map(({ p, leg }) => {
+    validateChange(p, leg, leg.delta, p.rec.occurredAt.utc, 'movement');
+    return { p, leg, delta: leg.delta, at: p.rec.occurredAt.utc, reason: 'movement', ordinal: p.m.w.ctx.nextOrdinal() };
+  });
+  const balanceKey = (p: Planned, leg: Leg): string => keyOf((p.lot as DbLotRow).id, leg.location.id, leg.state);
+  const book = async (rows: Booked[]): Promise<Map<string, number>> => {
+    const r = await trx.raw<{ rows: Array<{ lot_id: string; location_id: string; stock_state: string; quantity: string }> }>(
+      `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::numeric[], ?::timestamptz[], ?::uuid[], ?::int[])
+                  AS t(event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)),
+            l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+                  SELECT event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal FROM x)
+       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+       SELECT lot_id, location_id, stock_state, sum(delta) FROM x GROUP BY lot_id, location_id, stock_state ORDER BY lot_id, location_id, stock_state
+       ON CONFLICT (lot_id, location_id, stock_state)
+       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+       RETURNING lot_id, location_id, stock_state, quantity`,
+      [
+        rows.map((b) => b.p.eventId), rows.map((b) => (b.p.lot as DbLotRow).id), rows.map((b) => b.leg.location.id), rows.map((b) => b.leg.state),
+        rows.map((b) => b.delta), rows.map((b) => b.at), rows.map((b) => b.p.m.w.ctx.message.id), rows.map((b) => b.ordinal),
+      ] as unknown as string[],
+    );
+    return new Map(r.rows.map((x) => [keyOf(x.lot_id, x.location_id, x.stock_state), Number(x.quantity)]));
+  };
+  const after = await book(movementRows);
+
+  // 6. the count rules (after the balance rows are locked, as WmsWriter.book reads after its booking):
+  // a leg with a count of its lot/location/state at or after its time was seen by that count, and is
+  // reversed at the count's time
+  const nonZero = movementRows.map((b, n) => ({ b, n })).filter((x) => x.b.delta !== 0);
+  const countAt = new Map<number, Date>();
+  if (nonZero.length > 0) {
+    const r = await trx.raw<{ rows: Array<{ n: number; at: Date }> }>(
+      `SELECT k.n, c.event_time AS at
+         FROM unnest(?::int[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[]) AS k(n, lot_id, location_id, stock_state, at)
+         CROSS JOIN LATERAL (
+           SELECT l.event_time FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
+            WHERE l.lot_id = k.lot_id AND l.location_id = k.location_id AND l.stock_state = k.stock_state
+              AND e.biz_step = 'cycle_counting' AND l.event_time >= k.at
+            ORDER BY l.event_time, l.id LIMIT 1) c`,
+      [
+        nonZero.map((x) => x.n), nonZero.map((x) => (x.b.p.lot as DbLotRow).id), nonZero.map((x) => x.b.leg.location.id), nonZero.map((x) => x.b.leg.state),
+        nonZero.map((x) => x.b.at),
+      ] as unknown as string[],
+    );
+    for (const row of r.rows) countAt.set(Number(row.n), new Date(row.at));
+  }
+  const absorbed: Booked[] = [];
+  movementRows.forEach((b, n) => {
+    const at = countAt.get(n);
+    if (at === undefined) return;
+    validateChange(b.p, b.leg, -b.delta, at, 'count_absorbed');
+    absorbed.push({ ...b, delta: -b.delta, at, reason: 'count_absorbed', ordinal: b.p.m.w.ctx.nextOrdinal() });
+  });
+  const final = absorbed.length > 0 ? new Map([...after, ...(await book(absorbed))]) : after;
+
+  // 7. the balance after each change, in batch order, as one booking after another would report it;
+  // the first change that leaves a balance below zero opens its negative_balance alert
+  const running = new Map<string, number>();
+  for (const [k, q] of final) running.set(k, q);
+  for (const b of [...movementRows, ...absorbed]) {
+    const k = balanceKey(b.p, b.leg);
+    running.set(k, (running.get(k) as number) - b.delta);
+  }
+  const alerts: Array<{ p: Planned; alert: NewAlert }> = [];
+  movementRows.forEach((b, n) => {
+    const k = balanceKey(b.p, b.leg);
+    let balance = (running.get(k) as number) + b.delta;
+    const change: BookedChange = { location: b.leg.location.code, stockState: b.leg.state, delta: b.delta, balance };
+    const at = countAt.get(n);
+    if (at !== undefined) {
+      balance -= b.delta;
+      change.balance = balance;
+      change.absorbedByCountAt = at.toISOString();
+    }
+    running.set(k, balance);
+    b.p.changes.push(change);
+    if (balance < 0) {
+      const lot = b.p.lot as DbLotRow;
+      const alert = negativeBalanceAlert(
+        { lotId: lot.id, lotNumber: lot.lot_number, gtin: b.p.rec.item.gtin, location: b.leg.location, stockState: b.leg.state, uom: b.p.material.baseUom, recordId: b.p.rec.id },
+        balance,
+        b.p.m.w.feedName,
+      );
+      b.p.m.w.validateAlert(alert);
+      alerts.push({ p: b.p, alert });
+    }
+    // a recalled lot's movement, after the record's last leg (as applyWmsMovement raises it after booking)
+    if (n === movementRows.length - 1 || movementRows[n + 1].p !== b.p) {
+      const p = b.p;
+      const lot = p.lot as DbLotRow;
+      if (lot.status === 'recalled') {
+        const base = p.rec.quantity * p.factor;
+        const alert = recalledLotMovementAlert({
+          recordId: p.rec.id, type: p.rec.type, sourceKey: p.sourceKey, lotId: lot.id, lotNumber: lot.lot_number, gtin: p.rec.item.gtin, location: p.from.code,
+          quantity: base, uom: p.material.baseUom, shipTo: p.rec.shipTo,
+        });
+        p.m.w.validateAlert(alert);
+        alerts.push({ p, alert });
+      }
+    }
+  });
+  const opened = await openAlerts(trx, alerts.map((a) => ({ alert: a.alert, lineage: a.p.m.w.lineage })));
+  const openedOf = new Map<Planned, Array<{ alert: NewAlert; id: string }>>();
+  for (const [i, id] of opened) {
+    const a = alerts[i];
+    openedOf.set(a.p, [...(openedOf.get(a.p) ?? []), { alert: a.alert, id }]);
+  }
+
+  // 8. per record, in order: its alerts, its inventory.moved event and its audit row (buffered to the batch's end)
+  for (const p of plans) {
+    const { rec, m } = p;
+    const lot = p.lot as DbLotRow;
+    for (const a of openedOf.get(p) ?? []) await m.w.alertOpened(a.alert, a.id);
+    await m.w.ctx.emit('inventory.moved', {
+      eventId: p.eventId, sourceKey: p.sourceKey, movementId: rec.id, type: rec.type, gtin: rec.item.gtin, materialCode: p.material.code, lotId: lot.id,
+      lotNumber: lot.lot_number, eventTime: rec.occurredAt.utc.toISOString(), uom: p.material.baseUom, changes: p.changes,
+    });
+    await m.w.ctx.audit({ action: `wms.${rec.type}`, entityType: 'trace_event', entityId: p.eventId, after: { sourceKey: p.sourceKey, lotId: lot.id, changes: p.changes } });
+    m.w.summary.applied++;
+  }
+}
