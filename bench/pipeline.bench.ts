@@ -8,7 +8,37 @@ import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
 import { startHub } from '../src/hub';
 import { createDb, dropDatabase } from '../src/db/knex';
-import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
+import { fork, type ChildProcess } from 'node:child_process';
+import { deleteRedisPrefix, sleep, type BenchResult } from './bench-result';
+import { runLoad, type LatencyResult, type LoadCommand } from './pipeline-load';
+
+/**
+ * The HTTP load generator: a child process (default), so that its CPU is not taken from the hub's
+ * event loop; BENCH_PIPELINE_CLIENT=inproc runs it in the bench process beside the hub, as before.
+ */
+function loadGenerator(): { pid?: number; run<T>(c: LoadCommand): Promise<T>; close(): void } {
+  if (process.env.BENCH_PIPELINE_CLIENT === 'inproc') {
+    return { run: async <T>(c: LoadCommand) => (await runLoad(c)) as T, close: () => undefined };
+  }
+  const child: ChildProcess = fork(path.join(__dirname, 'pipeline-load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    pid: child.pid,
+    run: <T>(c: LoadCommand) =>
+      new Promise<T>((resolve, reject) => {
+        const onExit = (code: number | null): void => reject(new Error(`load generator exited (${code})`));
+        child.once('exit', onExit);
+        child.once('message', (m: { ok: boolean; result?: unknown; error?: string }) => {
+          child.off('exit', onExit);
+          if (m.ok) resolve(m.result as T);
+          else reject(new Error(m.error));
+        });
+        child.send(c);
+      }),
+    close: () => {
+      child.disconnect();
+    },
+  };
+}
 
 export interface PipelineBenchOptions {
   serverUrl: string;
@@ -17,14 +47,28 @@ export interface PipelineBenchOptions {
   concurrency: number;
 }
 
-function movement(i: number, run: string): string {
-  const lot = `L${(i % 500).toString().padStart(4, '0')}`;
-  return JSON.stringify({
-    movementId: `B-${run}-${i}`, type: 'receive', occurredAt: new Date(Date.UTC(2026, 2, 1, 10, 0, i % 60)).toISOString(),
-    location: `WH1-A${(i % 40).toString().padStart(2, '0')}`, gtin: '09506000134352', lot, expiry: '2027-03-31', quantity: 1 + (i % 7), uom: 'EA',
-  });
+/** CPU seconds (user + system) of processes by pid, from /proc (Linux; 0 elsewhere or for a pid gone). */
+function cpuSecondsOf(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // not Linux, or the process ended
+    }
+  }
+  return ticks / 100; // USER_HZ
 }
 
+/** Where the CPU goes: this process (hub: intake thread + pipeline threads), the PostgreSQL backends of the bench database, the load generator. */
+async function cpuSnapshot(db: { raw: (sql: string, b: unknown[]) => Promise<{ rows: Array<{ pid: number }> }> }, dbName: string, loadPid: number | undefined): Promise<{ hub: number; pg: number; load: number }> {
+  const pids = (await db.raw('SELECT pid FROM pg_stat_activity WHERE datname = ?', [dbName])).rows.map((r) => r.pid);
+  const u = process.cpuUsage();
+  return { hub: (u.user + u.system) / 1e6, pg: cpuSecondsOf(pids), load: loadPid === undefined ? 0 : cpuSecondsOf([loadPid]) };
+}
 
 /** Baseline (a): single-row INSERT transactions/s through a pool the size of the hub's, at the workers' concurrency. */
 export async function pgSingleRowTps(url: string, n: number, concurrency: number, poolMax: number): Promise<number> {
@@ -83,32 +127,26 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
   const config = loadConfig({
     DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_DATA_DIR: dataDir,
     LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: key, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_WORKER_CONCURRENCY: String(opts.concurrency),
+    // the main thread logs to silentLogger; the pipeline threads build their logger from the config
+    LOTBRIDGE_LOG_LEVEL: process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn',
   });
   const hub = await startHub(config, silentLogger(), { mode: 'all' });
   const base = `http://127.0.0.1:${(hub.app!.server.address() as AddressInfo).port}`;
   const results: BenchResult[] = [];
+  const load = loadGenerator();
+  // parallel HTTP senders (connections, one request in flight each) of the sustained phase
+  const senders = Number(process.env.BENCH_PIPELINE_SENDERS ?? 32);
   try {
     const tpsA = await pgSingleRowTps(u.toString(), Math.max(2000, opts.messages), opts.concurrency, config.dbPoolMax);
     const jpsB = await bullmqNoopJps(opts.redisUrl, Math.max(5000, opts.messages), opts.concurrency);
 
     // warm-up: master data path, JIT
-    for (let i = 0; i < 50; i++) {
-      await fetch(`${base}/api/v1/ingest/wms`, { method: 'POST', body: movement(i, `warm${run}`), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
-    }
+    await load.run({ cmd: 'warm', base, key, run: `warm${run}`, messages: 50 });
     await sleep(1000);
     const before = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count);
-    let next = 0;
+    const cpu0 = await cpuSnapshot(hub.db as never, dbName, load.pid);
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (next < opts.messages) {
-        const i = next++;
-        const res = await fetch(`${base}/api/v1/ingest/wms`, { method: 'POST', body: movement(i, run), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
-        if (res.status !== 202) {
-          throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
-        }
-        await res.arrayBuffer();
-      }
-    }));
+    await load.run({ cmd: 'sustained', base, key, run, messages: opts.messages, senders });
     const tIntake = performance.now();
     for (;;) {
       const open = Number((await hub.db('inbound_messages').whereIn('status', ['received', 'queued']).count<Array<{ count: string }>>('* as count'))[0].count);
@@ -116,43 +154,34 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
       await sleep(50);
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = await cpuSnapshot(hub.db as never, dbName, load.pid);
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count) - before;
     const mps = processed / seconds;
     results.push({
       name: 'wms-movements-received-to-committed',
-      figures: { messagesPerSecond: Math.round(mps), messages: processed, seconds: Number(seconds.toFixed(2)), intakeOnlyPerSecond: Math.round(opts.messages / ((tIntake - t0) / 1000)) },
+      figures: {
+        messagesPerSecond: Math.round(mps), messages: processed, seconds: Number(seconds.toFixed(2)), intakeOnlyPerSecond: Math.round(opts.messages / ((tIntake - t0) / 1000)),
+        // CPU per message (ms): the hub's process (intake thread + pipeline thread), the PostgreSQL backends of its database, the HTTP load generator
+        cpuMsPerMessageHub: Number((((cpu1.hub - cpu0.hub) * 1000) / processed).toFixed(3)),
+        cpuMsPerMessagePostgres: Number((((cpu1.pg - cpu0.pg) * 1000) / processed).toFixed(3)),
+        cpuMsPerMessageLoadGenerator: Number((((cpu1.load - cpu0.load) * 1000) / processed).toFixed(3)),
+      },
       baseline: { pgSingleRowTxPerSecond: Math.round(tpsA), bullmqNoopJobsPerSecond: Math.round(jpsB) },
       ratio: Number((mps / tpsA).toFixed(3)),
       target: 0.6,
       pass: mps / tpsA >= 0.6,
-      notes: `ratio vs (a) PostgreSQL single-row tx/s; vs (b) BullMQ no-op: ${(mps / jpsB).toFixed(3)}`,
+      notes: `${senders} HTTP senders in a child process; ratio vs (a) PostgreSQL single-row tx/s; vs (b) BullMQ no-op: ${(mps / jpsB).toFixed(3)}`,
     });
 
     // latency at a steady 500 msg/s for 10 s (open loop), against /healthz at the same rate
-    const rate = 500;
-    const secondsLat = 10;
-    const measure = async (make: (i: number) => Promise<Response>): Promise<number[]> => {
-      const lat: number[] = [];
-      const pending: Array<Promise<void>> = [];
-      const start = performance.now();
-      for (let i = 0; i < rate * secondsLat; i++) {
-        const due = start + (i * 1000) / rate;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-        const t = performance.now();
-        pending.push(make(i).then(async (r) => { await r.arrayBuffer(); lat.push(performance.now() - t); }));
-      }
-      await Promise.all(pending);
-      return lat.sort((a, b) => a - b);
-    };
-    const health = await measure(() => fetch(`${base}/healthz`));
-    const ingest = await measure((i) => fetch(`${base}/api/v1/ingest/wms`, { method: 'POST', body: movement(i, `lat${run}`), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } }));
-    const p99 = percentile(ingest, 99);
-    const p99h = percentile(health, 99);
+    const health = await load.run<LatencyResult>({ cmd: 'latency', base, key, run, rate: 500, seconds: 10, target: 'healthz' });
+    const ingest = await load.run<LatencyResult>({ cmd: 'latency', base, key, run: `lat${run}`, rate: 500, seconds: 10, target: 'ingest' });
+    const p99 = ingest.p99Ms;
+    const p99h = health.p99Ms;
     results.push({
       name: 'ingest-http-202-latency-at-500-per-second',
-      figures: { p50Ms: Number(percentile(ingest, 50).toFixed(2)), p99Ms: Number(p99.toFixed(2)), maxMs: Number(ingest[ingest.length - 1].toFixed(2)), requests: ingest.length },
-      baseline: { healthzP50Ms: Number(percentile(health, 50).toFixed(2)), healthzP99Ms: Number(p99h.toFixed(2)) },
+      figures: { p50Ms: Number(ingest.p50Ms.toFixed(2)), p99Ms: Number(p99.toFixed(2)), maxMs: Number(ingest.maxMs.toFixed(2)), requests: ingest.requests },
+      baseline: { healthzP50Ms: Number(health.p50Ms.toFixed(2)), healthzP99Ms: Number(p99h.toFixed(2)) },
       ratio: Number((p99 / p99h).toFixed(2)),
       target: 0,
       lowerIsBetter: true,
@@ -160,6 +189,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
       notes: 'reported, no target: p99 of the store-before-ack 202 vs p99 of GET /healthz at the same rate and concurrency',
     });
   } finally {
+    load.close();
     await hub.stop();
     await dropDatabase(u.toString());
     await deleteRedisPrefix(opts.redisUrl, `lbbench_${run}`);
