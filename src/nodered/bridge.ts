@@ -1,6 +1,7 @@
 import type { IngestReceipt, MessageFormat } from '../connectors/types';
 import type { DeliveryRequest, DeliveryView } from '../delivery/enqueue-delivery';
 import type { LotKey, LotView } from '../model/lots/get-lot-view';
+import type { TraceRequest } from '../trace/trace-query';
 
 /** The settings key under which the embedded hub hands its services to the LotBridge nodes. */
 export const BRIDGE_SETTING = 'lotbridge';
@@ -51,6 +52,10 @@ export interface LotBridgeBridge {
   connectorIds(): string[];
   /** A lot's view (balances, links, events), or undefined. */
   lot(key: LotKey): Promise<LotView | undefined>;
-  /** A trace query, when the trace module is present; else undefined (the node falls back to a lot lookup). */
-  trace?(query: { lot: LotKey; direction: 'forward' | 'backward' | 'recall-impact' }): Promise<unknown>;
+  /**
+   * A forward/backward trace page or a recall-impact preview (src/trace/trace-query.ts). Optional so
+   * that a palette of this version loaded into an older hub falls back to the lot lookup. Throws
+   * LotBridgeError (LB_ERR_LOT_NOT_FOUND, LB_ERR_SERIAL_NOT_FOUND, LB_ERR_API_BAD_REQUEST, LB_ERR_GS1_*, …).
+   */
+  trace?(query: TraceRequest): Promise<unknown>;
 }

@@ -13,6 +13,7 @@ import { recordSkippedDelivery } from '../delivery/enqueue-delivery';
 import type { DeliveryView } from '../delivery/enqueue-delivery';
 import type { IngestPort, MessageFormat } from '../connectors/types';
 import { getLotView } from '../model/lots/get-lot-view';
+import { runTrace } from '../trace/trace-query';
 import { OutboxRelay } from '../routing/outbox-relay';
 import { resolveAdminPasswordHash, resolveCredentialSecret } from './admin-credentials';
 import { prepareFlowFile, type FlowFileState } from './flow-files';
@@ -141,6 +142,7 @@ export function createBridge(o: BridgeDeps, routes: Pick<RouteConsumer, 'subscri
       }),
     connectorIds: () => o.connectorIds(),
     lot: (key) => getLotView(o.db, key),
+    trace: (q) => runTrace(o.db, q),
   };
 }
 

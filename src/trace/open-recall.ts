@@ -56,7 +56,7 @@ export interface OpenRecallResult {
  * allow it (released, quarantine) and keeps its status where they don't (rejected, expired,
  * recalled by an earlier recall).
  */
-function statusByRecall(lot: string, from: string, role: 'named' | 'derived'): LotStatus {
+export function statusByRecall(lot: string, from: string, role: 'named' | 'derived'): LotStatus {
   const current = from as LotStatus;
   if (role === 'named') {
     assertLotStatusChange({ lot, from: current, to: 'recalled', actor: 'recall' });

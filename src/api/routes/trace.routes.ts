@@ -3,6 +3,7 @@ import { requireRole, type ApiContext } from '../context';
 import { resolveTraceSubject, type TraceQuery } from '../../trace/trace-subject';
 import { traceLots } from '../../trace/trace-page';
 import type { TraceDirection } from '../../trace/genealogy';
+import { previewRecallImpact } from '../../trace/recall-preview';
 
 /** Query parameters of both trace routes. */
 export const traceQuerySchema = {
@@ -20,6 +21,19 @@ export const traceQuerySchema = {
   },
 } as const;
 
+/** Query parameters of the recall-impact preview: the subject only. */
+export const recallImpactQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    gtin: traceQuerySchema.properties.gtin,
+    material: traceQuerySchema.properties.material,
+    lot: traceQuerySchema.properties.lot,
+    serial: traceQuerySchema.properties.serial,
+    barcode: traceQuerySchema.properties.barcode,
+  },
+} as const;
+
 type TraceQs = TraceQuery & { limit?: number; cursor?: string; maxDepth?: number };
 
 /**
@@ -28,6 +42,9 @@ type TraceQs = TraceQuery & { limit?: number; cursor?: string; maxDepth?: number
  * answers graph (nodes + edges) and flat tables, a page of at most `limit` (≤ 1000) table rows and
  * `page.nextCursor` for the next one. Errors: 400 LB_ERR_API_BAD_REQUEST, 422 LB_ERR_GS1_* (barcode,
  * naming the AI), 404 LB_ERR_LOT_NOT_FOUND / LB_ERR_SERIAL_NOT_FOUND, 400 LB_ERR_TRACE_CURSOR_INVALID.
+ * `GET /api/v1/trace/recall-impact` (same roles, same subject): what a recall of that lot or serial
+ * would touch (previewRecallImpact: lots and their status changes, stock, customers, hospitals,
+ * open shipments), without opening one; the lotbridge-trace node of a stand-alone Node-RED uses it.
  * @param app - the Fastify instance
  * @param ctx - database and logger
  */
@@ -39,4 +56,8 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: ApiContext): void
   };
   app.get<{ Querystring: TraceQs }>('/api/v1/trace/forward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('forward'));
   app.get<{ Querystring: TraceQs }>('/api/v1/trace/backward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('backward'));
+  app.get<{ Querystring: TraceQuery }>('/api/v1/trace/recall-impact', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: recallImpactQuerySchema } }, async (req) => {
+    const q = req.query;
+    return previewRecallImpact(ctx.db, await resolveTraceSubject(ctx.db, { gtin: q.gtin, material: q.material, lot: q.lot, serial: q.serial, barcode: q.barcode }));
+  });
 }

@@ -154,25 +154,35 @@ describe('LotBridge nodes in mini-flows (node-red-node-test-helper)', () => {
     expect(await h.hub.db('inbound_messages').where({ id: b.receipt.messageId }).first()).toMatchObject({ status: 'rejected' });
   });
 
-  it('lotbridge-trace looks a lot up, answers found: false for an unknown lot, and refuses a missing lot number', async () => {
+  it('lotbridge-trace looks a lot up, sends an unknown lot to output 2, and refuses a missing lot number (traces: trace-node.test.ts)', async () => {
     await load([traceNode, functionNode], [
-      { id: 'tr', type: 'lotbridge-trace', direction: 'lot', wires: [['probe']] },
+      { id: 'tr', type: 'lotbridge-trace', direction: 'lot', wires: [['probe'], ['missing']] },
       { id: 'probe', type: 'helper' },
+      { id: 'missing', type: 'helper' },
       { id: 'c', type: 'catch', scope: null, uncaught: false, wires: [['err']] },
       { id: 'err', type: 'helper' },
     ]);
     // the lot from the ingest test above, once mapped
     const found = await waitUntil('lot mapped', async () => {
-      const p = new Promise<any>((r) => helper.getNode('probe').once('input', r));
+      // not mapped yet: output 2 (not found)
+      const p = new Promise<any>((r) => {
+        const seen = (m: any): void => {
+          helper.getNode('probe').removeListener('input', seen);
+          helper.getNode('missing').removeListener('input', seen);
+          r(m);
+        };
+        helper.getNode('probe').on('input', seen);
+        helper.getNode('missing').on('input', seen);
+      });
       helper.getNode('tr').receive({ payload: { gtin: '09506000134352', lot: 'L2403A' } });
       const m = await p;
       return m.found ? m : undefined;
     }, 20_000, 200);
     expect(found.traceMode).toBe('lot');
     expect(JSON.stringify(found.payload)).toContain('L2403A');
-    const none = new Promise<any>((r) => helper.getNode('probe').once('input', r));
+    const none = new Promise<any>((r) => helper.getNode('missing').once('input', r));
     helper.getNode('tr').receive({ payload: { gtin: '09506000134352', lot: 'NO-SUCH-LOT' } });
-    expect(await none).toMatchObject({ found: false, payload: null });
+    expect(await none).toMatchObject({ found: false, error: { code: 'LB_ERR_LOT_NOT_FOUND' }, payload: { lot: 'NO-SUCH-LOT' } });
     const err = new Promise<any>((r) => helper.getNode('err').on('input', r));
     helper.getNode('tr').receive({ payload: { gtin: '09506000134352' } });
     expect((await err).error.message).toContain('no lot number');
