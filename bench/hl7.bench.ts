@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fromRoot } from '../src/paths';
 import { loadConfig } from '../src/config/config';
 import { silentLogger } from '../src/logging/logger';
 import { startHub } from '../src/hub';
 import { dropDatabase } from '../src/db/knex';
-import { createMllpClient, type MllpClient } from '../src/transport/mllp';
+import type { Hl7ClientCommand } from './hl7-client';
 import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
 import { pgSingleRowTps } from './pipeline.bench';
 
@@ -23,24 +23,38 @@ export interface Hl7BenchOptions {
   split?: boolean;
 }
 
-const GTINS = ['09506000134352', '09506000134376', '09506000134383', '09506000134390'];
+export { dftP03 } from './hl7-messages';
 
-/** A realistic DFT^P03 v2.8.2: one implant used in a procedure, identified by a PRT with its GS1 UDI. */
-export function dftP03(i: number, run: string): Buffer {
-  const gtin = GTINS[i % GTINS.length];
-  const lot = `L${(i % 200).toString().padStart(4, '0')}`;
-  const serial = `S${run}${i}`;
-  const ts = `202603${String(1 + (i % 28)).padStart(2, '0')}1015${String(i % 60).padStart(2, '0')}`;
-  const segs = [
-    `MSH|^~\\&|ORIS|STMARYS^0614141000012^GLN|LOTBRIDGE|ACME|${ts}||DFT^P03^DFT_P03|B${run}${i}|P|2.8.2|||AL|NE||UNICODE UTF-8`,
-    `EVN|P03|${ts}`,
-    `PID|1||MRN${100000 + (i % 5000)}^^^STMARYS^MR||DOE^JANE^Q||19650412|F`,
-    `PV1|1|O|OR${1 + (i % 6)}^^^STMARYS||||||||||||||||V${200000 + i}`,
-    `FT1|1|||${ts}||CG|${gtin}^Knee implant \\T\\ liner^GTIN|||1||||||||||||||0SRC0JZ^Replacement of right knee joint^ICD10PCS`,
-    `PRT|1|AD||EQUIP^Equipment^HL70912||||||(01)${gtin}(17)270331(10)${lot}(21)${serial}||||||${gtin}^^2.51.1.1^ISO||20270331|${lot}|${serial}`,
-  ];
-  return Buffer.from(`${segs.join('\r')}\r`, 'utf8');
+
+/** The senders run in a child process (bench/hl7-client.ts): the hub under test keeps its event loop. */
+function startClientProcess(): { child: ChildProcess; call<T>(c: DistributiveOmit<Hl7ClientCommand, 'id'>): Promise<T> } {
+  const entry = path.join(__dirname, 'hl7-client.js');
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let seq = 0;
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.error !== undefined) w?.reject(new Error(`hl7 bench client: ${m.error}`));
+    else w?.resolve(m.result);
+  });
+  child.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`hl7 bench client exited (${code})`));
+    waiting.clear();
+  });
+  return {
+    child,
+    call<T>(c: DistributiveOmit<Hl7ClientCommand, 'id'>): Promise<T> {
+      const id = ++seq;
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.send({ ...c, id });
+      });
+    },
+  };
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * The hospital HL7 path end to end: N MLLP connections send DFT^P03 messages into a hub with the
@@ -59,8 +73,11 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
   const config = loadConfig({
     DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_MLLP_PORT: '0',
     LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_PHI_KEY: randomBytes(32).toString('base64'),
+    // the pipeline threads log at the level of the split run's `lotbridge worker` (this process's own logger is silent)
+    LOTBRIDGE_LOG_LEVEL: 'warn',
     ...(process.env.LOTBRIDGE_WORKER_CONCURRENCY ? { LOTBRIDGE_WORKER_CONCURRENCY: process.env.LOTBRIDGE_WORKER_CONCURRENCY } : {}),
     ...(process.env.LOTBRIDGE_PIPELINE_BATCH_MAX ? { LOTBRIDGE_PIPELINE_BATCH_MAX: process.env.LOTBRIDGE_PIPELINE_BATCH_MAX } : {}),
+    ...(process.env.LOTBRIDGE_PIPELINE_HANDOFF ? { LOTBRIDGE_PIPELINE_HANDOFF: process.env.LOTBRIDGE_PIPELINE_HANDOFF } : {}),
   });
   // split: intake in this process, the pipeline in a `lotbridge worker` process (as docs/operations.md scales out)
   const split = opts.split === true;
@@ -73,29 +90,22 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       })
     : undefined;
   const port = (hub.connectors.get('hl7-mllp') as unknown as { mllpPort: number }).mllpPort;
-  const clients: MllpClient[] = Array.from({ length: opts.connections }, () => createMllpClient({ host: '127.0.0.1', port, timeoutMs: 60000 }));
+  const client = startClientProcess();
   const results: BenchResult[] = [];
   const openCount = async (): Promise<number> =>
     Number((await hub.db('inbound_messages').whereIn('status', ['received', 'queued']).count<Array<{ count: string }>>('* as count'))[0].count);
   try {
     const tpsA = await pgSingleRowTps(u.toString(), 4000, 8, config.dbPoolMax);
+    await client.call({ cmd: 'connect', port, connections: opts.connections });
     // warm-up: master data created provisionally, JIT
-    for (let i = 0; i < 200; i++) await clients[i % clients.length].send(dftP03(1_000_000 + i, `w${run}`));
+    await client.call({ cmd: 'warmup', messages: 200, run: `w${run}` });
     while ((await openCount()) > 0) await sleep(50);
 
     // (1) sustained: every connection keeps up to 8 messages in flight
-    let next = 0;
-    let rejected = 0;
     const t0 = performance.now();
-    await Promise.all(clients.map(async (c) => {
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < opts.messages) {
-          const ack = (await c.send(dftP03(next++, run))).toString('latin1');
-          if (!/\rMSA\|(AA|CA)\|/.test(ack)) rejected++;
-        }
-      }));
-    }));
-    const tAcked = performance.now();
+    const sustained = await client.call<{ ms: number; notAccepted: number }>({ cmd: 'sustained', messages: opts.messages, run, inFlightPerConnection: 8 });
+    const rejected = sustained.notAccepted;
+    const tAcked = t0 + sustained.ms;
     while ((await openCount()) > 0) await sleep(20);
     const tDone = performance.now();
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed', connector_id: 'hl7-mllp' }).count<Array<{ count: string }>>('* as count'))[0].count);
@@ -123,18 +133,8 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     // (2) latency at an offered 500 msg/s for 10 s, open loop over the connections
     const rate = 500;
     const seconds = 10;
-    const lat: number[] = [];
-    const pending: Array<Promise<void>> = [];
-    const start = performance.now();
     const latRun = `l${run}`;
-    for (let i = 0; i < rate * seconds; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      const t = performance.now();
-      pending.push(clients[i % clients.length].send(dftP03(i, latRun)).then(() => { lat.push(performance.now() - t); }));
-    }
-    await Promise.all(pending);
+    const { lat } = await client.call<{ lat: number[] }>({ cmd: 'open-loop', rate, seconds, run: latRun });
     while ((await openCount()) > 0) await sleep(20);
     lat.sort((a, b) => a - b);
     const commitMs = (await hub.db.raw<{ rows: Array<{ ms: number }> }>(
@@ -164,7 +164,8 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       notes: 'receipt → canonical commit p99 ≤ 50 ms (ratio = p99 / 50 ms)',
     });
   } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await client.call({ cmd: 'close' }).catch(() => undefined);
+    client.child.kill('SIGTERM');
     if (workerProc) {
       workerProc.kill('SIGTERM');
       await new Promise((r) => workerProc.once('exit', r));

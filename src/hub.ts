@@ -175,18 +175,33 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     }
     const metrics = new HubMetrics();
     // a pipeline thread reports its observations to the main thread, whose registry /metrics serves
+    // (batched: one message to the main thread per turn of the event loop, not one per observation)
+    let threadMetrics: ThreadMetric[] = [];
     const observe = (m: ThreadMetric): void => {
-      if (opts.mode === 'worker' && !isMainThread && parentPort) parentPort.postMessage({ metric: m });
-      else metrics.observe(m);
+      if (opts.mode === 'worker' && !isMainThread && parentPort) {
+        const port = parentPort;
+        if (threadMetrics.push(m) === 1) {
+          setImmediate(() => {
+            const batch = threadMetrics;
+            threadMetrics = [];
+            port.postMessage({ metrics: batch });
+          });
+        }
+      } else metrics.observe(m);
     };
+    const fifoConnectors = new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id));
+    // the local hand-off, once this process's pipeline (its worker threads, or its own workers) runs
+    let localHandOff: ((messageIds: string[]) => number) | undefined;
+    const handOffLimit = 2 * Math.max(1, config.pipelineBatchMax);
     pipeline = new Pipeline({
       db, logger, kit,
+      handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,
       processDeps: {
         db: workerDb, logger,
         handlers: messageHandlers({ phi, instances, ediUnknownPartners: config.ediUnknownPartners }),
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
         onOutcome: (status) => observe({ kind: 'outcome', status }),
-        fifoConnectors: new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id)),
+        fifoConnectors,
         phi,
         claimUpTo: config.pipelineBatchMax,
         shared: new SharedCache(),
@@ -200,7 +215,16 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       onJobDone: (seconds, outcome) => observe({ kind: 'job', seconds, outcome }),
     });
     const ingest = (ingestService = new IngestService({
-      db, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
+      db, asyncDb: workerDb, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
+      // FIFO connectors keep the queue (their per-sender order check may make a message wait)
+      handOff: (items) => {
+        if (!localHandOff) return items;
+        const mine = items.filter((i) => !fifoConnectors.has(i.connectorId));
+        const taken = mine.length > 0 ? localHandOff(mine.map((i) => i.messageId)) : 0;
+        if (taken === 0) return items;
+        const handed = new Set(mine.slice(0, taken));
+        return items.filter((i) => !handed.has(i));
+      },
       onReceipt: (connectorId, r, ms) => {
         metrics.receipts.inc({ connector: connectorId, status: r.status });
         metrics.received.inc({ connector: connectorId });
@@ -271,9 +295,19 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       }
       if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {
         // the pipeline in worker threads: mapping never holds up the intake thread's ACKs
-        threads = await startWorkerThreads(config, database.url, config.workerThreads, logger, (m) => metrics.observe(m));
+        const queueOf = pipeline;
+        const started = await startWorkerThreads(config, database.url, config.workerThreads, logger, (m) => metrics.observe(m), (ids) => {
+          queueOf.fallBack(ids.map((messageId) => ({ messageId, outcome: 'error' as const }))).catch((err: unknown) =>
+            logger.warn({ err, scope: 'pipeline', count: ids.length }, 'could not queue the hand-offs of a pipeline thread; the sweeper will'));
+        });
+        threads = started;
+        if (config.pipelineHandOff) localHandOff = (ids) => started.handOff(ids, handOffLimit);
       } else {
         await pipeline.startWorkers();
+        const local = pipeline;
+        if (config.pipelineHandOff && opts.mode === 'all') {
+          localHandOff = (ids) => local.handOff(ids, handOffLimit).taken;
+        }
       }
     }
     if (opts.mode === 'all' && app) {

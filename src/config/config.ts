@@ -41,6 +41,8 @@ export interface LotBridgeConfig {
   pipelineBatchMax: number;
   /** Pipeline worker threads `lotbridge start` runs beside intake (0: the workers share the intake thread). */
   workerThreads: number;
+  /** LOTBRIDGE_PIPELINE_HANDOFF (true): intake hands stored messages straight to this process's pipeline (its worker threads) instead of the queue; the queue takes the overflow, retries and FIFO connectors. */
+  pipelineHandOff: boolean;
   /** LOTBRIDGE_PIPELINE_MAX_ATTEMPTS (8): attempts for transient errors before `failed`. */
   maxAttempts: number;
   /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
@@ -99,6 +101,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list' |
   ['workerConcurrency', 'LOTBRIDGE_WORKER_CONCURRENCY', 'int'],
   ['pipelineBatchMax', 'LOTBRIDGE_PIPELINE_BATCH_MAX', 'int'],
   ['workerThreads', 'LOTBRIDGE_WORKER_THREADS', 'int'],
+  ['pipelineHandOff', 'LOTBRIDGE_PIPELINE_HANDOFF', 'bool'],
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
   ['auditAnchorIntervalMs', 'LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS', 'int'],

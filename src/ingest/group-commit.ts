@@ -28,6 +28,7 @@ interface Pending<I, O> {
 export class GroupCommit<I, O> {
   private queue: Array<Pending<I, O>> = [];
   private inFlight = 0;
+  private inFlightItems = 0;
   private idleWaiters: Array<() => void> = [];
   /** Sizes of recent flushes, for metrics and the benchmark. */
   readonly stats = { flushes: 0, items: 0, maxBatch: 0 };
@@ -42,6 +43,11 @@ export class GroupCommit<I, O> {
       this.queue.push({ item, resolve, reject });
       this.pump();
     });
+  }
+
+  /** Items submitted and not settled yet (queued or being written). */
+  get pending(): number {
+    return this.queue.length + this.inFlightItems;
   }
 
   /** Resolves when nothing is queued or being written. */
@@ -69,6 +75,7 @@ export class GroupCommit<I, O> {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.inFlight++;
+      this.inFlightItems += batch.length;
       this.stats.flushes++;
       this.stats.items += batch.length;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
@@ -95,6 +102,7 @@ export class GroupCommit<I, O> {
       }
     } finally {
       this.inFlight--;
+      this.inFlightItems -= batch.length;
       this.pump();
       if (this.queue.length === 0 && this.inFlight === 0) {
         const waiters = this.idleWaiters;

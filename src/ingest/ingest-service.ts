@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import { LotBridgeError, classifyError, isLotBridgeError } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -28,6 +29,11 @@ interface PendingStore {
 
 export interface IngestServiceDeps {
   db: Db;
+  /**
+   * A pool whose commits do not wait for the WAL flush (createDb asyncCommit), for the records of
+   * ACKs already sent: one statement per flush instead of a transaction around SET LOCAL.
+   */
+  asyncDb?: Db;
   logger: Logger;
   /** Running connector instances by id. */
   connectors: ReadonlyMap<string, ConnectorAdapter>;
@@ -37,6 +43,11 @@ export interface IngestServiceDeps {
   maxBodyBytes: number;
   /** Group commit of the message store: batch size and concurrent flushes (defaults 200 and 1: one flush at a time lets the next gather everything that arrives meanwhile — measured best for throughput and ACK latency in npm run bench). */
   groupCommit?: { maxBatch?: number; maxInFlight?: number };
+  /**
+   * The local hand-off (LOTBRIDGE_PIPELINE_HANDOFF): takes what it can of a group commit's stored
+   * messages straight to this process's pipeline and returns the rest, which are enqueued.
+   */
+  handOff?: (items: EnqueueItem[]) => EnqueueItem[];
   /** Encrypts payloads of connectors with `encryptPayload` (PHI). */
   phi?: PhiProtector;
   /** Observes every receipt (metrics). */
@@ -65,14 +76,19 @@ export class IngestService implements IngestPort {
       const latest = new Map(items.map((i) => [i.messageId, i.ack]));
       // the record of an ACK already sent needs no WAL flush of its own (a crash can lose the last
       // ones: a resend then gets a freshly built ACK); it must not add flushes the intake waits behind
-      await this.deps.db.transaction(async (trx) => {
-        await trx.raw('SET LOCAL synchronous_commit TO OFF');
-        await trx.raw(
-          `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
-           ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
-          [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],
-        );
-      });
+      const insert = (q: Db | Knex.Transaction) => q.raw(
+        `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
+         ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
+        [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],
+      );
+      if (this.deps.asyncDb) {
+        await insert(this.deps.asyncDb);
+      } else {
+        await this.deps.db.transaction(async (trx) => {
+          await trx.raw('SET LOCAL synchronous_commit TO OFF');
+          await insert(trx);
+        });
+      }
       return items.map(() => ({ status: 'fulfilled' as const, value: undefined }));
     }, { maxBatch: 500, maxInFlight: 1, lingerMs: 20 });
   }
@@ -169,10 +185,19 @@ export class IngestService implements IngestPort {
         queued.push({ ...items[i].queue, messageId: o.value.id });
       }
     });
-    if (queued.length > 0) {
+    let toQueue = queued;
+    if (queued.length > 0 && this.deps.handOff) {
+      // straight to the local pipeline (committed `queued` rows: a crash leaves them to the sweeper)
+      try {
+        toQueue = this.deps.handOff(queued);
+      } catch (err) {
+        this.deps.logger.warn({ err, scope: 'ingest' }, 'local hand-off failed; the messages go on the queue');
+      }
+    }
+    if (toQueue.length > 0) {
       // the receipts do not wait for the queue: the messages are durable already, and a failed
       // enqueue only leaves them `received` for the sweeper
-      const p = this.enqueue(queued);
+      const p = this.enqueue(toQueue);
       this.enqueuing.add(p);
       void p.finally(() => this.enqueuing.delete(p));
     }

@@ -7,6 +7,7 @@ import type { ProcessDeps } from './process-message';
 import type { HubQueue, HubWorker, QueueKit } from './queue-kit';
 import { QUEUES } from './queues';
 import { sweep } from './sweeper';
+import { LocalHandoff } from './local-handoff';
 
 /** Job options of every `ingest` job: jobId = message id (a re-add is a no-op), exponential backoff. */
 export function ingestJobOptions(maxAttempts: number): JobsOptions {
@@ -33,7 +34,15 @@ export interface PipelineOptions {
   lockDurationMs?: number;
   /** Observes each ingest job's run time (metrics). */
   onJobDone?: (seconds: number, outcome: 'completed' | 'failed') => void;
+  /**
+   * Take messages the intake hands over directly (LOTBRIDGE_PIPELINE_HANDOFF): most messages in one
+   * of its batches (0: no local hand-off; every message goes through the queue).
+   */
+  handOffBatchMax?: number;
 }
+
+/** Batches of the local hand-off running at once (measured: see docs/architecture.md "Local hand-off"). */
+export const HANDOFF_IN_FLIGHT = 1;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -52,6 +61,8 @@ export class Pipeline {
   private workers: HubWorker[] = [];
   private timer?: NodeJS.Timeout;
   private closed = false;
+  /** The local hand-off, while this process runs ingest workers with it on. */
+  private local?: LocalHandoff;
 
   constructor(private readonly opts: PipelineOptions) {
     this.ingestQueue = opts.kit.queue(QUEUES.ingest, { producer: true });
@@ -93,6 +104,25 @@ export class Pipeline {
       'enqueue',
     );
   };
+
+  /**
+   * Hands stored messages straight to this process's batch processor (see LocalHandoff): as many
+   * of `messageIds` (from the front) as fit under `limit` messages held. Returns how many it took
+   * (0 when there is none here: no workers, hand-off off, closing) and a promise that resolves when
+   * they are finished; the caller enqueues the rest, so other workers share a backlog.
+   */
+  handOff(messageIds: readonly string[], limit = Infinity): { taken: number; done: Promise<void> } {
+    if (!this.local || this.closed) {
+      return { taken: 0, done: Promise.resolve() };
+    }
+    const taken = Math.max(0, Math.min(messageIds.length, limit - this.local.pending));
+    return { taken, done: taken > 0 ? this.local.submit(messageIds.slice(0, taken)) : Promise.resolve() };
+  }
+
+  /** Counters of the local hand-off (undefined when it is off here). */
+  get handOffStats(): { handedOff: number; processed: number; fellBack: number; pending: number } | undefined {
+    return this.local ? { ...this.local.stats, pending: this.local.pending } : undefined;
+  }
 
   /** Queues one message as its own job after a delay (a FIFO message from a batch whose predecessor is still open). */
   private async requeueLater(messageId: string, delayMs: number): Promise<void> {
@@ -136,6 +166,15 @@ export class Pipeline {
       log.warn({ jobId: job?.id, err: err?.message }, 'ingest job failed');
     });
     ingest.on('error', (...args: unknown[]) => log.warn({ err: args[0] }, 'ingest worker error'));
+    if (this.opts.handOffBatchMax && this.opts.handOffBatchMax > 0) {
+      this.local = new LocalHandoff({
+        deps: { ...this.opts.processDeps, logger: log },
+        logger: log,
+        maxBatch: this.opts.handOffBatchMax,
+        maxInFlight: HANDOFF_IN_FLIGHT,
+        fallback: (items) => this.fallBack(items),
+      });
+    }
     const maintenance = this.opts.kit.worker(
       QUEUES.maintenance,
       async (job) => {
@@ -163,6 +202,26 @@ export class Pipeline {
     await this.sweepNow().catch((err: unknown) => log.warn({ err }, 'start-up sweep failed'));
   }
 
+  /**
+   * Messages of the local hand-off that need the queue: a retry (its first attempt is spent: the
+   * job has one attempt less, and starts after the first backoff), a FIFO wait, or a batch that
+   * could not finish. Also used by the main thread for the hand-offs of a thread that died.
+   */
+  async fallBack(items: ReadonlyArray<{ messageId: string; outcome: 'retry' | 'wait' | 'error' }>): Promise<void> {
+    for (const it of items) {
+      if (it.outcome === 'wait') {
+        await this.requeueLater(it.messageId, 200);
+        continue;
+      }
+      const opts = ingestJobOptions(it.outcome === 'retry' ? Math.max(1, this.opts.maxAttempts - 1) : this.opts.maxAttempts);
+      await withTimeout(
+        this.ingestQueue.add('handoff', { messageId: it.messageId }, { ...opts, jobId: it.messageId, ...(it.outcome === 'retry' ? { delay: 1000 } : {}) }),
+        3000,
+        'enqueue',
+      );
+    }
+  }
+
   private async scheduleMaintenance(): Promise<void> {
     await this.maintenanceQueue.upsertJobScheduler('sweeper', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
     await this.maintenanceQueue.upsertJobScheduler('partitions', { every: 24 * 3600 * 1000 }, { name: 'partitions' });
@@ -185,6 +244,10 @@ export class Pipeline {
     }
     this.closed = true;
     clearInterval(this.timer);
+    if (!force) {
+      // what was handed over finishes first (the intake has stopped handing over by now)
+      await this.local?.drained();
+    }
     await Promise.all(this.workers.map((w) => w.close(force)));
     await Promise.all([this.ingestQueue.close(), this.maintenanceQueue.close()]);
   }

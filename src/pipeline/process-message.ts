@@ -366,13 +366,25 @@ export interface BatchOutcome {
  * take the single path: the first need their per-sender order check, the second their ordinals
  * continued after rows an earlier attempt committed.
  */
-export async function processBatch(deps: ProcessDeps, messageIds: readonly string[], attempt: { final: boolean }): Promise<BatchOutcome[]> {
+export async function processBatch(
+  deps: ProcessDeps,
+  messageIds: readonly string[],
+  attempt: {
+    final: boolean;
+    /**
+     * false: only these messages — no read of which are still open, no claim of others (the local
+     * hand-off: its messages were stored a moment ago and have no job another worker could run).
+     */
+    claim?: boolean;
+  },
+): Promise<BatchOutcome[]> {
   let unique = [...new Set(messageIds)];
-  if (unique.length === 1 && !deps.claimUpTo) {
+  const claimUpTo = attempt.claim === false ? 0 : deps.claimUpTo ?? 0;
+  if (unique.length === 1 && !claimUpTo) {
     return [{ messageId: unique[0], outcome: await processMessage(deps, unique[0], attempt) }];
   }
   const outcomes = new Map<string, ProcessOutcome>();
-  if (deps.claimUpTo) {
+  if (claimUpTo) {
     // messages another batch claimed are usually done by now: one read, no transaction, for those
     const open = new Set(
       (await deps.db('inbound_messages').whereIn('id', unique).whereNotIn('status', TERMINAL_STATUSES).select<Array<{ id: string }>>('id')).map((r) => r.id),
@@ -392,7 +404,7 @@ export async function processBatch(deps: ProcessDeps, messageIds: readonly strin
   try {
     const done = await deps.db.transaction(async (trx) => {
       const rows = await trx<DbInboundMessageRow>('inbound_messages').whereIn('id', unique).orderBy([{ column: 'received_at' }, { column: 'id' }]).forUpdate();
-      const room = (deps.claimUpTo ?? 0) - rows.length;
+      const room = claimUpTo - rows.length;
       if (room > 0) {
         // a backlog: take more queued first attempts that no other worker holds (their jobs will skip them)
         const fifo = [...(deps.fifoConnectors ?? [])];
