@@ -14,7 +14,7 @@ export class HubMetrics {
   readonly acked = new client.Counter({ name: 'lotbridge_messages_acked_total', help: 'Inbound messages answered positively (accepted or duplicate), by connector', labelNames: ['connector'] as const, registers: [this.registry] });
   readonly rejected = new client.Counter({ name: 'lotbridge_messages_rejected_total', help: 'Inbound messages rejected at intake, by connector', labelNames: ['connector'] as const, registers: [this.registry] });
   readonly jobSeconds = new client.Histogram({
-    name: 'lotbridge_pipeline_job_seconds', help: 'Run time of ingest jobs (one message or a group-commit batch), by outcome', labelNames: ['outcome'] as const,
+    name: 'lotbridge_pipeline_job_seconds', help: 'Run time of ingest jobs and local hand-off batches (one message or a group-commit batch), by outcome', labelNames: ['outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
   });
 

@@ -26,6 +26,8 @@ export interface LocalHandoffOptions {
   maxBatch: number;
   /** Batches running at once. */
   maxInFlight: number;
+  /** Observes each local batch's run time, as an ingest job's (metrics). */
+  onBatchDone?: (seconds: number, outcome: 'completed' | 'failed') => void;
   /** Puts messages on the `ingest` queue (retry with backoff, FIFO wait, or a failed batch). */
   fallback(items: Array<{ messageId: string; outcome: 'retry' | 'wait' | 'error' }>): Promise<void>;
 }
@@ -58,10 +60,13 @@ export class LocalHandoff {
   private async run(ids: string[]): Promise<Array<PromiseSettledResult<ProcessOutcome>>> {
     const log = this.opts.logger;
     let results: Array<{ messageId: string; outcome: ProcessOutcome }>;
+    const started = performance.now();
     try {
       // first attempts of fresh messages: `final: false`, a transient error goes to the queue for its retries
       results = await processBatch(this.opts.deps, ids, { final: false, claim: false });
+      this.opts.onBatchDone?.((performance.now() - started) / 1000, 'completed');
     } catch (err) {
+      this.opts.onBatchDone?.((performance.now() - started) / 1000, 'failed');
       // the batch could not even record its verdicts (the database is gone): the queue takes over
       log.warn({ err, scope: 'pipeline', messages: ids.length }, 'local batch failed; its messages go on the ingest queue');
       await this.fallBack(ids.map((messageId) => ({ messageId, outcome: 'error' as const })));

@@ -173,6 +173,7 @@ export class Pipeline {
         maxBatch: this.opts.handOffBatchMax,
         maxInFlight: HANDOFF_IN_FLIGHT,
         fallback: (items) => this.fallBack(items),
+        onBatchDone: this.opts.onJobDone,
       });
     }
     const maintenance = this.opts.kit.worker(
