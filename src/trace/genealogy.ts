@@ -42,9 +42,11 @@ export interface GenealogyOptions {
 
 const CHUNK = 5000;
 
-async function linksFrom(db: Db, frontier: string[], direction: TraceDirection): Promise<Array<{ input_lot_id: string; output_lot_id: string; quantity: number | null; uom: string | null }>> {
+type LinkRow = { input_lot_id: string; output_lot_id: string; quantity: number | null; uom: string | null };
+
+async function linksFrom(db: Db, frontier: string[], direction: TraceDirection): Promise<LinkRow[]> {
   const col = direction === 'forward' ? 'input_lot_id' : 'output_lot_id';
-  const out: Array<{ input_lot_id: string; output_lot_id: string; quantity: number | null; uom: string | null }> = [];
+  const out: LinkRow[] = [];
   for (let i = 0; i < frontier.length; i += CHUNK) {
     const r = await db.raw<{ rows: typeof out }>(
       `SELECT input_lot_id, output_lot_id, sum(quantity) AS quantity, min(uom) AS uom
@@ -67,6 +69,41 @@ async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<A
     [serialId, lotId],
   );
   return r.rows.map((x) => ({ input_lot_id: lotId, ...x }));
+}
+
+/**
+ * The levels below `frontier` (at `level`) in one statement, until a level adds no lot, `maxLots`
+ * lots are reached or `maxDepth` levels are walked: per level, the links found from the previous
+ * level's lots (grouped per input/output pair). `seen` is every lot reached so far (the frontier's
+ * level included).
+ */
+async function linksByLevel(
+  db: Db, frontier: string[], seen: string[], direction: TraceDirection, level: number, maxLots: number, maxDepth: number,
+): Promise<Array<{ level: number; links: LinkRow[] }>> {
+  const [from, to] = direction === 'forward' ? ['input_lot_id', 'output_lot_id'] : ['output_lot_id', 'input_lot_id'];
+  const r = await db.raw<{ rows: Array<{ level: number; links: Array<[string, string, number | null, string | null]> | null }> }>(
+    `WITH RECURSIVE w(level, frontier, seen, n, links) AS (
+       SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::jsonb
+       UNION ALL
+       SELECT w.level + 1, nx.ids, w.seen || nx.ids, w.n + cardinality(nx.ids), lk.links
+         FROM w
+         CROSS JOIN LATERAL (
+           SELECT jsonb_agg(jsonb_build_array(g.input_lot_id, g.output_lot_id, g.quantity, g.uom)) AS links, array_agg(g.${to}) AS targets
+             FROM (SELECT k.input_lot_id, k.output_lot_id, sum(k.quantity) AS quantity, min(k.uom) AS uom
+                     FROM lot_links k WHERE k.${from} = ANY(w.frontier) GROUP BY 1, 2) g
+         ) lk
+         CROSS JOIN LATERAL (
+           SELECT coalesce(array_agg(t), '{}') AS ids FROM (SELECT unnest(lk.targets) EXCEPT SELECT unnest(w.seen)) z(t)
+         ) nx
+        WHERE cardinality(w.frontier) > 0 AND w.n < ?::bigint AND w.level < ?::int
+     )
+     SELECT level, links FROM w WHERE level > ? ORDER BY level`,
+    [level, frontier, seen, seen.length, Number.isFinite(maxLots) ? maxLots : Number.MAX_SAFE_INTEGER, maxDepth, level],
+  );
+  return r.rows.map((x) => ({
+    level: x.level,
+    links: (x.links ?? []).map(([input_lot_id, output_lot_id, quantity, uom]) => ({ input_lot_id, output_lot_id, quantity, uom })),
+  }));
 }
 
 /**
@@ -116,6 +153,11 @@ export class GenealogyWalk {
     const links = level === 0 && this.serialId && this.direction === 'forward' && this.roots.length === 1
       ? await serialOutputs(this.db, this.serialId, this.roots[0])
       : await linksFrom(this.db, frontier, this.direction);
+    return this.absorb(level, links);
+  }
+
+  /** Takes the links found from level `level`'s lots: the next level, the links into each lot, revisits. */
+  private absorb(level: number, links: LinkRow[]): boolean {
     const next: string[] = [];
     for (const l of links) {
       const target = this.direction === 'forward' ? l.output_lot_id : l.input_lot_id;
@@ -141,10 +183,31 @@ export class GenealogyWalk {
     return true;
   }
 
-  /** Walks on until done, or until `maxLots` lots are reached. */
+  /**
+   * Walks on until done, or until `maxLots` lots are reached. The levels are walked by one SQL
+   * statement (a recursive CTE that carries each level's frontier and the lots seen so far, and
+   * returns the links found per level), so a walk of n levels is one round trip, not n; the links
+   * are then taken level by level exactly as {@link expand} takes them.
+   */
   async walk(maxLots = Infinity): Promise<void> {
+    if (!this.done && this.size < maxLots && this.levels.length === 1 && this.serialId && this.direction === 'forward' && this.roots.length === 1) {
+      await this.expand(); // a serial's first level comes from events, not lot_links
+    }
     while (!this.done && this.size < maxLots) {
-      await this.expand();
+      const level = this.levels.length - 1;
+      if (level >= this.maxDepth) {
+        await this.expand(); // the depth guard: probes whether links are left, and ends the walk
+        break;
+      }
+      const rows = await linksByLevel(this.db, this.levels[level], [...this.depth.keys()], this.direction, level, maxLots, this.maxDepth);
+      if (rows.length === 0) {
+        await this.expand();
+        continue;
+      }
+      for (const r of rows) {
+        if (this.done) break;
+        this.absorb(r.level - 1, r.links);
+      }
     }
   }
 

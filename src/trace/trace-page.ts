@@ -171,96 +171,111 @@ function decodeCursor(s: string, f: string): Cursor {
   return c;
 }
 
-const iso = (d: Date | string | null): string | null => (d === null ? null : d instanceof Date ? d.toISOString() : d);
+interface LotInfo { material: string; description: string | null; gtin: string | null; lot_number: string; status: string; expiry: string | null; provisional: boolean; base_uom: string }
 
-interface LotInfo { id: string; material: string; description: string | null; gtin: string | null; lot_number: string; status: string; expiry: string | null; provisional: boolean; base_uom: string }
-
-async function lotInfo(db: Db, ids: string[]): Promise<Map<string, LotInfo>> {
-  const r = await db.raw<{ rows: LotInfo[] }>(
-    `SELECT l.id, m.code AS material, m.description, m.base_uom, l.lot_number, l.status, l.expiry, l.provisional,
-            (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
-              ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
-       FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = ANY(?::uuid[])`,
-    [ids],
-  );
-  return new Map(r.rows.map((x) => [x.id, x]));
-}
+/** A row of a page as the page statement returns it: the lot's position in the ids given, kind index, key within lot and kind, and the row's values. */
+interface PageRow { ord: number; kind: number; k: string; r: Record<string, unknown> }
 
 /**
- * Detail rows of one kind for lots `ids` in lot order (ord), then key; at most `limit`. `after`
- * resumes inside the first lot. Each lot's rows come from a LATERAL index scan capped at `limit`
- * (the planner would otherwise hash-join whole tables for long id lists).
+ * The rows of lots `ids` (in that order) in page order — per lot its lot row (kind 0), then each
+ * kind's rows by key — at most `room`, in **one statement**: per lot a LATERAL UNION ALL of the lot
+ * and one index scan per kind (each capped at `room`), under an incremental sort on the lots'
+ * ordinality, so PostgreSQL stops reading lots once `room` rows are out. `resume` (the cursor's
+ * kind and key) applies to the first lot: its rows up to and including the cursor's are left out,
+ * but its lot row (kind 0) is always returned (its material and lot name the detail rows).
  */
-async function details(
-  db: Db, kind: Kind, direction: TraceDirection, ids: string[], limit: number, after: string | undefined, serialId: string | undefined, rootIds: Set<string>,
-): Promise<Array<{ lot_id: string; key: string; row: Record<string, unknown> }>> {
-  const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
-  const numericKey = kind === 'onHand' || kind === 'shipments';
-  const cond: string[] = [];
-  const condParams: Knex.RawBinding[] = [];
-  if (after !== undefined) {
-    cond.push(`(u.ord > 1 OR ${alias}.id > ?::${numericKey ? 'bigint' : 'uuid'})`);
-    condParams.push(numericKey ? String(BigInt(after)) : after);
-  }
-  // a serial subject: its own lot's rows are those of the serial only (no lot stock)
-  if (serialId && rootIds.size > 0) {
-    if (kind === 'onHand') {
-      cond.push('NOT (b.lot_id = ANY(?::uuid[]))');
-      condParams.push([...rootIds]);
-    } else if (kind === 'shipments' || kind === 'consumption') {
-      cond.push(`(NOT (${alias}.lot_id = ANY(?::uuid[])) OR ${alias}.serial_id = ?)`);
-      condParams.push([...rootIds], serialId);
+async function pageRows(
+  db: Db, direction: TraceDirection, ids: string[], room: number, resume: { k: number; x: string } | undefined, serialId: string | undefined, rootIds: Set<string>,
+): Promise<PageRow[]> {
+  const kinds = KINDS[direction];
+  const params: Knex.RawBinding[] = [ids];
+  const branches: string[] = [
+    `SELECT 0 AS kind, ''::text AS k, jsonb_build_object(
+        'material', m.code, 'description', m.description, 'base_uom', m.base_uom, 'lot_number', l.lot_number, 'status', l.status,
+        'expiry', l.expiry, 'provisional', l.provisional,
+        'gtin', (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
+                  ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)) AS r
+       FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id`,
+  ];
+  for (let kindIndex = 1; kindIndex < kinds.length; kindIndex++) {
+    const kind = kinds[kindIndex];
+    const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
+    const numericKey = kind === 'onHand' || kind === 'shipments';
+    const cond: string[] = [];
+    const bind: Knex.RawBinding[] = [];
+    if (resume && resume.k > kindIndex) {
+      cond.push('u.ord > 1'); // resuming after this kind in the first lot
+    } else if (resume && resume.k === kindIndex) {
+      cond.push(`(u.ord > 1 OR ${alias}.id > ?::${numericKey ? 'bigint' : 'uuid'})`);
+      bind.push(numericKey ? String(BigInt(resume.x)) : resume.x);
     }
+    // a serial subject: its own lot's rows are those of the serial only (no lot stock)
+    if (serialId && rootIds.size > 0) {
+      if (kind === 'onHand') {
+        cond.push('NOT (b.lot_id = ANY(?::uuid[]))');
+        bind.push([...rootIds]);
+      } else if (kind === 'shipments' || kind === 'consumption') {
+        cond.push(`(NOT (${alias}.lot_id = ANY(?::uuid[])) OR ${alias}.serial_id = ?)`);
+        bind.push([...rootIds], serialId);
+      }
+    }
+    const where = cond.map((c) => ` AND ${c}`).join('');
+    // bigint keys are zero-padded so that they order as text; uuid keys order as their hex text ("C" collation)
+    if (kind === 'onHand') {
+      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), jsonb_build_object(
+          'location', loc.code, 'location_name', loc.name, 'party', coalesce(p.code, p.gln), 'stock_state', x.stock_state, 'quantity', x.quantity)
+         FROM (SELECT * FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${room}) x
+         JOIN locations loc ON loc.id = x.location_id
+         LEFT JOIN parties p ON p.id = loc.party_id`);
+    } else if (kind === 'shipments') {
+      const dir = direction === 'forward' ? 'outbound' : 'inbound';
+      const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id';
+      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), jsonb_build_object(
+          'shipment_id', s.id, 'shipment_number', s.shipment_number, 'direction', s.direction, 'status', s.status,
+          'party_code', p.code, 'party_gln', p.gln, 'party_name', p.name, 'ship_to', s.ship_to, 'serial_number', sr.serial_number,
+          'quantity', coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected), 'uom', x.uom, 'shipped_at', s.shipped_at, 'delivered_at', s.delivered_at)
+         FROM (SELECT sl.* FROM shipment_lines sl JOIN shipments s0 ON s0.id = sl.shipment_id AND s0.direction = '${dir}'
+                WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${room}) x
+         JOIN shipments s ON s.id = x.shipment_id
+         LEFT JOIN parties p ON p.id = ${partyCol}
+         LEFT JOIN serials sr ON sr.id = x.serial_id`);
+    } else if (kind === 'consumption') {
+      branches.push(`SELECT ${kindIndex}, x.id::text, jsonb_build_object(
+          'used_at', x.used_at, 'used_at_offset', x.used_at_offset, 'party_gln', p.gln, 'party_code', p.code, 'party_name', p.name,
+          'location', loc.code, 'serial_number', sr.serial_number, 'quantity', x.quantity, 'uom', x.uom, 'procedure_code', x.procedure_code,
+          'procedure_ref_hmac', x.procedure_ref_hmac)
+         FROM (SELECT * FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${room}) x
+         JOIN locations loc ON loc.id = x.location_id
+         LEFT JOIN parties p ON p.id = x.party_id
+         LEFT JOIN serials sr ON sr.id = x.serial_id`);
+    } else {
+      branches.push(`SELECT ${kindIndex}, x.id::text, jsonb_build_object(
+          'test_code', x.test_code, 'test_name', x.test_name, 'result', x.result, 'value', x.value, 'unit', x.unit,
+          'disposition', x.disposition, 'inspected_at', x.inspected_at)
+         FROM (SELECT * FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${room}) x`);
+    }
+    params.push(...bind);
   }
-  const where = cond.map((c) => ` AND ${c}`).join('');
-  let sql: string;
-  if (kind === 'onHand') {
-    sql = `SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, loc.code AS location, loc.name AS location_name,
-                  coalesce(p.code, p.gln) AS party, x.stock_state, x.quantity
-             FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             CROSS JOIN LATERAL (SELECT * FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${limit}) x
-             JOIN locations loc ON loc.id = x.location_id
-             LEFT JOIN parties p ON p.id = loc.party_id`;
-  } else if (kind === 'shipments') {
-    const dir = direction === 'forward' ? 'outbound' : 'inbound';
-    const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id';
-    sql = `SELECT x.lot_id, lpad(x.id::text, 20, '0') AS k, u.ord, x.serial_id, s.id AS shipment_id, s.shipment_number, s.direction, s.status,
-                  p.code AS party_code, p.gln AS party_gln, p.name AS party_name, s.ship_to, sr.serial_number,
-                  coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected) AS quantity, x.uom, s.shipped_at, s.delivered_at
-             FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             CROSS JOIN LATERAL (SELECT sl.* FROM shipment_lines sl JOIN shipments s0 ON s0.id = sl.shipment_id AND s0.direction = '${dir}'
-                                  WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${limit}) x
-             JOIN shipments s ON s.id = x.shipment_id
-             LEFT JOIN parties p ON p.id = ${partyCol}
-             LEFT JOIN serials sr ON sr.id = x.serial_id`;
-  } else if (kind === 'consumption') {
-    sql = `SELECT x.lot_id, x.id::text AS k, u.ord, x.serial_id, x.used_at, x.used_at_offset, p.gln AS party_gln, p.code AS party_code, p.name AS party_name,
-                  loc.code AS location, sr.serial_number, x.quantity, x.uom, x.procedure_code, x.procedure_ref_hmac
-             FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             CROSS JOIN LATERAL (SELECT * FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${limit}) x
-             JOIN locations loc ON loc.id = x.location_id
-             LEFT JOIN parties p ON p.id = x.party_id
-             LEFT JOIN serials sr ON sr.id = x.serial_id`;
-  } else {
-    sql = `SELECT x.lot_id, x.id::text AS k, u.ord, x.test_code, x.test_name, x.result, x.value, x.unit, x.disposition, x.inspected_at
-             FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-             CROSS JOIN LATERAL (SELECT * FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${limit}) x`;
-  }
-  // uuid keys order as their hex text does ("C" collation); bigint keys are zero-padded
-  sql = `SELECT * FROM (${sql}) z ORDER BY z.ord, z.k COLLATE "C" LIMIT ${limit}`;
-  const params: Knex.RawBinding[] = [ids, ...condParams];
-  const r = await db.raw<{ rows: Array<Record<string, unknown> & { lot_id: string; k: string }> }>(sql, params);
-  return r.rows.map((row) => ({ lot_id: row.lot_id, key: row.k, row }));
+  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.r
+      FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
+      CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
+     ORDER BY u.ord, x.kind, x.k COLLATE "C"
+     LIMIT ${room}`;
+  const r = await db.raw<{ rows: PageRow[] }>(sql, params);
+  return r.rows;
 }
 
 /**
  * One page of a forward or backward trace. Lots are ordered by (depth, id); each lot's rows follow
  * it in kind order (lot, on hand, shipments, consumption | lot, inbound shipments, QC), then by key.
  * The cursor names the last row (lot, kind, key), so pages stay consistent while rows are added.
+ * A page is two statements in the common case: the genealogy walk (all levels in one statement, up
+ * to `eagerLots` lots) and the page's rows (one statement for the lots and every kind of row).
  * @param db - knex instance (reads only)
  * @param subject - resolved subject
  * @param direction - forward or backward
- * @param opts - limit (1–1000) and cursor
+ * @param opts - limit (1–1000) and cursor; `eagerLots` (default 1000): walk the genealogy ahead to
+ *   this many lots so that an ordinary trace's summary has its totals
  */
 export async function traceLots(
   db: Db,
@@ -276,16 +291,19 @@ export async function traceLots(
   const rootIds = new Set(subject.lotIds);
   const serialId = direction === 'forward' ? subject.serialId : undefined;
 
-  // lots in page order: level by level (each level sorted by id); a level is walked when the page reaches it
-  const order: string[] = [...walk.levels[0]];
-  const more_lots = async (): Promise<boolean> => {
+  // small traces are walked to the end first (one statement), so their summary holds the totals and
+  // the page finds its lots walked; a huge trace is walked further only as deep as its page needs
+  await walk.walk(opts.eagerLots ?? 1000);
+  // lots in page order: level by level (each level sorted by id)
+  const order: string[] = walk.levels.flat();
+  const moreLots = async (): Promise<boolean> => {
     if (!(await walk.expand())) return false;
     order.push(...walk.levels[walk.levels.length - 1]);
     return true;
   };
   let start = 0;
   if (cursor) {
-    while (!walk.depth.has(cursor.l) && (await more_lots()));
+    while (!walk.depth.has(cursor.l) && (await moreLots()));
     if (!walk.depth.has(cursor.l)) {
       throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor names a lot that is no longer in this trace', { location: { path: 'cursor' } });
     }
@@ -296,77 +314,50 @@ export async function traceLots(
   let rows = 0;
   let last: { l: string; k: number; x: string } | undefined;
   let more = false;
-  // lots fetched per round: grows with the room left ÷ rows per lot seen so far (distribution
-  // lots with hundreds of shipment lines fill a page from a few dozen lots)
-  let chunk = Math.min(50, limit);
-  let lotsSeen = 0;
-  const rowsAtStart = 0;
   let pos = start;
+  let resume: Cursor | undefined = cursor;
   const infos = new Map<string, LotInfo>();
-  outer: while (pos < order.length || (await more_lots())) {
-    const ids = order.slice(pos, pos + chunk);
-    const resume = cursor && pos === start ? cursor : undefined;
-    const room = limit - rows + 1;
-    const [info, ...perKind] = await Promise.all([
-      lotInfo(db, ids),
-      ...kinds.slice(1).map((k, i) => {
-        const kindIndex = i + 1;
-        if (resume && resume.k > kindIndex) {
-          // resuming after this kind in the first lot: skip the first lot for it
-          return ids.length > 1 ? details(db, k, direction, ids.slice(1), room, undefined, serialId, rootIds).then((r) => r) : Promise.resolve([]);
-        }
-        return details(db, k, direction, ids, room, resume && resume.k === kindIndex ? resume.x : undefined, serialId, rootIds);
-      }),
-    ]);
-    for (const [id, v] of info) infos.set(id, v);
-    const byLot = perKind.map((list) => {
-      const m = new Map<string, Array<{ key: string; row: Record<string, unknown> }>>();
-      for (const d of list) {
-        const a = m.get(d.lot_id);
-        if (a) a.push(d);
-        else m.set(d.lot_id, [d]);
+  for (;;) {
+    if (rows === limit) {
+      // the page is full at the end of a lot: a next row exists if a next lot does
+      more = pos < order.length || (await moreLots());
+      break;
+    }
+    if (pos >= order.length && !(await moreLots())) break;
+    // each lot gives at least its lot row: a page holds at most limit - rows more lots (+1 to know
+    // whether a row follows; +1 for a resumed lot, whose lot row was on the previous page)
+    const extra = resume ? 1 : 0;
+    const ids = order.slice(pos, pos + limit - rows + 1 + extra);
+    const room = limit - rows + 1 + extra;
+    const got = await pageRows(db, direction, ids, room, resume ? { k: resume.k, x: resume.x } : undefined, serialId, rootIds);
+    for (const g of got) {
+      const id = ids[g.ord - 1];
+      if (g.kind === 0) {
+        infos.set(id, g.r as unknown as LotInfo);
+        if (resume && g.ord === 1) continue; // the cursor's lot: its lot row was on an earlier page
       }
-      return m;
-    });
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const li = info.get(id);
-      if (!li) continue; // lot vanished (cannot happen: lots are never deleted)
-      const resumeHere = resume && i === 0;
-      if (!resumeHere) {
-        if (rows === limit) {
-          more = true;
-          break outer;
-        }
+      if (rows === limit) {
+        more = true;
+        break;
+      }
+      const li = infos.get(id)!;
+      if (g.kind === 0) {
         tables.lots.push({
           lotId: id, depth: walk.depth.get(id) ?? 0, material: li.material, description: li.description, gtin: li.gtin, lot: li.lot_number,
           status: li.status, expiry: li.expiry, provisional: li.provisional,
           via: [], // filled in below, once the walk went as far as this answer goes
         });
-        rows++;
-        last = { l: id, k: 0, x: '' };
+      } else {
+        pushDetail(tables, kinds[g.kind], id, li, g.r, g.k);
       }
-      for (let k = 1; k < kinds.length; k++) {
-        const list = byLot[k - 1].get(id) ?? [];
-        for (const d of list) {
-          if (rows === limit) {
-            more = true;
-            break outer;
-          }
-          pushDetail(tables, kinds[k], id, li, d.row);
-          rows++;
-          last = { l: id, k, x: d.key };
-        }
-      }
+      rows++;
+      last = { l: id, k: g.kind, x: g.k };
     }
+    if (more || got.length === room) break; // room was more than the page has left: a row remains
+    // every row of these lots is on the page
     pos += ids.length;
-    lotsSeen += ids.length;
-    const perLot = Math.max(1, (rows - rowsAtStart) / Math.max(1, lotsSeen));
-    chunk = Math.max(10, Math.min(1000, Math.ceil(((limit - rows) / perLot) * 1.2)));
+    resume = undefined;
   }
-
-  // small traces are walked to the end, so their summary holds the totals
-  await walk.walk(opts.eagerLots ?? 1000);
   for (const l of tables.lots) l.via = (walk.edgesInto.get(l.lotId) ?? []).map((e) => (direction === 'forward' ? e.from : e.to));
 
   // graph of this page: its lots, the links into them, and the parties/locations its rows name
@@ -403,9 +394,11 @@ export async function traceLots(
   };
 }
 
-function pushDetail(tables: TracePage['tables'], kind: Kind, lotId: string, li: LotInfo, r: Record<string, unknown>): void {
+function pushDetail(tables: TracePage['tables'], kind: Kind, lotId: string, li: LotInfo, r: Record<string, unknown>, key: string): void {
   const base = { lotId, material: li.material, lot: li.lot_number };
   const s = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+  // timestamps arrive as jsonb text (with the session's offset): answered as ISO 8601 UTC
+  const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
   if (kind === 'onHand') {
     tables.onHand.push({ ...base, location: String(r.location), locationName: s(r.location_name), party: s(r.party), stockState: String(r.stock_state), quantity: Number(r.quantity), uom: li.base_uom });
   } else if (kind === 'shipments') {
@@ -413,11 +406,11 @@ function pushDetail(tables: TracePage['tables'], kind: Kind, lotId: string, li: 
       ...base, shipmentId: String(r.shipment_id), shipmentNumber: String(r.shipment_number), direction: r.direction as 'inbound' | 'outbound', status: String(r.status),
       party: r.party_code || r.party_gln || r.party_name ? { code: s(r.party_code), gln: s(r.party_gln), name: s(r.party_name) } : null,
       shipTo: s(r.ship_to), serial: s(r.serial_number), quantity: r.quantity === null ? null : Number(r.quantity), uom: s(r.uom),
-      shippedAt: iso(r.shipped_at as Date | null), deliveredAt: iso(r.delivered_at as Date | null),
+      shippedAt: iso(r.shipped_at), deliveredAt: iso(r.delivered_at),
     });
   } else if (kind === 'consumption') {
     tables.consumption.push({
-      ...base, usageId: String(r.k), usedAt: iso(r.used_at as Date) ?? '', usedAtOffset: String(r.used_at_offset),
+      ...base, usageId: key, usedAt: iso(r.used_at) ?? '', usedAtOffset: String(r.used_at_offset),
       hospital: r.party_gln || r.party_code || r.party_name ? { gln: s(r.party_gln), code: s(r.party_code), name: s(r.party_name) } : null,
       location: String(r.location), serial: s(r.serial_number), quantity: Number(r.quantity), uom: String(r.uom),
       procedureCode: s(r.procedure_code), procedureRef: s(r.procedure_ref_hmac),
@@ -425,7 +418,7 @@ function pushDetail(tables: TracePage['tables'], kind: Kind, lotId: string, li: 
   } else if (kind === 'qc') {
     tables.qc.push({
       ...base, test: String(r.test_code), testName: s(r.test_name), result: String(r.result), value: s(r.value), unit: s(r.unit),
-      disposition: s(r.disposition), inspectedAt: iso(r.inspected_at as Date) ?? '',
+      disposition: s(r.disposition), inspectedAt: iso(r.inspected_at) ?? '',
     });
   }
 }
