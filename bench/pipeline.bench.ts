@@ -127,8 +127,9 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
   const config = loadConfig({
     DATABASE_URL: u.toString(), REDIS_URL: opts.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_DATA_DIR: dataDir,
     LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: key, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_WORKER_CONCURRENCY: String(opts.concurrency),
-    // the main thread logs to silentLogger; the pipeline threads build their logger from the config
-    LOTBRIDGE_LOG_LEVEL: process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn',
+    // the pipeline threads log as `lotbridge start` does (LOTBRIDGE_LOG_LEVEL, default info; measured:
+    // info and warn cost the same CPU per message), the intake thread to silentLogger
+    ...(process.env.LOTBRIDGE_LOG_LEVEL ? { LOTBRIDGE_LOG_LEVEL: process.env.LOTBRIDGE_LOG_LEVEL } : {}),
   });
   const hub = await startHub(config, silentLogger(), { mode: 'all' });
   const base = `http://127.0.0.1:${(hub.app!.server.address() as AddressInfo).port}`;
@@ -144,6 +145,12 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
     await load.run({ cmd: 'warm', base, key, run: `warm${run}`, messages: 50 });
     await sleep(1000);
     const before = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count);
+    const xacts = async (): Promise<number> => {
+      await hub.db.raw('SELECT pg_stat_clear_snapshot()');
+      return Number((await hub.db.raw<{ rows: Array<{ n: string }> }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = ?', [dbName])).rows[0].n);
+    };
+    const flushes0 = hub.ingest.groupCommitStats.flushes;
+    const xact0 = await xacts();
     const cpu0 = await cpuSnapshot(hub.db as never, dbName, load.pid);
     const t0 = performance.now();
     await load.run({ cmd: 'sustained', base, key, run, messages: opts.messages, senders });
@@ -155,6 +162,9 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = await cpuSnapshot(hub.db as never, dbName, load.pid);
+    const flushes = hub.ingest.groupCommitStats.flushes - flushes0;
+    await sleep(600); // backends report their counts to the statistics within a second
+    const xact = (await xacts()) - xact0;
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count) - before;
     const mps = processed / seconds;
     results.push({
@@ -165,6 +175,9 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
         cpuMsPerMessageHub: Number((((cpu1.hub - cpu0.hub) * 1000) / processed).toFixed(3)),
         cpuMsPerMessagePostgres: Number((((cpu1.pg - cpu0.pg) * 1000) / processed).toFixed(3)),
         cpuMsPerMessageLoadGenerator: Number((((cpu1.load - cpu0.load) * 1000) / processed).toFixed(3)),
+        // intake group commits (one statement each) and PostgreSQL transactions of the bench database, per message
+        intakeFlushesPerMessage: Number((flushes / processed).toFixed(3)),
+        transactionsPerMessage: Number((xact / processed).toFixed(3)),
       },
       baseline: { pgSingleRowTxPerSecond: Math.round(tpsA), bullmqNoopJobsPerSecond: Math.round(jpsB) },
       ratio: Number((mps / tpsA).toFixed(3)),
