@@ -32,6 +32,7 @@ import { QUEUES } from './pipeline/queues';
 import type { HubQueue } from './pipeline/queue-kit';
 import { ensureBootstrapUser } from './console/session';
 import { DeliveryService } from './delivery/delivery-service';
+import { ConnectorOutbound } from './delivery/connector-outbound';
 import { NodeRedHost } from './nodered/nodered-host';
 
 export interface HubOptions {
@@ -132,6 +133,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let boardQueues: HubQueue[] = [];
   let deliveries: DeliveryService | undefined;
   let nodered: NodeRedHost | undefined;
+  let connectorOutbound: ConnectorOutbound | undefined;
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -292,6 +294,10 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       await consoleJobs.start();
       if (opts.deliver !== false) {
         await deliveries.startWorker();
+        // HL7 application ACKs and EDI acks/documents from the outbox to the deliver queue
+        const d = deliveries;
+        connectorOutbound = new ConnectorOutbound({ db, enqueue: (req) => d.enqueue(req), instances, logger: logger.child({ scope: 'deliver' }), pollMs: Math.max(config.outboxPollMs, 200) });
+        connectorOutbound.start();
       }
       if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {
         // the pipeline in worker threads: mapping never holds up the intake thread's ACKs
@@ -331,6 +337,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     await threads?.stop(1000).catch(() => undefined);
     await consoleJobs?.close().catch(() => undefined);
     await Promise.all(boardQueues.map((q) => q.close().catch(() => undefined)));
+    await connectorOutbound?.stop().catch(() => undefined);
     await deliveries?.close(true).catch(() => undefined);
     await pipeline?.close(true).catch(() => undefined);
     await workerDb?.destroy().catch(() => undefined);
@@ -363,6 +370,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         await threads?.stop();
         await hubConsoleJobs.close();
         await Promise.all(boardQueues.map((q) => q.close()));
+        await connectorOutbound?.stop();
         await hubDeliveries.close();
         await hubPipeline.close();
         await hubWorkerDb.destroy();

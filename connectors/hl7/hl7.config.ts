@@ -27,6 +27,14 @@ export interface Hl7ConnectorConfig {
   fifo: boolean;
   /** Where sites put lot/serial/UDI in Z-segments, e.g. `{ "segment": "ZSU", "lot": 3, "serial": 4 }`. */
   zSegments: Array<{ segment: string; udi?: number; gtin?: number; lot?: number; serial?: number; expiry?: number; quantity?: number }>;
+  /**
+   * Where application ACKs (MSH-16 AL/ER: the AE of a message rejected after its commit ACK) go, per
+   * sender: the first entry whose `sender` glob matches `MSH-3|MSH-4` (`*` = any). A destination is
+   * `{ kind: 'mllp', host, port, tls? }` (or http/file, as the deliver queue takes them), optional
+   * `policy` (attempts, backoffMs, timeoutMs, concurrency). None matching: the AE is recorded as a
+   * skipped delivery on the message.
+   */
+  applicationAckDestinations?: Array<{ sender?: string; destination: Record<string, unknown>; policy?: Record<string, number> }>;
 }
 
 export const hl7ConfigSchema = {
@@ -57,6 +65,23 @@ export const hl7ConfigSchema = {
     ackFacility: { type: 'string' },
     timezone: { type: 'string', minLength: 1 },
     fifo: { type: 'boolean', default: false },
+    applicationAckDestinations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['destination'],
+        properties: {
+          sender: { type: 'string', minLength: 1 },
+          destination: { type: 'object', required: ['kind'], properties: { kind: { enum: ['mllp', 'http', 'file'] } } },
+          policy: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { attempts: { type: 'integer', minimum: 1, maximum: 50 }, backoffMs: { type: 'integer', minimum: 0 }, timeoutMs: { type: 'integer', minimum: 1 }, concurrency: { type: 'integer', minimum: 1, maximum: 64 } },
+          },
+        },
+      },
+    },
     zSegments: {
       type: 'array',
       default: [],

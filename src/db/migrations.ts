@@ -11,6 +11,7 @@ import * as m9 from '../../migrations/20260301000900_edi';
 import * as mTrace from '../../migrations/20260301001000_trace_recall_audit_anchor';
 import * as mConsole from '../../migrations/20260301001200_console';
 import * as m11 from '../../migrations/20260301001100_deliveries';
+import * as mConnectorDeliveries from '../../migrations/20260301001800_connector_deliveries';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -28,6 +29,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301001000_trace_recall_audit_anchor', mTrace],
   ['20260301001100_deliveries', m11],
   ['20260301001200_console', mConsole],
+  ['20260301001800_connector_deliveries', mConnectorDeliveries],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -1,0 +1,180 @@
+import type { Db } from '../db/knex';
+import type { Logger } from '../logging/logger';
+import type { ConnectorInstanceConfig } from '../connectors/types';
+import { isLotBridgeError } from '../errors';
+import { matchesGlob } from '../routing/event-pattern';
+import { recordSkippedDelivery, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
+import type { DeliveryPolicy } from './destination';
+
+/** Outbox events a connector sends back to a partner through the `deliver` queue. */
+export const CONNECTOR_DELIVERY_EVENTS = ['hl7.application_ack', 'edi.ack', 'edi.outbound'] as const;
+
+/** The idempotency key of the delivery of an outbox event: one delivery per event, whoever polls. */
+export const connectorDeliveryKey = (eventId: string): string => `outbox:${eventId}`;
+
+/** One entry of the HL7 connector's `applicationAckDestinations`. */
+export interface Hl7AckDestination {
+  /** Glob on the sender, `MSH-3|MSH-4` as stored (e.g. `ORIS|STMARYS`, `ORIS|*`); `*` or absent = any. */
+  sender?: string;
+  destination: Record<string, unknown>;
+  policy?: DeliveryPolicy;
+}
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  type: (typeof CONNECTOR_DELIVERY_EVENTS)[number];
+  payload: Record<string, unknown>;
+  source_message_id: string | null;
+  ordinal: number | null;
+  created_at: Date;
+}
+
+/** What {@link ConnectorOutbound} needs. */
+export interface ConnectorOutboundOptions {
+  db: Db;
+  /** Queues a delivery (DeliveryService.enqueue). */
+  enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }>;
+  /** The configured connector instances (HL7 `applicationAckDestinations`). */
+  instances: readonly ConnectorInstanceConfig[];
+  logger: Logger;
+  /** Poll interval (ms). */
+  pollMs: number;
+  batchSize?: number;
+  /** How far back a poll looks past the previous one (ms): covers transactions that commit late (default 10 min). */
+  lookbackMs?: number;
+}
+
+/** A destination as partners and connectors write it: `kind`, or `type` (the EDI partners' field). */
+function destinationOf(d: unknown): { destination: Record<string, unknown>; policy?: DeliveryPolicy } | undefined {
+  if (!d || typeof d !== 'object' || Array.isArray(d)) {
+    return undefined;
+  }
+  const { type, kind, policy, ...rest } = d as Record<string, unknown>;
+  return { destination: { kind: kind ?? type, ...rest }, policy: policy && typeof policy === 'object' ? (policy as DeliveryPolicy) : undefined };
+}
+
+/**
+ * Sends what connectors answer partners through the `deliver` queue (retries with backoff, outcome
+ * on the row, listed on the source message): HL7 application ACKs (`hl7.application_ack`, to the
+ * destination the HL7 connector's `applicationAckDestinations` names for the sender), EDI
+ * acknowledgements (`edi.ack`: 997/999/TA1/CONTRL) and outbound documents (`edi.outbound`:
+ * 850/856/ORDERS/DESADV), both to the partner's `outboundDestination`.
+ *
+ * It polls `outbox_events` for those types that have no delivery yet (idempotency key
+ * `outbox:<event id>`), independently of the outbox relay's `dispatched_at`, so flows can still
+ * listen to the same events. Each event becomes one delivery whichever process polls (the key is
+ * unique: a race inserts one row), at least once (a crash before the insert finds the event again).
+ * An event whose destination is not configured, or is invalid, is recorded as a `skipped` delivery
+ * with the reason (visible on the message), so it is not looked at again.
+ */
+export class ConnectorOutbound {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+  /** Created-at bound of the next poll; undefined: the first poll reads everything not yet delivered. */
+  private since?: Date;
+
+  constructor(private readonly opts: ConnectorOutboundOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) {
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .then((n) => this.schedule(n >= (this.opts.batchSize ?? 200) ? 0 : this.opts.pollMs))
+        .catch((err: unknown) => {
+          this.opts.logger.warn({ err }, 'connector deliveries: poll failed; retrying');
+          this.schedule(Math.max(this.opts.pollMs, 2000));
+        });
+    }, ms);
+  }
+
+  /** Turns one batch of undelivered connector events into deliveries; returns how many it took. */
+  async tick(): Promise<number> {
+    const limit = this.opts.batchSize ?? 200;
+    const startedAt = Date.now();
+    const r = await this.opts.db.raw<{ rows: OutboxRow[] }>(
+      `SELECT e.id, e.event_id, e.type, e.payload, e.source_message_id, e.ordinal, e.created_at
+         FROM outbox_events e
+        WHERE e.type IN ('hl7.application_ack', 'edi.ack', 'edi.outbound')
+          AND e.created_at >= ?
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.idempotency_key = 'outbox:' || e.event_id::text)
+        ORDER BY e.created_at, e.id
+        LIMIT ?`,
+      [this.since ?? new Date(0), limit],
+    );
+    for (const row of r.rows) {
+      await this.handle(row);
+    }
+    if (r.rows.length < limit) {
+      this.since = new Date(startedAt - (this.opts.lookbackMs ?? 10 * 60_000));
+    }
+    return r.rows.length;
+  }
+
+  private async handle(row: OutboxRow): Promise<void> {
+    const p = row.payload;
+    const event = { id: row.event_id, type: row.type, sourceMessageId: row.source_message_id, ordinal: row.ordinal };
+    const key = connectorDeliveryKey(row.event_id);
+    let origin: string;
+    let body: string | undefined;
+    let contentType: string | undefined;
+    let target: ReturnType<typeof destinationOf>;
+    let sourceMessageId = row.source_message_id ?? undefined;
+    let why = '';
+    if (row.type === 'hl7.application_ack') {
+      const connectorId = String(p.connectorId ?? '');
+      origin = `connector:${connectorId}`;
+      body = typeof p.raw === 'string' ? p.raw : undefined;
+      sourceMessageId = sourceMessageId ?? (typeof p.messageId === 'string' ? p.messageId : undefined);
+      const inst = this.opts.instances.find((i) => i.id === connectorId);
+      const list = (Array.isArray(inst?.config.applicationAckDestinations) ? inst.config.applicationAckDestinations : []) as Hl7AckDestination[];
+      const sender = typeof p.to === 'string' ? p.to : '';
+      const hit = list.find((d) => matchesGlob(d.sender ?? '*', sender));
+      target = hit ? destinationOf({ ...hit.destination, ...(hit.policy ? { policy: hit.policy } : {}) }) : undefined;
+      why = `connector ${connectorId} names no applicationAckDestinations entry for sender ${sender || '(none)'}`;
+    } else {
+      const outId = String(p.outboundMessageId ?? '');
+      const out = outId ? ((await this.opts.db('edi_outbound_messages').where({ id: outId }).first('raw', 'standard', 'type', 'inbound_message_id')) as { raw: string; standard: string; type: string; inbound_message_id: string | null } | undefined) : undefined;
+      origin = `edi:${out?.type ?? String(p.ackType ?? p.type ?? '?')}`;
+      body = out?.raw;
+      contentType = out?.standard === 'edifact' ? 'application/edifact' : 'application/edi-x12';
+      sourceMessageId = sourceMessageId ?? out?.inbound_message_id ?? (typeof p.inboundMessageId === 'string' ? p.inboundMessageId : undefined);
+      target = destinationOf(p.destination);
+      why = `partner ${String(p.partnerId ?? '?')} has no outboundDestination`;
+      if (!out) why = `no stored outbound message ${outId}`;
+    }
+    const kindOf = (t: typeof target): 'http' | 'mllp' | 'file' => {
+      const k = t?.destination.kind;
+      return k === 'mllp' || k === 'file' ? k : k === 'http' ? 'http' : row.type === 'hl7.application_ack' ? 'mllp' : 'http';
+    };
+    if (!target || body === undefined) {
+      await recordSkippedDelivery(this.opts.db, { origin, idempotencyKey: key, event, sourceMessageId, kind: kindOf(target), reason: body === undefined && target ? `event ${row.event_id} carries nothing to send` : why });
+      this.opts.logger.info({ eventId: row.event_id, type: row.type, reason: why }, 'connector delivery skipped: no destination');
+      return;
+    }
+    try {
+      await this.opts.enqueue({ destination: target.destination, body, contentType, policy: target.policy, origin, idempotencyKey: key, event, sourceMessageId });
+    } catch (err) {
+      if (isLotBridgeError(err) && err.code === 'LB_ERR_DELIVERY_INVALID') {
+        await recordSkippedDelivery(this.opts.db, { origin, idempotencyKey: key, event, sourceMessageId, kind: kindOf(target), reason: `${err.code}: ${err.message}` });
+        this.opts.logger.warn({ eventId: row.event_id, type: row.type, err: err.message }, 'connector delivery skipped: invalid destination');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+}

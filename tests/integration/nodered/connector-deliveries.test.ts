@@ -1,0 +1,137 @@
+/**
+ * What connectors answer partners goes out through the deliver queue (src/delivery/connector-outbound.ts),
+ * end to end on a real hub: an HL7 application ACK (AE for a message rejected after its commit ACK,
+ * MSH-16 ER) to the sender's MLLP listener named in the connector's `applicationAckDestinations`, an
+ * X12 997 and an outbound 850 to the partner's `outboundDestination` over HTTP. Each is retried
+ * through a first bad answer and its outcome is on the source message.
+ */
+import { startTestHub, type TestHub } from '../../helpers/start-hub';
+import { hl7HubEnv } from '../../helpers/hl7';
+import { ediFixture, postEdi } from '../../helpers/edi';
+import { captureServer, waitUntil } from '../../helpers/nodered';
+import { createMllpServer } from '../../../src/transport/mllp';
+import { silentLogger } from '../../../src/logging/logger';
+import { v7 as uuidv7 } from 'uuid';
+
+const dft = (controlId: string, sendingApp: string, msh16: string): string =>
+  [
+    `MSH|^~\\&|${sendingApp}|STMARYS|LOTBRIDGE|ACME|20260301101500||DFT^P03^DFT_P03|${controlId}|P|2.8.2|||AL|${msh16}`,
+    'EVN|P03|20260301101500',
+    'PID|1||MRN1^^^STMARYS^MR||DOE^JANE',
+    'PV1|1|O|OR3^^^STMARYS',
+    'FT1|1|||20241345||CG|09506000134352^Knee^GTIN|||1', // month 13: rejected after the commit ACK
+  ].join('\r') + '\r';
+
+describe('connector deliveries: HL7 application ACKs and EDI acks/documents through the deliver queue', () => {
+  let h: TestHub;
+  let cleanup: () => void;
+  const frames: string[] = [];
+  let lis: ReturnType<typeof createMllpServer>;
+  let sink: Awaited<ReturnType<typeof captureServer>>;
+
+  beforeAll(async () => {
+    // the sender's MLLP listener: the first frame is answered with something that is not an ACK (retried), then CA
+    lis = createMllpServer({
+      port: 0,
+      host: '127.0.0.1',
+      logger: silentLogger(),
+      onFrame: async (payload: Buffer) => {
+        const text = payload.toString('latin1');
+        frames.push(text);
+        if (frames.length === 1) return Buffer.from('NOT AN ACK', 'latin1');
+        const ctl = text.split('\r')[0].split('|')[9];
+        return Buffer.from(`MSH|^~\\&|ORIS|STMARYS|LOTBRIDGE|ACME|20260301101600||ACK|R${ctl}|P|2.8.2\rMSA|CA|${ctl}\r`, 'latin1');
+      },
+    });
+    const port = await lis.start();
+    // the EDI partner's gateway: 500 first (retried), then 200
+    sink = await captureServer((_r, n) => (n === 1 ? { status: 500, body: 'gateway busy' } : { status: 200, body: 'ok' }));
+    const conf = hl7HubEnv([
+      {
+        id: 'hl7',
+        kind: 'hl7',
+        config: {
+          applicationAckDestinations: [
+            { sender: 'PHARM|*', destination: { kind: 'mllp', host: '127.0.0.1', port: 1 } },
+            { sender: 'ORIS|*', destination: { kind: 'mllp', host: '127.0.0.1', port }, policy: { attempts: 4, backoffMs: 100, timeoutMs: 3000 } },
+          ],
+        },
+      },
+    ]);
+    cleanup = conf.cleanup;
+    h = await startTestHub({ env: conf.env });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.stop();
+    await lis?.stop();
+    await sink?.close();
+    cleanup?.();
+  });
+
+  const messageView = async (id: string): Promise<any> => (await h.api('GET', `/api/v1/messages/${id}`)).json;
+
+  it('sends the AE of a message rejected after its commit ACK to the sender\'s MLLP listener, retried through a bad answer; the outcome is on the message', async () => {
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: dft('APPACK-D1', 'ORIS', 'ER'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+    const id = r.headers.get('lotbridge-message-id') as string;
+    expect(await h.waitForStatus(id)).toMatchObject({ status: 'rejected' });
+    const m = await waitUntil('AE delivered', async () => {
+      const v = await messageView(id);
+      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
+    }, 30_000, 100);
+    expect(m.deliveries).toHaveLength(1);
+    expect(m.deliveries[0]).toMatchObject({ kind: 'mllp', status: 'delivered', attempts: 2, origin: 'connector:hl7', sourceMessageId: id, ack: { code: 'CA' } });
+    expect(frames).toHaveLength(2);
+    expect(frames[1]).toBe(frames[0]); // the same AE again
+    expect(frames[1]).toMatch(/^MSH\|\^~\\&\|LOTBRIDGE\|ACME\|ORIS\|STMARYS\|/);
+    expect(frames[1]).toMatch(/\rMSA\|AE\|APPACK-D1/);
+    const ev = await h.hub.db('outbox_events').where({ source_message_id: id, type: 'hl7.application_ack' }).first();
+    expect(m.deliveries[0].eventId).toBe(ev.event_id);
+  });
+
+  it('records the AE of a sender no entry names as a skipped delivery with the reason, and sends nothing', async () => {
+    const before = frames.length;
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: dft('APPACK-D2', 'RADIS', 'AL'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+    const id = r.headers.get('lotbridge-message-id') as string;
+    await h.waitForStatus(id);
+    const m = await waitUntil('skipped', async () => {
+      const v = await messageView(id);
+      return v.deliveries?.length ? v : undefined;
+    }, 20_000, 100);
+    expect(m.deliveries[0]).toMatchObject({ status: 'skipped', kind: 'mllp', attempts: 0 });
+    const row = await h.hub.db('deliveries').where({ id: m.deliveries[0].id }).first();
+    expect(row.error_message).toContain('no applicationAckDestinations entry for sender RADIS|STMARYS');
+    expect(frames.length).toBe(before);
+  });
+
+  it('sends the 997 for an inbound 850 and an outbound 850 to the partner\'s HTTP outboundDestination (retried through a 500)', async () => {
+    const p = await h.api('POST', '/api/v1/partners', JSON.stringify({
+      standard: 'x12', qualifier: 'ZZ', interchangeId: 'STMARYHOSP', name: 'St. Mary', ourId: 'ACMEDEVICES',
+      outboundDestination: { type: 'http', url: `${sink.url}/edi/in`, policy: { attempts: 3, backoffMs: 100, timeoutMs: 3000 } },
+    }), { 'content-type': 'application/json' });
+    expect(p.status).toBe(201);
+    const posted = await postEdi(h, 'x12', ediFixture('x12', '850-customer-order-two-lines.x12'));
+    const id = posted.json.messageId as string;
+    expect((await h.waitForStatus(id)).status).toBe('processed');
+    const m = await waitUntil('997 delivered', async () => {
+      const v = await messageView(id);
+      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
+    }, 30_000, 100);
+    expect(m.deliveries[0]).toMatchObject({ kind: 'http', status: 'delivered', attempts: 2, origin: 'edi:997', ack: { status: 200 } });
+    expect(sink.requests.map((r) => r.body)).toEqual([m.ack.raw, m.ack.raw]); // 500, then 200: the same 997 twice
+    expect(sink.requests[1].headers['content-type']).toBe('application/edi-x12');
+    expect(m.ack.raw).toMatch(/ST\*997\*/);
+
+    // our own 850 to the partner: edi.outbound
+    const po = uuidv7();
+    await h.hub.db('purchase_orders').insert({ id: po, po_number: 'PO-OUT-D1', direction: 'outbound', status: 'open', origin: 'reorder', ordered_at: new Date('2026-03-10T00:00:00Z') });
+    await h.hub.db('po_lines').insert({ po_id: po, line_no: 1, quantity: 24, uom: 'EA', gtin: '04012345000016' });
+    const out = await h.api('POST', `/api/v1/partners/${p.json.id}/outbound`, JSON.stringify({ type: '850', poId: po }), { 'content-type': 'application/json' });
+    expect(out.status).toBe(201);
+    const d = await waitUntil('850 delivered', async () => {
+      const row = await h.hub.db('deliveries').where({ event_type: 'edi.outbound', status: 'delivered' }).first();
+      return row ?? undefined;
+    }, 30_000, 100);
+    expect(d).toMatchObject({ origin: 'edi:850', attempts: 1, kind: 'http' });
+    expect(sink.requests[2].body).toBe(out.json.raw);
+  });
+});
