@@ -20,6 +20,7 @@ import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
 import { Pipeline } from './pipeline/pipeline';
 import { messageHandlers } from './pipeline/handlers';
 import { buildServer } from './api/server';
+import { buildHealthServer } from './api/health-server';
 import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
 import { schemaRegistry } from './schemas/registry';
@@ -251,6 +252,15 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         lockDurationMs: opts.lockDurationMs ?? config.jobLockMs,
       });
     }
+    metrics.gauge('lotbridge_db_pool_connections', 'Connections of the PostgreSQL pools by state (used, free, pending acquires)', ['pool', 'state'], async (set) => {
+      for (const [name, d] of [['api', db!], ['pipeline', workerDb!]] as const) {
+        const pool = (d.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+        if (!pool) continue;
+        set({ pool: name, state: 'used' }, pool.numUsed());
+        set({ pool: name, state: 'free' }, pool.numFree());
+        set({ pool: name, state: 'pending' }, pool.numPendingAcquires());
+      }
+    });
     if (opts.mode === 'all') {
       app = buildServer({
         db, config, logger, connectors, ingest, pipeline, metrics,
@@ -265,15 +275,6 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       metrics.gauge('lotbridge_queue_jobs', 'Jobs in the ingest queue by state', ['state'], async (set) => {
         const counts = await pipeline!.ingestQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
         for (const [state, n] of Object.entries(counts)) set({ state }, n);
-      });
-      metrics.gauge('lotbridge_db_pool_connections', 'Connections of the PostgreSQL pools by state (used, free, pending acquires)', ['pool', 'state'], async (set) => {
-        for (const [name, d] of [['api', db!], ['pipeline', workerDb!]] as const) {
-          const pool = (d.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
-          if (!pool) continue;
-          set({ pool: name, state: 'used' }, pool.numUsed());
-          set({ pool: name, state: 'free' }, pool.numFree());
-          set({ pool: name, state: 'pending' }, pool.numPendingAcquires());
-        }
       });
       metrics.gauge('lotbridge_queue_oldest_waiting_seconds', 'Age of the oldest stored message not yet processed (received or queued)', [], async (set) => {
         const r = await db!.raw<{ rows: Array<{ oldest: Date | null }> }>("SELECT min(received_at) AS oldest FROM inbound_messages WHERE status IN ('received', 'queued')");
@@ -328,7 +329,20 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       // partner_ack_missing and shipment_late (ASNs not arrived by their date), once a minute
       ediMonitor = startEdiMonitor(db, 60_000, logger.child({ scope: 'edi' }));
     }
-    logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
+    if (opts.mode === 'worker' && isMainThread && config.workerHttpPort !== undefined) {
+      // a worker process's probes and metrics (worker threads of `lotbridge start` have none: the main thread serves theirs)
+      app = buildHealthServer({
+        db, logger, pipeline, metrics,
+        connectors: new Map(), // a worker runs no connector (it only maps what they received)
+        runtime: { databaseEmbedded: database.embedded, queueBackend: backend.kind, queueReason: backend.reason },
+        isAccepting: () => accepting,
+      });
+      await app.listen({ port: config.workerHttpPort, host: config.httpHost });
+    }
+    if (opts.mode === 'worker') {
+      accepting = true;
+    }
+    logger.info({ mode: opts.mode, httpPort: opts.mode === 'all' ? config.httpPort : app ? config.workerHttpPort : undefined, startMs: Math.round(performance.now() - t0), connectors: [...connectors.keys()] }, 'LotBridge ready');
 
   } catch (err) {
     // a failed start releases what it opened (pools, queues, the embedded PostgreSQL)
@@ -363,6 +377,9 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           await nodered?.stop();
           await app?.close();
           await ingestService?.drained();
+        }
+        if (opts.mode === 'worker') {
+          await app?.close();
         }
         abort.abort();
         await anchoring?.stop();

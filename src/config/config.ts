@@ -21,6 +21,8 @@ export interface LotBridgeConfig {
   httpHost: string;
   /** LOTBRIDGE_MLLP_PORT (2575), the built-in hl7 connector's MLLP listener. */
   mllpPort: number;
+  /** LOTBRIDGE_WORKER_HTTP_PORT: a `lotbridge worker` process serves /healthz, /readyz and /metrics on it (unset: none). */
+  workerHttpPort?: number;
   /** LOTBRIDGE_DATA_DIR (./data): embedded PostgreSQL, watched folders, generated secrets. */
   dataDir: string;
   /** LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: when set, an admin API key with this value exists after start. */
@@ -91,6 +93,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list' |
   ['httpPort', 'LOTBRIDGE_HTTP_PORT', 'int'],
   ['httpHost', 'LOTBRIDGE_HTTP_HOST', 'string'],
   ['mllpPort', 'LOTBRIDGE_MLLP_PORT', 'int'],
+  ['workerHttpPort', 'LOTBRIDGE_WORKER_HTTP_PORT', 'int'],
   ['dataDir', 'LOTBRIDGE_DATA_DIR', 'string'],
   ['bootstrapAdminKey', 'LOTBRIDGE_BOOTSTRAP_ADMIN_KEY', 'string'],
   ['adminPassword', 'LOTBRIDGE_ADMIN_PASSWORD', 'string'],

@@ -9,8 +9,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p.finally(() => clearTimeout(t)), new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms); })]);
 }
 
+/** What the health routes read: a `lotbridge start` hub's context, or a `lotbridge worker`'s smaller one. */
+export type HealthContext = Pick<HubApiContext, 'db' | 'runtime' | 'pipeline' | 'connectors' | 'nodered' | 'metrics' | 'isAccepting'>;
+
 /** /healthz (process alive), /readyz (each dependency with state and reason), /metrics (Prometheus). */
-export function registerHealthRoutes(app: FastifyInstance, ctx: HubApiContext): void {
+export function registerHealthRoutes(app: FastifyInstance, ctx: HealthContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
