@@ -9,10 +9,10 @@ import type { Db } from '../../db/knex';
 import { LotBridgeError, type LotBridgeErrorJson } from '../../errors';
 import { normalizeGtin } from '../master-data/gs1-keys';
 import type { PackagingLevel } from '../master-data/master-data.types';
-import { CopyFeed, readStockHeader, type StockCsvColumn } from './stock-csv-stream';
+import { addScaled, formatScaled, parseScaled, readStockCsv, STOCK_STATES, type Scaled, type StockCsvSummary, type StockItemKey } from './stock-csv-reader';
+import { readStockHeader, type StockCsvColumn } from './stock-csv-stream';
 
-/** Lifecycle stock states a balance may have (inventory_balances_state_check). */
-export const STOCK_STATES = ['raw', 'component', 'wip', 'finished', 'pending_inspection', 'pending_shipment', 'in_transit'] as const;
+export { STOCK_STATES } from './stock-csv-reader';
 
 /** Options of {@link importStockCsv}. */
 export interface StockImportOptions {
@@ -31,6 +31,14 @@ export interface StockImportOptions {
   allowDuplicateFile?: boolean;
   /** Stop collecting row errors after this many (default 100). */
   maxErrors?: number;
+  /**
+   * Secondary indexes of inventory_ledger and inventory_balances: `auto` (default) drops them and builds
+   * them once after the load when the import adds at least `bulkIndexMinPositions` positions and more
+   * rows than either table holds (go-live); `never` keeps inserting into them row by row.
+   */
+  indexRebuild?: 'auto' | 'never';
+  /** Smallest import (positions) for which `indexRebuild: 'auto'` rebuilds (default 100,000). */
+  bulkIndexMinPositions?: number;
   /** Progress while streaming the file: (bytes read, file size). */
   onProgress?: (bytes: number, total: number) => void;
   /** Progress of the set-based phases after the upload (phase name). */
@@ -73,18 +81,13 @@ export interface StockImportReport {
    * tables have no triggers of their own).
    */
   integrityChecks: 'per-row' | 'set-based';
-  /** Milliseconds per phase (copy, check, resolve, lots, book_positions, book_ledger, book_balances, book_items, commit). */
+  /**
+   * How the secondary indexes of inventory_ledger and inventory_balances took the new rows: `incremental`
+   * (row by row) or `bulk` (dropped and rebuilt in the import's transaction; see `indexRebuild`).
+   */
+  indexBuild: 'incremental' | 'bulk';
+  /** Milliseconds per phase (read, resolve, lots, book_positions, book_ledger, book_balances, book_indexes, book_upsert, book_items, commit). */
   phasesMs: Record<string, number>;
-}
-
-/** One distinct item/lot/uom key of the file, as the resolve phase sees it. */
-interface KeyRow {
-  g: string;
-  m: string;
-  lot: string;
-  e: string;
-  u: string;
-  first_rn: number;
 }
 
 interface MaterialInfo {
@@ -117,27 +120,21 @@ function validDate(s: string): boolean {
 const UUID7_SQL = `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
   substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`;
 
-/** Row-level checks on staged text, as one SQL predicate per column (true = bad). */
-const ROW_CHECKS: Array<[StockCsvColumn, string]> = [
-  ['location', `btrim(location) = ''`],
-  ['gtin', `btrim(gtin) = '' AND btrim(material) = ''`],
-  ['lot', `btrim(lot) = ''`],
-  ['stock_state', `btrim(stock_state) NOT IN (${STOCK_STATES.map((s) => `'${s}'`).join(',')})`],
-  ['quantity', `quantity !~ '^\\s*\\+?([0-9]{1,13}(\\.[0-9]{0,4})?|\\.[0-9]{1,4})\\s*$'`],
-];
-
 /**
- * The bulk path for opening stock (1,000,000 rows and more). Never a round trip per row:
+ * The bulk path for opening stock (1,000,000 rows and more). Never a round trip per row, and no
+ * staging of the rows in the database:
  *
- * 1. the file streams through `COPY … FROM STDIN` (pg-copy-streams) into a TEMP staging table of text
- *    columns (no WAL), hashing it on the way;
- * 2. one scan checks every row (required cells, stock state, quantity) — any error stops the import;
- * 3. one GROUP BY yields the distinct item/lot/expiry/uom keys (tens of thousands), which are resolved
- *    in memory: GTINs (any packaging level) and material codes to materials, unknown GTINs to new
- *    provisional materials (code `GTIN-<gtin>`), quantities to base units;
- * 4. set-based SQL creates missing locations (provisional) and lots (provisional), then one statement
- *    sums the rows per (lot, location, stock state), inserts the ledger rows, upserts the balances
- *    (adding to any existing balance) and writes one trace-event item per lot;
+ * 1. the file is read once in Node as it streams from disk ({@link readStockCsv}): hashed (sha256),
+ *    decoded, split into records, checked row by row (errors with their lines), and summed per
+ *    (item key, location, stock state) — a million rows become ~a million sums and ~60,000 item keys;
+ * 2. the distinct item/lot/expiry/uom keys are resolved in memory: GTINs (any packaging level) and
+ *    material codes to materials, unknown GTINs to new provisional materials (code `GTIN-<gtin>`),
+ *    quantities to base units;
+ * 3. set-based SQL creates missing locations (provisional) and lots (provisional);
+ * 4. the sums are merged per (lot, location, stock state) in Node, sorted by (lot id, location id,
+ *    state), and `COPY`ed straight into `inventory_ledger` and `inventory_balances` (one row per
+ *    position each; positions of lots that existed before go through an upsert that adds to their
+ *    balance); one trace-event item per lot;
  * 5. one trace event, one inbound_messages row (lineage; its sha256 refuses the same file twice),
  *    one outbox event and one `admin` audit row — all in one transaction.
  *
@@ -172,6 +169,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     durationMs: 0,
     rowsPerSecond: 0,
     integrityChecks: 'per-row',
+    indexBuild: 'incremental',
     phasesMs: {},
   };
   const maxErrors = opts.maxErrors ?? 100;
@@ -183,6 +181,14 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     t = now;
   };
 
+  // 1. read the file (before taking a connection: nothing of it goes to the database row by row)
+  opts.onPhase?.('read');
+  const csv = await readStockCsv(file, columns, encodingUsed, maxErrors, (bytes) => opts.onProgress?.(bytes, size));
+  report.rows = csv.rows;
+  report.errors.push(...csv.errors);
+  const sha256 = csv.sha256;
+  phase('read');
+
   const conn = (await db.client.acquireConnection()) as pg.Client;
   let inTx = false;
   try {
@@ -191,53 +197,13 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     inTx = true;
     await conn.query(`SET LOCAL work_mem = '256MB'`);
     await conn.query(`SET LOCAL synchronous_commit = off`);
-    // every text column defaults to '' and COPY maps empty cells to '' (FORCE_NOT_NULL), so the
-    // staged values join by plain equality; values are trimmed once per distinct key, not per row
-    await conn.query(`CREATE TEMP TABLE lb_stock_stage (
-        rn bigint GENERATED ALWAYS AS IDENTITY, location text NOT NULL DEFAULT '', gtin text NOT NULL DEFAULT '',
-        material text NOT NULL DEFAULT '', lot text NOT NULL DEFAULT '', expiry text NOT NULL DEFAULT '',
-        stock_state text NOT NULL DEFAULT '', quantity text NOT NULL DEFAULT '', uom text NOT NULL DEFAULT '') ON COMMIT DROP`);
 
-    // 1. COPY the file into the staging table
-    opts.onPhase?.('copy');
-    const feed = new CopyFeed((bytes) => opts.onProgress?.(bytes, size));
-    const encoding = encodingUsed === 'latin1' ? 'WIN1252' : 'UTF8';
-    const copy = conn.query(
-      copyFrom(
-        `COPY lb_stock_stage (${columns.join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING '${encoding}', FORCE_NOT_NULL (${columns.join(', ')}))`,
-      ),
-    );
-    try {
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), feed, copy);
-    } catch (err) {
-      throw copyError(err, encodingUsed);
-    }
-    report.rows = Number(copy.rowCount);
-    const sha256 = feed.digest();
-    await conn.query('ANALYZE lb_stock_stage');
-    phase('copy');
-
-    // 2. one scan: the distinct item/lot/expiry/uom keys, and whether any row fails a check
-    opts.onPhase?.('check');
-    const badSql = ROW_CHECKS.map(([, sql]) => `(${sql})`).join(' OR ');
-    const keys = await conn.query<KeyRow & { bad_rn: string | null }>(
-      `SELECT gtin AS g, material AS m, lot, expiry AS e, uom AS u, min(rn)::int AS first_rn, min(rn) FILTER (WHERE ${badSql}) AS bad_rn
-         FROM lb_stock_stage GROUP BY 1, 2, 3, 4, 5`,
-    );
-    if (keys.rows.some((k) => k.bad_rn !== null)) {
-      const bad = await conn.query<Record<string, string> & { rn: string }>(`SELECT * FROM lb_stock_stage WHERE ${badSql} ORDER BY rn LIMIT $1`, [maxErrors]);
-      for (const row of bad.rows) {
-        report.errors.push(...rowErrors(row, columns));
-      }
-    }
-    phase('check');
-
-    // 3. keys → materials, conversion factors, lot expiries (in memory: tens of thousands of keys);
+    // 2. keys → materials, conversion factors, lot expiries (in memory: tens of thousands of keys);
     //    with row errors already found it only checks (GTINs, dates, units) and writes nothing
     opts.onPhase?.('resolve');
     const messageId = uuidv7();
     const eventId = uuidv7();
-    const resolved = await resolveKeys(conn, keys.rows, columns, report, maxErrors, messageId);
+    const resolved = await resolveKeys(conn, csv.keys, columns, report, maxErrors, messageId);
     report.errors.splice(maxErrors);
     phase('resolve');
     if (report.errors.length > 0) {
@@ -268,10 +234,9 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
       [messageId, dedupKey, sha256, size, encodingUsed, JSON.stringify({ file: path.basename(file), actor: opts.actor, rows: String(report.rows) })],
     );
 
-    // 4a. locations (unknown codes → provisional), lots (unknown → provisional), key → lot id
+    // 3. locations (unknown codes → provisional), lots (unknown → provisional), key → lot id
     opts.onPhase?.('lots');
-    const rawLocations = await conn.query<{ raw: string }>('SELECT DISTINCT location AS raw FROM lb_stock_stage');
-    const codes = [...new Set(rawLocations.rows.map((r) => r.raw.trim()))];
+    const codes = [...new Set(csv.locations.map((raw) => raw.trim()))];
     const locs = await conn.query(
       `INSERT INTO locations (id, code, kind, provisional, source_message_id, ordinal)
        SELECT ${UUID7_SQL}, d.code, 'bin', true, $2, row_number() OVER (ORDER BY d.code)
@@ -281,11 +246,8 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
       [codes, messageId],
     );
     report.createdLocations = locs.rowCount ?? 0;
-    await conn.query(
-      `CREATE TEMP TABLE lb_stock_locs ON COMMIT DROP AS
-       SELECT r.raw, l.id FROM unnest($1::text[]) AS r(raw) JOIN locations l ON l.code = btrim(r.raw)`,
-      [rawLocations.rows.map((r) => r.raw)],
-    );
+    const locRows = await conn.query<{ code: string; id: string }>(`SELECT code, id::text FROM locations WHERE code = ANY($1::text[])`, [codes]);
+    const locIdOfCode = new Map(locRows.rows.map((r) => [r.code, r.id]));
     await conn.query(
       `CREATE TEMP TABLE lb_stock_keys (g text, m text, lot text, e text, u text, material_id uuid, lot_number text, factor numeric,
          expiry date, lot_id uuid, new_lot boolean) ON COMMIT DROP`,
@@ -293,7 +255,7 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     await copyRows(
       conn,
       'COPY lb_stock_keys (g, m, lot, e, u, material_id, lot_number, factor, expiry) FROM STDIN',
-      resolved.keys.map((k) => [k.g, k.m, k.lot, k.e, k.u, k.materialId, k.lotNumber, String(k.factor), k.expiry ?? null]),
+      resolved.keys.map((k) => [k.g, k.m, k.lot, k.e, k.u, k.materialId, k.lotNumber, k.factorText, k.expiry ?? null]),
     );
     const lots = await conn.query(
       `INSERT INTO lots (id, material_id, lot_number, expiry, status, provisional, source_message_id, ordinal)
@@ -327,83 +289,85 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
          FROM (SELECT material_id, lot_number, max(expiry) AS expiry FROM lb_stock_keys WHERE expiry IS NOT NULL GROUP BY 1, 2) k
         WHERE l.material_id = k.material_id AND l.lot_number = k.lot_number AND l.expiry IS NULL`,
     );
-    await conn.query(
-      `UPDATE lb_stock_keys k SET lot_id = l.id, new_lot = (l.source_message_id IS NOT DISTINCT FROM $1::uuid)
-         FROM lots l WHERE l.material_id = k.material_id AND l.lot_number = k.lot_number`,
+    // lot id per (material, lot number); new_lot: made by this import, so it cannot have balances yet
+    const lotRows = await conn.query<{ material_id: string; lot_number: string; id: string; new_lot: boolean }>(
+      `SELECT l.material_id::text, l.lot_number, l.id::text, l.source_message_id IS NOT DISTINCT FROM $1::uuid AS new_lot
+         FROM (SELECT DISTINCT material_id, lot_number FROM lb_stock_keys) k JOIN lots l ON l.material_id = k.material_id AND l.lot_number = k.lot_number`,
       [messageId],
     );
-    await conn.query('ANALYZE lb_stock_keys');
-    await conn.query('ANALYZE lb_stock_locs');
     phase('lots');
 
-    // 4b. the trace event, then ledger + balances + event items in one statement over the summed positions
+    // 4a. merge the sums per (lot, location, state) in (lot id, location id, state) order
     opts.onPhase?.('book');
+    const book = bookPositions(csv, resolved.keys, lotRows.rows, locIdOfCode);
+    report.positions = book.positions;
+    report.mergedRows = report.rows - book.positions;
+    report.totalBaseQuantity = Number(formatScaled(book.total, book.scale));
+    if (book.rows !== report.rows) {
+      throw new LotBridgeError('LB_ERR_INTERNAL', `stock import booked ${book.rows} of ${report.rows} rows`, { kind: 'defect' });
+    }
     await conn.query(
       `INSERT INTO trace_events (id, type, action, biz_step, disposition, event_time, event_time_zone_offset, biz_transactions, details,
          source_key, source_message_id, ordinal)
        VALUES ($1, 'ObjectEvent', 'ADD', 'stock_taking', NULL, $2, '+00:00', '[]', $3, $4, $5, 1)`,
       [eventId, asOf, JSON.stringify({ kind: 'opening_stock', file: path.basename(file), rows: report.rows }), `import:stock:${messageId}`, messageId],
     );
-    // the 5-column key join is estimated at one row; nested loops over a million rows would be ruinous
-    await conn.query('SET LOCAL enable_nestloop = off');
-    await conn.query(
-      `CREATE TEMP TABLE lb_stock_pos ON COMMIT DROP AS
-       WITH p AS (
-         SELECT k.lot_id, bool_or(k.new_lot) AS new_lot, c.id AS location_id, btrim(s.stock_state) AS stock_state,
-                sum(s.quantity::numeric * k.factor) AS qty, count(*) AS n
-           FROM lb_stock_stage s
-           JOIN lb_stock_keys k ON k.g = s.gtin AND k.m = s.material AND k.lot = s.lot AND k.e = s.expiry AND k.u = s.uom
-           JOIN lb_stock_locs c ON c.raw = s.location
-          GROUP BY k.lot_id, c.id, btrim(s.stock_state)
-       )
-       SELECT * FROM p ORDER BY lot_id, location_id, stock_state`,
-    );
-    await conn.query('SET LOCAL enable_nestloop = on');
-    const sums = await conn.query<{ positions: string; merged: string | null; total: string | null }>(
-      `SELECT count(*) AS positions, sum(n) - count(*) AS merged, sum(qty)::text AS total FROM lb_stock_pos`,
-    );
     phase('book_positions');
+
     // referential integrity: set-based when the role may switch off the per-row foreign-key triggers
-    report.integrityChecks = await checkIntegritySetBased(conn);
+    report.integrityChecks = await checkIntegritySetBased(conn, book.lotIds, book.locationIds);
     if (report.integrityChecks === 'set-based') {
       await conn.query(`SET LOCAL session_replication_role = replica`);
     }
-    // ledger rows in (lot, location, state) order: every index of the ledger is appended to, not scattered
-    await conn.query(
-      `INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
-       SELECT $1, lot_id, location_id, stock_state, qty, $2, $3, row_number() OVER (ORDER BY lot_id, location_id, stock_state) FROM lb_stock_pos`,
-      [eventId, asOf, messageId],
+    // tables that hold fewer rows than the import adds: their secondary indexes are built once after the load
+    const rebuilt = await dropIndexesForBulkLoad(conn, book.positions, opts.indexRebuild ?? 'auto', opts.bulkIndexMinPositions ?? 100_000);
+    report.indexBuild = rebuilt ? 'bulk' : 'incremental';
+    // 4b. ledger rows in (lot, location, state) order: every index of the ledger is appended to, not scattered
+    const when = asOf.toISOString();
+    await copyLines(
+      conn,
+      'COPY inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal) FROM STDIN',
+      book.each((p, ordinal) => `${eventId}\t${p.lotId}\t${p.locationId}\t${p.state}\t${p.qty}\t${when}\t${messageId}\t${ordinal}\n`),
     );
     phase('book_ledger');
-    // lots made by this import cannot have balances yet: plain inserts; existing lots add to their balances
-    await conn.query(
-      `INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
-       SELECT lot_id, location_id, stock_state, qty FROM lb_stock_pos WHERE new_lot`,
+    // 4c. balances: lots made by this import cannot have balances yet (plain COPY); existing lots add to theirs
+    await copyLines(
+      conn,
+      'COPY inventory_balances (lot_id, location_id, stock_state, quantity) FROM STDIN',
+      book.each((p) => (p.newLot ? `${p.lotId}\t${p.locationId}\t${p.state}\t${p.qty}\n` : null)),
     );
-    await conn.query(
-      `INSERT INTO inventory_balances AS b (lot_id, location_id, stock_state, quantity)
-       SELECT lot_id, location_id, stock_state, qty FROM lb_stock_pos WHERE NOT new_lot
-       ON CONFLICT (lot_id, location_id, stock_state) DO UPDATE SET quantity = b.quantity + EXCLUDED.quantity, updated_at = now()`,
-    );
+    if (rebuilt) {
+      phase('book_balances');
+      await rebuildIndexes(conn, rebuilt);
+      phase('book_indexes');
+    }
+    if (book.oldLotPositions > 0) {
+      await conn.query(`CREATE TEMP TABLE lb_stock_add (lot_id uuid, location_id uuid, stock_state text, qty numeric) ON COMMIT DROP`);
+      await copyLines(
+        conn,
+        'COPY lb_stock_add (lot_id, location_id, stock_state, qty) FROM STDIN',
+        book.each((p) => (p.newLot ? null : `${p.lotId}\t${p.locationId}\t${p.state}\t${p.qty}\n`)),
+      );
+      await conn.query(
+        `INSERT INTO inventory_balances AS b (lot_id, location_id, stock_state, quantity)
+         SELECT lot_id, location_id, stock_state, qty FROM lb_stock_add ORDER BY lot_id, location_id, stock_state
+         ON CONFLICT (lot_id, location_id, stock_state) DO UPDATE SET quantity = b.quantity + EXCLUDED.quantity, updated_at = now()`,
+      );
+    }
     if (report.integrityChecks === 'set-based') {
       await conn.query(`SET LOCAL session_replication_role = origin`);
     }
-    phase('book_balances');
+    phase(rebuilt ? 'book_upsert' : 'book_balances');
+    // 4d. one trace-event item per lot
+    await conn.query(`CREATE TEMP TABLE lb_stock_lot_sums (lot_id uuid, qty numeric) ON COMMIT DROP`);
+    await copyLines(conn, 'COPY lb_stock_lot_sums (lot_id, qty) FROM STDIN', book.lotSums());
     await conn.query(
       `INSERT INTO trace_event_items (event_id, role, material_id, lot_id, quantity, uom, base_quantity)
        SELECT $1, 'subject', lt.material_id, x.lot_id, x.qty, m.base_uom, x.qty
-         FROM (SELECT lot_id, sum(qty) AS qty FROM lb_stock_pos GROUP BY lot_id) x
-         JOIN lots lt ON lt.id = x.lot_id JOIN materials m ON m.id = lt.material_id
+         FROM lb_stock_lot_sums x JOIN lots lt ON lt.id = x.lot_id JOIN materials m ON m.id = lt.material_id
         ORDER BY x.lot_id`,
       [eventId],
     );
-    const booked = sums;
-    report.positions = Number(booked.rows[0].positions);
-    report.mergedRows = Number(booked.rows[0].merged ?? 0);
-    report.totalBaseQuantity = Number(booked.rows[0].total ?? 0);
-    if (report.positions + report.mergedRows !== report.rows) {
-      throw new LotBridgeError('LB_ERR_INTERNAL', `stock import booked ${report.positions + report.mergedRows} of ${report.rows} rows`, { kind: 'defect' });
-    }
     phase('book_items');
 
     // 5. outbox, audit, commit
@@ -444,6 +408,164 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
   }
 }
 
+/** One booked position, as {@link bookPositions} hands it out. */
+interface BookedPosition {
+  lotId: string;
+  locationId: string;
+  state: string;
+  /** Base quantity as a decimal string. */
+  qty: string;
+  newLot: boolean;
+}
+
+/**
+ * Merges the file's sums (per item key, raw location, state) into positions (per lot, location,
+ * state) in base units, exactly (integers of 10^-4 or, with a fractional pack factor, 10^-8).
+ * Lots and locations are numbered in id order, so the numeric position keys sort as
+ * (lot id, location id, state) — the order the ledger's and balances' indexes want.
+ */
+function bookPositions(
+  csv: StockCsvSummary,
+  keys: ResolvedKey[],
+  lots: Array<{ material_id: string; lot_number: string; id: string; new_lot: boolean }>,
+  locIdOfCode: Map<string, string>,
+): {
+  positions: number;
+  rows: number;
+  total: Scaled;
+  scale: number;
+  oldLotPositions: number;
+  lotIds: string[];
+  locationIds: string[];
+  each: (line: (p: BookedPosition, ordinal: number) => string | null) => Generator<string>;
+  lotSums: () => Generator<string>;
+} {
+  const lotIds = [...new Set(lots.map((l) => l.id))].sort();
+  const lotRank = new Map(lotIds.map((id, i) => [id, i]));
+  const newLot = lots.map(() => false);
+  const lotOf = new Map<string, number>();
+  for (const l of lots) {
+    const r = lotRank.get(l.id) as number;
+    lotOf.set(`${l.material_id}\u0000${l.lot_number}`, r);
+    newLot[r] = l.new_lot;
+  }
+  const locationIds = [...new Set(csv.locations.map((raw) => locIdOfCode.get(raw.trim()) ?? ''))].sort();
+  if (locationIds.includes('')) {
+    throw new LotBridgeError('LB_ERR_INTERNAL', 'stock import: a location code was neither found nor created', { kind: 'defect' });
+  }
+  const locRank = new Map(locationIds.map((id, i) => [id, i]));
+  const locOfRaw = csv.locations.map((raw) => locRank.get(locIdOfCode.get(raw.trim()) as string) as number);
+  // item key (as the reader numbered them) → lot rank and factor
+  const keyIdx = new Map(csv.keys.map((k, i) => [`${k.g}\u0001${k.m}\u0001${k.lot}\u0001${k.e}\u0001${k.u}`, i]));
+  const itemLot: number[] = new Array<number>(csv.keys.length).fill(-1);
+  const itemFactor: Scaled[] = new Array<Scaled>(csv.keys.length).fill(0);
+  const fractional = keys.some((k) => !Number.isInteger(k.factor));
+  const scale = fractional ? 8 : 4;
+  for (const k of keys) {
+    const i = keyIdx.get(`${k.g}\u0001${k.m}\u0001${k.lot}\u0001${k.e}\u0001${k.u}`);
+    const lot = lotOf.get(`${k.materialId}\u0000${k.lotNumber}`);
+    if (i === undefined || lot === undefined) {
+      throw new LotBridgeError('LB_ERR_INTERNAL', `stock import: no lot for key ${k.lotNumber}`, { kind: 'defect' });
+    }
+    itemLot[i] = lot;
+    // the factor in 10^-4 (fractional factors: quantities in 10^-4 × factor in 10^-4 = 10^-8)
+    itemFactor[i] = fractional ? BigInt(parseScaled(k.factorText)) : k.factor;
+  }
+  // per lot (small-integer keys: location rank·8 + state), then flattened in (lot, location, state) order
+  const perLot: Array<Map<number, Scaled>> = lotIds.map(() => new Map<number, Scaled>());
+  let rows = 0;
+  let total: Scaled = 0;
+  for (let item = 0; item < csv.positions.length; item++) {
+    const lot = itemLot[item];
+    if (lot < 0) {
+      throw new LotBridgeError('LB_ERR_INTERNAL', 'stock import: an item key was not resolved', { kind: 'defect' });
+    }
+    const f = itemFactor[item];
+    const merged = perLot[lot];
+    for (const [sub, slot] of csv.positions[item]) {
+      const key = locOfRaw[sub >> 3] * 8 + (sub & 7);
+      const sum = csv.sums[slot];
+      let base: Scaled;
+      if (typeof f === 'bigint' || typeof sum === 'bigint') {
+        base = BigInt(sum) * BigInt(f);
+      } else {
+        base = sum * f;
+        if (!Number.isSafeInteger(base)) {
+          base = BigInt(sum) * BigInt(f);
+        }
+      }
+      const had = merged.get(key);
+      merged.set(key, had === undefined ? base : addScaled(had, base));
+      total = addScaled(total, base);
+      rows += csv.counts[slot];
+    }
+  }
+  let count = 0;
+  for (const m of perLot) {
+    count += m.size;
+  }
+  const posLot = new Int32Array(count);
+  const posKey = new Int32Array(count);
+  const posQty: string[] = new Array<string>(count);
+  const lotTotals: Scaled[] = new Array<Scaled>(lotIds.length).fill(0);
+  let oldLotPositions = 0;
+  let n = 0;
+  for (let lot = 0; lot < perLot.length; lot++) {
+    const m = perLot[lot];
+    const keys = Int32Array.from(m.keys()).sort();
+    let lotTotal: Scaled = 0;
+    for (const key of keys) {
+      const q = m.get(key) as Scaled;
+      posLot[n] = lot;
+      posKey[n] = key;
+      posQty[n] = formatScaled(q, scale);
+      lotTotal = addScaled(lotTotal, q);
+      n++;
+    }
+    lotTotals[lot] = lotTotal;
+    if (!newLot[lot]) {
+      oldLotPositions += keys.length;
+    }
+    perLot[lot] = new Map();
+  }
+  const p: BookedPosition = { lotId: '', locationId: '', state: '', qty: '', newLot: false };
+  function* each(line: (p: BookedPosition, ordinal: number) => string | null): Generator<string> {
+    let buf = '';
+    let k = 0;
+    for (let i = 0; i < count; i++) {
+      const lot = posLot[i];
+      const key = posKey[i];
+      p.lotId = lotIds[lot];
+      p.locationId = locationIds[key >> 3];
+      p.state = STOCK_STATES[key & 7];
+      p.qty = posQty[i];
+      p.newLot = newLot[lot];
+      const s = line(p, i + 1);
+      if (s !== null) {
+        buf += s;
+        if (++k === 2000) {
+          yield buf;
+          buf = '';
+          k = 0;
+        }
+      }
+    }
+    if (buf) {
+      yield buf;
+    }
+  }
+  function* lotSums(): Generator<string> {
+    let buf = '';
+    for (let lot = 0; lot < lotIds.length; lot++) {
+      buf += `${lotIds[lot]}\t${formatScaled(lotTotals[lot], scale)}\n`;
+    }
+    if (buf) {
+      yield buf;
+    }
+  }
+  return { positions: count, rows, total, scale, oldLotPositions, lotIds, locationIds, each, lotSums };
+}
+
 function colOf(columns: StockCsvColumn[], c: StockCsvColumn): number | undefined {
   return columns.includes(c) ? columns.indexOf(c) + 1 : undefined;
 }
@@ -463,7 +585,7 @@ function colOf(columns: StockCsvColumn[], c: StockCsvColumn): number | undefined
  * the transaction, as the foreign-key trigger would have locked it. The caller turns replica mode on
  * for the two inserts only and back off right after.
  */
-async function checkIntegritySetBased(conn: pg.Client): Promise<'per-row' | 'set-based'> {
+async function checkIntegritySetBased(conn: pg.Client, lotIds: string[], locationIds: string[]): Promise<'per-row' | 'set-based'> {
   const allowed = await conn.query<{ superuser: boolean; triggers: number }>(
     `SELECT current_setting('is_superuser') = 'on' AS superuser,
             (SELECT count(*)::int FROM pg_trigger
@@ -473,12 +595,11 @@ async function checkIntegritySetBased(conn: pg.Client): Promise<'per-row' | 'set
     return 'per-row';
   }
   const check = await conn.query<{ missing_lots: number; missing_locations: number }>(
-    `WITH lot_ids AS (SELECT DISTINCT lot_id AS id FROM lb_stock_pos),
-          loc_ids AS (SELECT DISTINCT location_id AS id FROM lb_stock_pos),
-          locked_lots AS (SELECT l.id FROM lots l WHERE l.id IN (SELECT id FROM lot_ids) FOR KEY SHARE),
-          locked_locs AS (SELECT c.id FROM locations c WHERE c.id IN (SELECT id FROM loc_ids) FOR KEY SHARE)
-     SELECT (SELECT count(*) FROM lot_ids)::int - (SELECT count(*) FROM locked_lots)::int AS missing_lots,
-            (SELECT count(*) FROM loc_ids)::int - (SELECT count(*) FROM locked_locs)::int AS missing_locations`,
+    `WITH locked_lots AS (SELECT l.id FROM lots l WHERE l.id = ANY($1::uuid[]) FOR KEY SHARE),
+          locked_locs AS (SELECT c.id FROM locations c WHERE c.id = ANY($2::uuid[]) FOR KEY SHARE)
+     SELECT cardinality($1::uuid[]) - (SELECT count(*) FROM locked_lots)::int AS missing_lots,
+            cardinality($2::uuid[]) - (SELECT count(*) FROM locked_locs)::int AS missing_locations`,
+    [lotIds, locationIds],
   );
   const c = check.rows[0];
   if (!c || c.missing_lots !== 0 || c.missing_locations !== 0) {
@@ -487,6 +608,79 @@ async function checkIntegritySetBased(conn: pg.Client): Promise<'per-row' | 'set
     });
   }
   return 'set-based';
+}
+
+/** A secondary index dropped for a bulk load: the statement that makes it again. */
+interface SavedIndex {
+  name: string;
+  create: string;
+}
+
+/**
+ * Bulk index build for a go-live import. B-tree maintenance row by row is most of the cost of a
+ * million-position import (one random descent per index per row, ~5 WAL records per ledger row);
+ * building an index once from the sorted rows is several times cheaper. So, when the import adds
+ * at least `minPositions` positions **and more rows than either table holds**, the secondary
+ * indexes and unique constraints of inventory_ledger and inventory_balances (all but the primary
+ * keys) are dropped inside the import's transaction and made again, from their own catalog
+ * definitions, after the rows are in — still inside the transaction. The unique constraints are
+ * checked again when they are made (a violation aborts the import), and no other session ever sees
+ * the tables without them: the drop takes an ACCESS EXCLUSIVE lock until commit, so readers and
+ * writers of stock wait for the import (a few seconds at go-live). If the lock is not granted within
+ * 5 s (a long transaction holds the tables) the import books incrementally instead. Not taken when a
+ * foreign key references either table (its index could not be dropped).
+ * @returns the indexes to make again, or null (incremental)
+ */
+async function dropIndexesForBulkLoad(conn: pg.Client, positions: number, mode: 'auto' | 'never', minPositions: number): Promise<SavedIndex[] | null> {
+  if (mode === 'never' || positions < minPositions) {
+    return null;
+  }
+  const sizes = await conn.query<{ ledger: number; balances: number; referenced: number }>(
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM inventory_ledger LIMIT $1) x)::int AS ledger,
+            (SELECT count(*) FROM (SELECT 1 FROM inventory_balances LIMIT $1) x)::int AS balances,
+            (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid IN ('inventory_ledger'::regclass, 'inventory_balances'::regclass))::int AS referenced`,
+    [positions],
+  );
+  const z = sizes.rows[0];
+  if (!z || z.ledger >= positions || z.balances >= positions || z.referenced > 0) {
+    return null;
+  }
+  // (a heuristic read before the lock: a table that grows meanwhile only makes the rebuild slower)
+  await conn.query('SAVEPOINT lb_bulk_index');
+  try {
+    await conn.query(`SET LOCAL lock_timeout = '5s'`);
+    await conn.query('LOCK TABLE inventory_ledger, inventory_balances IN ACCESS EXCLUSIVE MODE');
+    await conn.query(`SET LOCAL lock_timeout = 0`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '55P03') {
+      throw err;
+    }
+    await conn.query('ROLLBACK TO SAVEPOINT lb_bulk_index');
+    return null;
+  }
+  await conn.query('RELEASE SAVEPOINT lb_bulk_index');
+  const idx = await conn.query<{ name: string; drop: string; create: string }>(
+    `SELECT i.indexrelid::regclass::text AS name,
+            CASE WHEN c.oid IS NULL THEN format('DROP INDEX %s', i.indexrelid::regclass)
+                 ELSE format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) END AS drop,
+            CASE WHEN c.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
+                 ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)) END AS create
+       FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('u', 'p', 'x')
+      WHERE i.indrelid IN ('inventory_ledger'::regclass, 'inventory_balances'::regclass) AND NOT i.indisprimary
+      ORDER BY i.indrelid, i.indexrelid`,
+  );
+  for (const x of idx.rows) {
+    await conn.query(x.drop);
+  }
+  return idx.rows.map((x) => ({ name: x.name, create: x.create }));
+}
+
+/** Makes the indexes {@link dropIndexesForBulkLoad} dropped, each from one sorted pass over its table. */
+async function rebuildIndexes(conn: pg.Client, saved: SavedIndex[]): Promise<void> {
+  await conn.query(`SET LOCAL maintenance_work_mem = '512MB'`);
+  for (const x of saved) {
+    await conn.query(x.create);
+  }
 }
 
 /**
@@ -529,27 +723,6 @@ function pushError(report: StockImportReport, max: number, line: number | undefi
   });
 }
 
-/** The errors of one staged row that failed a row check (same checks as ROW_CHECKS, in JS). */
-function rowErrors(row: Record<string, string | null> & { rn: string }, columns: StockCsvColumn[]): LotBridgeErrorJson[] {
-  const line = Number(row.rn) + 1;
-  const v = (c: StockCsvColumn): string => (row[c] ?? '').trim();
-  const out: LotBridgeErrorJson[] = [];
-  const fail = (c: StockCsvColumn, why: string): void => {
-    const idx = columns.indexOf(c);
-    out.push({
-      code: 'LB_ERR_IMPORT_CSV',
-      message: `line ${line}, column ${c}: ${why}${v(c) ? ` (got "${v(c)}")` : ''}`,
-      location: { line, ...(idx >= 0 ? { column: idx + 1 } : {}), field: c },
-    });
-  };
-  if (!v('location')) fail('location', 'is required');
-  if (!v('gtin') && !v('material')) fail(columns.includes('gtin') ? 'gtin' : 'material', 'a row needs a gtin or a material');
-  if (!v('lot')) fail('lot', 'is required');
-  if (!(STOCK_STATES as readonly string[]).includes(v('stock_state'))) fail('stock_state', `must be one of ${STOCK_STATES.join(', ')}`);
-  if (!/^\+?(\d{1,13}(\.\d{0,4})?|\.\d{1,4})$/.test(v('quantity'))) fail('quantity', 'must be a number ≥ 0 with at most 4 decimals');
-  return out;
-}
-
 /** True when the first MiB of the file is valid UTF-8 (a multi-byte character cut at the end is fine). */
 function startsAsUtf8(file: string): boolean {
   const fd = fs.openSync(file, 'r');
@@ -568,21 +741,6 @@ function startsAsUtf8(file: string): boolean {
   }
 }
 
-/** Turns a COPY failure into LB_ERR_IMPORT_CSV with the line PostgreSQL names. */
-function copyError(err: unknown, encoding: string | undefined): unknown {
-  const e = err as { code?: string; message?: string; where?: string };
-  if (!e || typeof e.code !== 'string' || !/^22|^23/.test(e.code)) {
-    return err;
-  }
-  const line = /line (\d+)/.exec(e.where ?? '')?.[1];
-  const column = /column (\w+)/.exec(e.where ?? '')?.[1];
-  const hint = e.code === '22021' && encoding !== 'latin1' ? ' (use --encoding latin1 for Latin-1 / Windows-1252 files)' : '';
-  return new LotBridgeError('LB_ERR_IMPORT_CSV', `${line ? `line ${line}: ` : ''}${e.message ?? 'COPY failed'}${hint}`, {
-    location: { ...(line ? { line: Number(line) } : {}), ...(column ? { field: column } : {}) },
-    cause: err,
-  });
-}
-
 /** Streams rows (tab-separated text format) into a COPY … FROM STDIN. */
 async function copyRows(conn: pg.Client, sql: string, rows: Array<Array<string | null>>): Promise<void> {
   const esc = (v: string | null): string => (v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
@@ -592,6 +750,12 @@ async function copyRows(conn: pg.Client, sql: string, rows: Array<Array<string |
     chunks.push(r.map(esc).join('\t'));
   }
   await pipeline(Readable.from(chunkText(chunks)), stream);
+}
+
+/** Streams text chunks (COPY text format, each ending in a newline) into a COPY … FROM STDIN. */
+async function copyLines(conn: pg.Client, sql: string, chunks: Iterable<string>): Promise<void> {
+  const stream = conn.query(copyFrom(sql));
+  await pipeline(Readable.from(chunks, { objectMode: false }), stream);
 }
 
 function* chunkText(lines: string[]): Generator<string> {
@@ -610,6 +774,8 @@ interface ResolvedKey {
   u: string;
   materialId: string;
   factor: number;
+  /** The factor as a decimal string (exact: numeric(14,4) round-trips through a number). */
+  factorText: string;
   expiry: string | undefined;
 }
 
@@ -620,7 +786,7 @@ interface ResolvedKey {
  */
 async function resolveKeys(
   conn: pg.Client,
-  keys: KeyRow[],
+  keys: StockItemKey[],
   columns: StockCsvColumn[],
   report: StockImportReport,
   maxErrors: number,
@@ -783,7 +949,7 @@ async function resolveKeys(
         expiryOfLot.set(lotKey, { expiry: k.e, line });
       }
     }
-    out.push({ g: k.raw.g, m: k.raw.m, lot: k.raw.lot, e: k.raw.e, u: k.raw.u, lotNumber: k.lot, materialId, factor, expiry: k.e || undefined });
+    out.push({ g: k.raw.g, m: k.raw.m, lot: k.raw.lot, e: k.raw.e, u: k.raw.u, lotNumber: k.lot, materialId, factor, factorText: String(factor), expiry: k.e || undefined });
   }
   // a lot's rows without expiry take the expiry its other rows give
   for (const k of out) {

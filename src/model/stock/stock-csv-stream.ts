@@ -1,6 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { LotBridgeError } from '../../errors';
 import { normalizeColumnName } from '../master-data/import/read-csv-file';
@@ -56,63 +54,4 @@ export function readStockHeader(file: string): StockCsvColumn[] {
     throw new LotBridgeError('LB_ERR_IMPORT_CSV', 'line 1: the header needs a "gtin" or a "material" column', { location: { line: 1, field: 'gtin' } });
   }
   return cols as StockCsvColumn[];
-}
-
-/**
- * Pass-through for the bytes on their way to COPY: hashes them (sha256 of the file), counts them
- * for the progress bar, and drops blank lines at the very end of the file (COPY would read them as
- * rows with missing columns).
- */
-export class CopyFeed extends Transform {
-  /** Bytes read so far. */
-  bytes = 0;
-  private readonly hash: Hash = createHash('sha256');
-  private pendingTail: Buffer | null = null;
-  /** The file's line ending (COPY refuses a file that mixes \r\n and \n). */
-  private eol: Buffer | null = null;
-
-  constructor(private readonly onBytes?: (bytes: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    if (!this.eol) {
-      const nl = chunk.indexOf(0x0a);
-      if (nl >= 0) {
-        this.eol = Buffer.from(nl > 0 && chunk[nl - 1] === 0x0d ? '\r\n' : '\n');
-      }
-    }
-    this.onBytes?.(this.bytes);
-    let end = chunk.length;
-    while (end > 0 && (chunk[end - 1] === 0x0a || chunk[end - 1] === 0x0d || chunk[end - 1] === 0x20 || chunk[end - 1] === 0x09)) {
-      end--;
-    }
-    if (end === 0) {
-      // a chunk of only whitespace: keep holding it back
-      this.pendingTail = this.pendingTail ? Buffer.concat([this.pendingTail, chunk]) : chunk;
-      done();
-      return;
-    }
-    if (this.pendingTail) {
-      this.push(this.pendingTail);
-      this.pendingTail = null;
-    }
-    this.push(end === chunk.length ? chunk : chunk.subarray(0, end));
-    if (end < chunk.length) {
-      this.pendingTail = chunk.subarray(end);
-    }
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.push(this.eol ?? Buffer.from('\n'));
-    done();
-  }
-
-  /** sha256 (hex) of every byte read; call after the stream ended. */
-  digest(): string {
-    return this.hash.digest('hex');
-  }
 }
