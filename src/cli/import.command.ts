@@ -25,6 +25,8 @@ interface StockOpts extends CommonOpts {
   asOf?: string;
   allowDuplicateFile?: boolean;
   maxErrors: string;
+  /** false with --no-bulk-index. */
+  bulkIndex: boolean;
 }
 
 const MAX_PRINTED_ERRORS = 50;
@@ -157,6 +159,7 @@ export function registerImportCommand(program: Command, deps: ImportDeps): void 
     .option('--as-of <time>', 'business time of the opening balance (ISO 8601); default now')
     .option('--allow-duplicate-file', 'import a file that was imported before (it adds its stock again)')
     .option('--max-errors <n>', 'stop listing row errors after n', '100')
+    .option('--no-bulk-index', 'never drop and rebuild the ledger and balance indexes (keeps the stock tables readable during the import)')
     .action(async (file: string, opts: StockOpts) => {
       const abs = checkFile(file);
       const asOf = opts.asOf ? new Date(opts.asOf) : undefined;
@@ -174,6 +177,7 @@ export function registerImportCommand(program: Command, deps: ImportDeps): void 
           encoding: opts.encoding,
           asOf,
           allowDuplicateFile: opts.allowDuplicateFile,
+          indexRebuild: opts.bulkIndex === false ? 'never' : 'auto',
           maxErrors: Math.max(1, Number(opts.maxErrors) || 100),
           onProgress: (bytes) => bar.update(bytes),
           onPhase: (p) => bar.phase(p),
