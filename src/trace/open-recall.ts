@@ -6,7 +6,7 @@ import type { LotStatus } from '../db/tables';
 import { assertLotStatusChange, judgeLotStatusChange } from '../model/lots/lot-status';
 import { walkGenealogy } from './genealogy';
 import { resolveTraceSubject } from './trace-subject';
-import { computeRecallImpact, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
+import { computeRecallImpactAndNotify, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
 
 /** `POST /api/v1/recalls` body. */
 export interface RecallRequest {
@@ -144,6 +144,9 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
   const actorName = `${actor.role}:${actor.name}`;
 
   return db.transaction(async (trx) => {
+    // the recall's statements run once each: JIT compilation (PostgreSQL's jit_above_cost) of the
+    // impact statement cost seconds for a raw lot's recall and saved nothing (docs/trace.md)
+    await trx.raw('SET LOCAL jit = off');
     // lock the named lots and serials: a concurrent identical request waits, then finds them recalled
     const named = await trx.raw<{ rows: Array<{ id: string; status: string; material: string; gtin: string | null; lot_number: string }> }>(
       `SELECT l.id, l.status, m.code AS material, l.lot_number,
@@ -239,7 +242,8 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
       await trx.raw(`UPDATE serials SET status = 'recalled', updated_at = now() WHERE id = ANY(?::uuid[])`, [freshSerials.map((s) => s.id)]);
     }
 
-    const impact = await computeRecallImpact(trx, lots, serials);
+    // the impact snapshot and the customers to notify: one statement
+    const { impact, notify } = await computeRecallImpactAndNotify(trx, lots, serials);
     const request = { lots: lotsAsked, serials: req.serials ?? [], reason: req.reason, class: req.class ?? null };
     const [row] = await trx('recalls')
       .insert({
@@ -258,6 +262,21 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     if (serials.length) {
       await trx('recall_serials').insert(serials.map((s) => ({ recall_id: id, serial_id: s.serialId, previous_status: s.previousStatus })));
     }
+    await trx.raw(`INSERT INTO outbox_events (event_id, type, payload) VALUES (?, 'recall.opened', ?)`, [
+      uuidv7(),
+      JSON.stringify({
+        recallId: id, recallNumber, class: req.class ?? null, reason: req.reason, openedBy: actorName, openedAt: (row.opened_at as Date).toISOString(),
+        namedLots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
+        lots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
+        impact: { customers: notify.map((c) => ({ partyId: c.party_id, code: c.customer, gln: c.gln, name: c.name, units: Math.round(Number(c.units) * 10000) / 10000, lots: c.lots })) },
+        serials: serials.map((s) => ({ material: s.material, serial: s.serial })),
+        totals: impact.totals,
+        customers: impact.unitsByCustomer.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, units: c.units, uom: c.uom })),
+        hospitals: impact.consumedByHospital.map((h) => ({ hospital: h.hospital, gln: h.gln, name: h.name, units: h.units, uom: h.uom })),
+        openShipments: impact.openShipments.map((s) => s.shipmentNumber),
+      }),
+    ]);
+    // the audit rows last: the recall chain's lock is held from here to COMMIT only
     await insertAudit(
       trx,
       [
@@ -273,33 +292,6 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
       actorName,
       req.reason,
     );
-    // per customer: party id and the affected lots it received (what the default Node-RED flow
-    // "recall → notify customers" writes one notice per customer from)
-    const notify = await trx.raw<{ rows: Array<{ party_id: string | null; customer: string; gln: string | null; name: string | null; units: number; lots: Array<{ material: string; lot: string }> }> }>(
-      `SELECT p.id AS party_id, coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.gln, p.name,
-              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
-              jsonb_agg(DISTINCT jsonb_build_object('material', m.code, 'lot', l.lot_number)) AS lots
-         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
-         JOIN lots l ON l.id = x.lot_id JOIN materials m ON m.id = l.material_id
-         LEFT JOIN parties p ON p.id = s.to_party_id
-        WHERE x.lot_id = ANY(?::uuid[])
-        GROUP BY p.id, 2, p.gln, p.name ORDER BY 2`,
-      [lots.map((l) => l.lotId)],
-    );
-    await trx.raw(`INSERT INTO outbox_events (event_id, type, payload) VALUES (?, 'recall.opened', ?)`, [
-      uuidv7(),
-      JSON.stringify({
-        recallId: id, recallNumber, class: req.class ?? null, reason: req.reason, openedBy: actorName, openedAt: (row.opened_at as Date).toISOString(),
-        namedLots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
-        lots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
-        impact: { customers: notify.rows.map((c) => ({ partyId: c.party_id, code: c.customer, gln: c.gln, name: c.name, units: Math.round(Number(c.units) * 10000) / 10000, lots: c.lots })) },
-        serials: serials.map((s) => ({ material: s.material, serial: s.serial })),
-        totals: impact.totals,
-        customers: impact.unitsByCustomer.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, units: c.units, uom: c.uom })),
-        hospitals: impact.consumedByHospital.map((h) => ({ hospital: h.hospital, gln: h.gln, name: h.name, units: h.units, uom: h.uom })),
-        openShipments: impact.openShipments.map((s) => s.shipmentNumber),
-      }),
-    ]);
     const parts = [`${fresh.length} lot(s) recalled`, `${toHold.length} derived lot(s) put on hold`];
     if (serials.length) parts.push(`${serials.length} serial(s) recalled`);
     if (alreadyRecalled.length) parts.push(`already recalled before: ${alreadyRecalled.map((a) => `${a.material} / ${a.lot}${a.recallNumber ? ` (${a.recallNumber})` : ''}`).join(', ')}`);

@@ -106,8 +106,20 @@ export interface RecallImpact {
 /** Shipment statuses of an outbound shipment that can still be stopped or intercepted. */
 export const OPEN_SHIPMENT_STATUSES = ['planned', 'shipped', 'in_transit'];
 
-const iso = (d: Date | string | null): string | null => (d === null ? null : d instanceof Date ? d.toISOString() : d);
 const round = (n: number): number => Math.round(n * 10000) / 10000;
+
+/** A customer to notify of a recall (the `recall.opened` event's `impact.customers`): all units of every uom, and the affected lots it received. */
+export interface RecallNotifyCustomer {
+  party_id: string | null;
+  customer: string;
+  gln: string | null;
+  name: string | null;
+  units: number;
+  lots: Array<{ material: string; lot: string }>;
+}
+
+/** Lot counts up to which the shipment lines are read lot by lot (index probes); above, PostgreSQL picks its join. */
+const LATERAL_LINES_UP_TO = 1000;
 
 /**
  * Computes the impact of a set of lots (all of them, no pages): stock per location and state, units
@@ -118,90 +130,116 @@ const round = (n: number): number => Math.round(n * 10000) / 10000;
  * @param serials - serials named by the recall
  */
 export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials: ImpactSerial[]): Promise<RecallImpact> {
-  const ids = lots.map((l) => l.lotId);
-  // one after another: the queries share the recall's transaction (one connection)
-  const q = async <T>(sql: string, params: Knex.RawBinding[]): Promise<{ rows: T[] }> => trx.raw<{ rows: T[] }>(sql, params);
-  const cust = await q<{ customer: string; gln: string | null; name: string | null; uom: string | null; units: number; shipments: number; lots: number }>(
-      `SELECT coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.gln, p.name, x.uom,
-              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
-              count(DISTINCT s.id)::int AS shipments, count(DISTINCT x.lot_id)::int AS lots
+  return (await computeRecallImpactAndNotify(trx, lots, serials)).impact;
+}
+
+/**
+ * {@link computeRecallImpact} and the customers to notify, in **one statement**: the affected
+ * lots' outbound shipment lines are read once (a materialized CTE) and aggregated three ways (per
+ * customer and uom, per open shipment, per customer for the notice), beside the stock and usage
+ * aggregates. For up to {@link LATERAL_LINES_UP_TO} lots the lines are read lot by lot (LATERAL
+ * index probes: the planner's estimate for `lot_id = ANY(…)` would hash-join every shipment).
+ */
+export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[], serials: ImpactSerial[]): Promise<{ impact: RecallImpact; notify: RecallNotifyCustomer[] }> {
+  const ids = [...new Set(lots.map((l) => l.lotId))];
+  const lines = ids.length <= LATERAL_LINES_UP_TO
+    ? `SELECT lo.id AS lot_id, m.code AS material, lo.lot_number, x.*
+         FROM unnest(?::uuid[]) u(id) JOIN lots lo ON lo.id = u.id JOIN materials m ON m.id = lo.material_id
+         CROSS JOIN LATERAL (
+           SELECT x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received, s.id AS shipment_id, s.shipment_number, s.status,
+                  s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
+             FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound' WHERE x.lot_id = u.id) x`
+    : `SELECT x.lot_id, m.code AS material, lo.lot_number, x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received,
+              s.id AS shipment_id, s.shipment_number, s.status, s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
          FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
-         LEFT JOIN parties p ON p.id = s.to_party_id
-        WHERE x.lot_id = ANY(?::uuid[])
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
-      [ids],
-  );
-  const loc = await q<{ location: string; location_name: string | null; party: string | null; stock_state: string; uom: string; units: number; lots: number }>(
-      `SELECT loc.code AS location, loc.name AS location_name, coalesce(p.code, p.gln) AS party, b.stock_state, m.base_uom AS uom,
+         JOIN lots lo ON lo.id = x.lot_id JOIN materials m ON m.id = lo.material_id
+        WHERE x.lot_id = ANY(?::uuid[])`;
+  const r = await trx.raw<{ rows: Array<Record<'cust' | 'loc' | 'hosp' | 'cons' | 'open' | 'notify', any[]>> }>(
+    `WITH lines AS MATERIALIZED (${lines}),
+     cust AS (
+       SELECT coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.gln, p.name, x.uom,
+              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
+              count(DISTINCT x.shipment_id)::int AS shipments, count(DISTINCT x.lot_id)::int AS lots
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
+        GROUP BY 1, 2, 3, 4),
+     open AS (
+       SELECT x.shipment_id AS id, x.shipment_number, x.status, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.name AS customer_name,
+              x.shipped_at, x.expected_at, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
+              array_agg(DISTINCT x.material || ' / ' || x.lot_number ORDER BY x.material || ' / ' || x.lot_number) AS lots
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
+        WHERE x.status = ANY(?::text[])
+        GROUP BY x.shipment_id, x.shipment_number, x.status, 4, p.name, x.shipped_at, x.expected_at),
+     notify AS (
+       SELECT p.id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.gln, p.name,
+              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
+              jsonb_agg(DISTINCT jsonb_build_object('material', x.material, 'lot', x.lot_number)) AS lots
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
+        GROUP BY p.id, 2, p.gln, p.name),
+     loc AS (
+       SELECT loc.code AS location, loc.name AS location_name, coalesce(p.code, p.gln) AS party, b.stock_state, m.base_uom AS uom,
               sum(b.quantity) AS units, count(DISTINCT b.lot_id)::int AS lots
          FROM inventory_balances b
          JOIN locations loc ON loc.id = b.location_id
          JOIN lots l ON l.id = b.lot_id JOIN materials m ON m.id = l.material_id
          LEFT JOIN parties p ON p.id = loc.party_id
         WHERE b.lot_id = ANY(?::uuid[]) AND b.quantity <> 0
-        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 4, 5`,
-      [ids],
-  );
-  const hosp = await q<{ hospital: string; gln: string | null; name: string | null; uom: string; units: number; usages: number; first_used_at: Date; last_used_at: Date }>(
-      `SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, count(*)::int AS usages,
+        GROUP BY 1, 2, 3, 4, 5),
+     hosp AS (
+       SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, count(*)::int AS usages,
               min(u.used_at) AS first_used_at, max(u.used_at) AS last_used_at
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
         WHERE u.lot_id = ANY(?::uuid[])
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
-      [ids],
-  );
-  const cons = await q<{ hospital: string; location: string; used_at: Date; material: string; lot: string; serial: string | null; quantity: number; uom: string; procedure_code: string | null; procedure_ref_hmac: string | null }>(
-      `SELECT coalesce(p.gln, p.code, loc.code) AS hospital, loc.code AS location, u.used_at, m.code AS material, l.lot_number AS lot,
-              sr.serial_number AS serial, u.quantity, u.uom, u.procedure_code, u.procedure_ref_hmac
+        GROUP BY 1, 2, 3, 4),
+     cons AS (
+       SELECT coalesce(p.gln, p.code, loc.code) AS hospital, loc.code AS location, u.used_at, m.code AS material, l.lot_number AS lot,
+              sr.serial_number AS serial, u.quantity, u.uom, u.procedure_code, u.procedure_ref_hmac, u.id
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
          JOIN lots l ON l.id = u.lot_id JOIN materials m ON m.id = u.material_id LEFT JOIN serials sr ON sr.id = u.serial_id
-        WHERE u.lot_id = ANY(?::uuid[])
-        ORDER BY 1, u.used_at, u.id`,
-      [ids],
+        WHERE u.lot_id = ANY(?::uuid[]))
+     SELECT (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.customer, c.uom), '[]') FROM cust c) AS cust,
+            (SELECT coalesce(jsonb_agg(to_jsonb(b) ORDER BY b.location, b.stock_state, b.uom), '[]') FROM loc b) AS loc,
+            (SELECT coalesce(jsonb_agg(to_jsonb(h) ORDER BY h.hospital, h.uom), '[]') FROM hosp h) AS hosp,
+            (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.hospital, c.used_at, c.id), '[]') FROM cons c) AS cons,
+            (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.shipment_number), '[]') FROM open o) AS open,
+            (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.customer), '[]') FROM notify n) AS notify`,
+    [ids, OPEN_SHIPMENT_STATUSES, ids, ids, ids],
   );
-  const open = await q<{ id: string; shipment_number: string; status: string; customer: string; customer_name: string | null; shipped_at: Date | null; expected_at: Date | null; units: number; lots: string[] }>(
-      `SELECT s.id, s.shipment_number, s.status, coalesce(p.code, p.gln, s.ship_to, 'unknown') AS customer, p.name AS customer_name, s.shipped_at, s.expected_at,
-              sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
-              array_agg(DISTINCT m.code || ' / ' || l.lot_number ORDER BY m.code || ' / ' || l.lot_number) AS lots
-         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id
-         JOIN lots l ON l.id = x.lot_id JOIN materials m ON m.id = l.material_id
-         LEFT JOIN parties p ON p.id = s.to_party_id
-        WHERE x.lot_id = ANY(?::uuid[]) AND s.direction = 'outbound' AND s.status = ANY(?::text[])
-        GROUP BY s.id, s.shipment_number, s.status, 4, p.name, s.shipped_at, s.expected_at
-        ORDER BY s.shipment_number`,
-      [ids, OPEN_SHIPMENT_STATUSES],
-  );
-  const unitsByCustomer = cust.rows.map((r) => ({ ...r, units: round(r.units) }));
-  const unitsByLocation = loc.rows.map((r) => ({ location: r.location, locationName: r.location_name, party: r.party, stockState: r.stock_state, uom: r.uom, units: round(r.units), lots: r.lots }));
-  const consumedByHospital = hosp.rows.map((r) => ({ hospital: r.hospital, gln: r.gln, name: r.name, uom: r.uom, units: round(r.units), usages: r.usages, firstUsedAt: iso(r.first_used_at) ?? '', lastUsedAt: iso(r.last_used_at) ?? '' }));
-  return {
+  const q = r.rows[0];
+  // timestamps arrive as jsonb text: answered as ISO 8601 UTC, as before
+  const ts = (v: string | null): string | null => (v === null || v === undefined ? null : new Date(v).toISOString());
+  const unitsByCustomer: ImpactCustomer[] = q.cust.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, uom: c.uom, units: round(c.units), shipments: c.shipments, lots: c.lots }));
+  const unitsByLocation: ImpactLocation[] = q.loc.map((b) => ({ location: b.location, locationName: b.location_name, party: b.party, stockState: b.stock_state, uom: b.uom, units: round(b.units), lots: b.lots }));
+  const consumedByHospital: ImpactHospital[] = q.hosp.map((h) => ({ hospital: h.hospital, gln: h.gln, name: h.name, uom: h.uom, units: round(h.units), usages: h.usages, firstUsedAt: ts(h.first_used_at) ?? '', lastUsedAt: ts(h.last_used_at) ?? '' }));
+  const impact: RecallImpact = {
     takenAt: new Date().toISOString(),
     totals: {
       lots: lots.length,
       namedLots: lots.filter((l) => l.role === 'named').length,
       derivedLots: lots.filter((l) => l.role === 'derived').length,
       serials: serials.length,
-      unitsOnHand: round(unitsByLocation.reduce((s, r) => s + r.units, 0)),
-      unitsShipped: round(unitsByCustomer.reduce((s, r) => s + r.units, 0)),
-      unitsConsumed: round(consumedByHospital.reduce((s, r) => s + r.units, 0)),
-      customers: new Set(unitsByCustomer.map((r) => r.customer)).size,
-      hospitals: new Set(consumedByHospital.map((r) => r.hospital)).size,
-      openShipments: open.rows.length,
+      unitsOnHand: round(unitsByLocation.reduce((s, x) => s + x.units, 0)),
+      unitsShipped: round(unitsByCustomer.reduce((s, x) => s + x.units, 0)),
+      unitsConsumed: round(consumedByHospital.reduce((s, x) => s + x.units, 0)),
+      customers: new Set(unitsByCustomer.map((x) => x.customer)).size,
+      hospitals: new Set(consumedByHospital.map((x) => x.hospital)).size,
+      openShipments: q.open.length,
     },
     lots,
     serials,
     unitsByCustomer,
     unitsByLocation,
     consumedByHospital,
-    consumption: cons.rows.map((r) => ({
-      hospital: r.hospital, location: r.location, usedAt: iso(r.used_at) ?? '', material: r.material, lot: r.lot, serial: r.serial,
-      quantity: round(r.quantity), uom: r.uom, procedureCode: r.procedure_code, procedureRef: r.procedure_ref_hmac,
+    consumption: q.cons.map((c) => ({
+      hospital: c.hospital, location: c.location, usedAt: ts(c.used_at) ?? '', material: c.material, lot: c.lot, serial: c.serial,
+      quantity: round(c.quantity), uom: c.uom, procedureCode: c.procedure_code, procedureRef: c.procedure_ref_hmac,
     })),
-    openShipments: open.rows.map((r) => ({
-      shipmentId: r.id, shipmentNumber: r.shipment_number, status: r.status, customer: r.customer, customerName: r.customer_name,
-      shippedAt: iso(r.shipped_at), expectedAt: iso(r.expected_at), units: round(r.units), lots: r.lots,
+    openShipments: q.open.map((o) => ({
+      shipmentId: o.id, shipmentNumber: o.shipment_number, status: o.status, customer: o.customer, customerName: o.customer_name,
+      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), units: round(o.units), lots: o.lots,
     })),
   };
+  const notify: RecallNotifyCustomer[] = q.notify.map((n) => ({ party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, units: Number(n.units), lots: n.lots }));
+  return { impact, notify };
 }
 
 const CSV_COLUMNS = ['section', 'material', 'lot', 'role', 'depth', 'previousStatus', 'newStatus', 'party', 'partyName', 'location', 'stockState', 'shipment', 'status', 'date', 'units', 'uom', 'count', 'reference'] as const;
