@@ -229,15 +229,16 @@ async function pageRows(
          LEFT JOIN parties p ON p.id = loc.party_id`);
     } else if (kind === 'shipments') {
       const dir = direction === 'forward' ? 'outbound' : 'inbound';
-      const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id';
+      const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id'; // the customer, or the supplier
       branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), jsonb_build_object(
-          'shipment_id', s.id, 'shipment_number', s.shipment_number, 'direction', s.direction, 'status', s.status,
-          'party_code', p.code, 'party_gln', p.gln, 'party_name', p.name, 'ship_to', s.ship_to, 'serial_number', sr.serial_number,
-          'quantity', coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected), 'uom', x.uom, 'shipped_at', s.shipped_at, 'delivered_at', s.delivered_at)
-         FROM (SELECT sl.* FROM shipment_lines sl JOIN shipments s0 ON s0.id = sl.shipment_id AND s0.direction = '${dir}'
+          'shipment_id', x.shipment_id, 'shipment_number', x.shipment_number, 'direction', x.direction, 'status', x.status,
+          'party_code', p.code, 'party_gln', p.gln, 'party_name', p.name, 'ship_to', x.ship_to, 'serial_number', sr.serial_number,
+          'quantity', coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected), 'uom', x.uom, 'shipped_at', x.shipped_at, 'delivered_at', x.delivered_at)
+         FROM (SELECT sl.id, sl.serial_id, sl.quantity_shipped, sl.quantity_received, sl.quantity_expected, sl.uom,
+                      s.id AS shipment_id, s.shipment_number, s.direction, s.status, s.ship_to, s.shipped_at, s.delivered_at, ${partyCol} AS party_id
+                 FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
                 WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${room}) x
-         JOIN shipments s ON s.id = x.shipment_id
-         LEFT JOIN parties p ON p.id = ${partyCol}
+         LEFT JOIN parties p ON p.id = x.party_id
          LEFT JOIN serials sr ON sr.id = x.serial_id`);
     } else if (kind === 'consumption') {
       branches.push(`SELECT ${kindIndex}, x.id::text, jsonb_build_object(
