@@ -10,7 +10,7 @@ import { startHub } from '../src/hub';
 import { dropDatabase } from '../src/db/knex';
 import type { Hl7ClientCommand } from './hl7-client';
 import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
-import { pgSingleRowTps } from './pipeline.bench';
+import { cpuSnapshot, pgSingleRowTps } from './pipeline.bench';
 
 export interface Hl7BenchOptions {
   serverUrl: string;
@@ -101,13 +101,26 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     await client.call({ cmd: 'warmup', messages: 200, run: `w${run}` });
     while ((await openCount()) > 0) await sleep(50);
 
+    // CPU seconds of the hub (this process: intake thread + pipeline threads; plus the `lotbridge
+    // worker` process when split) and of the PostgreSQL backends of the bench database
+    const cpu = async (): Promise<{ hub: number; pg: number }> => {
+      const c = await cpuSnapshot(hub.db as never, dbName, workerProc?.pid);
+      return { hub: c.hub + c.load, pg: c.pg };
+    };
+    const perMessage = (a: { hub: number; pg: number }, b: { hub: number; pg: number }, n: number) => ({
+      cpuMsPerMessageHub: Number((((b.hub - a.hub) * 1000) / n).toFixed(3)),
+      cpuMsPerMessagePostgres: Number((((b.pg - a.pg) * 1000) / n).toFixed(3)),
+    });
+
     // (1) sustained: every connection keeps up to 8 messages in flight
+    const cpu0 = await cpu();
     const t0 = performance.now();
     const sustained = await client.call<{ ms: number; notAccepted: number }>({ cmd: 'sustained', messages: opts.messages, run, inFlightPerConnection: 8 });
     const rejected = sustained.notAccepted;
     const tAcked = t0 + sustained.ms;
     while ((await openCount()) > 0) await sleep(20);
     const tDone = performance.now();
+    const cpu1 = await cpu();
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed', connector_id: 'hl7-mllp' }).count<Array<{ count: string }>>('* as count'))[0].count);
     const acked = opts.messages / ((tAcked - t0) / 1000);
     const committed = opts.messages / ((tDone - t0) / 1000);
@@ -122,7 +135,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     });
     results.push({
       name: `hl7-mllp-received-to-canonical-commit (${topology})`,
-      figures: { messagesPerSecond: Math.round(committed), messages: opts.messages, processedTotal: processed, seconds: Number(((tDone - t0) / 1000).toFixed(2)) },
+      figures: { messagesPerSecond: Math.round(committed), messages: opts.messages, processedTotal: processed, seconds: Number(((tDone - t0) / 1000).toFixed(2)), ...perMessage(cpu0, cpu1, opts.messages) },
       baseline: { pgSingleRowTxPerSecond: Math.round(tpsA) },
       ratio: Number((committed / tpsA).toFixed(3)),
       target: 0.6,
@@ -130,12 +143,14 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       notes: 'DFT^P03 with PRT/UDI → trace event, stock booking, device usage (PHI encrypted), demand row, audit + outbox',
     });
 
-    // (2) latency at an offered 500 msg/s for 10 s, open loop over the connections
-    const rate = 500;
+    // (2) latency at an offered 500 msg/s (BENCH_HL7_RATE) for 10 s, open loop over the connections
+    const rate = Number(process.env.BENCH_HL7_RATE ?? 500);
     const seconds = 10;
     const latRun = `l${run}`;
+    const cpu2 = await cpu();
     const { lat } = await client.call<{ lat: number[] }>({ cmd: 'open-loop', rate, seconds, run: latRun });
     while ((await openCount()) > 0) await sleep(20);
+    const cpu3 = await cpu();
     lat.sort((a, b) => a - b);
     const commitMs = (await hub.db.raw<{ rows: Array<{ ms: number }> }>(
       `SELECT extract(epoch FROM (processed_at - received_at)) * 1000 AS ms FROM inbound_messages WHERE control_id LIKE ? AND status = 'processed' ORDER BY 1`,
@@ -143,7 +158,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     )).rows.map((r) => Number(r.ms));
     const ackP99 = percentile(lat, 99);
     results.push({
-      name: `hl7-mllp-ack-latency-at-500-per-second (${topology})`,
+      name: `hl7-mllp-ack-latency-at-${rate}-per-second (${topology})`,
       figures: { p50Ms: Number(percentile(lat, 50).toFixed(2)), p99Ms: Number(ackP99.toFixed(2)), maxMs: Number(lat[lat.length - 1].toFixed(2)), messages: lat.length },
       baseline: { targetP99Ms: 10 },
       ratio: Number((ackP99 / 10).toFixed(2)),
@@ -154,8 +169,8 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     });
     const commitP99 = percentile(commitMs, 99);
     results.push({
-      name: `hl7-receipt-to-commit-at-500-per-second (${topology})`,
-      figures: { p50Ms: Number(percentile(commitMs, 50).toFixed(2)), p99Ms: Number(commitP99.toFixed(2)), maxMs: Number((commitMs[commitMs.length - 1] ?? NaN).toFixed(2)), messages: commitMs.length },
+      name: `hl7-receipt-to-commit-at-${rate}-per-second (${topology})`,
+      figures: { p50Ms: Number(percentile(commitMs, 50).toFixed(2)), p99Ms: Number(commitP99.toFixed(2)), maxMs: Number((commitMs[commitMs.length - 1] ?? NaN).toFixed(2)), messages: commitMs.length, ...perMessage(cpu2, cpu3, rate * seconds) },
       baseline: { targetP99Ms: 50 },
       ratio: Number((commitP99 / 50).toFixed(2)),
       target: 1,

@@ -48,7 +48,7 @@ export interface PipelineBenchOptions {
 }
 
 /** CPU seconds (user + system) of processes by pid, from /proc (Linux; 0 elsewhere or for a pid gone). */
-function cpuSecondsOf(pids: number[]): number {
+export function cpuSecondsOf(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
     try {
@@ -64,7 +64,7 @@ function cpuSecondsOf(pids: number[]): number {
 }
 
 /** Where the CPU goes: this process (hub: intake thread + pipeline threads), the PostgreSQL backends of the bench database, the load generator. */
-async function cpuSnapshot(db: { raw: (sql: string, b: unknown[]) => Promise<{ rows: Array<{ pid: number }> }> }, dbName: string, loadPid: number | undefined): Promise<{ hub: number; pg: number; load: number }> {
+export async function cpuSnapshot(db: { raw: (sql: string, b: unknown[]) => Promise<{ rows: Array<{ pid: number }> }> }, dbName: string, loadPid: number | undefined): Promise<{ hub: number; pg: number; load: number }> {
   const pids = (await db.raw('SELECT pid FROM pg_stat_activity WHERE datname = ?', [dbName])).rows.map((r) => r.pid);
   const u = process.cpuUsage();
   return { hub: (u.user + u.system) / 1e6, pg: cpuSecondsOf(pids), load: loadPid === undefined ? 0 : cpuSecondsOf([loadPid]) };
