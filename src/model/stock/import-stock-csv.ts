@@ -475,30 +475,31 @@ function bookPositions(
   const perLot: Array<Map<number, Scaled>> = lotIds.map(() => new Map<number, Scaled>());
   let rows = 0;
   let total: Scaled = 0;
-  for (let item = 0; item < csv.positions.length; item++) {
+  const table = csv.positions;
+  for (let slot = 0; slot < table.size; slot++) {
+    const item = table.slotItem[slot];
+    const sub = table.slotSub[slot];
     const lot = itemLot[item];
     if (lot < 0) {
       throw new LotBridgeError('LB_ERR_INTERNAL', 'stock import: an item key was not resolved', { kind: 'defect' });
     }
     const f = itemFactor[item];
     const merged = perLot[lot];
-    for (const [sub, slot] of csv.positions[item]) {
-      const key = locOfRaw[sub >> 3] * 8 + (sub & 7);
-      const sum = csv.sums[slot];
-      let base: Scaled;
-      if (typeof f === 'bigint' || typeof sum === 'bigint') {
+    const key = locOfRaw[sub >> 3] * 8 + (sub & 7);
+    const sum = table.sum(slot);
+    let base: Scaled;
+    if (typeof f === 'bigint' || typeof sum === 'bigint') {
+      base = BigInt(sum) * BigInt(f);
+    } else {
+      base = sum * f;
+      if (!Number.isSafeInteger(base)) {
         base = BigInt(sum) * BigInt(f);
-      } else {
-        base = sum * f;
-        if (!Number.isSafeInteger(base)) {
-          base = BigInt(sum) * BigInt(f);
-        }
       }
-      const had = merged.get(key);
-      merged.set(key, had === undefined ? base : addScaled(had, base));
-      total = addScaled(total, base);
-      rows += csv.counts[slot];
     }
+    const had = merged.get(key);
+    merged.set(key, had === undefined ? base : addScaled(had, base));
+    total = addScaled(total, base);
+    rows += table.count(slot);
   }
   let count = 0;
   for (const m of perLot) {

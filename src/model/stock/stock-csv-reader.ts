@@ -20,6 +20,120 @@ export function addScaled(a: Scaled, b: Scaled): Scaled {
   return BigInt(a) + BigInt(b);
 }
 
+/**
+ * Sums per (item, sub-key) in typed arrays: an open-addressing hash table (linear probing) from the
+ * pair to a slot, and per slot the pair, the sum (ten-thousandths; a sum past 2^53 moves to a bigint
+ * on the side) and the row count. A million positions cost ~40 MB and no per-entry objects.
+ */
+export class PositionTable {
+  /** Positions (slots 0 … size − 1). */
+  size = 0;
+  slotItem = new Int32Array(1 << 12);
+  slotSub = new Int32Array(1 << 12);
+  private sums = new Float64Array(1 << 12);
+  private counts = new Int32Array(1 << 12);
+  private readonly big = new Map<number, bigint>();
+  private mask = (1 << 13) - 1;
+  private keyItem = new Int32Array(1 << 13).fill(-1);
+  private keySub = new Int32Array(1 << 13);
+  private keySlot = new Int32Array(1 << 13);
+
+  private static hash(item: number, sub: number): number {
+    return (Math.imul(item, 0x9e3779b1) ^ Math.imul(sub + 0x632be5ab, 0x85ebca77)) >>> 0;
+  }
+
+  /** Adds quantity `q` to the position (item, sub), creating it. */
+  add(item: number, sub: number, q: Scaled): void {
+    let p = PositionTable.hash(item, sub) & this.mask;
+    for (;;) {
+      const k = this.keyItem[p];
+      if (k < 0) {
+        break;
+      }
+      if (k === item && this.keySub[p] === sub) {
+        const slot = this.keySlot[p];
+        this.counts[slot]++;
+        this.addTo(slot, q);
+        return;
+      }
+      p = (p + 1) & this.mask;
+    }
+    const slot = this.size++;
+    if (slot >= this.slotItem.length) {
+      this.growSlots();
+    }
+    this.keyItem[p] = item;
+    this.keySub[p] = sub;
+    this.keySlot[p] = slot;
+    this.slotItem[slot] = item;
+    this.slotSub[slot] = sub;
+    this.counts[slot] = 1;
+    this.sums[slot] = 0;
+    this.addTo(slot, q);
+    if (this.size * 2 > this.mask) {
+      this.rehash();
+    }
+  }
+
+  /** The sum of a slot. */
+  sum(slot: number): Scaled {
+    return this.big.get(slot) ?? this.sums[slot];
+  }
+
+  /** Rows summed into a slot. */
+  count(slot: number): number {
+    return this.counts[slot];
+  }
+
+  private addTo(slot: number, q: Scaled): void {
+    const b = this.big.get(slot);
+    if (b !== undefined) {
+      this.big.set(slot, b + BigInt(q));
+      return;
+    }
+    if (typeof q === 'number') {
+      const s = this.sums[slot] + q;
+      if (Number.isSafeInteger(s)) {
+        this.sums[slot] = s;
+        return;
+      }
+    }
+    this.big.set(slot, BigInt(this.sums[slot]) + BigInt(q));
+  }
+
+  private growSlots(): void {
+    const n = this.slotItem.length * 2;
+    const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.slotItem = grow(this.slotItem, (k) => new Int32Array(k));
+    this.slotSub = grow(this.slotSub, (k) => new Int32Array(k));
+    this.sums = grow(this.sums, (k) => new Float64Array(k));
+    this.counts = grow(this.counts, (k) => new Int32Array(k));
+  }
+
+  private rehash(): void {
+    const cap = (this.mask + 1) * 2;
+    this.mask = cap - 1;
+    this.keyItem = new Int32Array(cap).fill(-1);
+    this.keySub = new Int32Array(cap);
+    this.keySlot = new Int32Array(cap);
+    for (let slot = 0; slot < this.size; slot++) {
+      const item = this.slotItem[slot];
+      const sub = this.slotSub[slot];
+      let p = PositionTable.hash(item, sub) & this.mask;
+      while (this.keyItem[p] >= 0) {
+        p = (p + 1) & this.mask;
+      }
+      this.keyItem[p] = item;
+      this.keySub[p] = sub;
+      this.keySlot[p] = slot;
+    }
+  }
+}
+
 /** One distinct item/lot/expiry/uom key of the file (raw cell values, untrimmed). */
 export interface StockItemKey {
   g: string;
@@ -40,15 +154,8 @@ export interface StockCsvSummary {
   keys: StockItemKey[];
   /** Distinct raw location cells, in order of first appearance. */
   locations: string[];
-  /**
-   * Summed rows per (item key, raw location, stock state): per item index, a map from
-   * locationIdx·8 + stateIdx to the index into `sums` / `counts`.
-   */
-  positions: Array<Map<number, number>>;
-  /** Sum of the quantities (ten-thousandths, as written: not yet converted to base units). */
-  sums: Scaled[];
-  /** Rows summed into each position. */
-  counts: number[];
+  /** Summed rows per (item key, raw location, stock state). */
+  positions: PositionTable;
   /** Row errors (row checks), up to maxErrors, in line order. */
   errors: LotBridgeErrorJson[];
   /** Rows that failed a row check (also those past maxErrors). */
@@ -130,11 +237,11 @@ export async function readStockCsv(
   const col = (c: StockCsvColumn): number => columns.indexOf(c);
   const [iLoc, iG, iM, iLot, iE, iS, iQ, iU] = (['location', 'gtin', 'material', 'lot', 'expiry', 'stock_state', 'quantity', 'uom'] as const).map(col);
   const width = columns.length;
-  const out: StockCsvSummary = { rows: 0, sha256: '', keys: [], locations: [], positions: [], sums: [], counts: [], errors: [], badRows: 0 };
+  const out: StockCsvSummary = { rows: 0, sha256: '', keys: [], locations: [], positions: new PositionTable(), errors: [], badRows: 0 };
   const itemIdx = new Map<string, number>();
   const locIdx = new Map<string, number>();
   const stateIdx = new Map<string, number>(STOCK_STATES.map((s, i) => [s, i]));
-  const byItem = out.positions;
+  const table = out.positions;
 
   let lineNo = 0; // physical lines consumed
   let header = true;
@@ -170,7 +277,6 @@ export async function readStockCsv(
       }
       itemIdx.set(itemKey, item);
       out.keys.push({ g, m, lot, e, u, first_rn: rn });
-      byItem.push(new Map());
     }
     const locRaw = cells[iLoc];
     const qRaw = cells[iQ];
@@ -204,16 +310,7 @@ export async function readStockCsv(
     }
     const sub = loc * 8 + state;
     const q = parseScaled(qRaw);
-    const positions = byItem[item];
-    const slot = positions.get(sub);
-    if (slot === undefined) {
-      positions.set(sub, out.sums.length);
-      out.sums.push(q);
-      out.counts.push(1);
-    } else {
-      out.sums[slot] = addScaled(out.sums[slot], q);
-      out.counts[slot]++;
-    }
+    table.add(item, sub, q);
   };
 
   const physicalLine = (raw: string): void => {
