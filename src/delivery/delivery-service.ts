@@ -9,7 +9,7 @@ import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES, type DeliverJobData } from '../pipeline/queues';
 import { DestinationLimiter } from './destination-limiter';
 import { DeliverySender } from './send-delivery';
-import { deliverJobOptions, deliveryView, enqueueDelivery, openRequest, type DbDeliveryRow, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
+import { deliverJobOptions, deliveryView, enqueueDeliveries, openRequest, type DbDeliveryRow, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
 
 /** Options of {@link DeliveryService}. */
 export interface DeliveryServiceOptions {
@@ -45,9 +45,40 @@ export class DeliveryService extends EventEmitter {
     this.queue = opts.kit.queue(QUEUES.deliver, { producer: true });
   }
 
-  /** {@link enqueueDelivery} on this process's deliver queue. */
+  private pending: Array<{ req: DeliveryRequest; resolve(v: { delivery: DeliveryView; created: boolean }): void; reject(e: Error): void }> = [];
+  private flushing = false;
+
+  /**
+   * {@link enqueueDelivery} on this process's deliver queue, with group commit: requests that
+   * arrive while a batch is being written wait and go together in the next one (one INSERT, one
+   * commit, one bulk job add), so concurrent flows share the WAL flush. Each caller's promise
+   * resolves only once its row is committed and its job added, as with enqueueDelivery.
+   */
   enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }> {
-    return enqueueDelivery({ db: this.opts.db, queue: this.queue, phi: this.opts.phi }, req);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ req, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, 500);
+      try {
+        const out = await enqueueDeliveries({ db: this.opts.db, queue: this.queue, phi: this.opts.phi }, batch.map((b) => b.req));
+        batch.forEach((b, i) => {
+          const r = out[i];
+          if (r instanceof Error) b.reject(r);
+          else b.resolve(r);
+        });
+      } catch (err) {
+        batch.forEach((b) => b.reject(err as Error));
+      }
+    }
+    this.flushing = false;
   }
 
   /** One delivery by id, or undefined. */
@@ -90,7 +121,13 @@ export class DeliveryService extends EventEmitter {
   private async process(job: Job<DeliverJobData>): Promise<Record<string, unknown>> {
     const db = this.opts.db;
     const id = job.data.deliveryId;
-    const row = (await db('deliveries').where({ id }).first()) as DbDeliveryRow | undefined;
+    // first attempt of a job added right after its row's commit: the job carries the row's send data
+    // (status queued, attempts 0); retries, stalled jobs and sweeper re-adds read the row
+    const snap = job.data.row;
+    const fresh = snap && job.attemptsMade === 0 && !((job as { stalledCounter?: number }).stalledCounter ?? 0);
+    const row = fresh
+      ? ({ id, kind: snap.kind, destination_key: snap.destinationKey, destination: snap.destination, request: Buffer.from(snap.request, 'base64'), event_id: snap.eventId, max_attempts: snap.maxAttempts, status: 'queued', attempts: 0 } as unknown as DbDeliveryRow)
+      : ((await db('deliveries').where({ id }).first()) as DbDeliveryRow | undefined);
     if (!row) {
       throw new UnrecoverableError(`LB_ERR_DELIVERY_NOT_FOUND: no delivery ${id}`);
     }
@@ -125,13 +162,53 @@ export class DeliveryService extends EventEmitter {
     } finally {
       release();
     }
-    const [done] = (await sdb('deliveries')
-      .where({ id })
-      .update({ status: 'delivered', attempts: attempt, ack: JSON.stringify(ack), error_code: null, error_message: null, delivered_at: db.fn.now(), updated_at: db.fn.now() })
-      .returning('*')) as DbDeliveryRow[];
+    const done = await this.markDelivered(id, attempt, ack);
     log.debug('delivered');
     this.emit('outcome', deliveryView(done));
     return { status: 'delivered' };
+  }
+
+  private delivered: Array<{ id: string; attempt: number; ack: string; resolve(r: DbDeliveryRow): void; reject(e: Error): void }> = [];
+  private marking = false;
+
+  /**
+   * Records `delivered` (group commit on the status pool): sends that finish while an update is
+   * being written go together in the next one. The job completes only after its row is updated, so
+   * a crash before that re-sends (at least once), as with one update per delivery.
+   */
+  private markDelivered(id: string, attempt: number, ack: Record<string, unknown>): Promise<DbDeliveryRow> {
+    return new Promise((resolve, reject) => {
+      this.delivered.push({ id, attempt, ack: JSON.stringify(ack), resolve, reject });
+      if (!this.marking) {
+        this.marking = true;
+        setImmediate(() => void this.flushDelivered());
+      }
+    });
+  }
+
+  private async flushDelivered(): Promise<void> {
+    const sdb = this.opts.statusDb ?? this.opts.db;
+    while (this.delivered.length > 0) {
+      const batch = this.delivered.splice(0, 500);
+      try {
+        const r = await sdb.raw<{ rows: DbDeliveryRow[] }>(
+          `UPDATE deliveries d SET status = 'delivered', attempts = v.attempts, ack = v.ack::jsonb, error_code = NULL, error_message = NULL, delivered_at = now(), updated_at = now()
+             FROM unnest(?::uuid[], ?::int[], ?::text[]) AS v(id, attempts, ack)
+            WHERE d.id = v.id
+          RETURNING d.*`,
+          [batch.map((b) => b.id), batch.map((b) => b.attempt), batch.map((b) => b.ack)],
+        );
+        const byId = new Map(r.rows.map((x) => [x.id, x]));
+        for (const b of batch) {
+          const row = byId.get(b.id);
+          if (row) b.resolve(row);
+          else b.reject(new LotBridgeError('LB_ERR_INTERNAL', `delivery ${b.id} vanished before it was marked delivered`));
+        }
+      } catch (err) {
+        batch.forEach((b) => b.reject(err as Error));
+      }
+    }
+    this.marking = false;
   }
 
   /** A failed delivery writes outbox event `delivery.failed` (an alert flow can pick it up). */

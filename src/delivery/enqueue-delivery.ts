@@ -136,6 +136,88 @@ export interface EnqueueDeliveryDeps {
  * @throws LotBridgeError LB_ERR_DELIVERY_INVALID for a bad destination or policy (nothing is recorded)
  */
 export async function enqueueDelivery(deps: EnqueueDeliveryDeps, req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }> {
+  const [r] = await enqueueDeliveries(deps, [req]);
+  if (r instanceof Error) {
+    throw r;
+  }
+  return r;
+}
+
+/** What a deliver job carries besides the id on its first attempt: the committed row's send data (body still encrypted). */
+export interface DeliverJobSnapshot {
+  kind: DbDeliveryRow['kind'];
+  destinationKey: string;
+  destination: DbDeliveryRow['destination'];
+  /** `request` of the row (PHI-encrypted), base64. */
+  request: string;
+  eventId: string | null;
+  maxAttempts: number;
+}
+
+/** The job data of a delivery: id, plus the snapshot so the first attempt need not read the row back. */
+export function deliverJobData(r: DbDeliveryRow): { deliveryId: string; row: DeliverJobSnapshot } {
+  return {
+    deliveryId: r.id,
+    row: { kind: r.kind, destinationKey: r.destination_key, destination: r.destination, request: Buffer.from(r.request).toString('base64'), eventId: r.event_id, maxAttempts: r.max_attempts },
+  };
+}
+
+/**
+ * {@link enqueueDelivery} for many requests at once (group commit): one INSERT for all rows (ON
+ * CONFLICT on the idempotency key), one read for the keys that existed already, one bulk add of
+ * the jobs after the commit. Each request answers on its own: a bad destination is its
+ * LotBridgeError (in the answer array, nothing recorded for it); the others go on. A database
+ * error fails the whole batch (throws): nothing of it was committed.
+ */
+export async function enqueueDeliveries(deps: EnqueueDeliveryDeps, reqs: DeliveryRequest[]): Promise<Array<{ delivery: DeliveryView; created: boolean } | Error>> {
+  const out: Array<{ delivery: DeliveryView; created: boolean } | Error> = new Array(reqs.length);
+  const rows: Array<Record<string, unknown> & { id: string; idempotency_key: string | null }> = [];
+  const at: number[] = [];
+  for (const [i, req] of reqs.entries()) {
+    try {
+      rows.push(prepareRow(deps.phi, req));
+      at.push(i);
+    } catch (err) {
+      out[i] = err as Error;
+    }
+  }
+  if (rows.length === 0) {
+    return out;
+  }
+  const inserted = (await deps.db('deliveries').insert(rows).onConflict('idempotency_key').ignore().returning('*')) as DbDeliveryRow[];
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  const missingKeys = rows.filter((r) => !byId.has(r.id)).map((r) => r.idempotency_key as string);
+  const byKey = new Map<string, DbDeliveryRow>();
+  if (missingKeys.length > 0) {
+    const existing = (await deps.db('deliveries').whereIn('idempotency_key', [...new Set(missingKeys)])) as DbDeliveryRow[];
+    for (const r of existing) byKey.set(r.idempotency_key as string, r);
+  }
+  const jobs: Array<{ name: string; data: unknown; opts: Record<string, unknown> }> = [];
+  const queued = new Set<string>();
+  for (const [j, row] of rows.entries()) {
+    const mine = byId.get(row.id);
+    const stored = mine ?? byKey.get(row.idempotency_key as string);
+    if (!stored) {
+      out[at[j]] = new LotBridgeError('LB_ERR_INTERNAL', `delivery with idempotency key ${row.idempotency_key} neither inserted nor found`);
+      continue;
+    }
+    if (stored.status === 'queued' && !queued.has(stored.id)) {
+      queued.add(stored.id);
+      jobs.push({ name: stored.kind, data: deliverJobData(stored), opts: deliverJobOptions(stored.id, stored.destination.policy) });
+    }
+    out[at[j]] = { delivery: deliveryView(stored), created: mine !== undefined };
+  }
+  if (jobs.length > 0) {
+    if (deps.queue.addBulk) {
+      await deps.queue.addBulk(jobs);
+    } else {
+      for (const job of jobs) await deps.queue.add(job.name, job.data as Record<string, unknown>, job.opts);
+    }
+  }
+  return out;
+}
+
+function prepareRow(phi: PhiProtector, req: DeliveryRequest): Record<string, unknown> & { id: string; idempotency_key: string | null } {
   const destination = normalizeDestination(req.destination);
   const policy = normalizePolicy(req.policy);
   const secrets = normalizeSecrets(req.secrets);
@@ -146,10 +228,9 @@ export async function enqueueDelivery(deps: EnqueueDeliveryDeps, req: DeliveryRe
   if (destination.kind === 'mllp' && (body.includes(0x0b) || body.includes(0x1c))) {
     throw new LotBridgeError('LB_ERR_DELIVERY_INVALID', 'an MLLP body must not contain VT (0x0B) or FS (0x1C) bytes', { location: { path: 'body' } });
   }
-  const id = uuidv7();
   const sealed: SealedRequest = { body: body.toString('base64'), contentType: req.contentType, secrets };
-  const row = {
-    id,
+  return {
+    id: uuidv7(),
     idempotency_key: req.idempotencyKey ?? null,
     event_id: req.event?.id ?? null,
     event_type: req.event?.type ?? null,
@@ -159,19 +240,9 @@ export async function enqueueDelivery(deps: EnqueueDeliveryDeps, req: DeliveryRe
     kind: destination.kind,
     destination_key: destinationKey(destination),
     destination: JSON.stringify({ ...destination, policy }),
-    request: deps.phi.encryptJson(sealed),
+    request: phi.encryptJson(sealed),
     max_attempts: policy.attempts,
   };
-  const inserted = (await deps.db('deliveries').insert(row).onConflict('idempotency_key').ignore().returning('*')) as DbDeliveryRow[];
-  let stored = inserted[0];
-  const created = stored !== undefined;
-  if (!stored) {
-    stored = (await deps.db('deliveries').where({ idempotency_key: req.idempotencyKey }).first()) as DbDeliveryRow;
-  }
-  if (stored.status === 'queued') {
-    await deps.queue.add(stored.kind, { deliveryId: stored.id }, deliverJobOptions(stored.id, stored.destination.policy ?? policy));
-  }
-  return { delivery: deliveryView(stored), created };
 }
 
 /**

@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { LotBridgeError, isLotBridgeError } from '../errors';
 import { createMllpClient, type MllpClient } from '../transport/mllp';
@@ -21,6 +23,53 @@ export type SendOutcome = Record<string, unknown>;
 
 const BODY_HEAD = 2048;
 
+/** Keep-alive agents shared by every HTTP(S) delivery of the process (sockets reused per host). */
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
+};
+
+/** One HTTP request with node:http (lighter than fetch per request): status and the head of the body. */
+function httpRequest(url: URL, method: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      }
+    };
+    const req = mod.request(url, { method, headers: { ...headers, 'content-length': String(body.length) }, agent: url.protocol === 'https:' ? agents.https : agents.http }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < BODY_HEAD * 4) {
+          chunks.push(c);
+          size += c.length;
+        }
+      });
+      res.on('error', (err) => fail(err));
+      res.on('end', () => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, BODY_HEAD) });
+        }
+      });
+    });
+    const timer = setTimeout(() => {
+      const e = new Error(`no answer within ${timeoutMs} ms`);
+      e.name = 'TimeoutError';
+      fail(e);
+      req.destroy(e);
+    }, timeoutMs);
+    req.on('error', (err) => fail(err));
+    req.end(body);
+  });
+}
+
 async function sendHttp(req: SendRequest & { destination: { kind: 'http' } }): Promise<SendOutcome> {
   const d = req.destination;
   const headers: Record<string, string> = {
@@ -30,25 +79,17 @@ async function sendHttp(req: SendRequest & { destination: { kind: 'http' } }): P
     ...d.headers,
     ...req.secrets.headers,
   };
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(d.url, { method: d.method ?? 'POST', headers, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(req.timeoutMs) });
+    res = await httpRequest(new URL(d.url), d.method ?? 'POST', headers, req.body, req.timeoutMs);
   } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
+    if ((err as Error).name === 'TimeoutError') {
       throw new LotBridgeError('LB_ERR_DELIVERY_TIMEOUT', `${d.method ?? 'POST'} ${d.url} got no answer within ${req.timeoutMs} ms`, { cause: err });
     }
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new LotBridgeError('LB_ERR_DELIVERY_CONNECT', `${d.method ?? 'POST'} ${d.url} failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LotBridgeError('LB_ERR_DELIVERY_CONNECT', `${d.method ?? 'POST'} ${d.url} failed: ${code ?? (err as Error).message}`, { cause: err });
   }
-  let text = '';
-  try {
-    text = (await res.text()).slice(0, BODY_HEAD);
-  } catch (err) {
-    if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') {
-      throw new LotBridgeError('LB_ERR_DELIVERY_TIMEOUT', `${d.url} did not finish its answer within ${req.timeoutMs} ms`, { cause: err });
-    }
-  }
+  const text = res.text;
   const ack = { type: 'http', status: res.status, body: text };
   if (res.status >= 200 && res.status < 300) {
     return ack;

@@ -38,4 +38,6 @@ export interface RouteJobData {
 /** Data of a `deliver` job: only the delivery id (the row in `deliveries` holds the rest). */
 export interface DeliverJobData {
   deliveryId: string;
+  /** The committed row's send data (DeliverJobSnapshot of src/delivery/enqueue-delivery.ts), used on the first attempt only. */
+  row?: import('../delivery/enqueue-delivery').DeliverJobSnapshot;
 }
