@@ -19,7 +19,7 @@ import { fromRoot } from '../src/paths';
  * BENCH_PIPELINE_CLIENT (inproc: the HTTP load generator in this process instead of a child), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
  * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_RATE (offered msg/s of the latency phase, default 500), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_MES_RUNS (default 5),
  * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
- * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi|nodered). Node-RED section: BENCH_NODERED_EVENTS (3000), BENCH_NODERED_CONCURRENCY (16). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
+ * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi|nodered). Node-RED section: BENCH_NODERED_EVENTS (3000), BENCH_NODERED_CONCURRENCY (64, both paths). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
  * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database), BENCH_IMPORT_KEEP (1: keep the import's database and CSV).
  */
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     results.push(...(await runEdiBench({ serverUrl, runs: Number(process.env.BENCH_EDI_RUNS ?? 3), small: Number(process.env.BENCH_EDI_SMALL ?? 300) })));
   }
   if (!only || only === 'nodered') {
-    results.push(...(await runNodeRedBench({ serverUrl, redisUrl, events: Number(process.env.BENCH_NODERED_EVENTS ?? 3000), concurrency: Number(process.env.BENCH_NODERED_CONCURRENCY ?? 16) })));
+    results.push(...(await runNodeRedBench({ serverUrl, redisUrl, events: Number(process.env.BENCH_NODERED_EVENTS ?? 3000), concurrency: Number(process.env.BENCH_NODERED_CONCURRENCY ?? 64) })));
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
   for (const r of results) {
