@@ -284,6 +284,21 @@ export async function traceLots(
   direction: TraceDirection,
   opts: { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number } = {},
 ): Promise<TracePage> {
+  // one read transaction with JIT off: the page statement's cost estimate (a LATERAL per lot)
+  // crosses jit_above_cost, and compiling it took 45–70 ms of a 60 ms statement that runs in
+  // 12–16 ms without (docs/trace.md); SET LOCAL ends with the transaction
+  return db.transaction(async (trx) => {
+    await trx.raw('SET LOCAL jit = off');
+    return tracePage(trx, subject, direction, opts);
+  });
+}
+
+async function tracePage(
+  db: Db,
+  subject: TraceSubject,
+  direction: TraceDirection,
+  opts: { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number },
+): Promise<TracePage> {
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
   const cursor = opts.cursor ? decodeCursor(opts.cursor, f) : undefined;
