@@ -195,7 +195,9 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     const fifoConnectors = new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id));
     // the local hand-off, once this process's pipeline (its worker threads, or its own workers) runs
     let localHandOff: ((messageIds: string[]) => number) | undefined;
-    const handOffLimit = 2 * Math.max(1, config.pipelineBatchMax);
+    // one batch's worth per thread: a message handed off waits for at most the batch ahead of it and its own;
+    // a deeper backlog goes on the queue, where every worker (and its claims) can take it
+    const handOffLimit = Math.max(1, config.pipelineBatchMax);
     pipeline = new Pipeline({
       db, logger, kit,
       handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,

@@ -88,7 +88,7 @@ describe('local hand-off: intake → this process’s pipeline, without the queu
   }, 60_000);
 
   it('puts what the local pipeline cannot hold on the queue, and maps each message once either way', async () => {
-    // batches of 1: the local pipeline holds at most 2 messages, the rest of each group commit is enqueued
+    // batches of 1: the local pipeline holds at most 1 message, the rest of each group commit is enqueued
     h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1' } });
     const hub = h;
     const n = 60;
@@ -139,7 +139,7 @@ describe('local hand-off: lotbridge start killed with hand-offs in memory', () =
         LOTBRIDGE_MLLP_PORT: String(mllpPort), LOTBRIDGE_DATA_DIR: dataDir, LOTBRIDGE_QUEUE_PREFIX: prefix, LOTBRIDGE_CONFIG_FILE: '',
         LOTBRIDGE_WORKER_THREADS: '1', LOTBRIDGE_LOG_LEVEL: 'info', LOTBRIDGE_NODERED_ENABLED: 'false',
         LOTBRIDGE_SWEEP_INTERVAL_MS: '1000', LOTBRIDGE_SWEEP_GRACE_MS: '1000',
-        // batches of 10 (the local pipeline holds up to 20): the kill lands between canonical commits
+        // batches of 10 (the local pipeline holds up to 10): the kill lands between canonical commits
         LOTBRIDGE_PIPELINE_BATCH_MAX: '10',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
