@@ -471,12 +471,16 @@ function bookPositions(
     // the factor in 10^-4 (fractional factors: quantities in 10^-4 × factor in 10^-4 = 10^-8)
     itemFactor[i] = fractional ? BigInt(parseScaled(k.factorText)) : k.factor;
   }
-  // per lot (small-integer keys: location rank·8 + state), then flattened in (lot, location, state) order
-  const perLot: Array<Map<number, Scaled>> = lotIds.map(() => new Map<number, Scaled>());
+  // per sum of the file: its lot rank, its key within the lot (location rank·8 + state), its base quantity
+  const table = csv.positions;
+  const size = table.size;
+  const slotLot = new Int32Array(size);
+  const slotKey = new Int32Array(size);
+  const slotBase = new Float64Array(size);
+  const bigBase = new Map<number, bigint>();
   let rows = 0;
   let total: Scaled = 0;
-  const table = csv.positions;
-  for (let slot = 0; slot < table.size; slot++) {
+  for (let slot = 0; slot < size; slot++) {
     const item = table.slotItem[slot];
     const sub = table.slotSub[slot];
     const lot = itemLot[item];
@@ -484,8 +488,6 @@ function bookPositions(
       throw new LotBridgeError('LB_ERR_INTERNAL', 'stock import: an item key was not resolved', { kind: 'defect' });
     }
     const f = itemFactor[item];
-    const merged = perLot[lot];
-    const key = locOfRaw[sub >> 3] * 8 + (sub & 7);
     const sum = table.sum(slot);
     let base: Scaled;
     if (typeof f === 'bigint' || typeof sum === 'bigint') {
@@ -496,38 +498,63 @@ function bookPositions(
         base = BigInt(sum) * BigInt(f);
       }
     }
-    const had = merged.get(key);
-    merged.set(key, had === undefined ? base : addScaled(had, base));
+    slotLot[slot] = lot;
+    slotKey[slot] = locOfRaw[sub >> 3] * 8 + (sub & 7);
+    if (typeof base === 'bigint') {
+      bigBase.set(slot, base);
+    } else {
+      slotBase[slot] = base;
+    }
     total = addScaled(total, base);
     rows += table.count(slot);
   }
-  let count = 0;
-  for (const m of perLot) {
-    count += m.size;
+  // slots in (lot, location, state) order: one numeric sort of (position key · 2^bits + slot) when that
+  // fits in a double's 53 bits (it does for millions of positions), else a comparator sort
+  const width = locationIds.length * 8;
+  const bits = Math.max(1, Math.ceil(Math.log2(size + 1)));
+  let order: ArrayLike<number>;
+  if (lotIds.length * width * 2 ** bits < Number.MAX_SAFE_INTEGER) {
+    const packed = new Float64Array(size);
+    const shift = 2 ** bits;
+    for (let slot = 0; slot < size; slot++) {
+      packed[slot] = (slotLot[slot] * width + slotKey[slot]) * shift + slot;
+    }
+    packed.sort();
+    const idx = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      idx[i] = packed[i] % shift;
+    }
+    order = idx;
+  } else {
+    order = Array.from({ length: size }, (_, i) => i).sort((x, y) => slotLot[x] - slotLot[y] || slotKey[x] - slotKey[y]);
   }
-  const posLot = new Int32Array(count);
-  const posKey = new Int32Array(count);
-  const posQty: string[] = new Array<string>(count);
+  // merge the slots of one position (rows of one lot under two GTINs, or cells that differ only in spaces)
+  const posLot = new Int32Array(size);
+  const posKey = new Int32Array(size);
+  const posQty: string[] = [];
   const lotTotals: Scaled[] = new Array<Scaled>(lotIds.length).fill(0);
+  const baseOf = bigBase.size === 0 ? (slot: number): Scaled => slotBase[slot] : (slot: number): Scaled => bigBase.get(slot) ?? slotBase[slot];
   let oldLotPositions = 0;
-  let n = 0;
-  for (let lot = 0; lot < perLot.length; lot++) {
-    const m = perLot[lot];
-    const keys = Int32Array.from(m.keys()).sort();
-    let lotTotal: Scaled = 0;
-    for (const key of keys) {
-      const q = m.get(key) as Scaled;
-      posLot[n] = lot;
-      posKey[n] = key;
-      posQty[n] = formatScaled(q, scale);
-      lotTotal = addScaled(lotTotal, q);
-      n++;
+  let count = 0;
+  for (let i = 0; i < size; ) {
+    const first = order[i];
+    const lot = slotLot[first];
+    const key = slotKey[first];
+    let q: Scaled = baseOf(first);
+    let j = i + 1;
+    for (; j < size && slotLot[order[j]] === lot && slotKey[order[j]] === key; j++) {
+      const s = order[j];
+      q = addScaled(q, baseOf(s));
     }
-    lotTotals[lot] = lotTotal;
+    i = j;
+    posLot[count] = lot;
+    posKey[count] = key;
+    posQty.push(formatScaled(q, scale));
+    lotTotals[lot] = addScaled(lotTotals[lot], q);
     if (!newLot[lot]) {
-      oldLotPositions += keys.length;
+      oldLotPositions++;
     }
-    perLot[lot] = new Map();
+    count++;
   }
   const p: BookedPosition = { lotId: '', locationId: '', state: '', qty: '', newLot: false };
   function* each(line: (p: BookedPosition, ordinal: number) => string | null): Generator<string> {
