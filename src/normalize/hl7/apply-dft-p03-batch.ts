@@ -54,10 +54,12 @@ async function resolveLots(trx: Knex.Transaction, usages: PlannedUsage[]): Promi
     }
     let row: DbLotRow = first;
     for (const [i, u] of us.entries()) {
-      if (created.has(k)) {
-        out.set(u, { row, created: i === 0 });
+      if (created.has(k) && i === 0) {
+        out.set(u, { row, created: true });
         continue;
       }
+      // a later usage of a lot (created by this batch or not) gets what findOrCreateLot gives a
+      // message that comes after: a missing expiry filled, a different one flagged
       const expiry = u.dev.expiry;
       if (expiry !== undefined && row.expiry === null) {
         const [updated]: DbLotRow[] = await trx<DbLotRow>('lots').where({ id: row.id }).whereNull('expiry').update({ expiry, updated_at: trx.fn.now() }).returning('*');

@@ -42,6 +42,10 @@ function messages(): string[] {
     dft(6, [`FT1|1|||20260301105000||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LA2', 'SN-6', '280131')]),
     'MSH|^~\\&|ADT|STMARYS|LOTBRIDGE|ACME|20260301110000||ADT^A01^ADT_A01|EQ-ADT|P|2.5.1\rEVN|A01|20260301110000\rPID|1||MRN700^^^STMARYS^MR||DOE^JANE\r',
     dft(8, [`FT1|1|||20260301105500||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LA1', 'SN-8')]),
+    // a lot first seen in this batch without an expiry, then with one (filled), then with another (flagged)
+    dft(10, [`FT1|1|||20260301110500||CG|${GTIN_KNEE}^Knee|||1`, `PRT|1|AD||EQUIP^Equipment^HL70912||||||(01)${GTIN_KNEE}(10)LN1(21)SN-10||||||${GTIN_KNEE}^^2.51.1.1^ISO|||LN1|SN-10`]),
+    dft(11, [`FT1|1|||20260301110600||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LN1', 'SN-11', '280630')]),
+    dft(12, [`FT1|1|||20260301110700||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LN1', 'SN-12', '290101')]),
   ];
 }
 
@@ -137,7 +141,8 @@ describe('HL7 DFT^P03 mapped set-based in one batch = one message at a time', ()
       expect({ [k]: batched[k] }).toEqual({ [k]: single[k] });
     }
     // and the messages really did map: usages, a credit, an unlotted supply, a contradiction
-    expect((single.usages as unknown[]).length).toBe(9);
+    expect((single.usages as unknown[]).length).toBe(12);
+    expect(single.lots).toContainEqual({ code: `GTIN-${GTIN_KNEE}`, lot_number: 'LN1', expiry: '2028-06-30', provisional: true, status: 'released' });
     expect(single.balances).toContainEqual({ code: `GTIN-${GTIN_SCREW}`, lot_number: 'LS1', location: 'STMARYS/OR2', stock_state: 'finished', quantity: -2 });
     expect(single.balances).toContainEqual({ code: `GTIN-${GTIN_SCREW}`, lot_number: 'LS1', location: 'STMARYS/OR1', stock_state: 'finished', quantity: 1 });
     expect((single.alerts as Array<{ type: string }>).map((a) => a.type)).toContain('udi_mismatch');
