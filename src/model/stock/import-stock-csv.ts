@@ -172,7 +172,8 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     indexBuild: 'incremental',
     phasesMs: {},
   };
-  const maxErrors = opts.maxErrors ?? 100;
+  // at least one: a bad row must always be reported, or the import would book without it
+  const maxErrors = Math.max(1, opts.maxErrors ?? 100);
   const asOf = opts.asOf ?? new Date();
   let t = Date.now();
   const phase = (name: string): void => {

@@ -164,6 +164,17 @@ describe('lotbridge import stock: CSV reading and the bulk index build', () => {
     expect(await t.db('lots').where({ lot_number: 'LOT-€Š' }).first()).toMatchObject({ provisional: true });
   });
 
+  it('a file with only its header books no position; maxErrors 0 still reports a bad row', async () => {
+    const before = await t.db('inventory_ledger').count<Array<{ n: number }>>({ n: '*' });
+    const empty = await importStockCsv(t.db, tmpCsv('header-only.csv', 'location,material,lot,stock_state,quantity\n'), { actor: 'cli:test' });
+    expect(empty).toMatchObject({ rows: 0, positions: 0, totalBaseQuantity: 0, errors: [] });
+    expect(await t.db('inventory_ledger').count<Array<{ n: number }>>({ n: '*' })).toEqual(before);
+    const bad = tmpCsv('bad-max0.csv', 'location,material,lot,stock_state,quantity\nWH1-COLD-A01,SUT-30,M0,finished,-1\n');
+    const r = await importStockCsv(t.db, bad, { actor: 'cli:test', maxErrors: 0 });
+    expect(r.committed).toBe(false);
+    expect(r.errors.map((e) => [e.location?.line, e.location?.field])).toEqual([[2, 'quantity']]);
+  });
+
   it('keeps totals exact for quantities beyond 2^53 ten-thousandths and fractional pack factors', async () => {
     const f = tmpCsv('big.csv', 'location,material,lot,stock_state,quantity\nWH1-COLD-A01,SUT-30,BIG-1,finished,9999999999999.9999\nWH1-COLD-A01,SUT-30,BIG-1,finished,0.0001\n');
     const r = await importStockCsv(t.db, f, { actor: 'cli:test' });
