@@ -49,6 +49,9 @@ export interface HubApiContext extends ApiContext {
   nodered?: NodeRedHost | 'disabled';
 }
 
+/** How long an idle keep-alive connection is kept open (Fastify's own default). */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /** Paths that need no key. */
 const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?$/];
 
@@ -61,8 +64,8 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
     // one HTTP server: Node-RED's paths go to its Express 4 app, the rest to Fastify
-    serverFactory: (handler) =>
-      http.createServer((req, res) => {
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
         if (ctx.nodered && NodeRedHost.owns(req.url)) {
           if (ctx.nodered === 'disabled') {
             const err = new LotBridgeError('LB_ERR_API_NOT_FOUND', 'Node-RED is disabled in this process (LOTBRIDGE_NODERED_ENABLED=false)');
@@ -74,7 +77,13 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
           return;
         }
         handler(req, res);
-      }),
+      });
+      // Fastify applies its keep-alive timeout (72 s) only to servers it creates itself; Node's 5 s
+      // default would close idle keep-alive connections just as clients that keep theirs for 4 s
+      // (undici, the fetch of Node) reuse them, and a sender would see ECONNRESET under load
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
   }) as unknown as FastifyInstance;
 
   // auth: every /api route but the public ones; a key lookup is a PostgreSQL read, cached briefly
