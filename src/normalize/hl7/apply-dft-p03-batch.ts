@@ -5,6 +5,7 @@ import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
 import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
 
@@ -157,7 +158,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
   }
 
   // trace events and their items
-  const eventRows: Array<Record<string, unknown>> = [];
+  const eventRows: TraceEventRow[] = [];
   const itemRows: Array<Record<string, unknown>> = [];
   const eventOf = new Map<PlannedUsage, string>();
   for (const u of lotted) {
@@ -172,32 +173,10 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
       event_time_zone_offset: ev.eventTimeZoneOffset, location_id: u.location.id, read_point: null, biz_transactions: JSON.stringify(ev.bizTransactions),
       sensor_readings: null, details: JSON.stringify(ev.details), source_key: ev.sourceKey, source_message_id: u.w.ctx.message.id, ordinal: u.w.ctx.nextOrdinal(),
     });
-    for (const i of ev.items) {
-      itemRows.push({ event_id: id, role: i.role, material_id: i.materialId, lot_id: i.lotId, serial_id: i.serialId ?? null, quantity: i.quantity, uom: i.uom, base_quantity: i.baseQuantity });
-    }
+    itemRows.push(...traceItemRows(id, ev.items));
     u.w.summary.events++;
   }
-  if (eventRows.length > 0) {
-    // one statement: the events, and the items of the events inserted
-    const r = await trx.raw<{ rows: Array<{ n: number }> }>(
-      `WITH e AS (?),
-            i AS (INSERT INTO trace_event_items (event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
-                  SELECT x.event_id, x.role, x.material_id, x.lot_id, x.serial_id, x.quantity, x.uom, x.base_quantity
-                    FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::numeric[])
-                         AS x(event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
-                    JOIN e ON e.id = x.event_id)
-       SELECT count(*)::int AS n FROM e`,
-      [
-        trx('trace_events').insert(eventRows).onConflict().ignore().returning('id'),
-        itemRows.map((i) => i.event_id), itemRows.map((i) => i.role), itemRows.map((i) => i.material_id), itemRows.map((i) => i.lot_id),
-        itemRows.map((i) => i.serial_id), itemRows.map((i) => i.quantity), itemRows.map((i) => i.uom), itemRows.map((i) => i.base_quantity),
-      ] as unknown as readonly Knex.RawBinding[],
-    );
-    if (Number(r.rows[0].n) !== eventRows.length) {
-      // a source key recorded meanwhile (another message): let the one-by-one path sort it out
-      throw new Error(`${eventRows.length - Number(r.rows[0].n)} usage event(s) of the batch were recorded meanwhile`);
-    }
-  }
+  await insertTraceEventsBatch(trx, eventRows, itemRows, 'usage');
 
   // stock: ledger rows and balances for all usages not touched by a count, one statement
   const booked = lotted.filter((u) => !counted.has(u));

@@ -4,6 +4,7 @@ import type { DbLotRow } from '../../db/tables';
 import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import { ASN_REFERENCE_KINDS } from '../edi/asn-receipt';
@@ -243,7 +244,7 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
   await resolveSerials(trx, plans);
 
   // 4. trace events and their items, one statement
-  const eventRows: Array<Record<string, unknown>> = [];
+  const eventRows: TraceEventRow[] = [];
   const itemRows: Array<Record<string, unknown>> = [];
   for (const p of plans) {
     const { rec, m } = p;
@@ -280,29 +281,10 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
       biz_transactions: JSON.stringify(ev.bizTransactions), sensor_readings: null, details: JSON.stringify(ev.details), source_key: ev.sourceKey,
       source_message_id: m.w.ctx.message.id, ordinal: m.w.ctx.nextOrdinal(),
     });
-    for (const i of ev.items) {
-      itemRows.push({ event_id: p.eventId, role: i.role, material_id: i.materialId, lot_id: i.lotId, serial_id: i.serialId ?? null, quantity: i.quantity, uom: i.uom, base_quantity: i.baseQuantity });
-    }
+    itemRows.push(...traceItemRows(p.eventId, ev.items));
     m.w.summary.events++;
   }
-  const ins = await trx.raw<{ rows: Array<{ n: number }> }>(
-    `WITH e AS (?),
-          i AS (INSERT INTO trace_event_items (event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
-                SELECT x.event_id, x.role, x.material_id, x.lot_id, x.serial_id, x.quantity, x.uom, x.base_quantity
-                  FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::text[], ?::numeric[])
-                       AS x(event_id, role, material_id, lot_id, serial_id, quantity, uom, base_quantity)
-                  JOIN e ON e.id = x.event_id)
-     SELECT count(*)::int AS n FROM e`,
-    [
-      trx('trace_events').insert(eventRows).onConflict().ignore().returning('id'),
-      itemRows.map((i) => i.event_id), itemRows.map((i) => i.role), itemRows.map((i) => i.material_id), itemRows.map((i) => i.lot_id),
-      itemRows.map((i) => i.serial_id), itemRows.map((i) => i.quantity), itemRows.map((i) => i.uom), itemRows.map((i) => i.base_quantity),
-    ] as unknown as readonly Knex.RawBinding[],
-  );
-  if (Number(ins.rows[0].n) !== eventRows.length) {
-    // a source key recorded meanwhile (another message): the one-by-one path sorts it out
-    throw new Error(`${eventRows.length - Number(ins.rows[0].n)} movement event(s) of the batch were recorded meanwhile`);
-  }
+  await insertTraceEventsBatch(trx, eventRows, itemRows, 'movement');
 
   // 5. ledger rows and balances of every leg, one statement (balance rows locked in key order)
   type Booked = { p: Planned; leg: Leg; delta: number; at: Date; reason: 'movement' | 'count_absorbed'; ordinal: number };
