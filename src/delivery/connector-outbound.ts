@@ -1,4 +1,5 @@
 import type { Db } from '../db/knex';
+import { PollingRelay } from '../routing/polling-relay';
 import type { Logger } from '../logging/logger';
 import type { ConnectorInstanceConfig } from '../connectors/types';
 import { isLotBridgeError } from '../errors';
@@ -68,32 +69,12 @@ function destinationOf(d: unknown): { destination: Record<string, unknown>; poli
  * An event whose destination is not configured, or is invalid, is recorded as a `skipped` delivery
  * with the reason (visible on the message), so it is not looked at again.
  */
-export class ConnectorOutbound {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = false;
+export class ConnectorOutbound extends PollingRelay {
   /** Created-at bound of the next poll; undefined: the first poll reads everything not yet delivered. */
   private since?: Date;
 
-  constructor(private readonly opts: ConnectorOutboundOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .then((n) => this.schedule(n >= (this.opts.batchSize ?? 200) ? 0 : this.opts.pollMs))
-        .catch((err: unknown) => {
-          this.opts.logger.warn({ err }, 'connector deliveries: poll failed; retrying');
-          this.schedule(Math.max(this.opts.pollMs, 2000));
-        });
-    }, ms);
+  constructor(private readonly opts: ConnectorOutboundOptions) {
+    super({ pollMs: opts.pollMs, batchSize: opts.batchSize ?? 200, logger: opts.logger, what: 'connector deliveries' });
   }
 
   /** Turns one batch of undelivered connector events into deliveries; returns how many it took. */
@@ -170,11 +151,5 @@ export class ConnectorOutbound {
       }
       throw err;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
   }
 }

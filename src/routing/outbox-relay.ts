@@ -2,6 +2,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../logging/logger';
 import type { HubQueue } from '../pipeline/queue-kit';
 import type { RouteJobData } from '../pipeline/queues';
+import { PollingRelay } from './polling-relay';
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -42,31 +43,9 @@ interface OutboxRow {
  * the job add and the commit re-adds the same job ids later: at least once, never lost. Events no
  * flow listens to are marked dispatched without a job; they stay readable in `outbox_events`.
  */
-export class OutboxRelay {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
-
-  constructor(private readonly opts: OutboxRelayOptions) {}
-
-  /** Starts polling. */
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .then((n) => this.schedule(n >= (this.opts.batchSize ?? 500) ? 0 : this.opts.pollMs))
-        .catch((err: unknown) => {
-          this.opts.logger.warn({ err }, 'outbox relay failed; retrying');
-          this.schedule(Math.max(this.opts.pollMs, 2000));
-        });
-    }, ms);
+export class OutboxRelay extends PollingRelay {
+  constructor(private readonly opts: OutboxRelayOptions) {
+    super({ pollMs: opts.pollMs, batchSize: opts.batchSize ?? 500, logger: opts.logger, what: 'outbox relay' });
   }
 
   /** Relays one batch now; returns how many events it took. */
@@ -108,12 +87,5 @@ export class OutboxRelay {
       }
       return rows.length;
     });
-  }
-
-  /** Stops polling and waits for a batch in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
   }
 }
