@@ -76,11 +76,11 @@ export interface LotBridgeConfig {
   noderedEnabled: boolean;
   /** LOTBRIDGE_NODERED_CREDENTIAL_SECRET: key that encrypts flow credentials; absent → generated into the data dir. */
   noderedCredentialSecret?: string;
-  /** LOTBRIDGE_ROUTE_CONCURRENCY (16): events handed to flows at once per process. */
+  /** LOTBRIDGE_ROUTE_CONCURRENCY (64): events handed to flows at once per process. */
   routeConcurrency: number;
   /** LOTBRIDGE_ROUTE_MAX_ATTEMPTS (5): attempts of an event whose flow fails or times out. */
   routeMaxAttempts: number;
-  /** LOTBRIDGE_DELIVER_CONCURRENCY (16): deliveries sent at once per process (all destinations). */
+  /** LOTBRIDGE_DELIVER_CONCURRENCY (64): deliveries sent at once per process (all destinations). */
   deliverConcurrency: number;
   /** LOTBRIDGE_OUTBOX_POLL_MS (200): how often the outbox relay looks for new events. */
   outboxPollMs: number;
