@@ -5,6 +5,7 @@ import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
 import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
@@ -77,46 +78,13 @@ async function resolveLots(trx: Knex.Transaction, usages: PlannedUsage[]): Promi
   return out;
 }
 
-/** Serials of the usages: one SELECT, one INSERT for the missing ones (in the usage's lot). */
+/** Serials of the usages: found ones keep their row (and lot), missing ones are inserted in the usage's lot, one statement. */
 async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedUsage; lotId: string }>): Promise<Map<PlannedUsage, string>> {
   const withSerial = usages.filter((x) => x.u.dev.serial);
-  const out = new Map<PlannedUsage, string>();
-  if (withSerial.length === 0) return out;
-  const byKey = new Map<string, Array<{ u: PlannedUsage; lotId: string }>>();
-  for (const x of withSerial) {
-    const k = keyOf(x.u.material.id, x.u.dev.serial as string);
-    byKey.set(k, [...(byKey.get(k) ?? []), x]);
-  }
-  // in key order: concurrent batches take the unique index's locks in one order
-  const firsts = [...byKey.values()].map((xs) => xs[0]).sort((a, b) => (keyOf(a.u.material.id, a.u.dev.serial as string) < keyOf(b.u.material.id, b.u.dev.serial as string) ? -1 : 1));
-  // one statement: insert the missing ones (a serial already known keeps its row and lot, as findOrCreateSerial does) and read all
-  const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
-    `WITH k AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::int[]) AS t(id, material_id, serial_number, lot_id, source_message_id, ordinal)),
-          ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
-                  SELECT k.id, k.material_id, k.serial_number, k.lot_id, k.source_message_id, k.ordinal FROM k
-                   WHERE NOT EXISTS (SELECT 1 FROM serials s WHERE s.material_id = k.material_id AND s.serial_number = k.serial_number)
-                  ON CONFLICT (material_id, serial_number) DO NOTHING
-                  RETURNING id, material_id, serial_number)
-     SELECT id, material_id, serial_number FROM ins
-     UNION ALL
-     SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN k ON s.material_id = k.material_id AND s.serial_number = k.serial_number`,
-    [
-      firsts.map(() => uuidv7()), firsts.map((x) => x.u.material.id), firsts.map((x) => x.u.dev.serial as string), firsts.map((x) => x.lotId),
-      firsts.map((x) => x.u.w.ctx.message.id), firsts.map((x) => x.u.w.ctx.nextOrdinal()),
-    ] as unknown as string[],
-  );
-  const ids = new Map(r.rows.map((row) => [keyOf(row.material_id, row.serial_number), row.id]));
-  for (const x of firsts.filter((m) => !ids.has(keyOf(m.u.material.id, m.u.dev.serial as string)))) {
-    // inserted by a concurrent transaction after this statement's snapshot
-    const row = await trx('serials').where({ material_id: x.u.material.id, serial_number: x.u.dev.serial }).first<{ id: string } | undefined>('id');
-    if (row) ids.set(keyOf(x.u.material.id, x.u.dev.serial as string), row.id);
-  }
-  for (const [k, xs] of byKey) {
-    const id = ids.get(k);
-    if (!id) throw new Error(`serial ${xs[0].u.dev.serial} vanished while it was resolved`);
-    for (const x of xs) out.set(x.u, id);
-  }
-  return out;
+  const ids = await findOrCreateSerialsBatch(trx, withSerial.map((x) => ({
+    materialId: x.u.material.id, serial: x.u.dev.serial as string, lotId: x.lotId, messageId: x.u.w.ctx.message.id, nextOrdinal: () => x.u.w.ctx.nextOrdinal(),
+  })));
+  return new Map(withSerial.map((x) => [x.u, ids.get(serialKey(x.u.material.id, x.u.dev.serial as string)) as string]));
 }
 
 /**

@@ -4,6 +4,7 @@ import type { DbLotRow } from '../../db/tables';
 import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
@@ -138,37 +139,11 @@ async function resolveLots(trx: Knex.Transaction, plans: Planned[]): Promise<Map
 /** Serials of the movements: found ones keep their row (and lot), missing ones are inserted in key order, one statement. */
 async function resolveSerials(trx: Knex.Transaction, plans: Planned[]): Promise<void> {
   const withSerial = plans.filter((p) => p.rec.item.serial !== undefined);
-  if (withSerial.length === 0) return;
-  const first = new Map<string, Planned>();
+  const ids = await findOrCreateSerialsBatch(trx, withSerial.map((p) => ({
+    materialId: p.material.id, serial: p.rec.item.serial as string, lotId: (p.lot as DbLotRow).id, messageId: p.m.w.ctx.message.id, nextOrdinal: () => p.m.w.ctx.nextOrdinal(),
+  })));
   for (const p of withSerial) {
-    const k = keyOf(p.material.id, p.rec.item.serial as string);
-    if (!first.has(k)) first.set(k, p);
-  }
-  const firsts = [...first.values()].sort(byKey((p) => keyOf(p.material.id, p.rec.item.serial as string)));
-  const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
-    `WITH k AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::int[]) AS t(id, material_id, serial_number, lot_id, source_message_id, ordinal)),
-          ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
-                  SELECT k.id, k.material_id, k.serial_number, k.lot_id, k.source_message_id, k.ordinal FROM k
-                   WHERE NOT EXISTS (SELECT 1 FROM serials s WHERE s.material_id = k.material_id AND s.serial_number = k.serial_number)
-                  ON CONFLICT (material_id, serial_number) DO NOTHING
-                  RETURNING id, material_id, serial_number)
-     SELECT id, material_id, serial_number FROM ins
-     UNION ALL
-     SELECT s.id, s.material_id, s.serial_number FROM serials s JOIN k ON s.material_id = k.material_id AND s.serial_number = k.serial_number`,
-    [
-      firsts.map(() => uuidv7()), firsts.map((p) => p.material.id), firsts.map((p) => p.rec.item.serial as string), firsts.map((p) => (p.lot as DbLotRow).id),
-      firsts.map((p) => p.m.w.ctx.message.id), firsts.map((p) => p.m.w.ctx.nextOrdinal()),
-    ] as unknown as string[],
-  );
-  const ids = new Map(r.rows.map((row) => [keyOf(row.material_id, row.serial_number), row.id]));
-  for (const p of firsts.filter((x) => !ids.has(keyOf(x.material.id, x.rec.item.serial as string)))) {
-    const row = await trx('serials').where({ material_id: p.material.id, serial_number: p.rec.item.serial }).first<{ id: string } | undefined>('id');
-    if (row) ids.set(keyOf(p.material.id, p.rec.item.serial as string), row.id);
-  }
-  for (const p of withSerial) {
-    const id = ids.get(keyOf(p.material.id, p.rec.item.serial as string));
-    if (!id) throw new Error(`serial ${p.rec.item.serial} vanished while it was resolved`);
-    p.serialId = id;
+    p.serialId = ids.get(serialKey(p.material.id, p.rec.item.serial as string)) as string;
   }
 }
 
