@@ -19,7 +19,7 @@ import { QueueKit } from './pipeline/queue-kit';
 import { resolveQueueBackend } from './pipeline/resolve-queue-backend';
 import { Pipeline } from './pipeline/pipeline';
 import { messageHandlers } from './pipeline/handlers';
-import { buildServer } from './api/server';
+import { buildServer, closeServer, SERVER_CLOSE_GRACE_MS } from './api/server';
 import { buildHealthServer } from './api/health-server';
 import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
@@ -377,7 +377,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           // connectors settle what they hold (a file half-handed to intake) before anything is aborted
           await Promise.all([...connectors.values()].map((c) => c.stop().catch((err: unknown) => logger.warn({ err, connectorId: c.id }, 'connector stop failed'))));
           await nodered?.stop();
-          await app?.close();
+          if (app) await closeServer(app, SERVER_CLOSE_GRACE_MS);
           await ingestService?.drained();
         }
         if (opts.mode === 'worker') {

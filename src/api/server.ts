@@ -52,6 +52,24 @@ export interface HubApiContext extends ApiContext {
 /** How long an idle keep-alive connection is kept open (Fastify's own default). */
 export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+/** How long a stopping hub lets requests in flight finish before it closes their connections. */
+export const SERVER_CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Stops the HTTP server gracefully, with a deadline: no new connections, idle keep-alive
+ * connections closed at once, requests in flight given `graceMs` to finish; then every connection
+ * still open is closed (a client that never reads its response must not hold a shutdown forever).
+ */
+export async function closeServer(app: FastifyInstance, graceMs: number): Promise<void> {
+  const deadline = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  deadline.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
 /** Paths that need no key. */
 const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?$/];
 

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import net from 'node:net';
+import { SERVER_CLOSE_GRACE_MS } from '../../../src/api/server';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 
 jest.setTimeout(30000);
@@ -36,5 +38,23 @@ describe('HTTP keep-alive', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('stopping the hub with a connection in the middle of a request', () => {
+  it('gives the request the grace period, then closes the connection: the stop does not hang', async () => {
+    const h = await startTestHub({ workers: false });
+    const { port } = new URL(h.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // headers never finished: the server holds an active (not idle) connection
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const t0 = Date.now();
+    await h.stop();
+    const ms = Date.now() - t0;
+    await closed;
+    expect(ms).toBeGreaterThanOrEqual(SERVER_CLOSE_GRACE_MS - 100);
+    expect(ms).toBeLessThan(SERVER_CLOSE_GRACE_MS + 10_000);
   });
 });
