@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { UnrecoverableError, type Job } from 'bullmq';
+import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/knex';
 import type { Logger } from '../logging/logger';
@@ -147,16 +148,20 @@ export class DeliveryService extends EventEmitter {
       const e = isLotBridgeError(err) ? err : new LotBridgeError('LB_ERR_DELIVERY_CONNECT', (err as Error).message, { cause: err });
       const final = e.kind !== 'transient' || attempt >= row.max_attempts;
       const answer = (e.details?.ack as Record<string, unknown> | undefined) ?? null;
-      const [updated] = (await sdb('deliveries')
-        .where({ id })
-        .update({ status: final ? 'failed' : 'queued', attempts: attempt, error_code: e.code, error_message: e.message, ack: answer ? JSON.stringify(answer) : null, updated_at: db.fn.now() })
-        .returning('*')) as DbDeliveryRow[];
+      const change = { status: final ? 'failed' : 'queued', attempts: attempt, error_code: e.code, error_message: e.message, ack: answer ? JSON.stringify(answer) : null, updated_at: db.fn.now() };
       if (final) {
+        // the failed status and its `delivery.failed` event commit together: a reader that sees
+        // one sees the other, and a crash cannot keep the one without the other
+        const updated = await db.transaction(async (trx) => {
+          const [row] = (await trx('deliveries').where({ id }).update(change).returning('*')) as DbDeliveryRow[];
+          await this.writeFailedEvent(trx, row);
+          return row;
+        });
         log.warn({ code: e.code, err: e.message }, 'delivery failed');
-        await this.writeFailedEvent(updated);
         this.emit('outcome', deliveryView(updated));
         throw new UnrecoverableError(`${e.code}: ${e.message}`);
       }
+      await sdb('deliveries').where({ id }).update(change);
       log.info({ code: e.code, err: e.message }, 'delivery attempt failed; retrying');
       throw e;
     } finally {
@@ -212,8 +217,8 @@ export class DeliveryService extends EventEmitter {
   }
 
   /** A failed delivery writes outbox event `delivery.failed` (an alert flow can pick it up). */
-  private async writeFailedEvent(row: DbDeliveryRow): Promise<void> {
-    await this.opts.db('outbox_events').insert({
+  private async writeFailedEvent(trx: Knex.Transaction, row: DbDeliveryRow): Promise<void> {
+    await trx('outbox_events').insert({
       event_id: uuidv7(),
       type: 'delivery.failed',
       payload: JSON.stringify({ deliveryId: row.id, origin: row.origin, kind: row.kind, destination: row.destination_key, attempts: row.attempts, error: { code: row.error_code, message: row.error_message }, eventId: row.event_id, sourceMessageId: row.source_message_id }),
