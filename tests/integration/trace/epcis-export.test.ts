@@ -9,7 +9,7 @@ import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/g
 import { EPCIS_CONTEXT_URL } from '../../../src/epcis/epcis-export';
 
 /** GS1's EPCIS 2.0 JSON Schema and JSON-LD context, kept outside the repository (see ../shared/data/README.md). */
-const EPCIS_DIR = path.resolve(__dirname, '../../../../../shared/data/epcis');
+const EPCIS_DIR = path.resolve(__dirname, '../../../../shared/data/epcis');
 const SCHEMA_FILE = process.env.LOTBRIDGE_EPCIS_SCHEMA ?? path.join(EPCIS_DIR, 'EPCIS-JSON-Schema.json');
 const CONTEXT_FILE = path.join(path.dirname(SCHEMA_FILE), 'epcis-context.jsonld');
 const haveSchema = fs.existsSync(SCHEMA_FILE) && fs.existsSync(CONTEXT_FILE);
