@@ -1,10 +1,10 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Knex } from 'knex';
-import type { DbLotRow } from '../../db/tables';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
 import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
@@ -12,70 +12,12 @@ import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type Planned
 
 const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
 
-/** Lots of the usages: one SELECT for all, one INSERT for the missing ones (provisional), as findOrCreateLot does per lot. */
+/** Lots of the usages, as findOrCreateLot would answer each usage in batch order (findOrCreateLotsBatch). */
 async function resolveLots(trx: Knex.Transaction, usages: PlannedUsage[]): Promise<Map<PlannedUsage, LotResolution>> {
-  const wanted = new Map<string, PlannedUsage[]>();
-  for (const u of usages) {
-    const k = keyOf(u.material.id, u.dev.lot as string);
-    wanted.set(k, [...(wanted.get(k) ?? []), u]);
-  }
-  const keys = [...wanted.values()].map((us) => us[0]);
-  const found = await trx.raw<{ rows: DbLotRow[] }>(
-    'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
-    [keys.map((u) => u.material.id), keys.map((u) => u.dev.lot as string)] as unknown as string[],
-  );
-  const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));
-  const created = new Set<string>();
-  // in key order: concurrent batches take the unique index's locks in one order
-  const missing = keys.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string))).sort((a, b) => (keyOf(a.material.id, a.dev.lot as string) < keyOf(b.material.id, b.dev.lot as string) ? -1 : 1));
-  if (missing.length > 0) {
-    const inserted = await trx('lots')
-      .insert(missing.map((u) => ({
-        id: uuidv7(), material_id: u.material.id, lot_number: u.dev.lot, expiry: u.dev.expiry ?? null, provisional: true,
-        source_message_id: u.w.ctx.message.id, ordinal: u.w.ctx.nextOrdinal(),
-      })))
-      .onConflict(['material_id', 'lot_number'])
-      .ignore()
-      .returning<DbLotRow[]>('*');
-    for (const r of inserted) {
-      const k = keyOf(r.material_id, r.lot_number);
-      rows.set(k, r);
-      created.add(k);
-    }
-    const raced = missing.filter((u) => !rows.has(keyOf(u.material.id, u.dev.lot as string)));
-    for (const u of raced) {
-      const r = await trx<DbLotRow>('lots').where({ material_id: u.material.id, lot_number: u.dev.lot }).first();
-      if (r) rows.set(keyOf(r.material_id, r.lot_number), r);
-    }
-  }
-  const out = new Map<PlannedUsage, LotResolution>();
-  for (const [k, us] of wanted) {
-    const first = rows.get(k);
-    if (!first) {
-      throw new Error(`lot ${us[0].dev.lot} vanished while it was resolved`);
-    }
-    let row: DbLotRow = first;
-    for (const [i, u] of us.entries()) {
-      if (created.has(k) && i === 0) {
-        out.set(u, { row, created: true });
-        continue;
-      }
-      // a later usage of a lot (created by this batch or not) gets what findOrCreateLot gives a
-      // message that comes after: a missing expiry filled, a different one flagged
-      const expiry = u.dev.expiry;
-      if (expiry !== undefined && row.expiry === null) {
-        const [updated]: DbLotRow[] = await trx<DbLotRow>('lots').where({ id: row.id }).whereNull('expiry').update({ expiry, updated_at: trx.fn.now() }).returning('*');
-        row = updated ?? row;
-        rows.set(k, row);
-        out.set(u, { row, created: false });
-      } else if (expiry !== undefined && row.expiry !== expiry) {
-        out.set(u, { row, created: false, expiryMismatch: expiry });
-      } else {
-        out.set(u, { row, created: false });
-      }
-    }
-  }
-  return out;
+  const res = await findOrCreateLotsBatch(trx, usages.map((u) => ({
+    materialId: u.material.id, lot: u.dev.lot as string, expiry: u.dev.expiry, messageId: u.w.ctx.message.id, nextOrdinal: () => u.w.ctx.nextOrdinal(),
+  })));
+  return new Map(usages.map((u, i) => [u, res[i]]));
 }
 
 /** Serials of the usages: found ones keep their row (and lot), missing ones are inserted in the usage's lot, one statement. */

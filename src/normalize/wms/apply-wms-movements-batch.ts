@@ -4,6 +4,7 @@ import type { DbLotRow } from '../../db/tables';
 import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
@@ -61,7 +62,6 @@ interface Planned {
 }
 
 const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
-const byKey = <T>(k: (x: T) => string) => (a: T, b: T): number => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0);
 
 /** Input errors of one record are collected; anything else is rethrown (transient, defect). */
 function recordError(err: unknown): LotBridgeError {
@@ -69,71 +69,12 @@ function recordError(err: unknown): LotBridgeError {
   throw err;
 }
 
-/**
- * The lots of the movements: one SELECT for all, one INSERT (in key order) for the missing ones,
- * then, record by record in batch order, what findOrCreateLot would have answered each of them
- * (created for the first record of a new lot; expiry filled or reported as a mismatch).
- */
+/** The lots of the movements, as findOrCreateLot would answer each record in batch order (findOrCreateLotsBatch). */
 async function resolveLots(trx: Knex.Transaction, plans: Planned[]): Promise<Map<Planned, LotResolution>> {
-  const first = new Map<string, Planned>();
-  for (const p of plans) {
-    const k = keyOf(p.material.id, p.rec.item.lot);
-    if (!first.has(k)) first.set(k, p);
-  }
-  const keys = [...first.values()];
-  const found = await trx.raw<{ rows: DbLotRow[] }>(
-    'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
-    [keys.map((p) => p.material.id), keys.map((p) => p.rec.item.lot)] as unknown as string[],
-  );
-  const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));
-  const created = new Set<string>();
-  // in key order: concurrent batches take the unique index's locks in one order
-  const missing = keys.filter((p) => !rows.has(keyOf(p.material.id, p.rec.item.lot))).sort(byKey((p) => keyOf(p.material.id, p.rec.item.lot)));
-  if (missing.length > 0) {
-    const inserted = await trx('lots')
-      .insert(missing.map((p) => ({
-        id: uuidv7(), material_id: p.material.id, lot_number: p.rec.item.lot, expiry: p.rec.item.expiry ?? null, provisional: true,
-        source_message_id: p.m.w.ctx.message.id, ordinal: p.m.w.ctx.nextOrdinal(),
-      })))
-      .onConflict(['material_id', 'lot_number'])
-      .ignore()
-      .returning<DbLotRow[]>('*');
-    for (const r of inserted) {
-      const k = keyOf(r.material_id, r.lot_number);
-      rows.set(k, r);
-      created.add(k);
-    }
-    for (const p of missing.filter((x) => !rows.has(keyOf(x.material.id, x.rec.item.lot)))) {
-      // inserted by a concurrent transaction after this statement's snapshot
-      const r = await trx<DbLotRow>('lots').where({ material_id: p.material.id, lot_number: p.rec.item.lot }).first();
-      if (r) rows.set(keyOf(r.material_id, r.lot_number), r);
-    }
-  }
-  const out = new Map<Planned, LotResolution>();
-  const seen = new Set<string>();
-  for (const p of plans) {
-    const k = keyOf(p.material.id, p.rec.item.lot);
-    const row = rows.get(k);
-    if (!row) throw new Error(`lot ${p.rec.item.lot} vanished while it was resolved`);
-    if (created.has(k) && !seen.has(k)) {
-      seen.add(k);
-      out.set(p, { row, created: true });
-      continue;
-    }
-    seen.add(k);
-    const expiry = p.rec.item.expiry;
-    if (expiry !== undefined && row.expiry === null) {
-      const [updated]: DbLotRow[] = await trx<DbLotRow>('lots').where({ id: row.id }).whereNull('expiry').update({ expiry, updated_at: trx.fn.now() }).returning('*');
-      const now = updated ?? row;
-      rows.set(k, now);
-      out.set(p, { row: now, created: false });
-    } else if (expiry !== undefined && row.expiry !== expiry) {
-      out.set(p, { row, created: false, expiryMismatch: expiry });
-    } else {
-      out.set(p, { row, created: false });
-    }
-  }
-  return out;
+  const res = await findOrCreateLotsBatch(trx, plans.map((p) => ({
+    materialId: p.material.id, lot: p.rec.item.lot, expiry: p.rec.item.expiry, messageId: p.m.w.ctx.message.id, nextOrdinal: () => p.m.w.ctx.nextOrdinal(),
+  })));
+  return new Map(plans.map((p, i) => [p, res[i]]));
 }
 
 /** Serials of the movements: found ones keep their row (and lot), missing ones are inserted in key order, one statement. */
