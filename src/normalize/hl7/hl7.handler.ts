@@ -96,6 +96,28 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
         return { status: 'routed', messageType: p.type, summary: { ...common, reason: `no canonical mapping for ${p.type}: stored and routed as-is` } };
     }
   };
+  /**
+   * A message processed or routed: when the sender asked for application ACKs on success (MSH-16
+   * `AL` or `SU`), an AA for it as outbox event `hl7.application_ack`, written in the message's own
+   * transaction. An operator's reprocess of a message that already got its AA sends no second one.
+   */
+  const acceptedAck = async (p: Parsed, result: HandlerResult): Promise<HandlerResult> => {
+    const header = p.msg.header;
+    if (header.applicationAckType && hl7AckRequested(header, 'application', 'accepted')) {
+      const m = p.ctx.message;
+      const sent = await p.ctx
+        .trx('outbox_events')
+        .where({ source_message_id: m.id, type: 'hl7.application_ack' })
+        .whereRaw("payload->>'code' = 'AA'")
+        .first('id');
+      if (sent) {
+        return result;
+      }
+      const ack = buildHl7Ack({ inbound: header, status: 'accepted', mode: 'original' });
+      await p.ctx.emit('hl7.application_ack', { messageId: m.id, connectorId: m.connectorId, to: m.sender, controlId: ack.controlId, code: ack.code, acknowledges: m.controlId, raw: ack.text });
+    }
+    return result;
+  };
   return {
     kind: 'hl7',
     contentAddressedDedup: true,
@@ -121,7 +143,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
       const w = new WmsWriter(ctx, 1, 'HL7');
       const collisionWith = (await collisionsOf([p])).get(ctx.message.id);
       if (collisionWith) await alertCollision(w, collisionWith);
-      return mapOne(p, w, collisionWith);
+      return acceptedAck(p, await mapOne(p, w, collisionWith));
     },
     async processMany(ctxs: ProcessContext[]): Promise<HandlerResult[]> {
       const parsed = ctxs.map((ctx) => parse(ctx, deps.configOf(ctx.message.connectorId)));
@@ -135,12 +157,12 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
         if (p.type === 'DFT^P03') {
           plans.push({ i, p, w, plan: await planDftP03(w, p.msg, options(p.ctx), false) });
         } else {
-          results[i] = await mapOne(p, w, collisionWith);
+          results[i] = await acceptedAck(p, await mapOne(p, w, collisionWith));
         }
       }
       if (plans.length > 0) {
         await applyDftP03Batch(ctxs[0].trx, plans.map((x) => x.plan));
-        for (const x of plans) results[x.i] = dftResult(x.p, x.w, x.plan.summary, collisions.get(x.p.ctx.message.id));
+        for (const x of plans) results[x.i] = await acceptedAck(x.p, dftResult(x.p, x.w, x.plan.summary, collisions.get(x.p.ctx.message.id)));
       }
       return results;
     },

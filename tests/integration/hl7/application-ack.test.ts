@@ -52,6 +52,57 @@ describe('HL7 errors found after the commit ACK', () => {
   });
 });
 
+describe('HL7 application ACKs on success (MSH-16 AL / SU)', () => {
+  let h: TestHub;
+  beforeAll(async () => {
+    h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  async function post(body: string): Promise<string> {
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body, headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toMatch(/\rMSA\|CA\|/);
+    return r.headers.get('lotbridge-message-id') as string;
+  }
+  const appAcks = async (id: string): Promise<Array<{ payload: Record<string, unknown> }>> =>
+    h.hub.db('outbox_events').where({ source_message_id: id, type: 'hl7.application_ack' }).select('payload');
+
+  it.each(['AL', 'SU'])('queues an AA once the message is processed, for MSH-16 %s', async (msh16) => {
+    const id = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+    expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
+    const acks = await appAcks(id);
+    expect(acks).toHaveLength(1);
+    expect(acks[0].payload).toMatchObject({ to: 'ORIS|STMARYS', acknowledges: `APPOK-${msh16}`, code: 'AA', connectorId: 'hl7' });
+    const raw = String(acks[0].payload.raw);
+    expect(raw).toMatch(/^MSH\|\^~\\&\|LOTBRIDGE\|ACME\|ORIS\|STMARYS\|/);
+    expect(raw).toMatch(new RegExp(`\\rMSA\\|AA\\|APPOK-${msh16}(\\r|\\|)`));
+    expect(raw).not.toMatch(/\rERR\|/);
+  });
+
+  it('queues no AA on success when the sender asked for errors only (ER) or none (NE)', async () => {
+    for (const msh16 of ['ER', 'NE']) {
+      const id = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+      expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
+      expect(await appAcks(id)).toHaveLength(0);
+    }
+  });
+
+  it('queues no second AA when an operator reprocesses a message that already got its AA', async () => {
+    const id = await post(msg('APPOK-RE', 'AL', '20260301'));
+    expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
+    const r = await h.api('POST', `/api/v1/messages/${id}/reprocess`);
+    expect(r.status).toBeLessThan(300);
+    // the re-run has happened once the message has a second message.processed event
+    const processedEvents = async (): Promise<number> => (await h.hub.db('outbox_events').where({ source_message_id: id, type: 'message.processed' })).length;
+    for (let i = 0; i < 100 && (await processedEvents()) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await processedEvents()).toBe(2);
+    expect(await appAcks(id)).toHaveLength(1);
+  });
+});
+
 describe('HL7 resend of a message rejected after its commit ACK', () => {
   let h: TestHub;
   beforeAll(async () => {
