@@ -3,7 +3,8 @@ import { startTestHub, type TestHub } from '../../helpers/start-hub';
 /**
  * ACK on store (the default): an error found while mapping comes after the commit ACK. The message
  * is `rejected` with code and location, flows get `message.failed`, and a sender that asked for
- * application ACKs (MSH-16 AL/ER) gets an AE as outbox event `hl7.application_ack`.
+ * application ACKs (MSH-16 AL/ER) gets an AE as outbox event `hl7.application_ack`; on success, one
+ * that asked for them (MSH-16 AL/SU) gets an AA the same way.
  */
 const msg = (controlId: string, msh16: string, date: string): string =>
   [
@@ -14,7 +15,7 @@ const msg = (controlId: string, msh16: string, date: string): string =>
     `FT1|1|||${date}||CG|09506000134352^Knee^GTIN|||1`,
   ].join('\r') + '\r';
 
-describe('HL7 errors found after the commit ACK', () => {
+describe('HL7 application ACKs after the commit ACK', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });
@@ -50,28 +51,14 @@ describe('HL7 errors found after the commit ACK', () => {
     const types = (await h.hub.db('outbox_events').where({ source_message_id: id }).select('type')).map((e: { type: string }) => e.type);
     expect(types).toEqual(['message.failed']);
   });
-});
 
-describe('HL7 application ACKs on success (MSH-16 AL / SU)', () => {
-  let h: TestHub;
-  beforeAll(async () => {
-    h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });
-  });
-  afterAll(async () => {
-    await h.stop();
-  });
-
-  async function post(body: string): Promise<string> {
-    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body, headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
-    expect(r.status).toBe(200);
-    expect(await r.text()).toMatch(/\rMSA\|CA\|/);
-    return r.headers.get('lotbridge-message-id') as string;
-  }
+  // success, when the sender asked for application ACKs on success (MSH-16 AL / SU)
   const appAcks = async (id: string): Promise<Array<{ payload: Record<string, unknown> }>> =>
     h.hub.db('outbox_events').where({ source_message_id: id, type: 'hl7.application_ack' }).select('payload');
 
   it.each(['AL', 'SU'])('queues an AA once the message is processed, for MSH-16 %s', async (msh16) => {
-    const id = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+    const { id, ack } = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+      expect(ack).toMatch(new RegExp(`\\rMSA\\|CA\\|APPOK-${msh16}`));
     expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
     const acks = await appAcks(id);
     expect(acks).toHaveLength(1);
@@ -84,14 +71,15 @@ describe('HL7 application ACKs on success (MSH-16 AL / SU)', () => {
 
   it('queues no AA on success when the sender asked for errors only (ER) or none (NE)', async () => {
     for (const msh16 of ['ER', 'NE']) {
-      const id = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+      const { id, ack } = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
+      expect(ack).toMatch(new RegExp(`\\rMSA\\|CA\\|APPOK-${msh16}`));
       expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
       expect(await appAcks(id)).toHaveLength(0);
     }
   });
 
   it('queues no second AA when an operator reprocesses a message that already got its AA', async () => {
-    const id = await post(msg('APPOK-RE', 'AL', '20260301'));
+    const { id } = await post(msg('APPOK-RE', 'AL', '20260301'));
     expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
     const r = await h.api('POST', `/api/v1/messages/${id}/reprocess`);
     expect(r.status).toBeLessThan(300);
