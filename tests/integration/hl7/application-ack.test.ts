@@ -58,7 +58,7 @@ describe('HL7 application ACKs after the commit ACK', () => {
 
   it.each(['AL', 'SU'])('queues an AA once the message is processed, for MSH-16 %s', async (msh16) => {
     const { id, ack } = await post(msg(`APPOK-${msh16}`, msh16, '20260301'));
-      expect(ack).toMatch(new RegExp(`\\rMSA\\|CA\\|APPOK-${msh16}`));
+    expect(ack).toMatch(new RegExp(`\\rMSA\\|CA\\|APPOK-${msh16}`));
     expect(await h.waitForStatus(id)).toMatchObject({ status: 'processed' });
     const acks = await appAcks(id);
     expect(acks).toHaveLength(1);
