@@ -42,7 +42,11 @@ export interface ConnectorOutboundOptions {
   /** Poll interval (ms). */
   pollMs: number;
   batchSize?: number;
-  /** How far back a poll looks past the previous one (ms): covers transactions that commit late (default 10 min). */
+  /**
+   * How far back a poll looks past the previous one (ms), beside the start of the oldest transaction
+   * then open (which covers transactions that commit late, however late): covers clock skew
+   * between this process and PostgreSQL (default 1 min).
+   */
   lookbackMs?: number;
 }
 
@@ -81,6 +85,14 @@ export class ConnectorOutbound extends PollingRelay {
   async tick(): Promise<number> {
     const limit = this.opts.batchSize ?? 200;
     const startedAt = Date.now();
+    // Before this poll's snapshot: when the oldest transaction still open in this database began.
+    // An event this poll cannot see yet belongs to a transaction open now, and its created_at (the
+    // column's default now() is the transaction's start) is no earlier than that.
+    const open = await this.opts.db.raw<{ rows: Array<{ t: Date | null }> }>(
+      `SELECT min(xact_start) AS t FROM pg_stat_activity
+        WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+    );
+    const oldestOpen = open.rows[0]?.t ?? undefined;
     const r = await this.opts.db.raw<{ rows: OutboxRow[] }>(
       `SELECT e.id, e.event_id, e.type, e.payload, e.source_message_id, e.ordinal, e.created_at
          FROM outbox_events e
@@ -95,7 +107,10 @@ export class ConnectorOutbound extends PollingRelay {
       await this.handle(row);
     }
     if (r.rows.length < limit) {
-      this.since = new Date(startedAt - (this.opts.lookbackMs ?? 10 * 60_000));
+      // the next poll looks back past this one by lookbackMs (clock skew between this process and
+      // PostgreSQL), and further to the oldest transaction that was open, however long it has been
+      const next = startedAt - (this.opts.lookbackMs ?? 60_000);
+      this.since = new Date(oldestOpen ? Math.min(next, new Date(oldestOpen).getTime()) : next);
     }
     return r.rows.length;
   }
