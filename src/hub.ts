@@ -135,6 +135,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let deliveries: DeliveryService | undefined;
   let nodered: NodeRedHost | undefined;
   let connectorOutbound: ConnectorOutbound | undefined;
+  // PHI: created at once, its key read (or generated into the data dir) on first use
+  const phi = createPhiProtector({ key: config.phiKey, oldKeys: config.phiOldKeys, dataDir: config.dataDir, logger: logger.child({ scope: 'phi' }) });
   try {
     await ensureDatabase(database.url);
     db = createDb({ url: database.url, poolMax: config.dbPoolMax, logger });
@@ -152,7 +154,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       }
       const partners = loadPartners(config);
       if (partners.length > 0) {
-        logger.info({ partners: await syncConfiguredPartners(db, partners) }, 'EDI trading partners from the config file applied');
+        logger.info({ partners: await syncConfiguredPartners(db, partners, phi) }, 'EDI trading partners from the config file applied');
       }
       if (config.adminPassword) {
         await ensureBootstrapUser(db, config.adminPassword);
@@ -164,8 +166,6 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     await kit.prepare();
     logger.info({ queueBackend: backend.kind, reason: backend.reason, databaseEmbedded: database.embedded }, `queues run on ${backend.kind === 'redis' ? 'Redis' : "BullMQ's PostgreSQL backend"}`);
 
-    // PHI: created at once, its key read (or generated into the data dir) on first use
-    const phi = createPhiProtector({ key: config.phiKey, oldKeys: config.phiOldKeys, dataDir: config.dataDir, logger: logger.child({ scope: 'phi' }) });
     for (const inst of instances) {
       const adapter = registry.get(inst.kind).create({ id: inst.id, config: inst.config }, {
         listen: { mllpPort: config.mllpPort, host: config.httpHost },
@@ -299,7 +299,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
         await deliveries.startWorker();
         // HL7 application ACKs and EDI acks/documents from the outbox to the deliver queue
         const d = deliveries;
-        connectorOutbound = new ConnectorOutbound({ db, enqueue: (req) => d.enqueue(req), instances, logger: logger.child({ scope: 'deliver' }), pollMs: Math.max(config.outboxPollMs, 200) });
+        connectorOutbound = new ConnectorOutbound({ db, phi, enqueue: (req) => d.enqueue(req), instances, logger: logger.child({ scope: 'deliver' }), pollMs: Math.max(config.outboxPollMs, 200) });
         connectorOutbound.start();
       }
       if (opts.mode === 'all' && config.workerThreads > 0 && workerThreadsAvailable()) {

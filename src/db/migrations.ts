@@ -12,6 +12,7 @@ import * as mTrace from '../../migrations/20260301001000_trace_recall_audit_anch
 import * as mConsole from '../../migrations/20260301001200_console';
 import * as m11 from '../../migrations/20260301001100_deliveries';
 import * as mConnectorDeliveries from '../../migrations/20260301001800_connector_deliveries';
+import * as mPartnerSecrets from '../../migrations/20260301001900_partner_outbound_secrets';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -30,6 +31,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301001100_deliveries', m11],
   ['20260301001200_console', mConsole],
   ['20260301001800_connector_deliveries', mConnectorDeliveries],
+  ['20260301001900_partner_outbound_secrets', mPartnerSecrets],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -5,7 +5,8 @@ import type { ConnectorInstanceConfig } from '../connectors/types';
 import { isLotBridgeError } from '../errors';
 import { matchesGlob } from '../routing/event-pattern';
 import { recordSkippedDelivery, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
-import type { DeliveryPolicy } from './destination';
+import type { DeliveryPolicy, DeliverySecrets } from './destination';
+import type { PhiProtector } from '../security/phi';
 
 /** Outbox events a connector sends back to a partner through the `deliver` queue. */
 export const CONNECTOR_DELIVERY_EVENTS = ['hl7.application_ack', 'edi.ack', 'edi.outbound'] as const;
@@ -34,6 +35,8 @@ interface OutboxRow {
 /** What {@link ConnectorOutbound} needs. */
 export interface ConnectorOutboundOptions {
   db: Db;
+  /** Opens EDI partners' secret headers (`edi_partners.outbound_secrets`). */
+  phi?: PhiProtector;
   /** Queues a delivery (DeliveryService.enqueue). */
   enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }>;
   /** The configured connector instances (HL7 `applicationAckDestinations`). */
@@ -115,6 +118,23 @@ export class ConnectorOutbound extends PollingRelay {
     return r.rows.length;
   }
 
+  /**
+   * The partner's secret headers as they are now (changed secrets apply to the next send queued), or
+   * why they cannot be opened (another PHI key, a damaged blob): then the send is skipped with that
+   * reason rather than sent without its credentials.
+   */
+  private async partnerSecrets(partnerId: unknown): Promise<{ secrets?: DeliverySecrets; error?: string }> {
+    if (typeof partnerId !== 'string' || !/^[0-9a-f-]{36}$/i.test(partnerId)) return {};
+    const row = await this.opts.db('edi_partners').where({ id: partnerId }).first<{ outbound_secrets: Buffer | null } | undefined>('outbound_secrets');
+    if (!row?.outbound_secrets) return {};
+    try {
+      if (!this.opts.phi) throw new Error('this process has no PHI key');
+      return { secrets: this.opts.phi.decryptJson<DeliverySecrets>(row.outbound_secrets) };
+    } catch (err) {
+      return { error: `partner ${partnerId}'s secret headers cannot be opened (${err instanceof Error ? err.message : String(err)}); set them again (PUT /api/v1/partners/${partnerId}) and resend` };
+    }
+  }
+
   private async handle(row: OutboxRow): Promise<void> {
     const p = row.payload;
     const event = { id: row.event_id, type: row.type, sourceMessageId: row.source_message_id, ordinal: row.ordinal };
@@ -125,6 +145,7 @@ export class ConnectorOutbound extends PollingRelay {
     let target: ReturnType<typeof destinationOf>;
     let sourceMessageId = row.source_message_id ?? undefined;
     let why = '';
+    let secrets: DeliverySecrets | undefined;
     if (row.type === 'hl7.application_ack') {
       const connectorId = String(p.connectorId ?? '');
       origin = `connector:${connectorId}`;
@@ -144,8 +165,14 @@ export class ConnectorOutbound extends PollingRelay {
       contentType = out?.standard === 'edifact' ? 'application/edifact' : 'application/edi-x12';
       sourceMessageId = sourceMessageId ?? out?.inbound_message_id ?? (typeof p.inboundMessageId === 'string' ? p.inboundMessageId : undefined);
       target = destinationOf(p.destination);
+      const opened = await this.partnerSecrets(p.partnerId);
+      secrets = opened.secrets;
       why = `partner ${String(p.partnerId ?? '?')} has no outboundDestination`;
       if (!out) why = `no stored outbound message ${outId}`;
+      if (opened.error && target) {
+        why = opened.error;
+        target = undefined;
+      }
     }
     const kindOf = (t: typeof target): 'http' | 'mllp' | 'file' => {
       const k = t?.destination.kind;
@@ -157,7 +184,7 @@ export class ConnectorOutbound extends PollingRelay {
       return;
     }
     try {
-      await this.opts.enqueue({ destination: target.destination, body, contentType, policy: target.policy, origin, idempotencyKey: key, event, sourceMessageId });
+      await this.opts.enqueue({ destination: target.destination, body, contentType, policy: target.policy, origin, idempotencyKey: key, event, sourceMessageId, secrets });
     } catch (err) {
       if (isLotBridgeError(err) && err.code === 'LB_ERR_DELIVERY_INVALID') {
         await recordSkippedDelivery(this.opts.db, { origin, idempotencyKey: key, event, sourceMessageId, kind: kindOf(target), reason: `${err.code}: ${err.message}` });

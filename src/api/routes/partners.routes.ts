@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { LotBridgeError } from '../../errors';
-import { requireRole, type ApiContext } from '../context';
+import { requireRole } from '../context';
+import type { HubApiContext } from '../server';
 import { sendEdiDocument, type SendEdiInput } from '../../model/edi/send-edi-document';
 import { createPartner, getPartner, listPartners, partnerInputSchema, updatePartner, type PartnerInput } from '../../model/edi/edi-partner-admin';
 
@@ -17,9 +18,9 @@ const { required: _required, ...putSchema } = partnerInputSchema;
  * @param app - the Fastify instance
  * @param ctx - database and logger
  */
-export function registerPartnerRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function registerPartnerRoutes(app: FastifyInstance, ctx: HubApiContext): void {
   app.post<{ Body: PartnerInput }>('/api/v1/partners', { preHandler: requireRole('admin'), schema: { body: partnerInputSchema } }, async (req, reply) => {
-    const r = await createPartner(ctx.db, req.body, `api-key:${req.principal?.name ?? 'unknown'}`);
+    const r = await createPartner(ctx.db, req.body, `api-key:${req.principal?.name ?? 'unknown'}`, ctx.phi);
     if (r.created) void reply.header('Location', `/api/v1/partners/${r.view.id}`);
     return reply.status(r.created ? 201 : 200).send(r.view);
   });
@@ -34,7 +35,7 @@ export function registerPartnerRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.put<{ Params: { id: string }; Body: Partial<PartnerInput> }>('/api/v1/partners/:id', { preHandler: requireRole('admin'), schema: { body: putSchema } }, async (req) => {
     await getPartner(ctx.db, req.params.id);
-    return updatePartner(ctx.db, req.params.id, req.body, `api-key:${req.principal?.name ?? 'unknown'}`);
+    return updatePartner(ctx.db, req.params.id, req.body, `api-key:${req.principal?.name ?? 'unknown'}`, ctx.phi);
   });
 
   app.post<{ Params: { id: string }; Body: Omit<SendEdiInput, 'partnerId'> }>(

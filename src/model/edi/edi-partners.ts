@@ -15,6 +15,10 @@ export interface DbEdiPartnerRow {
   versions: Record<string, string> | null;
   separators: Record<string, string> | null;
   outbound_destination: Record<string, unknown> | null;
+  /** Encrypted (PHI key) `{"headers":{…}}` sent with outbound deliveries; never shown. */
+  outbound_secrets?: Buffer | null;
+  /** The names of those headers, lower-case. */
+  outbound_secret_headers?: string[] | null;
   our_qualifier: string | null;
   our_id: string | null;
   receiving_location: string | null;

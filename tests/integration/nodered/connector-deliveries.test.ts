@@ -7,7 +7,7 @@
  */
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { hl7HubEnv } from '../../helpers/hl7';
-import { ediFixture, postEdi } from '../../helpers/edi';
+import { ediFixture, ediVariant, postEdi } from '../../helpers/edi';
 import { captureServer, waitUntil } from '../../helpers/nodered';
 import { createMllpServer } from '../../../src/transport/mllp';
 import { silentLogger } from '../../../src/logging/logger';
@@ -133,5 +133,63 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     }, 30_000, 100);
     expect(d).toMatchObject({ origin: 'edi:850', attempts: 1, kind: 'http' });
     expect(sink.requests[2].body).toBe(out.json.raw);
+  });
+  it('sends a partner\'s secret headers with its acks, kept encrypted: the API shows their names only, the rows and the audit never the value', async () => {
+    const secret = 'Bearer lab-gw-7f3a9c';
+    const bad = await h.api('POST', '/api/v1/partners', JSON.stringify({ standard: 'x12', qualifier: 'ZZ', interchangeId: 'STMARYLAB', outboundSecrets: { headers: { 'Bad Header': 'x' } } }), { 'content-type': 'application/json' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ code: 'LB_ERR_API_BAD_REQUEST', location: { path: 'outboundSecrets.headers.Bad Header' } });
+
+    const p = await h.api('POST', '/api/v1/partners', JSON.stringify({
+      standard: 'x12', qualifier: 'ZZ', interchangeId: 'STMARYLAB', name: 'St. Mary Lab', ourId: 'ACMEDEVICES',
+      outboundDestination: { type: 'http', url: `${sink.url}/edi/lab`, policy: { attempts: 3, backoffMs: 100, timeoutMs: 3000 } },
+      outboundSecrets: { headers: { Authorization: secret, 'X-Gateway-Tenant': 'stmary' } },
+    }), { 'content-type': 'application/json' });
+    expect(p.status).toBe(201);
+    expect(p.json.outboundSecrets).toEqual({ headers: ['authorization', 'x-gateway-tenant'] });
+    expect(p.text).not.toContain(secret);
+    expect((await h.api('GET', `/api/v1/partners/${p.json.id}`)).text).not.toContain(secret);
+
+    const body = ediVariant('x12', '850-customer-order-two-lines.x12', [[/STMARYHOSP     /, 'STMARYLAB      '], [/\*STMARYHOSP\*/, '*STMARYLAB*']]);
+    const posted = await postEdi(h, 'x12', body);
+    const id = posted.json.messageId as string;
+    expect((await h.waitForStatus(id)).status).toBe('processed');
+    const m = await waitUntil('997 delivered with the secret headers', async () => {
+      const v = await messageView(id);
+      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
+    }, 30_000, 100);
+    const sent = sink.requests.filter((r) => r.url === '/edi/lab');
+    expect(sent).toHaveLength(1);
+    expect(sent[0].headers.authorization).toBe(secret);
+    expect(sent[0].headers['x-gateway-tenant']).toBe('stmary');
+    expect(sent[0].body).toBe(m.ack.raw);
+    expect(JSON.stringify(m)).not.toContain(secret);
+
+    // at rest: the partner row, the delivery row and the audit rows hold no clear text of it
+    const clear = async (sql: string, binds: string[]): Promise<number> => (await h.hub.db.raw(sql, binds)).rows.length;
+    expect(await clear(`SELECT 1 FROM edi_partners WHERE id = ? AND position(convert_to(?, 'UTF8') in outbound_secrets) > 0`, [p.json.id, 'lab-gw-7f3a9c'])).toBe(0);
+    expect(await clear(`SELECT 1 FROM edi_partners WHERE id = ? AND outbound_secrets IS NOT NULL`, [p.json.id])).toBe(1);
+    expect(await clear(`SELECT 1 FROM deliveries WHERE row_to_json(deliveries)::text LIKE ?`, ['%lab-gw-7f3a9c%'])).toBe(0);
+    expect(await clear(`SELECT 1 FROM audit_log WHERE entity_id = ? AND (coalesce(before::text, '') || coalesce(after::text, '')) LIKE ?`, [p.json.id, '%lab-gw-7f3a9c%'])).toBe(0);
+    expect(await clear(`SELECT 1 FROM audit_log WHERE entity_id = ? AND after::text LIKE '%outbound_secret_headers%'`, [p.json.id])).toBe(1);
+
+    // secrets that cannot be opened (damaged, or sealed with a key this hub lacks): the ack is not sent without them
+    await h.hub.db('edi_partners').where({ id: p.json.id }).update({ outbound_secrets: Buffer.from('01deadbeef00112233445566778899aabbccddeeff', 'hex') });
+    const again = await postEdi(h, 'x12', ediVariant('x12', '850-customer-order-two-lines.x12', [[/STMARYHOSP     /, 'STMARYLAB      '], [/\*STMARYHOSP\*/, '*STMARYLAB*'], [/000006001/g, '000006002'], [/\*6001\*/, '*6002*'], [/\*6001~/, '*6002~']]));
+    const id2 = again.json.messageId as string;
+    expect((await h.waitForStatus(id2)).status).toBe('processed');
+    const skipped = await waitUntil('997 skipped', async () => {
+      const v = await messageView(id2);
+      return v.deliveries?.[0]?.status === 'skipped' ? v : undefined;
+    }, 20_000, 100);
+    const srow = await h.hub.db('deliveries').where({ id: skipped.deliveries[0].id }).first();
+    expect(srow.error_message).toMatch(/secret headers cannot be opened/);
+    expect(sink.requests.filter((r) => r.url === '/edi/lab')).toHaveLength(1);
+
+    // null removes them
+    const cleared = await h.api('PUT', `/api/v1/partners/${p.json.id}`, JSON.stringify({ outboundSecrets: null }), { 'content-type': 'application/json' });
+    expect(cleared.status).toBe(200);
+    expect(cleared.json.outboundSecrets).toBeNull();
+    expect(await clear(`SELECT 1 FROM edi_partners WHERE id = ? AND outbound_secrets IS NULL AND outbound_secret_headers IS NULL`, [p.json.id])).toBe(1);
   });
 });
