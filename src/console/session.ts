@@ -70,41 +70,47 @@ function cookieHeader(req: FastifyRequest, value: string, maxAgeSec: number): st
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secureContext(req) ? '; Secure' : ''}`;
 }
 
-/** Per (user name, address) failure counts; a short-lived in-process memory is enough for throttling. */
-const failures = new Map<string, { count: number; first: number }>();
-
-function throttleKey(username: string, addr: string): string {
-  return `${username.toLowerCase()}\u0000${addr}`;
+/**
+ * Counts a login attempt for (user name, address) in `console_login_attempts` — before the password
+ * is checked, in one statement, so parallel guesses through any number of hub processes are counted
+ * one by one — and tells whether it is over the limit. A window older than LOGIN_WINDOW_MS starts
+ * again at 1; a successful login deletes the row.
+ */
+async function countAttempt(db: Db, usernameKey: string, addr: string): Promise<{ attempts: number; firstAt: Date }> {
+  const r = await db.raw<{ rows: Array<{ attempts: number; first_at: Date }> }>(
+    `INSERT INTO console_login_attempts AS a (username_key, address, attempts, first_at) VALUES (?, ?, 1, now())
+     ON CONFLICT (username_key, address) DO UPDATE
+        SET attempts = CASE WHEN a.first_at < now() - make_interval(secs => ?) THEN 1 ELSE a.attempts + 1 END,
+            first_at = CASE WHEN a.first_at < now() - make_interval(secs => ?) THEN now() ELSE a.first_at END
+     RETURNING attempts, first_at`,
+    [usernameKey, addr, LOGIN_WINDOW_MS / 1000, LOGIN_WINDOW_MS / 1000],
+  );
+  return { attempts: r.rows[0].attempts, firstAt: r.rows[0].first_at };
 }
 
 /**
  * Checks a user name and password against `users` (scrypt hashes) and opens a session: a random
  * cookie value (only its sha256 is stored) and a CSRF token. Audits success and failure.
  * @throws LB_ERR_CONSOLE_LOGIN_FAILED (unknown user, disabled, wrong password, a role without console),
- *   LB_ERR_CONSOLE_LOGIN_THROTTLED after 5 failures within 15 minutes.
+ *   LB_ERR_CONSOLE_LOGIN_THROTTLED after 5 failures within 15 minutes (counted in the database: every
+ *   hub process shares the count).
  */
 export async function login(db: Db, req: FastifyRequest, reply: FastifyReply, username: string, password: string): Promise<ConsoleUser> {
   const addr = req.ip ?? 'unknown';
-  const key = throttleKey(username, addr);
-  const f = failures.get(key);
+  const usernameKey = username.toLowerCase().slice(0, 200);
   const now = Date.now();
-  if (f && now - f.first < LOGIN_WINDOW_MS && f.count >= LOGIN_MAX_FAILURES) {
-    const mins = Math.ceil((LOGIN_WINDOW_MS - (now - f.first)) / 60000);
+  const counted = await countAttempt(db, usernameKey, addr);
+  if (counted.attempts > LOGIN_MAX_FAILURES) {
+    const mins = Math.max(1, Math.ceil((LOGIN_WINDOW_MS - (now - counted.firstAt.getTime())) / 60000));
     throw new LotBridgeError('LB_ERR_CONSOLE_LOGIN_THROTTLED', `too many failed logins for "${username}" from this address; try again in ${mins} minute${mins === 1 ? '' : 's'}`);
   }
   const user = username ? await db('users').where({ username }).first<{ id: string; username: string; role: Role; password_hash: string; disabled_at: Date | null } | undefined>() : undefined;
   const ok = user && !user.disabled_at && CONSOLE_ROLES.includes(user.role) ? await verifyPassword(password, user.password_hash).catch(() => false) : false;
   if (!user || !ok) {
-    if (!f || now - f.first >= LOGIN_WINDOW_MS) {
-      failures.set(key, { count: 1, first: now });
-    } else {
-      f.count++;
-    }
-    if (failures.size > 10000) failures.clear();
     await db('audit_log').insert({ chain: 'admin', actor: `console:${username.slice(0, 100) || '(empty)'}`, action: 'console.login_failed', entity_type: 'user', entity_id: user?.id ?? null, after: JSON.stringify({ address: addr }) });
     throw new LotBridgeError('LB_ERR_CONSOLE_LOGIN_FAILED', 'unknown user name or wrong password');
   }
-  failures.delete(key);
+  await db('console_login_attempts').where({ username_key: usernameKey, address: addr }).delete();
   await purgeSessions(db);
   const token = randomBytes(32).toString('base64url');
   const csrf = randomBytes(24).toString('base64url');
@@ -146,6 +152,7 @@ export async function sessionOf(db: Db, req: FastifyRequest): Promise<ConsoleUse
 
 /** Deletes expired sessions (called now and then). */
 export async function purgeSessions(db: Db): Promise<number> {
+  await db('console_login_attempts').where('first_at', '<', new Date(Date.now() - LOGIN_WINDOW_MS)).delete();
   return db('console_sessions').where('expires_at', '<', new Date()).orWhere('last_seen_at', '<', new Date(Date.now() - SESSION_IDLE_MS)).delete();
 }
 

@@ -13,6 +13,7 @@ import * as mConsole from '../../migrations/20260301001200_console';
 import * as m11 from '../../migrations/20260301001100_deliveries';
 import * as mConnectorDeliveries from '../../migrations/20260301001800_connector_deliveries';
 import * as mPartnerSecrets from '../../migrations/20260301001900_partner_outbound_secrets';
+import * as mLoginAttempts from '../../migrations/20260301002000_console_login_attempts';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -32,6 +33,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301001200_console', mConsole],
   ['20260301001800_connector_deliveries', mConnectorDeliveries],
   ['20260301001900_partner_outbound_secrets', mPartnerSecrets],
+  ['20260301002000_console_login_attempts', mLoginAttempts],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -80,6 +80,21 @@ describe('support console: login, search, message view, actions', () => {
     expect(((await locked.json()) as { error: { code: string } }).error.code).toBe('LB_ERR_CONSOLE_LOGIN_THROTTLED');
   });
 
+  it('counts parallel guesses one by one, in the database every hub process shares; a success clears the count', async () => {
+    await createConsoleUser(h.hub.db, 'uma', 'operator');
+    const attempt = (password: string): Promise<Response> => fetch(`${h.url}/console/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams({ username: 'uma', password }).toString() });
+    // two failures, then the right password: the count starts again
+    for (let i = 0; i < 2; i++) expect((await attempt('nope')).status).toBe(401);
+    expect((await h.hub.db('console_login_attempts').where({ username_key: 'uma' }).first()).attempts).toBe(2);
+    expect((await attempt('correct horse battery')).status).toBe(200);
+    expect(await h.hub.db('console_login_attempts').where({ username_key: 'uma' }).first()).toBeUndefined();
+    // 12 guesses at once: only 5 reach the password check (each counted before it), the rest are refused
+    const statuses = (await Promise.all(Array.from({ length: 12 }, () => attempt('guess')))).map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
+    const failed = await h.hub.db('audit_log').where({ action: 'console.login_failed', actor: 'console:uma' }).count<{ count: string }[]>('* as count');
+    expect(Number(failed[0].count)).toBe(2 + 5);
+  });
+
   it('finds a rejected message, shows its raw text with the error line highlighted, and its parsed tree', async () => {
     const id = await ingest('wms', fixture('wms-receive-stray-comma-line9.json'), 'application/json');
     const m = await h.waitForStatus(id);
