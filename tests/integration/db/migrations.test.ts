@@ -7,7 +7,7 @@ const canonicalTables = [
   'shipments', 'shipment_lines', 'purchase_orders', 'po_lines', 'reorder_policies', 'alerts', 'recalls', 'recall_lots',
   'audit_log', 'outbox_events', 'api_keys', 'users',
   'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
-  'console_sessions', 'console_jobs',
+  'console_sessions', 'console_jobs', 'console_login_attempts',
   'edi_partners', 'edi_outbound_messages', 'invoices', 'supplier_stock_snapshots',
   'deliveries',
 ];
