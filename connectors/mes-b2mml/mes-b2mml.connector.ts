@@ -1,6 +1,6 @@
 import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from '../../src/connectors/connector-inbox';
 import type { FileDisposition, WatchedFile } from '../../src/connectors/folder-watcher';
-import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
+import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import { isLotBridgeError, LotBridgeError } from '../../src/errors';
 import { decodeB2mmlText, DEFAULT_B2MML_LIMITS, readB2mmlHeader } from '../../src/parsers/b2mml';
@@ -67,18 +67,7 @@ export const mesB2mmlConnector: ConnectorDefinition<MesB2mmlConnectorConfig> = {
       kind: 'mes-b2mml',
       timezone,
 
-      async start(port: IngestPort): Promise<void> {
-        ingest = port;
-        await folder.start();
-      },
-
-      stop(options: { force?: boolean } = {}): Promise<void> {
-        return folder.stop(options);
-      },
-
-      health(): Promise<ConnectorHealth> {
-        return folder.health();
-      },
+      ...folder.lifecycle((port) => (ingest = port)),
 
       formatOf(contentType: string | undefined): { format: MessageFormat; encoding?: string } {
         const media = (contentType ?? '').split(';')[0].trim().toLowerCase();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from '../../src/connectors/connector-inbox';
 import type { FileDisposition, WatchedFile } from '../../src/connectors/folder-watcher';
-import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
+import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, EnvelopeInfo, IngestPort, MessageFormat, RawInbound } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import { isLotBridgeError, LotBridgeError } from '../../src/errors';
 import { allRecordsRejected, charsetOf, mediaTypeOf, normalizeCharset, parseWmsBody, wmsEnvelopeOf, wmsSyntaxOfMediaType } from '../../src/parsers/wms';
@@ -77,18 +77,7 @@ export const wmsConnector: ConnectorDefinition<WmsConnectorConfig> = {
       kind: 'wms',
       timezone,
 
-      async start(port: IngestPort): Promise<void> {
-        ingest = port;
-        await folder.start();
-      },
-
-      stop(options: { force?: boolean } = {}): Promise<void> {
-        return folder.stop(options);
-      },
-
-      health(): Promise<ConnectorHealth> {
-        return folder.health();
-      },
+      ...folder.lifecycle((port) => (ingest = port)),
 
       formatOf(contentType: string | undefined, body: Buffer): { format: MessageFormat; encoding?: string } {
         const charset = charsetOf(contentType);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { FolderWatcher, type FileDisposition, type WatchedFile } from './folder-watcher';
-import type { ConnectorDeps, ConnectorHealth, IngestReceipt } from './types';
+import type { ConnectorAdapter, ConnectorDeps, ConnectorHealth, IngestPort, IngestReceipt } from './types';
 import type { Logger } from '../logging/logger';
 
 /** The `inbox` block of a connector instance's config (the watched folder). */
@@ -86,6 +86,22 @@ export class ConnectorInbox {
     this.started = false;
     this.opts.deps.signal.removeEventListener('abort', this.abortListener);
     await this.watcher?.stop(options);
+  }
+
+  /**
+   * An adapter's start/stop/health when this inbox is all it runs (the HTTP intake needs nothing
+   * started): start takes the hub's ingest port (`onStart`) and starts the folder.
+   * @param onStart - keeps the port for the adapter's own receive paths
+   */
+  lifecycle(onStart: (port: IngestPort) => void): Pick<ConnectorAdapter, 'start' | 'stop' | 'health'> {
+    return {
+      start: async (port: IngestPort): Promise<void> => {
+        onStart(port);
+        await this.start();
+      },
+      stop: (options: { force?: boolean } = {}): Promise<void> => this.stop(options),
+      health: (): Promise<ConnectorHealth> => this.health(),
+    };
   }
 
   /** The connector's health: down when stopped, else the watcher's status with HTTP intake named. */

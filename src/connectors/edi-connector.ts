@@ -1,6 +1,6 @@
 import { ConnectorInbox, dispositionOf, inboxConfigProperties, type InboxConfig } from './connector-inbox';
 import type { FileDisposition, WatchedFile } from './folder-watcher';
-import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, ConnectorHealth, EnvelopeInfo, IngestPort, IngestReceipt, MessageFormat, RawInbound } from './types';
+import type { ConnectorAdapter, ConnectorDefinition, ConnectorDeps, EnvelopeInfo, IngestPort, IngestReceipt, MessageFormat, RawInbound } from './types';
 import { isValidTimeZone } from '../config/config';
 import { isLotBridgeError, LotBridgeError } from '../errors';
 
@@ -85,16 +85,7 @@ export function ediConnector(syntax: EdiSyntax): ConnectorDefinition<EdiConnecto
         id,
         kind: syntax.kind,
         timezone,
-        async start(port: IngestPort): Promise<void> {
-          ingest = port;
-          await folder.start();
-        },
-        stop(options: { force?: boolean } = {}): Promise<void> {
-          return folder.stop(options);
-        },
-        health(): Promise<ConnectorHealth> {
-          return folder.health();
-        },
+        ...folder.lifecycle((port) => (ingest = port)),
         formatOf(contentType: string | undefined): { format: MessageFormat; encoding?: string } {
           const ct = (contentType ?? '').toLowerCase();
           if (ct && !syntax.contentTypes.test(ct)) {
