@@ -7,6 +7,7 @@ import type { LotBridgeErrorJson } from '../errors';
 import { GroupCommit } from './group-commit';
 import type { PhiProtector } from '../security/phi';
 import { markNotQueued, sha256Hex, storeInboundMessage, storeInboundMessages, type NewMessage, type StoreOutcome } from './message-store';
+import { rawNamed } from '../db/named-statement';
 
 /** Puts a stored message on the `ingest` queue (jobId = message id). */
 export type Enqueue = (messageId: string, jobName: string, opts: { connectorId: string; fifoGroup?: string }) => Promise<void>;
@@ -76,7 +77,7 @@ export class IngestService implements IngestPort {
       const latest = new Map(items.map((i) => [i.messageId, i.ack]));
       // the record of an ACK already sent needs no WAL flush of its own (a crash can lose the last
       // ones: a resend then gets a freshly built ACK); it must not add flushes the intake waits behind
-      const insert = (q: Db | Knex.Transaction) => q.raw(
+      const insert = (q: Db | Knex.Transaction) => rawNamed(q,
         `INSERT INTO message_acks (message_id, ack) SELECT * FROM unnest(?::uuid[], ?::jsonb[])
          ON CONFLICT (message_id) DO UPDATE SET ack = EXCLUDED.ack, created_at = now()`,
         [[...latest.keys()], [...latest.values()].map((a) => JSON.stringify(a))] as unknown as string[],

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
+import { named } from '../db/named-statement';
 import type { LotBridgeErrorJson } from '../errors';
 
 /** Statuses of a stored message. */
@@ -102,6 +103,27 @@ const BATCH_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['error_location', 'jsonb'], ['rejected', 'boolean'], ['ord', 'int'],
 ];
 
+/** The group commit's statement: dedup claims and rows of every message at once (a prepared statement: its text never varies). */
+const STORE_SQL = `WITH input AS (
+     SELECT * FROM unnest(${BATCH_COLUMNS.map(([, t]) => `?::${t}[]`).join(', ')}) AS t(${BATCH_COLUMNS.map(([c]) => c).join(', ')})
+   ), claim AS (
+     INSERT INTO message_dedup (dedup_key, message_id, connector_id)
+     SELECT DISTINCT ON (dedup_key) dedup_key, id, connector_id FROM input WHERE NOT rejected ORDER BY dedup_key, ord
+     ON CONFLICT (dedup_key) DO NOTHING
+     RETURNING dedup_key, message_id
+   )
+   INSERT INTO inbound_messages (id, connector_id, connector_kind, format, transport, message_type, sender, receiver, control_id,
+     dedup_key, sha256, size_bytes, payload, content_type, encoding, envelope, received_at, error_code, error_message, error_location,
+     status, processed_at, duplicate_of)
+   SELECT i.id, i.connector_id, i.connector_kind, i.format, i.transport, i.message_type, i.sender, i.receiver, i.control_id,
+          i.dedup_key, i.sha256, i.size_bytes, i.payload, i.content_type, i.encoding, i.envelope, i.received_at, i.error_code, i.error_message, i.error_location,
+          CASE WHEN i.rejected THEN 'rejected' WHEN c.message_id = i.id THEN 'queued' ELSE 'duplicate' END,
+          CASE WHEN i.rejected THEN i.received_at WHEN c.message_id = i.id THEN NULL ELSE now() END,
+          CASE WHEN i.rejected OR c.message_id = i.id THEN NULL
+               ELSE coalesce(c.message_id, (SELECT d.message_id FROM message_dedup d WHERE d.dedup_key = i.dedup_key)) END
+     FROM input i LEFT JOIN claim c ON c.dedup_key = i.dedup_key
+   RETURNING id, status, duplicate_of`;
+
 /**
  * Commits many inbound messages in ONE statement (group commit: one round trip and one WAL flush
  * for all of them), with the same rules as storeInboundMessage for each. Within the batch the first
@@ -139,27 +161,9 @@ export async function storeInboundMessages(db: Db, ms: ReadonlyArray<NewMessage>
     };
   });
   const stored = await db.raw<{ rows: Array<{ id: string; status: string; duplicate_of: string | null }> }>(
-    `WITH input AS (
-       SELECT * FROM unnest(${BATCH_COLUMNS.map(([, t]) => `?::${t}[]`).join(', ')}) AS t(${BATCH_COLUMNS.map(([c]) => c).join(', ')})
-     ), claim AS (
-       INSERT INTO message_dedup (dedup_key, message_id, connector_id)
-       SELECT DISTINCT ON (dedup_key) dedup_key, id, connector_id FROM input WHERE NOT rejected ORDER BY dedup_key, ord
-       ON CONFLICT (dedup_key) DO NOTHING
-       RETURNING dedup_key, message_id
-     )
-     INSERT INTO inbound_messages (id, connector_id, connector_kind, format, transport, message_type, sender, receiver, control_id,
-       dedup_key, sha256, size_bytes, payload, content_type, encoding, envelope, received_at, error_code, error_message, error_location,
-       status, processed_at, duplicate_of)
-     SELECT i.id, i.connector_id, i.connector_kind, i.format, i.transport, i.message_type, i.sender, i.receiver, i.control_id,
-            i.dedup_key, i.sha256, i.size_bytes, i.payload, i.content_type, i.encoding, i.envelope, i.received_at, i.error_code, i.error_message, i.error_location,
-            CASE WHEN i.rejected THEN 'rejected' WHEN c.message_id = i.id THEN 'queued' ELSE 'duplicate' END,
-            CASE WHEN i.rejected THEN i.received_at WHEN c.message_id = i.id THEN NULL ELSE now() END,
-            CASE WHEN i.rejected OR c.message_id = i.id THEN NULL
-                 ELSE coalesce(c.message_id, (SELECT d.message_id FROM message_dedup d WHERE d.dedup_key = i.dedup_key)) END
-       FROM input i LEFT JOIN claim c ON c.dedup_key = i.dedup_key
-     RETURNING id, status, duplicate_of`,
+    STORE_SQL,
     BATCH_COLUMNS.map(([c]) => rows.map((r) => r[c as keyof typeof r])) as unknown as string[],
-  );
+  ).options(named(STORE_SQL));
   const byId = new Map(stored.rows.map((r) => [r.id, r]));
   return Promise.all(
     rows.map(async (row, i): Promise<StoreOutcome> => {

@@ -11,6 +11,7 @@ import { LINEAGE_TABLES } from '../api/routes/messages.routes';
 import { plainPayload } from '../ingest/stored-payload';
 import type { SharedCache } from './shared-cache';
 import type { PhiProtector } from '../security/phi';
+import { rawNamed } from '../db/named-statement';
 
 /** What happened to one processing attempt. */
 export type ProcessOutcome =
@@ -88,7 +89,7 @@ export function newProcessSink(): ProcessSink {
  */
 export async function writeProcessSink(trx: Knex.Transaction, sink: ProcessSink): Promise<void> {
   if (sink.outbox.length > 0) {
-    await trx.raw(
+    await rawNamed(trx,
       `INSERT INTO outbox_events (event_id, type, payload, source_message_id, ordinal)
        SELECT * FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::uuid[], ?::int[])
        ON CONFLICT (source_message_id, ordinal) DO NOTHING`,
@@ -99,18 +100,24 @@ export async function writeProcessSink(trx: Knex.Transaction, sink: ProcessSink)
     // rows of one chain in message order; chains sorted so concurrent batches take chain locks in one order
     // (each row's chain computed once: a batch sorts hundreds of rows; the sort is stable)
     const rows = sink.audits.map((a) => ({ ...a, chain: auditChainOf(a.connectorId, a.messageId) })).sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
-    await trx('audit_log').insert(
-      rows.map((a) => ({
-        chain: a.chain,
-        actor: `connector:${a.connectorId}`,
-        action: a.action,
-        entity_type: a.entityType,
-        entity_id: a.entityId ?? null,
-        before: a.before === undefined ? null : JSON.stringify(a.before),
-        after: a.after === undefined ? null : JSON.stringify(a.after),
-        reason: a.reason ?? null,
-        source_message_id: a.messageId,
-      })),
+    // one prepared statement whatever the batch's size (unnest, rows inserted in array order)
+    await rawNamed(trx,
+      `INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id)
+       SELECT chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id
+         FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::uuid[])
+              WITH ORDINALITY AS a(chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id, n)
+        ORDER BY n`,
+      [
+        rows.map((a) => a.chain),
+        rows.map((a) => `connector:${a.connectorId}`),
+        rows.map((a) => a.action),
+        rows.map((a) => a.entityType),
+        rows.map((a) => a.entityId ?? null),
+        rows.map((a) => (a.before === undefined ? null : JSON.stringify(a.before))),
+        rows.map((a) => (a.after === undefined ? null : JSON.stringify(a.after))),
+        rows.map((a) => a.reason ?? null),
+        rows.map((a) => a.messageId),
+      ],
     );
   }
 }
@@ -400,7 +407,10 @@ export async function processBatch(
   let claimed = 0;
   try {
     const done = await deps.db.transaction(async (trx) => {
-      const rows = await trx<DbInboundMessageRow>('inbound_messages').whereIn('id', unique).orderBy([{ column: 'received_at' }, { column: 'id' }]).forUpdate();
+      const rows = (await rawNamed<{ rows: DbInboundMessageRow[] }>(trx,
+        'SELECT * FROM inbound_messages WHERE id = ANY(?::uuid[]) ORDER BY received_at, id FOR UPDATE',
+        [unique],
+      )).rows;
       const room = claimUpTo - rows.length;
       if (room > 0) {
         // a backlog: take more queued first attempts that no other worker holds (their jobs will skip them)
@@ -476,7 +486,7 @@ export async function processBatch(
         results.push({ row, res });
       }
       if (results.length > 0) {
-        await trx.raw(
+        await rawNamed(trx,
           `UPDATE inbound_messages m
               SET attempts = m.attempts + 1, status = v.status, message_type = coalesce(v.message_type, m.message_type),
                   record_errors = v.record_errors, result = v.result, error_code = NULL, error_message = NULL, error_location = NULL,

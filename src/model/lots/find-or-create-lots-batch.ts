@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import type { DbLotRow } from '../../db/tables';
 import type { LotResolution } from './find-or-create-lot';
+import { rawNamed } from '../../db/named-statement';
 
 /** A lot a set-based batch needs, in the batch's order. */
 export interface WantedLot {
@@ -33,7 +34,7 @@ export async function findOrCreateLotsBatch(trx: Knex.Transaction, wanted: reado
     if (!first.has(k)) first.set(k, w);
   }
   const keys = [...first.values()];
-  const found = await trx.raw<{ rows: DbLotRow[] }>(
+  const found = await rawNamed<{ rows: DbLotRow[] }>(trx,
     'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
     [keys.map((w) => w.materialId), keys.map((w) => w.lot)] as unknown as string[],
   );

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
+import { rawNamed } from '../../db/named-statement';
 
 /** A serial a set-based batch needs: found, or created in the lot and with the lineage given. */
 export interface WantedSerial {
@@ -32,7 +33,7 @@ export async function findOrCreateSerialsBatch(trx: Knex.Transaction, wanted: re
   const ids = new Map<string, string>();
   if (first.size === 0) return ids;
   const firsts = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
-  const r = await trx.raw<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(
+  const r = await rawNamed<{ rows: Array<{ id: string; material_id: string; serial_number: string }> }>(trx,
     `WITH k AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::uuid[], ?::int[]) AS t(id, material_id, serial_number, lot_id, source_message_id, ordinal)),
           ins AS (INSERT INTO serials (id, material_id, serial_number, lot_id, source_message_id, ordinal)
                   SELECT k.id, k.material_id, k.serial_number, k.lot_id, k.source_message_id, k.ordinal FROM k
