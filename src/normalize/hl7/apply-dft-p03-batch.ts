@@ -9,6 +9,7 @@ import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
+import { rawNamed } from '../../db/named-statement';
 
 const keyOf = (...parts: Array<string | null>): string => parts.join('\u0000');
 
@@ -27,6 +28,34 @@ async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedU
     materialId: x.u.material.id, serial: x.u.dev.serial as string, lotId: x.lotId, messageId: x.u.w.ctx.message.id, nextOrdinal: () => x.u.w.ctx.nextOrdinal(),
   })));
   return new Map(withSerial.map((x) => [x.u, ids.get(serialKey(x.u.material.id, x.u.dev.serial as string)) as string]));
+}
+
+/** Columns of device_usages and demand_history written by a batch, with their array types. */
+const USAGE_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['id', 'uuid'], ['trace_event_id', 'uuid'], ['source_key', 'text'], ['material_id', 'uuid'], ['lot_id', 'uuid'], ['serial_id', 'uuid'],
+  ['location_id', 'uuid'], ['party_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'], ['used_at', 'timestamptz'], ['used_at_offset', 'text'],
+  ['transaction_type', 'text'], ['procedure_code', 'text'], ['procedure_ref_hmac', 'text'], ['patient_hmac', 'text'], ['patient_enc', 'bytea'],
+  ['encounter_hmac', 'text'], ['encounter_enc', 'bytea'], ['udi', 'text'], ['details', 'jsonb'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
+];
+const DEMAND_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['kind', 'text'], ['material_id', 'uuid'], ['location_id', 'uuid'], ['party_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'],
+  ['occurred_at', 'timestamptz'], ['source_key', 'text'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
+];
+const unnestOf = (cols: ReadonlyArray<readonly [string, string]>): string =>
+  `unnest(${cols.map(([, t]) => `?::${t}[]`).join(', ')}) AS t(${cols.map(([c]) => c).join(', ')})`;
+const USAGES_SQL = `WITH d AS (INSERT INTO demand_history (${DEMAND_COLUMNS.map(([c]) => c).join(', ')})
+                  SELECT * FROM ${unnestOf(DEMAND_COLUMNS)})
+   INSERT INTO device_usages (${USAGE_COLUMNS.map(([c]) => c).join(', ')}) SELECT * FROM ${unnestOf(USAGE_COLUMNS)}`;
+
+/** The batch's device usages and demand rows in one prepared statement (unnest: its text never varies with the batch). */
+async function insertUsagesAndDemand(trx: Knex.Transaction, usages: Array<Record<string, unknown>>, demand: Array<Record<string, unknown>>): Promise<void> {
+  const arrays = (rows: Array<Record<string, unknown>>, cols: ReadonlyArray<readonly [string, string]>) => {
+    const known = new Set(cols.map(([c]) => c));
+    const lost = Object.keys(rows[0] ?? {}).filter((k) => !known.has(k));
+    if (lost.length > 0) throw new Error(`usage rows have columns the batch statement does not write: ${lost.join(', ')}`);
+    return cols.map(([c]) => rows.map((r) => r[c] ?? null));
+  };
+  await rawNamed(trx, USAGES_SQL, [...arrays(demand, DEMAND_COLUMNS), ...arrays(usages, USAGE_COLUMNS)]);
 }
 
 /**
@@ -52,7 +81,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
   // usages whose lot/location/state has a count at or after their time: booked one by one (count rules)
   const counted = new Set<PlannedUsage>();
   if (lotted.length > 0) {
-    const last = await trx.raw<{ rows: Array<{ lot_id: string; location_id: string; at: Date }> }>(
+    const last = await rawNamed<{ rows: Array<{ lot_id: string; location_id: string; at: Date }> }>(trx,
       `SELECT l.lot_id, l.location_id, max(l.event_time) AS at
          FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
          JOIN (SELECT DISTINCT * FROM unnest(?::uuid[], ?::uuid[])) AS k(lot_id, location_id) ON l.lot_id = k.lot_id AND l.location_id = k.location_id
@@ -102,7 +131,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
       u.w.summary.ledgerRows++;
       return { u, lot, delta, ordinal: u.w.ctx.nextOrdinal() };
     });
-    const r = await trx.raw<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(
+    const r = await rawNamed<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(trx,
       `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::timestamptz[], ?::uuid[], ?::int[])
                   AS t(event_id, lot_id, location_id, delta, event_time, source_message_id, ordinal)),
             l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
@@ -160,7 +189,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     if (!u.dev.lot) s.unlotted++;
   }
   if (usageRowsAll.length > 0) {
-    await trx.raw('WITH d AS (?) ?', [trx('demand_history').insert(demandRows), trx('device_usages').insert(usageRowsAll)] as unknown as readonly Knex.RawBinding[]);
+    await insertUsagesAndDemand(trx, usageRowsAll, demandRows);
   }
   for (const a of announced) {
     await announceUsage(a.u, a.ids);

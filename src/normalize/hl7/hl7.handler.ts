@@ -8,6 +8,7 @@ import { applyDftP03Batch } from './apply-dft-p03-batch';
 import { applyMfnM16 } from './apply-mfn-m16';
 import { applyOmsO05 } from './apply-oms-o05';
 import type { ZSegmentRule } from './hl7-devices';
+import { rawNamed } from '../../db/named-statement';
 
 /** What the handler needs of a connector instance's config. */
 export interface Hl7HandlerConfig {
@@ -45,12 +46,12 @@ async function collisionsOf(parsed: Parsed[]): Promise<Map<string, string>> {
   const withId = parsed.filter((p) => p.ctx.message.controlId);
   const out = new Map<string, string>();
   if (withId.length === 0) return out;
-  const rows = await parsed[0].ctx.trx('inbound_messages')
-    .where({ connector_kind: 'hl7' })
-    .whereIn('control_id', [...new Set(withId.map((p) => p.ctx.message.controlId as string))])
-    .whereNotIn('status', ['duplicate', 'rejected'])
-    .orderBy([{ column: 'received_at' }, { column: 'id' }])
-    .select<Array<{ id: string; control_id: string; sender: string | null }>>('id', 'control_id', 'sender');
+  const { rows } = await rawNamed<{ rows: Array<{ id: string; control_id: string; sender: string | null }> }>(parsed[0].ctx.trx,
+    `SELECT id, control_id, sender FROM inbound_messages
+      WHERE connector_kind = 'hl7' AND control_id = ANY(?::text[]) AND status NOT IN ('duplicate', 'rejected')
+      ORDER BY received_at, id`,
+    [[...new Set(withId.map((p) => p.ctx.message.controlId as string))]],
+  );
   for (const p of withId) {
     const m = p.ctx.message;
     const other = rows.find((r) => r.id !== m.id && r.control_id === m.controlId && (r.sender ?? '') === (m.sender ?? ''));
