@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Knex } from 'knex';
 import type { RowLineage } from '../../db/tables';
 import type { NewAlert } from './open-alert';
+import { rawNamed } from '../../db/named-statement';
 
 /**
  * Opens many alerts in one statement, each unless an open alert with its dedup key exists (the
@@ -19,7 +20,7 @@ export async function openAlerts(db: Knex, items: ReadonlyArray<{ alert: NewAler
   if (order.length === 0) return out;
   // which keys are open already: their rows are not written (and take no ordinal)
   const open = new Set(
-    (await db('alerts').where({ status: 'open' }).whereIn('dedup_key', order.map((i) => items[i].alert.dedupKey)).select<Array<{ dedup_key: string }>>('dedup_key')).map((r) => r.dedup_key),
+    (await rawNamed<{ rows: Array<{ dedup_key: string }> }>(db, "SELECT dedup_key FROM alerts WHERE status = 'open' AND dedup_key = ANY(?::text[])", [order.map((i) => items[i].alert.dedupKey)])).rows.map((r) => r.dedup_key),
   );
   const todo = order.filter((i) => !open.has(items[i].alert.dedupKey));
   if (todo.length === 0) return out;
