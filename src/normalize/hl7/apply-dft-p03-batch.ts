@@ -49,19 +49,69 @@ const USAGES_SQL = `WITH d AS (INSERT INTO demand_history (${DEMAND_COLUMNS.map(
 
 /** The batch's device usages and demand rows in one prepared statement (unnest: its text never varies with the batch). */
 async function insertUsagesAndDemand(trx: Knex.Transaction, usages: Array<Record<string, unknown>>, demand: Array<Record<string, unknown>>): Promise<void> {
-  const arrays = (rows: Array<Record<string, unknown>>, cols: ReadonlyArray<readonly [string, string]>) => {
-    const known = new Set(cols.map(([c]) => c));
-    const lost = Object.keys(rows[0] ?? {}).filter((k) => !known.has(k));
-    if (lost.length > 0) throw new Error(`usage rows have columns the batch statement does not write: ${lost.join(', ')}`);
-    return cols.map(([c]) => rows.map((r) => r[c] ?? null));
-  };
-  await rawNamed(trx, USAGES_SQL, [...arrays(demand, DEMAND_COLUMNS), ...arrays(usages, USAGE_COLUMNS)]);
+  await rawNamed(trx, USAGES_SQL, [...columnArrays(demand, DEMAND_COLUMNS), ...columnArrays(usages, USAGE_COLUMNS)]);
+}
+
+const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['id', 'uuid'], ['type', 'text'], ['action', 'text'], ['biz_step', 'text'], ['disposition', 'text'], ['event_time', 'timestamptz'],
+  ['event_time_zone_offset', 'text'], ['location_id', 'uuid'], ['read_point', 'text'], ['biz_transactions', 'jsonb'], ['sensor_readings', 'jsonb'],
+  ['details', 'jsonb'], ['source_key', 'text'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
+];
+const ITEM_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['event_id', 'uuid'], ['role', 'text'], ['material_id', 'uuid'], ['lot_id', 'uuid'], ['serial_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'], ['base_quantity', 'numeric'],
+];
+const LEDGER_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['event_id', 'uuid'], ['lot_id', 'uuid'], ['location_id', 'uuid'], ['delta', 'numeric'], ['event_time', 'timestamptz'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
+];
+const names = (cols: ReadonlyArray<readonly [string, string]>): string => cols.map(([c]) => c).join(', ');
+
+/**
+ * Everything a batch without counted usages writes after its lots and serials, in ONE statement
+ * (data-modifying CTEs; foreign keys are checked at its end): trace events (an event another
+ * transaction recorded meanwhile is skipped and counted, and the caller throws) with their items,
+ * ledger rows, balances (upserted in key order), demand rows and device usages. Returns the
+ * balances after the batch and how many events were inserted.
+ */
+const WRITE_ALL_SQL = `WITH e AS (
+       INSERT INTO trace_events (${names(EVENT_COLUMNS)}) SELECT * FROM ${unnestOf(EVENT_COLUMNS)}
+       ON CONFLICT DO NOTHING
+       RETURNING id
+     ), i AS (
+       INSERT INTO trace_event_items (${names(ITEM_COLUMNS)})
+       SELECT t.* FROM ${unnestOf(ITEM_COLUMNS)} JOIN e ON e.id = t.event_id
+     ), x AS (
+       SELECT * FROM ${unnestOf(LEDGER_COLUMNS)}
+     ), l AS (
+       INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+       SELECT event_id, lot_id, location_id, 'finished', delta, event_time, source_message_id, ordinal FROM x
+     ), b AS (
+       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+       SELECT lot_id, location_id, 'finished', sum(delta) FROM x GROUP BY lot_id, location_id ORDER BY lot_id, location_id
+       ON CONFLICT (lot_id, location_id, stock_state)
+       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+       RETURNING lot_id, location_id, quantity
+     ), d AS (
+       INSERT INTO demand_history (${names(DEMAND_COLUMNS)}) SELECT * FROM ${unnestOf(DEMAND_COLUMNS)}
+     ), u AS (
+       INSERT INTO device_usages (${names(USAGE_COLUMNS)}) SELECT * FROM ${unnestOf(USAGE_COLUMNS)}
+     )
+     SELECT (SELECT count(*) FROM e)::int AS events,
+            (SELECT coalesce(json_agg(json_build_object('lot_id', lot_id, 'location_id', location_id, 'quantity', quantity)), '[]'::json) FROM b) AS balances`;
+
+/** Columns of `rows` as arrays in the order of `cols`; throws when a row has a column `cols` does not write. */
+function columnArrays(rows: Array<Record<string, unknown>>, cols: ReadonlyArray<readonly [string, string]>): unknown[][] {
+  const known = new Set(cols.map(([c]) => c));
+  for (const r of rows.slice(0, 1)) {
+    const lost = Object.keys(r).filter((k) => !known.has(k));
+    if (lost.length > 0) throw new Error(`rows have columns the batch statement does not write: ${lost.join(', ')}`);
+  }
+  return cols.map(([c]) => rows.map((r) => r[c] ?? null));
 }
 
 /**
- * The DFT^P03 usages of a whole batch written set-based: lots, serials, trace events and their
- * items, ledger rows and balances, device usages and demand rows each in one statement for all
- * messages, instead of a dozen statements per message. The rows are the same as applyDftP03
+ * The DFT^P03 usages of a whole batch written set-based: lots, serials, then trace events with their
+ * items, ledger rows and balances, device usages and demand rows together in one statement for all
+ * messages (WRITE_ALL_SQL), instead of a dozen statements per message. The rows are the same as applyDftP03
  * writes one message at a time (tests/integration/hl7 compares both). Usages whose lot/location
  * has a count at or after their time take the single-row booking (the count rules of WmsWriter.book).
  */
@@ -115,40 +165,27 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     itemRows.push(...traceItemRows(id, ev.items));
     u.w.summary.events++;
   }
-  await insertTraceEventsBatch(trx, eventRows, itemRows, 'usage');
-
-  // stock: ledger rows and balances for all usages not touched by a count, one statement
+  // stock: ledger rows and balances for all usages not touched by a count
   const booked = lotted.filter((u) => !counted.has(u));
-  if (booked.length > 0) {
-    const ledger = booked.map((u) => {
-      const lot = (lots.get(u) as LotResolution).row;
-      const base = Math.abs(u.signed) * u.factor;
-      const delta = u.credit ? base : -base;
-      u.w.ctx.validate(CANONICAL.inventoryChange, {
-        eventId: eventOf.get(u), lotId: lot.id, locationId: u.location.id, location: u.location.code, gtin: u.gtin, lotNumber: lot.lot_number,
-        stockState: 'finished', delta, eventTime: u.when.utc, reason: 'movement',
-      });
-      u.w.summary.ledgerRows++;
-      return { u, lot, delta, ordinal: u.w.ctx.nextOrdinal() };
+  const ledger = booked.map((u) => {
+    const lot = (lots.get(u) as LotResolution).row;
+    const base = Math.abs(u.signed) * u.factor;
+    const delta = u.credit ? base : -base;
+    u.w.ctx.validate(CANONICAL.inventoryChange, {
+      eventId: eventOf.get(u), lotId: lot.id, locationId: u.location.id, location: u.location.code, gtin: u.gtin, lotNumber: lot.lot_number,
+      stockState: 'finished', delta, eventTime: u.when.utc, reason: 'movement',
     });
-    const r = await rawNamed<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(trx,
-      `WITH x AS (SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::numeric[], ?::timestamptz[], ?::uuid[], ?::int[])
-                  AS t(event_id, lot_id, location_id, delta, event_time, source_message_id, ordinal)),
-            l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
-                  SELECT event_id, lot_id, location_id, 'finished', delta, event_time, source_message_id, ordinal FROM x)
-       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
-       SELECT lot_id, location_id, 'finished', sum(delta) FROM x GROUP BY lot_id, location_id ORDER BY lot_id, location_id
-       ON CONFLICT (lot_id, location_id, stock_state)
-       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
-       RETURNING lot_id, location_id, quantity`,
-      [
-        ledger.map((b) => eventOf.get(b.u)), ledger.map((b) => b.lot.id), ledger.map((b) => b.u.location.id), ledger.map((b) => b.delta),
-        ledger.map((b) => new Date(b.u.when.utc)), ledger.map((b) => b.u.w.ctx.message.id), ledger.map((b) => b.ordinal),
-      ] as unknown as string[],
-    );
-    // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state), all in one statement
+    u.w.summary.ledgerRows++;
+    return { u, lot, delta, ordinal: u.w.ctx.nextOrdinal() };
+  });
+  const ledgerArrays = [
+    ledger.map((b) => eventOf.get(b.u)), ledger.map((b) => b.lot.id), ledger.map((b) => b.u.location.id), ledger.map((b) => b.delta),
+    ledger.map((b) => new Date(b.u.when.utc)), ledger.map((b) => b.u.w.ctx.message.id), ledger.map((b) => b.ordinal),
+  ];
+  // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state), all in one statement
+  const alertNegatives = async (balances: Array<{ lot_id: string; location_id: string; quantity: number | string }>): Promise<void> => {
     const negatives: Array<{ w: PlannedUsage['w']; alert: NewAlert }> = [];
-    for (const row of r.rows) {
+    for (const row of balances) {
       // as WmsWriter.book does one change at a time: the first change that leaves the balance below zero names it
       const mine = ledger.filter((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
       let balance = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
@@ -163,6 +200,60 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     for (const [i, id] of opened) {
       await negatives[i].w.alertOpened(negatives[i].alert, id);
     }
+  };
+  // device usages and demand rows (their outbox events and audit rows are buffered to the batch's end)
+  const buildUsages = () => {
+    const usageRowsAll: Array<Record<string, unknown>> = [];
+    const demandRows: Array<Record<string, unknown>> = [];
+    const announced: Array<{ u: PlannedUsage; ids: { usageId: string; eventId: string | null; lotId: string | null; serialId: string | null } }> = [];
+    for (const u of usages) {
+      const lot = lots.get(u)?.row;
+      const ids = { usageId: uuidv7(), eventId: eventOf.get(u) ?? null, lotId: lot?.id ?? null, serialId: serials.get(u) ?? null };
+      const rows = usageRows(u, ids);
+      usageRowsAll.push(rows.usage);
+      demandRows.push(rows.demand);
+      announced.push({ u, ids });
+      const s = (summaryOf.get(u) as PlannedDft).summary;
+      s.usages++;
+      if (!u.dev.lot) s.unlotted++;
+    }
+    return { usageRowsAll, demandRows, announced };
+  };
+
+  if (counted.size === 0) {
+    // the usual case: events, items, ledger, balances, demand and usages in one statement
+    const { usageRowsAll, demandRows, announced } = buildUsages();
+    if (usageRowsAll.length === 0) return;
+    const r = await rawNamed<{ rows: Array<{ events: number; balances: Array<{ lot_id: string; location_id: string; quantity: number }> }> }>(trx, WRITE_ALL_SQL, [
+      ...columnArrays(eventRows, EVENT_COLUMNS), ...columnArrays(itemRows, ITEM_COLUMNS), ...ledgerArrays,
+      ...columnArrays(demandRows, DEMAND_COLUMNS), ...columnArrays(usageRowsAll, USAGE_COLUMNS),
+    ]);
+    const inserted = Number(r.rows[0].events);
+    if (inserted !== eventRows.length) {
+      throw new Error(`${eventRows.length - inserted} usage event(s) of the batch were recorded meanwhile`);
+    }
+    await alertNegatives(r.rows[0].balances);
+    for (const a of announced) {
+      await announceUsage(a.u, a.ids);
+    }
+    return;
+  }
+
+  // usages a count has seen: the events first, then the ledger of the others set-based, then these one by one (count rules)
+  await insertTraceEventsBatch(trx, eventRows, itemRows, 'usage');
+  if (ledger.length > 0) {
+    const r = await rawNamed<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(trx,
+      `WITH x AS (SELECT * FROM ${unnestOf(LEDGER_COLUMNS)}),
+            l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+                  SELECT event_id, lot_id, location_id, 'finished', delta, event_time, source_message_id, ordinal FROM x)
+       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+       SELECT lot_id, location_id, 'finished', sum(delta) FROM x GROUP BY lot_id, location_id ORDER BY lot_id, location_id
+       ON CONFLICT (lot_id, location_id, stock_state)
+       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+       RETURNING lot_id, location_id, quantity`,
+      ledgerArrays,
+    );
+    await alertNegatives(r.rows);
   }
   for (const u of counted) {
     const lot = (lots.get(u) as LotResolution).row;
@@ -172,22 +263,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
       delta: u.credit ? base : -base, eventTime: new Date(u.when.utc), reason: 'movement', uom: u.material.baseUom, recordId: u.rec.id,
     });
   }
-
-  // device usages and demand, then their outbox events and audit rows (buffered to the batch's end)
-  const usageRowsAll: Array<Record<string, unknown>> = [];
-  const demandRows: Array<Record<string, unknown>> = [];
-  const announced: Array<{ u: PlannedUsage; ids: { usageId: string; eventId: string | null; lotId: string | null; serialId: string | null } }> = [];
-  for (const u of usages) {
-    const lot = lots.get(u)?.row;
-    const ids = { usageId: uuidv7(), eventId: eventOf.get(u) ?? null, lotId: lot?.id ?? null, serialId: serials.get(u) ?? null };
-    const rows = usageRows(u, ids);
-    usageRowsAll.push(rows.usage);
-    demandRows.push(rows.demand);
-    announced.push({ u, ids });
-    const s = (summaryOf.get(u) as PlannedDft).summary;
-    s.usages++;
-    if (!u.dev.lot) s.unlotted++;
-  }
+  const { usageRowsAll, demandRows, announced } = buildUsages();
   if (usageRowsAll.length > 0) {
     await insertUsagesAndDemand(trx, usageRowsAll, demandRows);
   }
