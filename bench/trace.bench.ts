@@ -301,6 +301,12 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
         if (!r.body.summary.complete) incomplete++;
       }
       const st = stats(ms);
+      const slowest = Number(process.env.BENCH_TRACE_SLOWEST ?? 0);
+      if (slowest > 0) {
+        // the slowest lots of this direction, to EXPLAIN their page statement by hand (with BENCH_TRACE_KEEP=1)
+        const worst = picks.map((s, i) => ({ ...s, ms: r2(ms[i]) })).sort((a, b) => b.ms - a.ms).slice(0, slowest);
+        for (const w of worst) log(`slow ${direction}: ${w.ms} ms material=${w.material} lot=${w.lot} level=${w.level}`);
+      }
       results.push({
         name: `trace ${direction} first page (≤1000 rows) over HTTP, ${picks.length} lots across all ${gen.value.levels.length} levels`,
         figures: { ...st, meanRows: Math.round(rows / picks.length), walksNotCompleteOnFirstPage: incomplete },

@@ -171,10 +171,18 @@ function decodeCursor(s: string, f: string): Cursor {
   return c;
 }
 
-interface LotInfo { material: string; description: string | null; gtin: string | null; lot_number: string; status: string; expiry: string | null; provisional: boolean; base_uom: string }
+interface LotInfo { material: string; description: string | null; gtin: string | null; lot_number: string; status: string; expiry: string | null; provisional: boolean }
 
-/** A row of a page as the page statement returns it: the lot's position in the ids given, kind index, key within lot and kind, and the row's values. */
-interface PageRow { ord: number; kind: number; k: string; r: Record<string, unknown> }
+/**
+ * A row of a page as the page statement returns it: the lot's position in the ids given, kind
+ * index, key within lot and kind, the row as JSON text (kind 0: the lot's values; other kinds: the
+ * table row exactly as answered), and the row's graph node and edge (its target id and label, the
+ * edge's quantity and unit).
+ */
+interface PageRow { ord: number; kind: number; k: string; j: string; gid: string | null; glabel: string | null; gq: number | null; guom: string | null }
+
+/** A timestamp as JSON text the way `Date.prototype.toISOString` writes it (UTC, milliseconds). */
+const isoSql = (expr: string): string => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The rows of lots `ids` (in that order) in page order — per lot its lot row (kind 0), then each
@@ -183,6 +191,8 @@ interface PageRow { ord: number; kind: number; k: string; r: Record<string, unkn
  * ordinality, so PostgreSQL stops reading lots once `room` rows are out. `resume` (the cursor's
  * kind and key) applies to the first lot: its rows up to and including the cursor's are left out,
  * but its lot row (kind 0) is always returned (its material and lot name the detail rows).
+ * Each detail row comes back as the JSON text of the answer's table row (built by
+ * `json_build_object`, cast to text so that the driver does not parse it): Node only joins them.
  */
 async function pageRows(
   db: Db, direction: TraceDirection, ids: string[], room: number, resume: { k: number; x: string } | undefined, serialId: string | undefined, rootIds: Set<string>,
@@ -190,13 +200,15 @@ async function pageRows(
   const kinds = KINDS[direction];
   const params: Knex.RawBinding[] = [ids];
   const branches: string[] = [
-    `SELECT 0 AS kind, ''::text AS k, jsonb_build_object(
-        'material', m.code, 'description', m.description, 'base_uom', m.base_uom, 'lot_number', l.lot_number, 'status', l.status,
-        'expiry', l.expiry, 'provisional', l.provisional,
-        'gtin', (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
-                  ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)) AS r
-       FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id`,
+    `SELECT 0 AS kind, ''::text AS k, json_build_object(
+        'material', lm.material, 'description', lm.description, 'lot_number', lm.lot_number, 'status', lm.status,
+        'expiry', lm.expiry, 'provisional', lm.provisional,
+        'gtin', (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = lm.material_id AND mi.scheme = 'gtin'
+                  ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1))::text AS j,
+        NULL::text AS gid, NULL::text AS glabel, NULL::float8 AS gq, NULL::text AS guom`,
   ];
+  // the first three values of every detail row
+  const base = `'lotId', u.id, 'material', lm.material, 'lot', lm.lot_number`;
   for (let kindIndex = 1; kindIndex < kinds.length; kindIndex++) {
     const kind = kinds[kindIndex];
     const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
@@ -220,45 +232,66 @@ async function pageRows(
       }
     }
     const where = cond.map((c) => ` AND ${c}`).join('');
-    // bigint keys are zero-padded so that they order as text; uuid keys order as their hex text ("C" collation)
+    // bigint keys are zero-padded so that they order as text; uuid keys order as their hex text ("C" collation).
+    // Parties and serials are looked up per row (LATERAL … OFFSET 0 keeps them index look-ups: as
+    // plain joins the planner hashed all parties for every lot whose lines it expected many of)
     if (kind === 'onHand') {
-      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), jsonb_build_object(
-          'location', loc.code, 'location_name', loc.name, 'party', coalesce(p.code, p.gln), 'stock_state', x.stock_state, 'quantity', x.quantity)
-         FROM (SELECT * FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${room}) x
+      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), json_build_object(${base},
+          'location', loc.code, 'locationName', loc.name, 'party', coalesce(p.code, p.gln), 'stockState', x.stock_state,
+          'quantity', x.quantity::float8, 'uom', lm.base_uom)::text,
+          'location:' || loc.code, coalesce(loc.name, loc.code), x.quantity::float8, lm.base_uom
+         FROM (SELECT b.id, b.location_id, b.stock_state, b.quantity FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${room}) x
          JOIN locations loc ON loc.id = x.location_id
-         LEFT JOIN parties p ON p.id = loc.party_id`);
+         LEFT JOIN LATERAL (SELECT p.code, p.gln FROM parties p WHERE p.id = loc.party_id OFFSET 0) p ON true`);
     } else if (kind === 'shipments') {
       const dir = direction === 'forward' ? 'outbound' : 'inbound';
       const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id'; // the customer, or the supplier
-      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), jsonb_build_object(
-          'shipment_id', x.shipment_id, 'shipment_number', x.shipment_number, 'direction', x.direction, 'status', x.status,
-          'party_code', p.code, 'party_gln', p.gln, 'party_name', p.name, 'ship_to', x.ship_to, 'serial_number', sr.serial_number,
-          'quantity', coalesce(x.quantity_shipped, x.quantity_received, x.quantity_expected), 'uom', x.uom, 'shipped_at', x.shipped_at, 'delivered_at', x.delivered_at)
-         FROM (SELECT sl.id, sl.serial_id, sl.quantity_shipped, sl.quantity_received, sl.quantity_expected, sl.uom,
+      const prefix = direction === 'forward' ? 'customer:' : 'supplier:';
+      // party: null unless it has a non-empty code, GLN or name (as the answer always had it)
+      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), json_build_object(${base},
+          'shipmentId', x.shipment_id, 'shipmentNumber', x.shipment_number, 'direction', x.direction, 'status', x.status,
+          'party', CASE WHEN p.present THEN json_build_object('code', p.code, 'gln', p.gln, 'name', p.name) END,
+          'shipTo', x.ship_to, 'serial', sr.serial_number, 'quantity', x.quantity, 'uom', x.uom,
+          'shippedAt', ${isoSql('x.shipped_at')}, 'deliveredAt', ${isoSql('x.delivered_at')})::text,
+          '${prefix}' || coalesce(CASE WHEN p.present THEN coalesce(p.gln, p.code) END, x.ship_to, 'unknown'),
+          coalesce(CASE WHEN p.present THEN coalesce(p.name, p.code, p.gln) END, x.ship_to, 'unknown party'),
+          x.quantity, x.uom
+         FROM (SELECT sl.id, sl.serial_id, coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS quantity, sl.uom,
                       s.id AS shipment_id, s.shipment_number, s.direction, s.status, s.ship_to, s.shipped_at, s.delivered_at, ${partyCol} AS party_id
                  FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
                 WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${room}) x
-         LEFT JOIN parties p ON p.id = x.party_id
-         LEFT JOIN serials sr ON sr.id = x.serial_id`);
+         LEFT JOIN LATERAL (SELECT p.code, p.gln, p.name, (coalesce(p.code, '') <> '' OR coalesce(p.gln, '') <> '' OR coalesce(p.name, '') <> '') AS present
+                              FROM parties p WHERE p.id = x.party_id OFFSET 0) p ON true
+         LEFT JOIN LATERAL (SELECT sr.serial_number FROM serials sr WHERE sr.id = x.serial_id OFFSET 0) sr ON true`);
     } else if (kind === 'consumption') {
-      branches.push(`SELECT ${kindIndex}, x.id::text, jsonb_build_object(
-          'used_at', x.used_at, 'used_at_offset', x.used_at_offset, 'party_gln', p.gln, 'party_code', p.code, 'party_name', p.name,
-          'location', loc.code, 'serial_number', sr.serial_number, 'quantity', x.quantity, 'uom', x.uom, 'procedure_code', x.procedure_code,
-          'procedure_ref_hmac', x.procedure_ref_hmac)
-         FROM (SELECT * FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${room}) x
+      branches.push(`SELECT ${kindIndex}, x.id::text, json_build_object(${base},
+          'usageId', x.id, 'usedAt', coalesce(${isoSql('x.used_at')}, ''), 'usedAtOffset', x.used_at_offset,
+          'hospital', CASE WHEN p.present THEN json_build_object('gln', p.gln, 'code', p.code, 'name', p.name) END,
+          'location', loc.code, 'serial', sr.serial_number, 'quantity', coalesce(x.quantity, 0)::float8, 'uom', x.uom,
+          'procedureCode', x.procedure_code, 'procedureRef', x.procedure_ref_hmac)::text,
+          'hospital:' || coalesce(CASE WHEN p.present THEN coalesce(p.gln, p.code) END, loc.code),
+          coalesce(CASE WHEN p.present THEN coalesce(p.name, p.gln) END, loc.code),
+          coalesce(x.quantity, 0)::float8, x.uom
+         FROM (SELECT d.id, d.used_at, d.used_at_offset, d.location_id, d.party_id, d.serial_id, d.quantity, d.uom, d.procedure_code, d.procedure_ref_hmac
+                 FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${room}) x
          JOIN locations loc ON loc.id = x.location_id
-         LEFT JOIN parties p ON p.id = x.party_id
-         LEFT JOIN serials sr ON sr.id = x.serial_id`);
+         LEFT JOIN LATERAL (SELECT p.code, p.gln, p.name, (coalesce(p.code, '') <> '' OR coalesce(p.gln, '') <> '' OR coalesce(p.name, '') <> '') AS present
+                              FROM parties p WHERE p.id = x.party_id OFFSET 0) p ON true
+         LEFT JOIN LATERAL (SELECT sr.serial_number FROM serials sr WHERE sr.id = x.serial_id OFFSET 0) sr ON true`);
     } else {
-      branches.push(`SELECT ${kindIndex}, x.id::text, jsonb_build_object(
-          'test_code', x.test_code, 'test_name', x.test_name, 'result', x.result, 'value', x.value, 'unit', x.unit,
-          'disposition', x.disposition, 'inspected_at', x.inspected_at)
-         FROM (SELECT * FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${room}) x`);
+      branches.push(`SELECT ${kindIndex}, x.id::text, json_build_object(${base},
+          'test', x.test_code, 'testName', x.test_name, 'result', x.result, 'value', x.value, 'unit', x.unit,
+          'disposition', x.disposition, 'inspectedAt', coalesce(${isoSql('x.inspected_at')}, ''))::text,
+          NULL, NULL, NULL, NULL
+         FROM (SELECT q.id, q.test_code, q.test_name, q.result, q.value, q.unit, q.disposition, q.inspected_at
+                 FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${room}) x`);
     }
     params.push(...bind);
   }
-  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.r
+  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.j, x.gid, x.glabel, x.gq, x.guom
       FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
+      CROSS JOIN LATERAL (SELECT l.material_id, l.lot_number, l.status, l.expiry, l.provisional, m.code AS material, m.description, m.base_uom
+                            FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id) lm
       CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
      ORDER BY u.ord, x.kind, x.k COLLATE "C"
      LIMIT ${room}`;
@@ -266,39 +299,39 @@ async function pageRows(
   return r.rows;
 }
 
+/** The detail tables of a page as JSON texts (each element one table row, as the answer holds it). */
+type DetailTexts = Record<Exclude<Kind, 'lot'>, string[]>;
+
+/** Opts of {@link traceLots} and {@link traceLotsJson}. */
+export interface TraceLotsOptions { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number }
+
 /**
  * One page of a forward or backward trace. Lots are ordered by (depth, id); each lot's rows follow
  * it in kind order (lot, on hand, shipments, consumption | lot, inbound shipments, QC), then by key.
  * The cursor names the last row (lot, kind, key), so pages stay consistent while rows are added.
  * A page is two statements in the common case: the genealogy walk (all levels in one statement, up
  * to `eagerLots` lots) and the page's rows (one statement for the lots and every kind of row).
+ * The page is {@link traceLotsJson}'s text parsed: the API answers that text, so both are the same.
  * @param db - knex instance (reads only)
  * @param subject - resolved subject
  * @param direction - forward or backward
  * @param opts - limit (1–1000) and cursor; `eagerLots` (default 1000): walk the genealogy ahead to
  *   this many lots so that an ordinary trace's summary has its totals
  */
-export async function traceLots(
-  db: Db,
-  subject: TraceSubject,
-  direction: TraceDirection,
-  opts: { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number } = {},
-): Promise<TracePage> {
-  // one read transaction with JIT off: the page statement's cost estimate (a LATERAL per lot)
-  // crosses jit_above_cost, and compiling it took 45–70 ms of a 60 ms statement that runs in
-  // 12–16 ms without (docs/trace.md); SET LOCAL ends with the transaction
-  return db.transaction(async (trx) => {
-    await trx.raw('SET LOCAL jit = off');
-    return tracePage(trx, subject, direction, opts);
-  });
+export async function traceLots(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions = {}): Promise<TracePage> {
+  return JSON.parse(await traceLotsJson(db, subject, direction, opts)) as TracePage;
 }
 
-async function tracePage(
-  db: Db,
-  subject: TraceSubject,
-  direction: TraceDirection,
-  opts: { limit?: number; cursor?: string; maxDepth?: number; eagerLots?: number },
-): Promise<TracePage> {
+/**
+ * {@link traceLots} as the JSON text of the {@link TracePage}, the way `GET /api/v1/trace/forward|backward`
+ * answers it: the detail rows (on hand, shipments, consumption, QC — nearly all of a large page)
+ * are built as JSON by PostgreSQL and only joined here, so a 1,000-row page is neither parsed into
+ * objects nor serialised again (that was 10–13 ms of Node CPU per 1,000-row page).
+ * No transaction: every connection of createDb has `jit = off` (the page statement's cost estimate
+ * crosses jit_above_cost; compiling it took 45–70 ms of a statement that runs in 12–16 ms), and
+ * each statement reads committed data anyway.
+ */
+export async function traceLotsJson(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions = {}): Promise<string> {
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
   const cursor = opts.cursor ? decodeCursor(opts.cursor, f) : undefined;
@@ -326,13 +359,17 @@ async function tracePage(
     start = order.indexOf(cursor.l);
   }
 
-  const tables: TracePage['tables'] = { lots: [], onHand: [], shipments: [], consumption: [], qc: [] };
+  const lots: TraceLotRow[] = [];
+  const details: DetailTexts = { onHand: [], shipments: [], consumption: [], qc: [] };
+  // per detail kind, its rows' graph node (id, label) and edge (quantity, uom), in row order
+  const graphOf: Record<Exclude<Kind, 'lot'>, Array<{ lotId: string; id: string; label: string; quantity: number | null; uom: string | null }>> = {
+    onHand: [], shipments: [], consumption: [], qc: [],
+  };
   let rows = 0;
   let last: { l: string; k: number; x: string } | undefined;
   let more = false;
   let pos = start;
   let resume: Cursor | undefined = cursor;
-  const infos = new Map<string, LotInfo>();
   for (;;) {
     if (rows === limit) {
       // the page is full at the end of a lot: a next row exists if a next lot does
@@ -348,23 +385,22 @@ async function tracePage(
     const got = await pageRows(db, direction, ids, room, resume ? { k: resume.k, x: resume.x } : undefined, serialId, rootIds);
     for (const g of got) {
       const id = ids[g.ord - 1];
-      if (g.kind === 0) {
-        infos.set(id, g.r as unknown as LotInfo);
-        if (resume && g.ord === 1) continue; // the cursor's lot: its lot row was on an earlier page
-      }
+      if (g.kind === 0 && resume && g.ord === 1) continue; // the cursor's lot: its lot row was on an earlier page
       if (rows === limit) {
         more = true;
         break;
       }
-      const li = infos.get(id)!;
       if (g.kind === 0) {
-        tables.lots.push({
+        const li = JSON.parse(g.j) as LotInfo;
+        lots.push({
           lotId: id, depth: walk.depth.get(id) ?? 0, material: li.material, description: li.description, gtin: li.gtin, lot: li.lot_number,
           status: li.status, expiry: li.expiry, provisional: li.provisional,
           via: [], // filled in below, once the walk went as far as this answer goes
         });
       } else {
-        pushDetail(tables, kinds[g.kind], id, li, g.r, g.k);
+        const kind = kinds[g.kind] as Exclude<Kind, 'lot'>;
+        details[kind].push(g.j);
+        if (g.gid !== null) graphOf[kind].push({ lotId: id, id: g.gid, label: g.glabel ?? '', quantity: g.gq, uom: g.guom });
       }
       rows++;
       last = { l: id, k: g.kind, x: g.k };
@@ -374,67 +410,38 @@ async function tracePage(
     pos += ids.length;
     resume = undefined;
   }
-  for (const l of tables.lots) l.via = (walk.edgesInto.get(l.lotId) ?? []).map((e) => (direction === 'forward' ? e.from : e.to));
+  for (const l of lots) l.via = (walk.edgesInto.get(l.lotId) ?? []).map((e) => (direction === 'forward' ? e.from : e.to));
 
   // graph of this page: its lots, the links into them, and the parties/locations its rows name
-  const pageLots = new Set(tables.lots.map((l) => l.lotId));
+  // (in table order: shipments, on hand, consumption)
   const nodes = new Map<string, TraceGraphNode>();
-  for (const l of tables.lots) nodes.set(l.lotId, { id: l.lotId, kind: 'lot', label: `${l.material} / ${l.lot}`, depth: l.depth, status: l.status });
+  for (const l of lots) nodes.set(l.lotId, { id: l.lotId, kind: 'lot', label: `${l.material} / ${l.lot}`, depth: l.depth, status: l.status });
   const edges: TraceGraphEdge[] = [];
-  for (const id of pageLots) {
-    for (const e of walk.edgesInto.get(id) ?? []) edges.push({ from: e.from, to: e.to, kind: 'derived', quantity: e.quantity, uom: e.uom });
+  for (const l of lots) {
+    for (const e of walk.edgesInto.get(l.lotId) ?? []) edges.push({ from: e.from, to: e.to, kind: 'derived', quantity: e.quantity, uom: e.uom });
   }
-  for (const s of tables.shipments) {
-    const label = s.party?.name ?? s.party?.code ?? s.party?.gln ?? s.shipTo ?? 'unknown party';
-    const id = `${direction === 'forward' ? 'customer' : 'supplier'}:${s.party?.gln ?? s.party?.code ?? s.shipTo ?? 'unknown'}`;
-    nodes.set(id, { id, kind: direction === 'forward' ? 'customer' : 'supplier', label });
-    edges.push(direction === 'forward' ? { from: s.lotId, to: id, kind: 'shipped_to', quantity: s.quantity, uom: s.uom } : { from: id, to: s.lotId, kind: 'supplied', quantity: s.quantity, uom: s.uom });
+  const party = direction === 'forward' ? 'customer' : 'supplier';
+  for (const s of graphOf.shipments) {
+    nodes.set(s.id, { id: s.id, kind: party, label: s.label });
+    edges.push(direction === 'forward' ? { from: s.lotId, to: s.id, kind: 'shipped_to', quantity: s.quantity, uom: s.uom } : { from: s.id, to: s.lotId, kind: 'supplied', quantity: s.quantity, uom: s.uom });
   }
-  for (const b of tables.onHand) {
-    const id = `location:${b.location}`;
-    nodes.set(id, { id, kind: 'location', label: b.locationName ?? b.location });
-    edges.push({ from: b.lotId, to: id, kind: 'on_hand', quantity: b.quantity, uom: b.uom });
+  for (const b of graphOf.onHand) {
+    nodes.set(b.id, { id: b.id, kind: 'location', label: b.label });
+    edges.push({ from: b.lotId, to: b.id, kind: 'on_hand', quantity: b.quantity, uom: b.uom });
   }
-  for (const c of tables.consumption) {
-    const id = `hospital:${c.hospital?.gln ?? c.hospital?.code ?? c.location}`;
-    nodes.set(id, { id, kind: 'hospital', label: c.hospital?.name ?? c.hospital?.gln ?? c.location });
-    edges.push({ from: c.lotId, to: id, kind: 'consumed_at', quantity: c.quantity, uom: c.uom });
+  for (const c of graphOf.consumption) {
+    nodes.set(c.id, { id: c.id, kind: 'hospital', label: c.label });
+    edges.push({ from: c.lotId, to: c.id, kind: 'consumed_at', quantity: c.quantity, uom: c.uom });
   }
-  return {
+  const head: Omit<TracePage, 'tables' | 'page' | 'graph'> = {
     direction,
     subject: { ...subject.asked, lotIds: subject.lotIds, ...(subject.serialId ? { serialId: subject.serialId } : {}) },
     summary: { lots: walk.size, links: walk.links, maxDepth: walk.maxDepthReached, depthLimited: walk.depthLimited, revisits: walk.revisits, complete: walk.done },
-    graph: { nodes: [...nodes.values()], edges },
-    tables,
-    page: { limit, rows, nextCursor: more && last ? encodeCursor({ v: 1, f, ...last }) : null },
   };
-}
-
-function pushDetail(tables: TracePage['tables'], kind: Kind, lotId: string, li: LotInfo, r: Record<string, unknown>, key: string): void {
-  const base = { lotId, material: li.material, lot: li.lot_number };
-  const s = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-  // timestamps arrive as jsonb text (with the session's offset): answered as ISO 8601 UTC
-  const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
-  if (kind === 'onHand') {
-    tables.onHand.push({ ...base, location: String(r.location), locationName: s(r.location_name), party: s(r.party), stockState: String(r.stock_state), quantity: Number(r.quantity), uom: li.base_uom });
-  } else if (kind === 'shipments') {
-    tables.shipments.push({
-      ...base, shipmentId: String(r.shipment_id), shipmentNumber: String(r.shipment_number), direction: r.direction as 'inbound' | 'outbound', status: String(r.status),
-      party: r.party_code || r.party_gln || r.party_name ? { code: s(r.party_code), gln: s(r.party_gln), name: s(r.party_name) } : null,
-      shipTo: s(r.ship_to), serial: s(r.serial_number), quantity: r.quantity === null ? null : Number(r.quantity), uom: s(r.uom),
-      shippedAt: iso(r.shipped_at), deliveredAt: iso(r.delivered_at),
-    });
-  } else if (kind === 'consumption') {
-    tables.consumption.push({
-      ...base, usageId: key, usedAt: iso(r.used_at) ?? '', usedAtOffset: String(r.used_at_offset),
-      hospital: r.party_gln || r.party_code || r.party_name ? { gln: s(r.party_gln), code: s(r.party_code), name: s(r.party_name) } : null,
-      location: String(r.location), serial: s(r.serial_number), quantity: Number(r.quantity), uom: String(r.uom),
-      procedureCode: s(r.procedure_code), procedureRef: s(r.procedure_ref_hmac),
-    });
-  } else if (kind === 'qc') {
-    tables.qc.push({
-      ...base, test: String(r.test_code), testName: s(r.test_name), result: String(r.result), value: s(r.value), unit: s(r.unit),
-      disposition: s(r.disposition), inspectedAt: iso(r.inspected_at) ?? '',
-    });
-  }
+  const page: TracePage['page'] = { limit, rows, nextCursor: more && last ? encodeCursor({ v: 1, f, ...last }) : null };
+  const list = (texts: string[]): string => `[${texts.join(',')}]`;
+  const json = JSON.stringify(head);
+  return `${json.slice(0, -1)},"graph":${JSON.stringify({ nodes: [...nodes.values()], edges })},"tables":{"lots":${JSON.stringify(lots)},`
+    + `"onHand":${list(details.onHand)},"shipments":${list(details.shipments)},"consumption":${list(details.consumption)},"qc":${list(details.qc)}},`
+    + `"page":${JSON.stringify(page)}}`;
 }

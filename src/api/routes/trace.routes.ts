@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireRole, type ApiContext } from '../context';
 import { resolveTraceSubject, type TraceQuery } from '../../trace/trace-subject';
-import { traceLots } from '../../trace/trace-page';
+import { traceLotsJson } from '../../trace/trace-page';
 import type { TraceDirection } from '../../trace/genealogy';
 import { previewRecallImpact } from '../../trace/recall-preview';
 
@@ -49,10 +49,12 @@ type TraceQs = TraceQuery & { limit?: number; cursor?: string; maxDepth?: number
  * @param ctx - database and logger
  */
 export function registerTraceRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const handler = (direction: TraceDirection) => async (req: { query: TraceQs }) => {
+  // the page is answered as the JSON text traceLotsJson builds (its rows come as JSON from PostgreSQL)
+  const handler = (direction: TraceDirection) => async (req: { query: TraceQs }, reply: FastifyReply) => {
     const q = req.query;
     const subject = await resolveTraceSubject(ctx.db, { gtin: q.gtin, material: q.material, lot: q.lot, serial: q.serial, barcode: q.barcode });
-    return traceLots(ctx.db, subject, direction, { limit: q.limit, cursor: q.cursor, maxDepth: q.maxDepth });
+    const json = await traceLotsJson(ctx.db, subject, direction, { limit: q.limit, cursor: q.cursor, maxDepth: q.maxDepth });
+    return reply.type('application/json; charset=utf-8').send(json);
   };
   app.get<{ Querystring: TraceQs }>('/api/v1/trace/forward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('forward'));
   app.get<{ Querystring: TraceQs }>('/api/v1/trace/backward', { preHandler: requireRole('operator', 'auditor'), schema: { querystring: traceQuerySchema } }, handler('backward'));
