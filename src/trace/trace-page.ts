@@ -291,7 +291,7 @@ async function pageRows(
   const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.j, x.gid, x.glabel, x.gq, x.guom
       FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
       CROSS JOIN LATERAL (SELECT l.material_id, l.lot_number, l.status, l.expiry, l.provisional, m.code AS material, m.description, m.base_uom
-                            FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id) lm
+                            FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id OFFSET 0) lm
       CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
      ORDER BY u.ord, x.kind, x.k COLLATE "C"
      LIMIT ${room}`;
