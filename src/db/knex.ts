@@ -25,9 +25,17 @@ export interface DbOptions {
   logger?: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
+/** The knex instances of createDb: every connection of their pools has jit=off. */
+const jitOffPools = new WeakSet<Db>();
+
+/** True for a knex instance made by createDb (its connections open with jit=off); false for a pool opened elsewhere or a transaction object. */
+export function opensWithJitOff(db: Db): boolean {
+  return jitOffPools.has(db);
+}
+
 /** Creates the knex instance for PostgreSQL. All SQL lives under src/db and migrations/. */
 export function createDb(opts: DbOptions): Db {
-  return knexFactory({
+  const db = knexFactory({
     client: 'pg',
     // jit=off on every connection: LotBridge's statements are short, indexed OLTP reads and writes;
     // PostgreSQL's JIT compiles any plan whose estimated cost passes jit_above_cost, and measured on
@@ -47,6 +55,8 @@ export function createDb(opts: DbOptions): Db {
       debug: (message: unknown) => opts.logger?.debug({ scope: 'db', knex: String(message) }, 'knex debug'),
     },
   });
+  jitOffPools.add(db);
+  return db;
 }
 
 /** Splits a postgres URL into the server URL (database `postgres`) and the database name. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { createHash } from 'node:crypto';
-import type { Db } from '../db/knex';
+import { opensWithJitOff, type Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
 import { GenealogyWalk, type TraceDirection } from './genealogy';
 import type { TraceSubject } from './trace-subject';
@@ -327,11 +327,21 @@ export async function traceLots(db: Db, subject: TraceSubject, direction: TraceD
  * answers it: the detail rows (on hand, shipments, consumption, QC — nearly all of a large page)
  * are built as JSON by PostgreSQL and only joined here, so a 1,000-row page is neither parsed into
  * objects nor serialised again (that was 10–13 ms of Node CPU per 1,000-row page).
- * No transaction: every connection of createDb has `jit = off` (the page statement's cost estimate
- * crosses jit_above_cost; compiling it took 45–70 ms of a statement that runs in 12–16 ms), and
- * each statement reads committed data anyway.
+ * JIT must be off: the page statement's cost estimate crosses jit_above_cost, and compiling it took
+ * 45–70 ms of a statement that runs in 12–16 ms. A pool of createDb opens every connection with
+ * jit=off, so its statements run as they are (each reads committed data; a transaction would add
+ * three round trips); on any other pool or transaction they run in a transaction with
+ * `SET LOCAL jit = off`.
  */
 export async function traceLotsJson(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions = {}): Promise<string> {
+  if (opensWithJitOff(db)) return pageJson(db, subject, direction, opts);
+  return db.transaction(async (trx) => {
+    await trx.raw('SET LOCAL jit = off');
+    return pageJson(trx, subject, direction, opts);
+  });
+}
+
+async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions): Promise<string> {
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
   const cursor = opts.cursor ? decodeCursor(opts.cursor, f) : undefined;
