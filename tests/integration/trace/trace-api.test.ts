@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
-import { traceLots, type TracePage } from '../../../src/trace/trace-page';
+import { traceLots, traceLotsJson, type TracePage } from '../../../src/trace/trace-page';
 import { resolveTraceSubject } from '../../../src/trace/trace-subject';
 
 /**
@@ -117,6 +117,22 @@ describe('trace API', () => {
       expect(seen.sort()).toEqual(flat(full).sort());
       expect(new Set(seen).size).toBe(21);
     }
+  });
+
+  it('answers the same page inside a caller\'s transaction (JIT switched off there by SET LOCAL) and as the API\'s JSON text', async () => {
+    const subject = await resolveTraceSubject(t.db, { material: 'RAW-TI', lot: 'TI-001' });
+    const direct = await traceLots(t.db, subject, 'forward');
+    const inTrx = await t.db.transaction(async (trx) => {
+      const page = await traceLots(trx, subject, 'forward');
+      const jit = (await trx.raw<{ rows: Array<{ jit: string }> }>("SELECT current_setting('jit') AS jit")).rows[0].jit;
+      return { page, jit };
+    });
+    expect(inTrx.page).toEqual(direct);
+    expect(inTrx.jit).toBe('off');
+    expect(JSON.parse(await traceLotsJson(t.db, subject, 'forward'))).toEqual(direct);
+    const http = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001');
+    expect(http.headers['content-type']).toMatch(/^application\/json/);
+    expect(http.json()).toEqual(direct);
   });
 
   it('walks a huge trace only as deep as the page needs, and says the summary is partial', async () => {
