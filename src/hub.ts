@@ -195,9 +195,12 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     const fifoConnectors = new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id));
     // the local hand-off, once this process's pipeline (its worker threads, or its own workers) runs
     let localHandOff: ((messageIds: string[]) => number) | undefined;
-    // one batch's worth per thread: a message handed off waits for at most the batch ahead of it and its own;
-    // a deeper backlog goes on the queue, where every worker (and its claims) can take it
-    const handOffLimit = Math.max(1, config.pipelineBatchMax);
+    // LOTBRIDGE_PIPELINE_HANDOFF_MAX per thread (default 2000: ten batches of 200); a deeper backlog
+    // goes on the queue, where every worker (and its claims) can take it. At one batch's worth (the
+    // earlier limit) a saturating load overflowed onto the queue most of the time, and the queue's
+    // batches beside the local one cost about 30 % more CPU per message (Redis jobs, claims, lock
+    // waits, smaller transactions; measured with npm run bench, pipeline section).
+    const handOffLimit = Math.max(1, config.pipelineHandOffMax);
     pipeline = new Pipeline({
       db, logger, kit,
       handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,

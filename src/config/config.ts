@@ -45,6 +45,11 @@ export interface LotBridgeConfig {
   workerThreads: number;
   /** LOTBRIDGE_PIPELINE_HANDOFF (true): intake hands stored messages straight to this process's pipeline (its worker threads) instead of the queue; the queue takes the overflow, retries and FIFO connectors. */
   pipelineHandOff: boolean;
+  /**
+   * LOTBRIDGE_PIPELINE_HANDOFF_MAX (2000): most handed-off messages one pipeline thread holds (its
+   * running batch and those waiting for the next); the rest of a group commit goes on the queue.
+   */
+  pipelineHandOffMax: number;
   /** LOTBRIDGE_PIPELINE_MAX_ATTEMPTS (8): attempts for transient errors before `failed`. */
   maxAttempts: number;
   /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
@@ -105,6 +110,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list' |
   ['pipelineBatchMax', 'LOTBRIDGE_PIPELINE_BATCH_MAX', 'int'],
   ['workerThreads', 'LOTBRIDGE_WORKER_THREADS', 'int'],
   ['pipelineHandOff', 'LOTBRIDGE_PIPELINE_HANDOFF', 'bool'],
+  ['pipelineHandOffMax', 'LOTBRIDGE_PIPELINE_HANDOFF_MAX', 'int'],
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
   ['auditAnchorIntervalMs', 'LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS', 'int'],

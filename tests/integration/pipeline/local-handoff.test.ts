@@ -88,8 +88,8 @@ describe('local hand-off: intake → this process’s pipeline, without the queu
   }, 60_000);
 
   it('puts what the local pipeline cannot hold on the queue, and maps each message once either way', async () => {
-    // batches of 1: the local pipeline holds at most 1 message, the rest of each group commit is enqueued
-    h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1' } });
+    // batches of 1, and the local pipeline holds at most 1 message: the rest of each group commit is enqueued
+    h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1', LOTBRIDGE_PIPELINE_HANDOFF_MAX: '1' } });
     const hub = h;
     const n = 60;
     const msgs = Array.from({ length: n }, (_, i) => singleImplantDft(i, { controlIdPrefix: 'HOVF', lot: `LV${i % 5}` }));
