@@ -166,6 +166,14 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
     await sleep(600); // backends report their counts to the statistics within a second
     const xact = (await xacts()) - xact0;
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count) - before;
+    if (process.env.BENCH_PIPELINE_STATS === '1') {
+      // row writes per table over the whole run (warm-up included): inserts, updates, HOT updates, deletes
+      const t = await hub.db.raw<{ rows: Array<Record<string, string>> }>(
+        `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,
+                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
+           FROM pg_stat_user_tables s WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd DESC`);
+      console.table(t.rows);
+    }
     const mps = processed / seconds;
     results.push({
       name: 'wms-movements-received-to-committed',
