@@ -140,7 +140,18 @@ export class Pipeline {
   /** Starts the ingest and maintenance workers and schedules the repeatable sweeper; sweeps once now. */
   async startWorkers(): Promise<void> {
     const log = this.opts.logger.child({ scope: 'pipeline' });
-    const process = createIngestProcessor(this.opts.processDeps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs));
+    // While this process's local pipeline holds hand-offs, its queue batches map only their own
+    // messages: a claim (status queued, attempts 0) would take handed-off messages the local batch
+    // is about to lock, which it then skips and re-queues one by one (measured under a saturating
+    // load: more transactions and Redis jobs per message). Otherwise (no hand-offs now, or a
+    // `lotbridge worker` process) batches claim as before.
+    const base = this.opts.processDeps;
+    // (a getter: the processor copies its deps per job, `{ ...deps }`, which reads it then)
+    const deps: ProcessDeps = Object.defineProperty({ ...base }, 'claimUpTo', {
+      enumerable: true,
+      get: () => (this.local && this.local.pending > 0 ? 0 : base.claimUpTo),
+    });
+    const process = createIngestProcessor(deps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs));
     const onJobDone = this.opts.onJobDone;
     const timed: typeof process = onJobDone
       ? async (job, token) => {
