@@ -14,6 +14,12 @@ export interface GroupCommitOptions {
    * on, such as acknowledgement records). 0 (default): flush at once.
    */
   lingerMs?: number;
+  /**
+   * A flush beyond the first starts only when a full batch (`maxBatch` items) waits: at moderate
+   * load one flush at a time takes everything that arrived meanwhile (large batches), and only a
+   * backlog runs flushes beside each other. Default false: any waiting item starts one.
+   */
+  extraOnlyWhenFull?: boolean;
 }
 
 /** Writes a batch; one settled result per item, in order. Must not throw for one bad item. */
@@ -73,6 +79,7 @@ export class GroupCommit<I, O> {
 
   private pumpNow(): void {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      if (this.inFlight > 0 && this.opts.extraOnlyWhenFull && this.queue.length < this.opts.maxBatch) break;
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.inFlight++;
       this.inFlightItems += batch.length;

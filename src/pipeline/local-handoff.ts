@@ -24,7 +24,7 @@ export interface LocalHandoffOptions {
   logger: Logger;
   /** Most messages in one canonical transaction (LOTBRIDGE_PIPELINE_BATCH_MAX). */
   maxBatch: number;
-  /** Batches running at once. */
+  /** Batches running at once; a batch beyond the first starts only with a full batch waiting (a backlog). */
   maxInFlight: number;
   /** Observes each local batch's run time, as an ingest job's (metrics). */
   onBatchDone?: (seconds: number, outcome: 'completed' | 'failed') => void;
@@ -38,7 +38,7 @@ export class LocalHandoff {
   readonly stats = { handedOff: 0, processed: 0, fellBack: 0 };
 
   constructor(private readonly opts: LocalHandoffOptions) {
-    this.writer = new GroupCommit((ids) => this.run(ids), { maxBatch: Math.max(1, opts.maxBatch), maxInFlight: Math.max(1, opts.maxInFlight) });
+    this.writer = new GroupCommit((ids) => this.run(ids), { maxBatch: Math.max(1, opts.maxBatch), maxInFlight: Math.max(1, opts.maxInFlight), extraOnlyWhenFull: true });
   }
 
   /** Messages handed over and not finished yet. */

@@ -41,8 +41,13 @@ export interface PipelineOptions {
   handOffBatchMax?: number;
 }
 
-/** Batches of the local hand-off running at once (measured: see docs/architecture.md "Local hand-off"). */
-export const HANDOFF_IN_FLIGHT = 1;
+/**
+ * Batches of the local hand-off running at once. The second starts only when a full batch waits
+ * (a backlog): at moderate load one batch at a time takes everything handed over meanwhile, and
+ * under a backlog the next batch is mapped while the one ahead writes and commits (measured: see
+ * docs/architecture.md "Local hand-off").
+ */
+export const HANDOFF_IN_FLIGHT = 2;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
