@@ -186,6 +186,10 @@ export class IngestService implements IngestPort {
         queued.push({ ...items[i].queue, messageId: o.value.id });
       }
     });
+    if (queued.length > 0 && this.deps.logger.isLevelEnabled('info')) {
+      // one line per flush (a message's own line is at debug): search the log for a message id
+      this.deps.logger.info({ scope: 'ingest', stored: queued.length, flushed: items.length, connectors: [...new Set(queued.map((q) => q.connectorId))], messageIds: queued.map((q) => q.messageId) }, 'messages stored');
+    }
     let toQueue = queued;
     if (queued.length > 0 && this.deps.handOff) {
       // straight to the local pipeline (committed `queued` rows: a crash leaves them to the sweeper)
@@ -236,7 +240,9 @@ export class IngestService implements IngestPort {
     if (!connector) {
       throw new LotBridgeError('LB_ERR_CONNECTOR_NOT_FOUND', `no connector instance "${connectorId}"`);
     }
-    const log = this.deps.logger.child({ scope: 'ingest', connectorId });
+    // bindings per call, not a child logger per message (a child serializes its bindings at once)
+    const log = this.deps.logger;
+    const at = { scope: 'ingest', connectorId };
     const oversize = raw.oversizeBytes !== undefined || raw.payload.length > this.deps.maxBodyBytes;
     let rejection: LotBridgeError | undefined;
     let info: ReturnType<ConnectorAdapter['readEnvelope']> = {};
@@ -267,7 +273,7 @@ export class IngestService implements IngestPort {
         info = connector.readEnvelope(raw);
       } catch (err) {
         // readEnvelope must not throw; if it does, it is a connector bug, but the message is still stored
-        log.error({ err }, 'connector envelope reader threw');
+        log.error({ ...at, err }, 'connector envelope reader threw');
         rejection = isLotBridgeError(err)
           ? err
           : new LotBridgeError('LB_ERR_INTERNAL', 'the connector could not read the message envelope', { cause: err });
@@ -314,7 +320,7 @@ export class IngestService implements IngestPort {
       });
     } catch (err) {
       const kind = classifyError(err);
-      log.error({ err, kind }, 'message could not be stored');
+      log.error({ ...at, err, kind }, 'message could not be stored');
       throw new LotBridgeError(
         kind === 'transient' ? 'LB_ERR_SERVICE_UNAVAILABLE' : 'LB_ERR_INTERNAL',
         kind === 'transient' ? 'the message store (PostgreSQL) is unavailable; nothing was stored, send again later' : 'the message could not be stored',
@@ -324,13 +330,13 @@ export class IngestService implements IngestPort {
     let receipt: IngestReceipt;
     if (outcome.kind === 'rejected') {
       receipt = { status: 'rejected', messageId: outcome.id, error: outcome.error };
-      log.warn({ messageId: outcome.id, code: outcome.error.code, location: outcome.error.location }, 'message rejected at intake');
+      log.warn({ ...at, messageId: outcome.id, code: outcome.error.code, location: outcome.error.location }, 'message rejected at intake');
     } else if (outcome.kind === 'duplicate') {
       receipt = { status: 'duplicate', messageId: outcome.id, duplicateOf: outcome.duplicateOf };
-      log.info({ messageId: outcome.id, duplicateOf: outcome.duplicateOf, controlId: info.controlId }, 'duplicate message stored');
+      log.info({ ...at, messageId: outcome.id, duplicateOf: outcome.duplicateOf, controlId: info.controlId }, 'duplicate message stored');
     } else {
       receipt = { status: 'accepted', messageId: outcome.id };
-      log.info({ messageId: outcome.id, messageType: info.messageType, controlId: info.controlId, sizeBytes }, 'message stored');
+      log.debug({ ...at, messageId: outcome.id, messageType: info.messageType, controlId: info.controlId, sizeBytes }, 'message stored');
     }
     this.deps.onReceipt?.(connectorId, receipt, performance.now() - started);
     return receipt;

@@ -77,7 +77,11 @@ describe('observability: metrics move with traffic, logs carry no PHI, readiness
     await new Promise((r) => setTimeout(r, 300));
     expect(lines.length).toBeGreaterThan(5);
     const all = lines.join('');
-    expect(all).toContain('message stored'); // the lines are there …
+    expect(all).toMatch(/messages? stored/); // the lines are there …
+    // … one info line per intake flush names the messages it stored
+    const flushes = lines.map((x) => JSON.parse(x) as { msg?: string; level: number; messageIds?: string[] }).filter((l) => l.msg === 'messages stored');
+    expect(flushes.every((l) => l.level === 30)).toBe(true);
+    expect(flushes.flatMap((l) => l.messageIds ?? [])).toContain(a.headers.get('lotbridge-message-id'));
     for (const phi of ['Muster', 'Erika', 'PAT0049211', '19680412', 'D-2233445', 'Hauptstr', 'V-998877']) {
       expect(all).not.toContain(phi); // … the patient is not
     }
