@@ -13,6 +13,11 @@ const names = new Map<string, string>();
  * each distinct text becomes a statement kept on every connection. The name is a digest of the
  * text, so two call sites with the same text share one statement.
  *
+ * List the output columns: never `SELECT *`, `t.*` or `RETURNING *` of a table. A column that a
+ * newer hub's migration adds while this process runs would change such a statement's result type,
+ * and PostgreSQL then refuses it ("cached plan must not change result type") on every connection
+ * that prepared it, until the process restarts (tests/integration/db/named-statement.test.ts).
+ *
  *     await db.raw(SQL, bindings).options(named(SQL));
  */
 export function named(sql: string): { name: string } {

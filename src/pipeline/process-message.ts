@@ -83,6 +83,19 @@ export function newProcessSink(): ProcessSink {
   return { outbox: [], audits: [] };
 }
 
+/**
+ * The columns of `inbound_messages` a batch reads, listed: the row locks are named prepared
+ * statements, and with `SELECT *` a column a newer hub's migration adds while this process runs
+ * would change their result type — PostgreSQL then refuses them on every connection that prepared
+ * them ("cached plan must not change result type") until the process restarts.
+ */
+const MESSAGE_COLUMNS =
+  'id, connector_id, connector_kind, format, transport, message_type, sender, receiver, control_id, dedup_key, sha256, size_bytes, payload, content_type, encoding, envelope, received_at, status, attempts, error_code, error_message, error_location, record_errors, result, ack, duplicate_of, processed_at, updated_at, edit_of, resolved_at, resolved_by, resolution_note';
+/** A batch's row lock, in receipt order. */
+export const LOCK_MESSAGES_SQL = `SELECT ${MESSAGE_COLUMNS} FROM inbound_messages WHERE id = ANY(?::uuid[]) ORDER BY received_at, id FOR UPDATE`;
+/** The same for a local hand-off batch: rows another batch holds are skipped (see processBatch). */
+export const LOCK_MESSAGES_SKIP_LOCKED_SQL = `${LOCK_MESSAGES_SQL} SKIP LOCKED`;
+
 /** The outbox rows of a sink as the arrays of OUTBOX_UNNEST. */
 function outboxArrays(sink: ProcessSink): unknown[][] {
   return [sink.outbox.map(() => uuidv7()), sink.outbox.map((o) => o.type), sink.outbox.map((o) => JSON.stringify(o.payload)), sink.outbox.map((o) => o.messageId), sink.outbox.map((o) => o.ordinal)];
@@ -450,12 +463,7 @@ export async function processBatch(
       // queue batch's claim may have taken a handed-off message a moment ago, and waiting for its
       // COMMIT stalled the local pipeline (tens of ms per batch, measured). Those messages go on the
       // queue (`wait`), where their job finds them done, or maps them if that batch rolled back.
-      const rows = (await rawNamed<{ rows: DbInboundMessageRow[] }>(trx,
-        claimUpTo === 0 && attempt.claim === false
-          ? 'SELECT * FROM inbound_messages WHERE id = ANY(?::uuid[]) ORDER BY received_at, id FOR UPDATE SKIP LOCKED'
-          : 'SELECT * FROM inbound_messages WHERE id = ANY(?::uuid[]) ORDER BY received_at, id FOR UPDATE',
-        [unique],
-      )).rows;
+      const rows = (await rawNamed<{ rows: DbInboundMessageRow[] }>(trx, claimUpTo === 0 && attempt.claim === false ? LOCK_MESSAGES_SKIP_LOCKED_SQL : LOCK_MESSAGES_SQL, [unique])).rows;
       const room = claimUpTo - rows.length;
       if (room > 0) {
         // a backlog: take more queued first attempts that no other worker holds (their jobs will skip them)

@@ -27,6 +27,15 @@ const keyOf = (materialId: string, lot: string): string => `${materialId}\u0000$
  * the statement's snapshot is read on its own.
  * @throws Error when a lot vanished meanwhile (the batch rolls back and falls back)
  */
+/**
+ * The lots of (material, lot number) keys. A named prepared statement, so its columns are listed:
+ * with `l.*` a column another hub's migration adds to `lots` while this process runs would change
+ * the prepared statement's result type, and PostgreSQL refuses that statement on every connection
+ * that prepared it ("cached plan must not change result type") until the process restarts.
+ */
+export const LOTS_BY_KEY_SQL =
+  'SELECT l.id, l.material_id, l.lot_number, l.manufactured_at, l.expiry, l.status, l.provisional, l.source_message_id, l.ordinal, l.created_at, l.updated_at FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number';
+
 export async function findOrCreateLotsBatch(trx: Knex.Transaction, wanted: readonly WantedLot[]): Promise<LotResolution[]> {
   const first = new Map<string, WantedLot>();
   for (const w of wanted) {
@@ -35,7 +44,7 @@ export async function findOrCreateLotsBatch(trx: Knex.Transaction, wanted: reado
   }
   const keys = [...first.values()];
   const found = await rawNamed<{ rows: DbLotRow[] }>(trx,
-    'SELECT l.* FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number',
+    LOTS_BY_KEY_SQL,
     [keys.map((w) => w.materialId), keys.map((w) => w.lot)] as unknown as string[],
   );
   const rows = new Map(found.rows.map((r) => [keyOf(r.material_id, r.lot_number), r]));

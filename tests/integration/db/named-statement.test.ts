@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createDb } from '../../../src/db/knex';
 import { named, rawNamed } from '../../../src/db/named-statement';
 import { storeInboundMessages } from '../../../src/ingest/message-store';
+import { LOTS_BY_KEY_SQL } from '../../../src/model/lots/find-or-create-lots-batch';
+import { LOCK_MESSAGES_SKIP_LOCKED_SQL, LOCK_MESSAGES_SQL } from '../../../src/pipeline/process-message';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 
 /** Named prepared statements: parsed once per connection, then only bound and executed (real PostgreSQL). */
@@ -47,6 +50,43 @@ describe('named statements', () => {
       expect(prepared.rows).toHaveLength(1);
     } finally {
       await db.destroy();
+    }
+  });
+  it('keeps working when a newer hub adds columns while this process runs (rolling upgrade): the statements list their columns', async () => {
+    const db = createDb({ url: t.url, poolMax: 1 });
+    try {
+      const [stored] = await storeInboundMessages(db, [{ connectorId: 'wms', connectorKind: 'wms', format: 'json', transport: 'http', dedupKey: 'named-test:upgrade', payload: Buffer.from('{}'), sizeBytes: 2, envelope: {}, receivedAt: new Date() }]);
+      const material = randomUUID();
+      await db('materials').insert({ id: material, code: 'NAMED-UPGRADE', description: 'named statement test' });
+      await db('lots').insert({ id: randomUUID(), material_id: material, lot_number: 'L-UPG-1' });
+      const run = async (): Promise<{ messages: string[]; lots: string[] }> =>
+        db.transaction(async (trx) => ({
+          messages: (await rawNamed<{ rows: Array<{ id: string }> }>(trx, LOCK_MESSAGES_SQL, [[stored.id]])).rows.map((r) => r.id),
+          lots: (await rawNamed<{ rows: Array<{ lot_number: string }> }>(trx, LOTS_BY_KEY_SQL, [[material], ['L-UPG-1']])).rows.map((r) => r.lot_number),
+        }));
+      const skipLocked = async (): Promise<string[]> =>
+        db.transaction(async (trx) => (await rawNamed<{ rows: Array<{ id: string }> }>(trx, LOCK_MESSAGES_SKIP_LOCKED_SQL, [[stored.id]])).rows.map((r) => r.id));
+      const star = 'SELECT * FROM lots WHERE material_id = ANY(?::uuid[])';
+      expect(await run()).toMatchObject({ messages: [stored.id], lots: ['L-UPG-1'] });
+      expect(await skipLocked()).toEqual([stored.id]);
+      expect((await rawNamed<{ rows: unknown[] }>(db, star, [[material]])).rows).toHaveLength(1);
+
+      // another hub's migration, on another connection, while this pool's statements stay prepared
+      const other = createDb({ url: t.url, poolMax: 1 });
+      try {
+        await other.raw('ALTER TABLE inbound_messages ADD COLUMN named_test_col int');
+        await other.raw('ALTER TABLE lots ADD COLUMN named_test_col int');
+      } finally {
+        await other.destroy();
+      }
+      expect(await run()).toMatchObject({ messages: [stored.id], lots: ['L-UPG-1'] });
+      expect(await skipLocked()).toEqual([stored.id]);
+      // what a statement returning a table's row type would do instead
+      await expect(rawNamed(db, star, [[material]])).rejects.toThrow(/cached plan must not change result type/);
+    } finally {
+      await db.destroy();
+      await t.db.raw('ALTER TABLE inbound_messages DROP COLUMN IF EXISTS named_test_col');
+      await t.db.raw('ALTER TABLE lots DROP COLUMN IF EXISTS named_test_col');
     }
   });
 });
