@@ -69,15 +69,18 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
   });
 
   const messageView = async (id: string): Promise<any> => (await h.api('GET', `/api/v1/messages/${id}`)).json;
+  /** The message view once its first delivery has `status` (or any delivery, with `status` undefined). */
+  const firstDelivery = (id: string, status: string | undefined, what: string, ms = 30_000): Promise<any> =>
+    waitUntil(what, async () => {
+      const v = await messageView(id);
+      return (status === undefined ? v.deliveries?.length : v.deliveries?.[0]?.status === status) ? v : undefined;
+    }, ms, 100);
 
   it('sends the AE of a message rejected after its commit ACK to the sender\'s MLLP listener, retried through a bad answer; the outcome is on the message', async () => {
     const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: dft('APPACK-D1', 'ORIS', 'ER'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
     const id = r.headers.get('lotbridge-message-id') as string;
     expect(await h.waitForStatus(id)).toMatchObject({ status: 'rejected' });
-    const m = await waitUntil('AE delivered', async () => {
-      const v = await messageView(id);
-      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
-    }, 30_000, 100);
+    const m = await firstDelivery(id, 'delivered', 'AE delivered');
     expect(m.deliveries).toHaveLength(1);
     expect(m.deliveries[0]).toMatchObject({ kind: 'mllp', status: 'delivered', attempts: 2, origin: 'connector:hl7', sourceMessageId: id, ack: { code: 'CA' } });
     expect(frames).toHaveLength(2);
@@ -93,10 +96,7 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: dft('APPACK-D2', 'RADIS', 'AL'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
     const id = r.headers.get('lotbridge-message-id') as string;
     await h.waitForStatus(id);
-    const m = await waitUntil('skipped', async () => {
-      const v = await messageView(id);
-      return v.deliveries?.length ? v : undefined;
-    }, 20_000, 100);
+    const m = await firstDelivery(id, undefined, 'skipped', 20_000);
     expect(m.deliveries[0]).toMatchObject({ status: 'skipped', kind: 'mllp', attempts: 0 });
     const row = await h.hub.db('deliveries').where({ id: m.deliveries[0].id }).first();
     expect(row.error_message).toContain('no applicationAckDestinations entry for sender RADIS|STMARYS');
@@ -112,10 +112,7 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     const posted = await postEdi(h, 'x12', ediFixture('x12', '850-customer-order-two-lines.x12'));
     const id = posted.json.messageId as string;
     expect((await h.waitForStatus(id)).status).toBe('processed');
-    const m = await waitUntil('997 delivered', async () => {
-      const v = await messageView(id);
-      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
-    }, 30_000, 100);
+    const m = await firstDelivery(id, 'delivered', '997 delivered');
     expect(m.deliveries[0]).toMatchObject({ kind: 'http', status: 'delivered', attempts: 2, origin: 'edi:997', ack: { status: 200 } });
     expect(sink.requests.map((r) => r.body)).toEqual([m.ack.raw, m.ack.raw]); // 500, then 200: the same 997 twice
     expect(sink.requests[1].headers['content-type']).toBe('application/edi-x12');
@@ -154,10 +151,7 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     const posted = await postEdi(h, 'x12', body);
     const id = posted.json.messageId as string;
     expect((await h.waitForStatus(id)).status).toBe('processed');
-    const m = await waitUntil('997 delivered with the secret headers', async () => {
-      const v = await messageView(id);
-      return v.deliveries?.[0]?.status === 'delivered' ? v : undefined;
-    }, 30_000, 100);
+    const m = await firstDelivery(id, 'delivered', '997 delivered with the secret headers');
     const sent = sink.requests.filter((r) => r.url === '/edi/lab');
     expect(sent).toHaveLength(1);
     expect(sent[0].headers.authorization).toBe(secret);
@@ -178,10 +172,7 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     const again = await postEdi(h, 'x12', ediVariant('x12', '850-customer-order-two-lines.x12', [[/STMARYHOSP     /, 'STMARYLAB      '], [/\*STMARYHOSP\*/, '*STMARYLAB*'], [/000006001/g, '000006002'], [/\*6001\*/, '*6002*'], [/\*6001~/, '*6002~']]));
     const id2 = again.json.messageId as string;
     expect((await h.waitForStatus(id2)).status).toBe('processed');
-    const skipped = await waitUntil('997 skipped', async () => {
-      const v = await messageView(id2);
-      return v.deliveries?.[0]?.status === 'skipped' ? v : undefined;
-    }, 20_000, 100);
+    const skipped = await firstDelivery(id2, 'skipped', '997 skipped', 20_000);
     const srow = await h.hub.db('deliveries').where({ id: skipped.deliveries[0].id }).first();
     expect(srow.error_message).toMatch(/secret headers cannot be opened/);
     expect(sink.requests.filter((r) => r.url === '/edi/lab')).toHaveLength(1);
