@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
-import { named } from '../db/named-statement';
+import { rawNamed } from '../db/named-statement';
 import type { LotBridgeErrorJson } from '../errors';
 
 /** Statuses of a stored message. */
@@ -160,10 +160,11 @@ export async function storeInboundMessages(db: Db, ms: ReadonlyArray<NewMessage>
       ord,
     };
   });
-  const stored = await db.raw<{ rows: Array<{ id: string; status: string; duplicate_of: string | null }> }>(
+  const stored = await rawNamed<{ rows: Array<{ id: string; status: string; duplicate_of: string | null }> }>(
+    db,
     STORE_SQL,
-    BATCH_COLUMNS.map(([c]) => rows.map((r) => r[c as keyof typeof r])) as unknown as string[],
-  ).options(named(STORE_SQL));
+    BATCH_COLUMNS.map(([c]) => rows.map((r) => r[c as keyof typeof r])),
+  );
   const byId = new Map(stored.rows.map((r) => [r.id, r]));
   return Promise.all(
     rows.map(async (row, i): Promise<StoreOutcome> => {

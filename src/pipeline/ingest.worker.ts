@@ -20,15 +20,18 @@ export function createIngestProcessor(
   maxAttempts: number,
   logger: Logger,
   requeueLater?: (messageId: string, delayMs: number) => Promise<void>,
+  /** How many other queued messages a batch may claim now (read once per job); default `deps.claimUpTo`. */
+  claimLimit?: () => number | undefined,
 ) {
   return async (job: Job<IngestJobData>, token?: string): Promise<{ status: string; counts?: Record<string, number> }> => {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? maxAttempts);
     const jobLogger = logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const own = job.data.messageId ?? (job.data.messageIds ? undefined : job.id);
+    const claimUpTo = claimLimit ? claimLimit() : deps.claimUpTo;
     // batch jobs, and single ones when batches may claim: one canonical transaction, set-based
-    if ((job.data.messageIds && job.data.messageIds.length > 0) || (own && deps.claimUpTo)) {
+    if ((job.data.messageIds && job.data.messageIds.length > 0) || (own && claimUpTo)) {
       const ids = job.data.messageIds && job.data.messageIds.length > 0 ? job.data.messageIds : [own as string];
-      const results = await processBatch({ ...deps, logger: jobLogger }, ids, { final });
+      const results = await processBatch({ ...deps, logger: jobLogger, claimUpTo }, ids, { final });
       const counts: Record<string, number> = {};
       let retry: unknown;
       for (const { messageId, outcome } of results) {

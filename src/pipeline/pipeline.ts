@@ -150,13 +150,9 @@ export class Pipeline {
     // is about to lock, which it then skips and re-queues one by one (measured under a saturating
     // load: more transactions and Redis jobs per message). Otherwise (no hand-offs now, or a
     // `lotbridge worker` process) batches claim as before.
-    const base = this.opts.processDeps;
-    // (a getter: the processor copies its deps per job, `{ ...deps }`, which reads it then)
-    const deps: ProcessDeps = Object.defineProperty({ ...base }, 'claimUpTo', {
-      enumerable: true,
-      get: () => (this.local && this.local.pending > 0 ? 0 : base.claimUpTo),
-    });
-    const process = createIngestProcessor(deps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs));
+    const deps = this.opts.processDeps;
+    const claimLimit = (): number | undefined => (this.local && this.local.pending > 0 ? 0 : deps.claimUpTo);
+    const process = createIngestProcessor(deps, this.opts.maxAttempts, log, (messageId, delayMs) => this.requeueLater(messageId, delayMs), claimLimit);
     const onJobDone = this.opts.onJobDone;
     const timed: typeof process = onJobDone
       ? async (job, token) => {

@@ -6,7 +6,8 @@ import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
 import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
-import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
+import { checkEventsInserted, insertTraceEventsBatch, TRACE_EVENTS_CTES, traceEventArrays, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
+import { columnArrays, columnList, unnestOf, type ColumnTypes } from '../../db/unnest-columns';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { alertRecalledLotUse, announceUsage, usageEvent, usageRows, type PlannedDft, type PlannedUsage } from './apply-dft-p03';
 import { rawNamed } from '../../db/named-statement';
@@ -31,55 +32,39 @@ async function resolveSerials(trx: Knex.Transaction, usages: Array<{ u: PlannedU
 }
 
 /** Columns of device_usages and demand_history written by a batch, with their array types. */
-const USAGE_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const USAGE_COLUMNS: ColumnTypes = [
   ['id', 'uuid'], ['trace_event_id', 'uuid'], ['source_key', 'text'], ['material_id', 'uuid'], ['lot_id', 'uuid'], ['serial_id', 'uuid'],
   ['location_id', 'uuid'], ['party_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'], ['used_at', 'timestamptz'], ['used_at_offset', 'text'],
   ['transaction_type', 'text'], ['procedure_code', 'text'], ['procedure_ref_hmac', 'text'], ['patient_hmac', 'text'], ['patient_enc', 'bytea'],
   ['encounter_hmac', 'text'], ['encounter_enc', 'bytea'], ['udi', 'text'], ['details', 'jsonb'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
 ];
-const DEMAND_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const DEMAND_COLUMNS: ColumnTypes = [
   ['kind', 'text'], ['material_id', 'uuid'], ['location_id', 'uuid'], ['party_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'],
   ['occurred_at', 'timestamptz'], ['source_key', 'text'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
 ];
-const unnestOf = (cols: ReadonlyArray<readonly [string, string]>): string =>
-  `unnest(${cols.map(([, t]) => `?::${t}[]`).join(', ')}) AS t(${cols.map(([c]) => c).join(', ')})`;
-const USAGES_SQL = `WITH d AS (INSERT INTO demand_history (${DEMAND_COLUMNS.map(([c]) => c).join(', ')})
-                  SELECT * FROM ${unnestOf(DEMAND_COLUMNS)})
-   INSERT INTO device_usages (${USAGE_COLUMNS.map(([c]) => c).join(', ')}) SELECT * FROM ${unnestOf(USAGE_COLUMNS)}`;
+/** The CTEs `d` (demand rows) and `u` (device usages); binds the demand arrays, then the usage arrays. */
+const DEMAND_USAGES_CTES = `d AS (
+       INSERT INTO demand_history (${columnList(DEMAND_COLUMNS)}) SELECT * FROM ${unnestOf(DEMAND_COLUMNS)}
+     ), u AS (
+       INSERT INTO device_usages (${columnList(USAGE_COLUMNS)}) SELECT * FROM ${unnestOf(USAGE_COLUMNS)}
+     )`;
+const USAGES_SQL = `WITH ${DEMAND_USAGES_CTES} SELECT 1`;
 
 /** The batch's device usages and demand rows in one prepared statement (unnest: its text never varies with the batch). */
 async function insertUsagesAndDemand(trx: Knex.Transaction, usages: Array<Record<string, unknown>>, demand: Array<Record<string, unknown>>): Promise<void> {
   await rawNamed(trx, USAGES_SQL, [...columnArrays(demand, DEMAND_COLUMNS), ...columnArrays(usages, USAGE_COLUMNS)]);
 }
 
-const EVENT_COLUMNS: ReadonlyArray<readonly [string, string]> = [
-  ['id', 'uuid'], ['type', 'text'], ['action', 'text'], ['biz_step', 'text'], ['disposition', 'text'], ['event_time', 'timestamptz'],
-  ['event_time_zone_offset', 'text'], ['location_id', 'uuid'], ['read_point', 'text'], ['biz_transactions', 'jsonb'], ['sensor_readings', 'jsonb'],
-  ['details', 'jsonb'], ['source_key', 'text'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
-];
-const ITEM_COLUMNS: ReadonlyArray<readonly [string, string]> = [
-  ['event_id', 'uuid'], ['role', 'text'], ['material_id', 'uuid'], ['lot_id', 'uuid'], ['serial_id', 'uuid'], ['quantity', 'numeric'], ['uom', 'text'], ['base_quantity', 'numeric'],
-];
-const LEDGER_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+const LEDGER_COLUMNS: ColumnTypes = [
   ['event_id', 'uuid'], ['lot_id', 'uuid'], ['location_id', 'uuid'], ['delta', 'numeric'], ['event_time', 'timestamptz'], ['source_message_id', 'uuid'], ['ordinal', 'int'],
 ];
-const names = (cols: ReadonlyArray<readonly [string, string]>): string => cols.map(([c]) => c).join(', ');
 
 /**
- * Everything a batch without counted usages writes after its lots and serials, in ONE statement
- * (data-modifying CTEs; foreign keys are checked at its end): trace events (an event another
- * transaction recorded meanwhile is skipped and counted, and the caller throws) with their items,
- * ledger rows, balances (upserted in key order), demand rows and device usages. Returns the
- * balances after the batch and how many events were inserted.
+ * The CTEs `x` (the ledger rows bound), `l` (their insert) and `b` (the balances they change,
+ * upserted in key order so concurrent batches lock balance rows in one order; RETURNING the
+ * balances after the batch). Binds the arrays of LEDGER_COLUMNS.
  */
-const WRITE_ALL_SQL = `WITH e AS (
-       INSERT INTO trace_events (${names(EVENT_COLUMNS)}) SELECT * FROM ${unnestOf(EVENT_COLUMNS)}
-       ON CONFLICT DO NOTHING
-       RETURNING id
-     ), i AS (
-       INSERT INTO trace_event_items (${names(ITEM_COLUMNS)})
-       SELECT t.* FROM ${unnestOf(ITEM_COLUMNS)} JOIN e ON e.id = t.event_id
-     ), x AS (
+const LEDGER_BALANCES_CTES = `x AS (
        SELECT * FROM ${unnestOf(LEDGER_COLUMNS)}
      ), l AS (
        INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
@@ -90,23 +75,18 @@ const WRITE_ALL_SQL = `WITH e AS (
        ON CONFLICT (lot_id, location_id, stock_state)
        DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
        RETURNING lot_id, location_id, quantity
-     ), d AS (
-       INSERT INTO demand_history (${names(DEMAND_COLUMNS)}) SELECT * FROM ${unnestOf(DEMAND_COLUMNS)}
-     ), u AS (
-       INSERT INTO device_usages (${names(USAGE_COLUMNS)}) SELECT * FROM ${unnestOf(USAGE_COLUMNS)}
-     )
+     )`;
+
+/**
+ * Everything a batch without counted usages writes after its lots and serials, in ONE statement
+ * (data-modifying CTEs; foreign keys are checked at its end): trace events (an event another
+ * transaction recorded meanwhile is skipped and counted, and the caller throws) with their items,
+ * ledger rows, balances (upserted in key order), demand rows and device usages. Returns the
+ * balances after the batch and how many events were inserted.
+ */
+const WRITE_ALL_SQL = `WITH ${TRACE_EVENTS_CTES}, ${LEDGER_BALANCES_CTES}, ${DEMAND_USAGES_CTES}
      SELECT (SELECT count(*) FROM e)::int AS events,
             (SELECT coalesce(json_agg(json_build_object('lot_id', lot_id, 'location_id', location_id, 'quantity', quantity)), '[]'::json) FROM b) AS balances`;
-
-/** Columns of `rows` as arrays in the order of `cols`; throws when a row has a column `cols` does not write. */
-function columnArrays(rows: Array<Record<string, unknown>>, cols: ReadonlyArray<readonly [string, string]>): unknown[][] {
-  const known = new Set(cols.map(([c]) => c));
-  for (const r of rows.slice(0, 1)) {
-    const lost = Object.keys(r).filter((k) => !known.has(k));
-    if (lost.length > 0) throw new Error(`rows have columns the batch statement does not write: ${lost.join(', ')}`);
-  }
-  return cols.map(([c]) => rows.map((r) => r[c] ?? null));
-}
 
 /**
  * The DFT^P03 usages of a whole batch written set-based: lots, serials, then trace events with their
@@ -225,13 +205,10 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     const { usageRowsAll, demandRows, announced } = buildUsages();
     if (usageRowsAll.length === 0) return;
     const r = await rawNamed<{ rows: Array<{ events: number; balances: Array<{ lot_id: string; location_id: string; quantity: number }> }> }>(trx, WRITE_ALL_SQL, [
-      ...columnArrays(eventRows, EVENT_COLUMNS), ...columnArrays(itemRows, ITEM_COLUMNS), ...ledgerArrays,
+      ...traceEventArrays(eventRows, itemRows), ...ledgerArrays,
       ...columnArrays(demandRows, DEMAND_COLUMNS), ...columnArrays(usageRowsAll, USAGE_COLUMNS),
     ]);
-    const inserted = Number(r.rows[0].events);
-    if (inserted !== eventRows.length) {
-      throw new Error(`${eventRows.length - inserted} usage event(s) of the batch were recorded meanwhile`);
-    }
+    checkEventsInserted(Number(r.rows[0].events), eventRows, 'usage');
     await alertNegatives(r.rows[0].balances);
     for (const a of announced) {
       await announceUsage(a.u, a.ids);
@@ -243,14 +220,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
   await insertTraceEventsBatch(trx, eventRows, itemRows, 'usage');
   if (ledger.length > 0) {
     const r = await rawNamed<{ rows: Array<{ lot_id: string; location_id: string; quantity: string }> }>(trx,
-      `WITH x AS (SELECT * FROM ${unnestOf(LEDGER_COLUMNS)}),
-            l AS (INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
-                  SELECT event_id, lot_id, location_id, 'finished', delta, event_time, source_message_id, ordinal FROM x)
-       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
-       SELECT lot_id, location_id, 'finished', sum(delta) FROM x GROUP BY lot_id, location_id ORDER BY lot_id, location_id
-       ON CONFLICT (lot_id, location_id, stock_state)
-       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
-       RETURNING lot_id, location_id, quantity`,
+      `WITH ${LEDGER_BALANCES_CTES} SELECT lot_id, location_id, quantity FROM b`,
       ledgerArrays,
     );
     await alertNegatives(r.rows);
