@@ -10,7 +10,13 @@ import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES, type DeliverJobData } from '../pipeline/queues';
 import { DestinationLimiter } from './destination-limiter';
 import { DeliverySender } from './send-delivery';
+import { GroupCommit } from '../ingest/group-commit';
 import { deliverJobOptions, deliveryView, enqueueDeliveries, openRequest, type DbDeliveryRow, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
+
+/** An answer of enqueueDeliveries (a value, or that request's own error) as a settled result. */
+function settled<T>(r: T | Error): PromiseSettledResult<T> {
+  return r instanceof Error ? { status: 'rejected', reason: r } : { status: 'fulfilled', value: r };
+}
 
 /** Options of {@link DeliveryService}. */
 export interface DeliveryServiceOptions {
@@ -46,40 +52,20 @@ export class DeliveryService extends EventEmitter {
     this.queue = opts.kit.queue(QUEUES.deliver, { producer: true });
   }
 
-  private pending: Array<{ req: DeliveryRequest; resolve(v: { delivery: DeliveryView; created: boolean }): void; reject(e: Error): void }> = [];
-  private flushing = false;
-
   /**
-   * {@link enqueueDelivery} on this process's deliver queue, with group commit: requests that
-   * arrive while a batch is being written wait and go together in the next one (one INSERT, one
-   * commit, one bulk job add), so concurrent flows share the WAL flush. Each caller's promise
-   * resolves only once its row is committed and its job added, as with enqueueDelivery.
+   * {@link enqueueDelivery} with group commit: requests that arrive while a batch is being written
+   * (or in the same event-loop turn) go together in the next one (one INSERT, one commit, one bulk
+   * job add), so concurrent flows share the WAL flush. Each caller's promise resolves only once its
+   * row is committed and its job added, as with enqueueDelivery.
    */
-  enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ req, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
+  private readonly enqueuer = new GroupCommit<DeliveryRequest, { delivery: DeliveryView; created: boolean }>(
+    async (reqs) => (await enqueueDeliveries({ db: this.opts.db, queue: this.queue, phi: this.opts.phi }, reqs)).map(settled),
+    { maxBatch: 500, maxInFlight: 1, lingerMs: 'tick' },
+  );
 
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, 500);
-      try {
-        const out = await enqueueDeliveries({ db: this.opts.db, queue: this.queue, phi: this.opts.phi }, batch.map((b) => b.req));
-        batch.forEach((b, i) => {
-          const r = out[i];
-          if (r instanceof Error) b.reject(r);
-          else b.resolve(r);
-        });
-      } catch (err) {
-        batch.forEach((b) => b.reject(err as Error));
-      }
-    }
-    this.flushing = false;
+  /** {@link enqueueDelivery} on this process's deliver queue (group commit, see `enqueuer`). */
+  enqueue(req: DeliveryRequest): Promise<{ delivery: DeliveryView; created: boolean }> {
+    return this.enqueuer.submit(req);
   }
 
   /** One delivery by id, or undefined. */
@@ -173,47 +159,31 @@ export class DeliveryService extends EventEmitter {
     return { status: 'delivered' };
   }
 
-  private delivered: Array<{ id: string; attempt: number; ack: string; resolve(r: DbDeliveryRow): void; reject(e: Error): void }> = [];
-  private marking = false;
-
   /**
    * Records `delivered` (group commit on the status pool): sends that finish while an update is
    * being written go together in the next one. The job completes only after its row is updated, so
    * a crash before that re-sends (at least once), as with one update per delivery.
    */
-  private markDelivered(id: string, attempt: number, ack: Record<string, unknown>): Promise<DbDeliveryRow> {
-    return new Promise((resolve, reject) => {
-      this.delivered.push({ id, attempt, ack: JSON.stringify(ack), resolve, reject });
-      if (!this.marking) {
-        this.marking = true;
-        setImmediate(() => void this.flushDelivered());
-      }
-    });
-  }
+  private readonly deliveredWriter = new GroupCommit<{ id: string; attempt: number; ack: string }, DbDeliveryRow>(
+    async (batch) => {
+      const r = await (this.opts.statusDb ?? this.opts.db).raw<{ rows: DbDeliveryRow[] }>(
+        `UPDATE deliveries d SET status = 'delivered', attempts = v.attempts, ack = v.ack::jsonb, error_code = NULL, error_message = NULL, delivered_at = now(), updated_at = now()
+           FROM unnest(?::uuid[], ?::int[], ?::text[]) AS v(id, attempts, ack)
+          WHERE d.id = v.id
+        RETURNING d.*`,
+        [batch.map((b) => b.id), batch.map((b) => b.attempt), batch.map((b) => b.ack)],
+      );
+      const byId = new Map(r.rows.map((x) => [x.id, x]));
+      return batch.map((b) => {
+        const row = byId.get(b.id);
+        return row ? { status: 'fulfilled', value: row } : { status: 'rejected', reason: new LotBridgeError('LB_ERR_INTERNAL', `delivery ${b.id} vanished before it was marked delivered`) };
+      });
+    },
+    { maxBatch: 500, maxInFlight: 1, lingerMs: 'tick' },
+  );
 
-  private async flushDelivered(): Promise<void> {
-    const sdb = this.opts.statusDb ?? this.opts.db;
-    while (this.delivered.length > 0) {
-      const batch = this.delivered.splice(0, 500);
-      try {
-        const r = await sdb.raw<{ rows: DbDeliveryRow[] }>(
-          `UPDATE deliveries d SET status = 'delivered', attempts = v.attempts, ack = v.ack::jsonb, error_code = NULL, error_message = NULL, delivered_at = now(), updated_at = now()
-             FROM unnest(?::uuid[], ?::int[], ?::text[]) AS v(id, attempts, ack)
-            WHERE d.id = v.id
-          RETURNING d.*`,
-          [batch.map((b) => b.id), batch.map((b) => b.attempt), batch.map((b) => b.ack)],
-        );
-        const byId = new Map(r.rows.map((x) => [x.id, x]));
-        for (const b of batch) {
-          const row = byId.get(b.id);
-          if (row) b.resolve(row);
-          else b.reject(new LotBridgeError('LB_ERR_INTERNAL', `delivery ${b.id} vanished before it was marked delivered`));
-        }
-      } catch (err) {
-        batch.forEach((b) => b.reject(err as Error));
-      }
-    }
-    this.marking = false;
+  private markDelivered(id: string, attempt: number, ack: Record<string, unknown>): Promise<DbDeliveryRow> {
+    return this.deliveredWriter.submit({ id, attempt, ack: JSON.stringify(ack) });
   }
 
   /** A failed delivery writes outbox event `delivery.failed` (an alert flow can pick it up). */

@@ -11,9 +11,10 @@ export interface GroupCommitOptions {
   maxInFlight: number;
   /**
    * Wait this long after the first item before flushing, so more join (for writes nobody waits
-   * on, such as acknowledgement records). 0 (default): flush at once.
+   * on, such as acknowledgement records); `'tick'`: until the callers of this event-loop turn have
+   * submitted theirs (setImmediate). 0 (default): flush at once.
    */
-  lingerMs?: number;
+  lingerMs?: number | 'tick';
   /**
    * A flush beyond the first starts only when a full batch (`maxBatch` items) waits: at moderate
    * load one flush at a time takes everything that arrived meanwhile (large batches), and only a
@@ -64,14 +65,20 @@ export class GroupCommit<I, O> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private lingering?: NodeJS.Timeout;
+  private lingering = false;
 
   private pump(): void {
-    if (this.opts.lingerMs && this.inFlight === 0 && this.queue.length > 0 && this.queue.length < this.opts.maxBatch) {
-      this.lingering ??= setTimeout(() => {
-        this.lingering = undefined;
-        this.pumpNow();
-      }, this.opts.lingerMs);
+    const linger = this.opts.lingerMs;
+    if (linger && this.inFlight === 0 && this.queue.length > 0 && this.queue.length < this.opts.maxBatch) {
+      if (!this.lingering) {
+        this.lingering = true;
+        const go = (): void => {
+          this.lingering = false;
+          this.pumpNow();
+        };
+        if (linger === 'tick') setImmediate(go);
+        else setTimeout(go, linger);
+      }
       return;
     }
     this.pumpNow();
