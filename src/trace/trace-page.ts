@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { createHash } from 'node:crypto';
 import { opensWithJitOff, type Db } from '../db/knex';
+import { rawNamed } from '../db/named-statement';
 import { LotBridgeError } from '../errors';
 import { GenealogyWalk, type TraceDirection } from './genealogy';
 import type { TraceSubject } from './trace-subject';
@@ -205,6 +206,8 @@ async function pageRows(
 ): Promise<PageRow[]> {
   const kinds = KINDS[direction];
   const params: Knex.RawBinding[] = [ids];
+  // room is a parameter (bound once per branch and once for the page), so that the statement's text
+  // depends only on direction, resume kind and serial: it runs as a named prepared statement
   // Every branch returns the same columns: kind, key, the row's values in generic typed columns
   // (a1…a10 text, n1 float8, t1/t2 timestamps as ISO text, bo boolean, dt date), its graph node and
   // edge. Node writes each row's JSON from them (rowJson): no JSON is built, parsed or re-serialised
@@ -257,7 +260,7 @@ async function pageRows(
     if (kind === 'onHand') {
       branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(p.code, p.gln)', a4: 'x.stock_state', n1: 'x.quantity::float8' })},
           'location:' || loc.code, coalesce(loc.name, loc.code), x.quantity::float8, lm.base_uom
-         FROM (SELECT b.id, b.location_id, b.stock_state, b.quantity FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ${room}) x
+         FROM (SELECT b.id, b.location_id, b.stock_state, b.quantity FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ?::int) x
          JOIN locations loc ON loc.id = x.location_id
          LEFT JOIN LATERAL (SELECT p.code, p.gln FROM parties p WHERE p.id = loc.party_id OFFSET 0) p ON true`);
     } else if (kind === 'shipments') {
@@ -275,7 +278,7 @@ async function pageRows(
          FROM (SELECT sl.id, sl.serial_id, coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS quantity, sl.uom,
                       s.id AS shipment_id, s.shipment_number, s.direction, s.status, s.ship_to, s.shipped_at, s.delivered_at, ${partyCol} AS party_id
                  FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
-                WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ${room}) x
+                WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ?::int) x
          ${partyOf('x.party_id')}
          ${serialOf}`);
     } else if (kind === 'consumption') {
@@ -287,7 +290,7 @@ async function pageRows(
           coalesce(CASE WHEN p.present THEN coalesce(p.name, p.gln) END, loc.code),
           coalesce(x.quantity, 0)::float8, x.uom
          FROM (SELECT d.id, d.used_at, d.used_at_offset, d.location_id, d.party_id, d.serial_id, d.quantity, d.uom, d.procedure_code, d.procedure_ref_hmac
-                 FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ${room}) x
+                 FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ?::int) x
          JOIN locations loc ON loc.id = x.location_id
          ${partyOf('x.party_id')}
          ${serialOf}`);
@@ -297,9 +300,9 @@ async function pageRows(
       })},
           NULL, NULL, NULL, NULL
          FROM (SELECT q.id, q.test_code, q.test_name, q.result, q.value, q.unit, q.disposition, q.inspected_at
-                 FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ${room}) x`);
+                 FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ?::int) x`);
     }
-    params.push(...bind);
+    params.push(...bind, room);
   }
   const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.a1, x.a2, x.a3, x.a4, x.a5, x.a6, x.a7, x.a8, x.a9, x.a10, x.n1, x.t1, x.t2, x.bo, x.dt,
              x.gid, x.glabel, x.gq, x.guom
@@ -308,8 +311,9 @@ async function pageRows(
                             FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id OFFSET 0) lm
       CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
      ORDER BY u.ord, x.kind, x.k COLLATE "C"
-     LIMIT ${room}`;
-  const r = await db.raw<{ rows: PageRow[] }>(sql, params);
+     LIMIT ?::int`;
+  params.push(room);
+  const r = await rawNamed<{ rows: PageRow[] }>(db, sql, params);
   return r.rows;
 }
 
