@@ -178,14 +178,13 @@ interface LotInfo { material: string; description: string | null; gtin: string |
  * A row of a page as the page statement returns it: the lot's position in the ids given, kind
  * index, key within lot and kind, the row's values in generic columns (a1…a10 text, n1 number, t1/t2
  * timestamps already as ISO text, bo boolean, dt date; which is which depends on the kind, see
- * {@link pageRows} and {@link rowJson}), and the row's graph node and edge (target id and label, the
- * edge's quantity and unit).
+ * {@link pageRows} and {@link rowJson}). The row's graph node and edge are derived from them in Node
+ * ({@link graphOfRow}).
  */
 interface PageRow {
   ord: number; kind: number; k: string;
   a1: string | null; a2: string | null; a3: string | null; a4: string | null; a5: string | null; a6: string | null; a7: string | null; a8: string | null; a9: string | null; a10: string | null;
   n1: number | null; t1: string | null; t2: string | null; bo: boolean | null; dt: string | null;
-  gid: string | null; glabel: string | null; gq: number | null; guom: string | null;
 }
 
 /** A timestamp as JSON text the way `Date.prototype.toISOString` writes it (UTC, milliseconds). */
@@ -225,8 +224,7 @@ async function pageRows(
       a1: 'lm.material', a2: 'lm.description', a3: 'lm.lot_number', a4: 'lm.status', dt: 'lm.expiry', bo: 'lm.provisional', a6: 'lm.base_uom',
       a5: `(SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = lm.material_id AND mi.scheme = 'gtin'
                   ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)`,
-    })},
-        NULL::text AS gid, NULL::text AS glabel, NULL::float8 AS gq, NULL::text AS guom`,
+    })}`,
   ];
   for (let kindIndex = 1; kindIndex < kinds.length; kindIndex++) {
     const kind = kinds[kindIndex];
@@ -258,23 +256,18 @@ async function pageRows(
                               FROM parties p WHERE p.id = ${idCol} OFFSET 0) p ON true`;
     const serialOf = `LEFT JOIN LATERAL (SELECT sr.serial_number FROM serials sr WHERE sr.id = x.serial_id OFFSET 0) sr ON true`;
     if (kind === 'onHand') {
-      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(p.code, p.gln)', a4: 'x.stock_state', n1: 'x.quantity::float8' })},
-          'location:' || loc.code, coalesce(loc.name, loc.code), x.quantity::float8, lm.base_uom
+      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(p.code, p.gln)', a4: 'x.stock_state', n1: 'x.quantity::float8' })}
          FROM (SELECT b.id, b.location_id, b.stock_state, b.quantity FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ?::int) x
          JOIN locations loc ON loc.id = x.location_id
          LEFT JOIN LATERAL (SELECT p.code, p.gln FROM parties p WHERE p.id = loc.party_id OFFSET 0) p ON true`);
     } else if (kind === 'shipments') {
       const dir = direction === 'forward' ? 'outbound' : 'inbound';
       const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id'; // the customer, or the supplier
-      const prefix = direction === 'forward' ? 'customer:' : 'supplier:';
       // party: null unless it has a non-empty code, GLN or name (as the answer always had it)
       branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({
         a1: 'x.shipment_id::text', a2: 'x.shipment_number', a3: 'x.direction', a4: 'x.status', a5: 'x.ship_to', a6: 'sr.serial_number', a7: 'x.uom',
         a8: 'p.code', a9: 'p.gln', a10: 'p.name', bo: 'p.present', n1: 'x.quantity', t1: isoSql('x.shipped_at'), t2: isoSql('x.delivered_at'),
-      })},
-          '${prefix}' || coalesce(CASE WHEN p.present THEN coalesce(p.gln, p.code) END, x.ship_to, 'unknown'),
-          coalesce(CASE WHEN p.present THEN coalesce(p.name, p.code, p.gln) END, x.ship_to, 'unknown party'),
-          x.quantity, x.uom
+      })}
          FROM (SELECT sl.id, sl.serial_id, coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS quantity, sl.uom,
                       s.id AS shipment_id, s.shipment_number, s.direction, s.status, s.ship_to, s.shipped_at, s.delivered_at, ${partyCol} AS party_id
                  FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
@@ -285,10 +278,7 @@ async function pageRows(
       branches.push(`SELECT ${kindIndex}, x.id::text, ${cols({
         a1: 'x.used_at_offset', a2: 'loc.code', a3: 'x.procedure_code', a4: 'x.procedure_ref_hmac', a6: 'sr.serial_number', a7: 'x.uom',
         a8: 'p.gln', a9: 'p.code', a10: 'p.name', bo: 'p.present', n1: 'coalesce(x.quantity, 0)::float8', t1: isoSql('x.used_at'),
-      })},
-          'hospital:' || coalesce(CASE WHEN p.present THEN coalesce(p.gln, p.code) END, loc.code),
-          coalesce(CASE WHEN p.present THEN coalesce(p.name, p.gln) END, loc.code),
-          coalesce(x.quantity, 0)::float8, x.uom
+      })}
          FROM (SELECT d.id, d.used_at, d.used_at_offset, d.location_id, d.party_id, d.serial_id, d.quantity, d.uom, d.procedure_code, d.procedure_ref_hmac
                  FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ?::int) x
          JOIN locations loc ON loc.id = x.location_id
@@ -297,15 +287,13 @@ async function pageRows(
     } else {
       branches.push(`SELECT ${kindIndex}, x.id::text, ${cols({
         a1: 'x.test_code', a2: 'x.test_name', a3: 'x.result', a4: 'x.value', a5: 'x.unit', a6: 'x.disposition', t1: isoSql('x.inspected_at'),
-      })},
-          NULL, NULL, NULL, NULL
+      })}
          FROM (SELECT q.id, q.test_code, q.test_name, q.result, q.value, q.unit, q.disposition, q.inspected_at
                  FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ?::int) x`);
     }
     params.push(...bind, room);
   }
-  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.a1, x.a2, x.a3, x.a4, x.a5, x.a6, x.a7, x.a8, x.a9, x.a10, x.n1, x.t1, x.t2, x.bo, x.dt,
-             x.gid, x.glabel, x.gq, x.guom
+  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.a1, x.a2, x.a3, x.a4, x.a5, x.a6, x.a7, x.a8, x.a9, x.a10, x.n1, x.t1, x.t2, x.bo, x.dt
       FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
       CROSS JOIN LATERAL (SELECT l.material_id, l.lot_number, l.status, l.expiry, l.provisional, m.code AS material, m.description, m.base_uom
                             FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id OFFSET 0) lm
@@ -433,7 +421,8 @@ async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection
       } else {
         const kind = kinds[g.kind] as Exclude<Kind, 'lot'>;
         details[kind].push(rowJson(kind, id, infos.get(id)!, g));
-        if (g.gid !== null) graphOf[kind].push({ lotId: id, id: g.gid, label: g.glabel ?? '', quantity: g.gq, uom: g.guom });
+        const node = graphOfRow(kind, direction, infos.get(id)!, g);
+        if (node) graphOf[kind].push({ lotId: id, ...node });
       }
       rows++;
       last = { l: id, k: g.kind, x: g.k };
@@ -477,6 +466,29 @@ async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection
   return `${json.slice(0, -1)},"graph":${JSON.stringify({ nodes: [...nodes.values()], edges })},"tables":{"lots":${JSON.stringify(lots)},`
     + `"onHand":${list(details.onHand)},"shipments":${list(details.shipments)},"consumption":${list(details.consumption)},"qc":${list(details.qc)}},`
     + `"page":${JSON.stringify(page)}}`;
+}
+
+/**
+ * The graph node (id, label) a detail row points to and its edge's quantity and unit, from the page
+ * statement's columns (see rowJson for which column is which): the location of on-hand stock, the
+ * customer or supplier of a shipment line (party when it has a code, GLN or name; else ship-to), the
+ * hospital of a usage (its party, else the location). QC rows have none.
+ */
+function graphOfRow(kind: Exclude<Kind, 'lot'>, direction: TraceDirection, li: LotInfo, g: PageRow): { id: string; label: string; quantity: number | null; uom: string | null } | null {
+  if (kind === 'onHand') {
+    return g.a1 === null ? null : { id: `location:${g.a1}`, label: g.a2 ?? g.a1, quantity: g.n1, uom: li.baseUom };
+  }
+  if (kind === 'shipments') {
+    const id = (g.bo ? (g.a9 ?? g.a8) : null) ?? g.a5 ?? 'unknown';
+    const label = (g.bo ? (g.a10 ?? g.a8 ?? g.a9) : null) ?? g.a5 ?? 'unknown party';
+    return { id: `${direction === 'forward' ? 'customer:' : 'supplier:'}${id}`, label, quantity: g.n1, uom: g.a7 };
+  }
+  if (kind === 'consumption') {
+    const id = (g.bo ? (g.a8 ?? g.a9) : null) ?? g.a2;
+    if (id === null) return null;
+    return { id: `hospital:${id}`, label: (g.bo ? (g.a10 ?? g.a8) : null) ?? g.a2 ?? '', quantity: g.n1, uom: g.a7 };
+  }
+  return null;
 }
 
 /** JSON of a value: string (escaped), number, boolean or null. */
