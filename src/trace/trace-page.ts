@@ -206,10 +206,10 @@ async function pageRows(
   const kinds = KINDS[direction];
   const params: Knex.RawBinding[] = [ids];
   // room is a parameter (bound once per branch and once for the page), so that the statement's text
-  // depends only on direction, resume kind and serial: it runs as a named prepared statement
+  // depends only on direction, resume kind and serial: it runs as a named prepared statement.
   // Every branch returns the same columns: kind, key, the row's values in generic typed columns
-  // (a1…a10 text, n1 float8, t1/t2 timestamps as ISO text, bo boolean, dt date), its graph node and
-  // edge. Node writes each row's JSON from them (rowJson): no JSON is built, parsed or re-serialised
+  // (a1…a10 text, n1 float8, t1/t2 timestamps as ISO text, bo boolean, dt date). Node writes each
+  // row's JSON (rowJson) and graph node and edge (graphOfRow) from them: no JSON is built, parsed or re-serialised
   // per row on either side (json_build_object cost ~3.5 µs a row in PostgreSQL, parsing and
   // re-serialising objects 10+ µs a row in Node).
   const cols = (v: Partial<Record<'a1' | 'a2' | 'a3' | 'a4' | 'a5' | 'a6' | 'a7' | 'a8' | 'a9' | 'a10' | 'n1' | 't1' | 't2' | 'bo' | 'dt', string>>): string => {
