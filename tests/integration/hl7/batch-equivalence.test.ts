@@ -1,4 +1,6 @@
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
+import { wmsHandler } from '../../../src/normalize/wms/wms.handler';
+import { processTestMessage } from '../../helpers/process-context';
 
 /**
  * The set-based batch path (processBatch → hl7 processMany → applyDftP03Batch) must write what the
@@ -47,6 +49,17 @@ function messages(): string[] {
     dft(11, [`FT1|1|||20260301110600||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LN1', 'SN-11', '280630')]),
     dft(12, [`FT1|1|||20260301110700||CG|${GTIN_KNEE}^Knee|||1`, prt(GTIN_KNEE, 'LN1', 'SN-12', '290101')]),
   ];
+}
+
+/**
+ * A stock count of the knee lot LA1 at OR2 at 10:30, mapped before the HL7 messages: message 1's
+ * usage there (10:00) happened before the count, so the count already saw it (the count rules book
+ * it and absorb it at the count's time); message 5's (10:40, the UDI's lot LA1) comes after it.
+ */
+async function countBeforeMessages(h: TestHub): Promise<void> {
+  const count = { movementId: 'EQ-COUNT', type: 'count', occurredAt: '2026-03-01T10:30:00Z', location: 'STMARYS/OR2', gtin: GTIN_KNEE, lot: 'LA1', quantity: 3 };
+  const run = await processTestMessage(h.hub.db, wmsHandler, { payload: JSON.stringify(count), contentType: 'application/json' });
+  expect(run.ok).toBe(true);
 }
 
 async function post(h: TestHub, body: string): Promise<string> {
@@ -108,18 +121,20 @@ describe('HL7 DFT^P03 mapped set-based in one batch = one message at a time', ()
     // one worker slot: the first job's transaction claims every queued message
     const a = await startTestHub({ workers: false, env: { LOTBRIDGE_PIPELINE_BATCH_MAX: '200', LOTBRIDGE_MLLP_PORT: '0', LOTBRIDGE_WORKER_CONCURRENCY: '1' } });
     try {
+      await countBeforeMessages(a);
       for (const m of messages()) await post(a, m);
       await a.hub.pipeline.startWorkers();
-      await allTerminal(a, messages().length);
+      await allTerminal(a, messages().length + 1);
       // the status update of a batch is one statement: its rows share the transaction id
-      batchTransactions = Number((await a.hub.db.raw(`SELECT count(DISTINCT xmin::text) AS n FROM inbound_messages WHERE status IN ('processed','routed')`)).rows[0].n);
+      batchTransactions = Number((await a.hub.db.raw(`SELECT count(DISTINCT xmin::text) AS n FROM inbound_messages WHERE status IN ('processed','routed') AND connector_kind = 'hl7'`)).rows[0].n);
       batched = await projection(a);
     } finally {
       await a.stop();
     }
     const b = await startTestHub({ env: { LOTBRIDGE_PIPELINE_BATCH_MAX: '0', LOTBRIDGE_MLLP_PORT: '0' } });
     try {
-      let n = 0;
+      await countBeforeMessages(b);
+      let n = 1;
       for (const m of messages()) {
         const id = await post(b, m);
         n++;
@@ -142,6 +157,15 @@ describe('HL7 DFT^P03 mapped set-based in one batch = one message at a time', ()
     }
     // and the messages really did map: usages, a credit, an unlotted supply, a contradiction
     expect((single.usages as unknown[]).length).toBe(12);
+    // the count of LA1 at OR2 (3 at 10:30) saw message 1's usage (10:00): booked and absorbed at the
+    // count's time; message 5's (10:40) comes after the count
+    const la1AtOr2 = (single.ledger as Array<{ control_id: string | null; lot_number: string; code: string; delta: number; event_time: Date }>)
+      .filter((r) => r.lot_number === 'LA1' && r.code === 'STMARYS/OR2')
+      .map((r) => [r.control_id, r.delta, new Date(r.event_time).toISOString()]);
+    expect(la1AtOr2).toEqual(expect.arrayContaining([
+      ['EQ-1', -1, '2026-03-01T10:00:00.000Z'], ['EQ-1', 1, '2026-03-01T10:30:00.000Z'], ['EQ-5', -1, '2026-03-01T10:40:00.000Z'],
+    ]));
+    expect(single.balances).toContainEqual({ code: `GTIN-${GTIN_KNEE}`, lot_number: 'LA1', location: 'STMARYS/OR2', stock_state: 'finished', quantity: 2 });
     expect(single.lots).toContainEqual({ code: `GTIN-${GTIN_KNEE}`, lot_number: 'LN1', expiry: '2028-06-30', provisional: true, status: 'released' });
     expect(single.balances).toContainEqual({ code: `GTIN-${GTIN_SCREW}`, lot_number: 'LS1', location: 'STMARYS/OR2', stock_state: 'finished', quantity: -2 });
     expect(single.balances).toContainEqual({ code: `GTIN-${GTIN_SCREW}`, lot_number: 'LS1', location: 'STMARYS/OR1', stock_state: 'finished', quantity: 1 });
