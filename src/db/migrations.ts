@@ -14,6 +14,7 @@ import * as m11 from '../../migrations/20260301001100_deliveries';
 import * as mConnectorDeliveries from '../../migrations/20260301001800_connector_deliveries';
 import * as mPartnerSecrets from '../../migrations/20260301001900_partner_outbound_secrets';
 import * as mLoginAttempts from '../../migrations/20260301002000_console_login_attempts';
+import * as mMessageIndexes from '../../migrations/20260301002100_inbound_message_indexes';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -34,6 +35,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301001800_connector_deliveries', mConnectorDeliveries],
   ['20260301001900_partner_outbound_secrets', mPartnerSecrets],
   ['20260301002000_console_login_attempts', mLoginAttempts],
+  ['20260301002100_inbound_message_indexes', mMessageIndexes],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {
