@@ -31,6 +31,7 @@ import { startAuditAnchoring } from './audit/anchor-audit-chains';
 import { ConsoleJobs } from './console/jobs';
 import { QUEUES } from './pipeline/queues';
 import type { HubQueue } from './pipeline/queue-kit';
+import { HandOffLimit } from './pipeline/handoff-limit';
 import { ensureBootstrapUser } from './console/session';
 import { DeliveryService } from './delivery/delivery-service';
 import { ConnectorOutbound } from './delivery/connector-outbound';
@@ -47,6 +48,8 @@ export interface HubOptions {
   lockDurationMs?: number;
   /** Run a `deliver` worker in this process (default true; pipeline worker threads say false: the main thread sends). */
   deliver?: boolean;
+  /** How often the local hand-off's limit checks for other consumers of the ingest queue (default 5000 ms; tests shorten it). */
+  consumerCheckMs?: number;
 }
 
 export interface RunningHub {
@@ -59,6 +62,8 @@ export interface RunningHub {
   deliveries: DeliveryService;
   /** Intake (store before ACK) of this process. */
   ingest: IngestService;
+  /** How many handed-off messages a local pipeline thread holds now (LOTBRIDGE_PIPELINE_HANDOFF_MAX or _ALONE); absent without a local hand-off. */
+  handOffLimit?: HandOffLimit;
   /** The embedded Node-RED, when this process runs it. */
   nodered?: NodeRedHost;
   /** Graceful stop: intake first, then workers finish, queues close, then the database. */
@@ -129,6 +134,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let ingestService: IngestService | undefined;
   let threads: WorkerThreads | undefined;
   let anchoring: { stop(): Promise<void> } | undefined;
+  let handOffWatch: HandOffLimit | undefined;
+  let localHandOffOn = false;
   let ediMonitor: { stop(): Promise<void> } | undefined;
   let consoleJobs: ConsoleJobs | undefined;
   let boardQueues: HubQueue[] = [];
@@ -195,12 +202,19 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     const fifoConnectors = new Set(instances.filter((i) => i.config.fifo === true).map((i) => i.id));
     // the local hand-off, once this process's pipeline (its worker threads, or its own workers) runs
     let localHandOff: ((messageIds: string[]) => number) | undefined;
-    // LOTBRIDGE_PIPELINE_HANDOFF_MAX per thread (default 2000: ten batches of 200); a deeper backlog
-    // goes on the queue, where every worker (and its claims) can take it. At one batch's worth (the
-    // earlier limit) a saturating load overflowed onto the queue most of the time, and the queue's
-    // batches beside the local one cost about 30 % more CPU per message (Redis jobs, claims, lock
-    // waits, smaller transactions; measured with npm run bench, pipeline section).
-    const handOffLimit = Math.max(1, config.pipelineHandOffMax);
+    // LOTBRIDGE_PIPELINE_HANDOFF_MAX per thread (default 2000: ten batches of 200) while other
+    // processes consume the ingest queue; a deeper backlog goes on the queue, where every worker
+    // (and its claims) can take it. At one batch's worth (the earlier limit) a saturating load
+    // overflowed onto the queue most of the time, and the queue's batches beside the local one cost
+    // about 30 % more CPU per message (Redis jobs, claims, lock waits, smaller transactions; measured
+    // with npm run bench, pipeline section). While no other process consumes the queue, its overflow
+    // would come back to this process's own threads at that higher cost: the limit is then
+    // LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE (50,000, a memory guard). See HandOffLimit.
+    const handOffLimit = new HandOffLimit({
+      shared: config.pipelineHandOffMax, alone: config.pipelineHandOffMaxAlone, intervalMs: opts.consumerCheckMs ?? 5000,
+      otherConsumers: () => (pipeline as Pipeline).otherIngestConsumers(), logger: logger.child({ scope: 'pipeline' }),
+    });
+    handOffWatch = handOffLimit;
     pipeline = new Pipeline({
       db, logger, kit,
       handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,
@@ -313,13 +327,17 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
             logger.warn({ err, scope: 'pipeline', count: ids.length }, 'could not queue the hand-offs of a pipeline thread; the sweeper will'));
         });
         threads = started;
-        if (config.pipelineHandOff) localHandOff = (ids) => started.handOff(ids, handOffLimit);
+        if (config.pipelineHandOff) localHandOff = (ids) => started.handOff(ids, handOffLimit.value);
       } else {
         await pipeline.startWorkers();
         const local = pipeline;
         if (config.pipelineHandOff && opts.mode === 'all') {
-          localHandOff = (ids) => local.handOff(ids, handOffLimit).taken;
+          localHandOff = (ids) => local.handOff(ids, handOffLimit.value).taken;
         }
+      }
+      if (localHandOff) {
+        await handOffLimit.start();
+        localHandOffOn = true;
       }
     }
     if (opts.mode === 'all' && app) {
@@ -373,6 +391,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let stopping: Promise<void> | undefined;
   return {
     db: hubDb, config, pipeline: hubPipeline, app, connectors, deliveries: hubDeliveries, ingest: hubIngest, nodered,
+    ...(handOffWatch && localHandOffOn ? { handOffLimit: handOffWatch } : {}),
     stop(): Promise<void> {
       stopping ??= (async () => {
         accepting = false;
@@ -387,6 +406,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
           await app?.close();
         }
         abort.abort();
+        handOffWatch?.stop();
         await anchoring?.stop();
         await ediMonitor?.stop();
         await threads?.stop();

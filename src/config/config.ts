@@ -50,6 +50,12 @@ export interface LotBridgeConfig {
    * running batch and those waiting for the next); the rest of a group commit goes on the queue.
    */
   pipelineHandOffMax: number;
+  /**
+   * LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE (50000): the same limit while no other process consumes the
+   * `ingest` queue (no `lotbridge worker` beside this hub): the queue would only bring the overflow
+   * back to this process's own threads, at a higher cost per message; the limit guards memory.
+   */
+  pipelineHandOffMaxAlone: number;
   /** LOTBRIDGE_PIPELINE_MAX_ATTEMPTS (8): attempts for transient errors before `failed`. */
   maxAttempts: number;
   /** LOTBRIDGE_SWEEP_INTERVAL_MS (60000): how often the sweeper looks for stored-but-unqueued messages. */
@@ -111,6 +117,7 @@ const ENV_MAP: Array<[keyof LotBridgeConfig, string, 'string' | 'int' | 'list' |
   ['workerThreads', 'LOTBRIDGE_WORKER_THREADS', 'int'],
   ['pipelineHandOff', 'LOTBRIDGE_PIPELINE_HANDOFF', 'bool'],
   ['pipelineHandOffMax', 'LOTBRIDGE_PIPELINE_HANDOFF_MAX', 'int'],
+  ['pipelineHandOffMaxAlone', 'LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE', 'int'],
   ['maxAttempts', 'LOTBRIDGE_PIPELINE_MAX_ATTEMPTS', 'int'],
   ['sweepIntervalMs', 'LOTBRIDGE_SWEEP_INTERVAL_MS', 'int'],
   ['auditAnchorIntervalMs', 'LOTBRIDGE_AUDIT_ANCHOR_INTERVAL_MS', 'int'],

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import type { Enqueue, EnqueueMany } from '../ingest/ingest-service';
 import { createIngestProcessor } from './ingest.worker';
 import type { ProcessDeps } from './process-message';
-import type { HubQueue, HubWorker, QueueKit } from './queue-kit';
+import { isOwnWorker, type HubQueue, type HubWorker, type QueueKit } from './queue-kit';
 import { QUEUES } from './queues';
 import { sweep } from './sweeper';
 import { LocalHandoff } from './local-handoff';
@@ -72,6 +72,21 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     this.ingestQueue = opts.kit.queue(QUEUES.ingest, { producer: true });
     this.maintenanceQueue = opts.kit.queue(QUEUES.maintenance, { producer: true });
+  }
+
+  /**
+   * How many workers of other processes (a `lotbridge worker`, another hub) consume the `ingest`
+   * queue now: Redis lists every connected worker with its process's name (PROCESS_WORKER_NAME).
+   * Undefined where that cannot be told (BullMQ's PostgreSQL backend, a Redis without CLIENT LIST).
+   */
+  async otherIngestConsumers(): Promise<number | undefined> {
+    if (this.opts.kit.opts.kind !== 'redis' || !this.ingestQueue.getWorkers) return undefined;
+    try {
+      const workers = await this.ingestQueue.getWorkers();
+      return workers.filter((w) => !isOwnWorker(w.rawname)).length;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every queue of this pipeline (for the queue dashboard). */

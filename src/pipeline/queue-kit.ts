@@ -1,5 +1,20 @@
+import os from 'node:os';
 import { Queue, Worker, withBackend, createPostgresBackend, runMigrations, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import pg from 'pg';
+
+/**
+ * The name this process's queue workers carry (host and process id: every thread of a process
+ * shares it), so that a hub can tell its own workers of a queue from other processes' ones.
+ */
+export const PROCESS_WORKER_NAME = `${os.hostname()}:${process.pid}`;
+
+/**
+ * The worker names of a queue's consumers as BullMQ lists them (Redis `CLIENT LIST`): `<prefix>:<queue>`
+ * for an unnamed worker, `<prefix>:<queue>:w:<name>` for a named one.
+ */
+export function isOwnWorker(rawname: string | undefined): boolean {
+  return rawname !== undefined && rawname.endsWith(`:w:${PROCESS_WORKER_NAME}`);
+}
 
 /** Which engine runs the queues: Redis (throughput) or BullMQ's PostgreSQL backend (nothing to install). */
 export type QueueBackendKind = 'redis' | 'postgres';
@@ -21,6 +36,8 @@ export interface HubQueue {
   getJob(id: string): Promise<{ id?: string; getState(): Promise<string>; remove(): Promise<void> } | undefined>;
   getJobCounts(...types: string[]): Promise<Record<string, number>>;
   upsertJobScheduler(id: string, repeat: { every: number }, template: { name: string; data?: Record<string, unknown> }): Promise<unknown>;
+  /** The workers connected to this queue (BullMQ `getWorkers`; Redis only). */
+  getWorkers?(): Promise<Array<{ rawname?: string }>>;
   close(): Promise<void>;
   waitUntilReady(): Promise<unknown>;
 }
@@ -83,7 +100,7 @@ export class QueueKit {
 
   worker<D>(name: string, processor: Processor<D>, opts: Omit<WorkerOptions, 'connection'>): HubWorker {
     if (this.opts.kind === 'redis') {
-      return new Worker(name, processor, { ...opts, connection: redisConnection(this.opts.url, false), prefix: this.opts.prefix }) as unknown as HubWorker;
+      return new Worker(name, processor, { name: PROCESS_WORKER_NAME, ...opts, connection: redisConnection(this.opts.url, false), prefix: this.opts.prefix }) as unknown as HubWorker;
     }
     const { Worker: PgWorker } = withBackend(createPostgresBackend);
     const { prefix: _prefix, ...rest } = opts;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import knex from 'knex';
 import { createMllpClient } from '../../../src/transport/mllp';
 import { ensureCompiled } from '../../helpers/ensure-compiled';
@@ -89,7 +89,7 @@ describe('local hand-off: intake → this process’s pipeline, without the queu
 
   it('puts what the local pipeline cannot hold on the queue, and maps each message once either way', async () => {
     // batches of 1, and the local pipeline holds at most 1 message: the rest of each group commit is enqueued
-    h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1', LOTBRIDGE_PIPELINE_HANDOFF_MAX: '1' } });
+    h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1', LOTBRIDGE_PIPELINE_HANDOFF_MAX: '1', LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE: '1' } });
     const hub = h;
     const n = 60;
     const msgs = Array.from({ length: n }, (_, i) => singleImplantDft(i, { controlIdPrefix: 'HOVF', lot: `LV${i % 5}` }));
@@ -100,6 +100,40 @@ describe('local hand-off: intake → this process’s pipeline, without the queu
     const handedOff = hub.hub.pipeline.handOffStats?.handedOff ?? 0;
     expect(handedOff).toBeGreaterThan(0);
     expect(handedOff).toBeLessThan(n);
+  }, 60_000);
+
+  it('keeps the backlog local while no other process consumes the ingest queue, and shares it once one does', async () => {
+    // LOTBRIDGE_PIPELINE_HANDOFF_MAX 1 applies only while another process's worker is on the queue
+    h = await startTestHub({ env: { ...cfg.env, LOTBRIDGE_PIPELINE_BATCH_MAX: '1', LOTBRIDGE_PIPELINE_HANDOFF_MAX: '1' } });
+    const hub = h;
+    // this process's own workers (the hub's) are not others
+    expect(await hub.hub.pipeline.otherIngestConsumers()).toBe(0);
+    const alone = Array.from({ length: 40 }, (_, i) => singleImplantDft(i, { controlIdPrefix: 'HALN', lot: `LA${i % 4}` }));
+    await sendAll(mllpPortOf(hub), alone.map((m) => m.payload), 6);
+    await waitAllSettled(hub);
+    await expectOneEffectEach(hub, 40);
+    expect(hub.hub.pipeline.handOffStats?.handedOff).toBe(40);
+    expect(hub.hub.handOffLimit?.value).toBe(50000);
+
+    // another process's worker connects to the ingest queue (not running: it takes no job, the hub's workers do)
+    const other = new Worker('ingest', async () => undefined, {
+      connection: { host: '127.0.0.1', port: Number(new URL(TEST_REDIS_URL).port || 6379), maxRetriesPerRequest: null }, prefix: hub.prefix, autorun: false, name: 'another-host:4242',
+    });
+    try {
+      await other.waitUntilReady();
+      expect(await hub.hub.pipeline.otherIngestConsumers()).toBe(1);
+      // the hub looks every 5 s; look now
+      await hub.hub.handOffLimit?.refresh();
+      expect(hub.hub.handOffLimit?.value).toBe(1);
+      const shared = Array.from({ length: 40 }, (_, i) => singleImplantDft(100 + i, { controlIdPrefix: 'HSHR', lot: `LA${i % 4}` }));
+      await sendAll(mllpPortOf(hub), shared.map((m) => m.payload), 6);
+      await waitAllSettled(hub);
+      await expectOneEffectEach(hub, 80);
+      // at most one message held locally at a time: the rest of each group commit went on the queue
+      expect(hub.hub.pipeline.handOffStats?.handedOff).toBeLessThan(80);
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 
   it('with LOTBRIDGE_PIPELINE_HANDOFF=false every message goes through the queue', async () => {
