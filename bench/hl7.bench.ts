@@ -77,6 +77,8 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     LOTBRIDGE_LOG_LEVEL: 'warn',
     ...(process.env.LOTBRIDGE_WORKER_CONCURRENCY ? { LOTBRIDGE_WORKER_CONCURRENCY: process.env.LOTBRIDGE_WORKER_CONCURRENCY } : {}),
     ...(process.env.LOTBRIDGE_PIPELINE_BATCH_MAX ? { LOTBRIDGE_PIPELINE_BATCH_MAX: process.env.LOTBRIDGE_PIPELINE_BATCH_MAX } : {}),
+    ...(process.env.LOTBRIDGE_PIPELINE_HANDOFF_MAX ? { LOTBRIDGE_PIPELINE_HANDOFF_MAX: process.env.LOTBRIDGE_PIPELINE_HANDOFF_MAX } : {}),
+    ...(process.env.LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE ? { LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE: process.env.LOTBRIDGE_PIPELINE_HANDOFF_MAX_ALONE } : {}),
     ...(process.env.LOTBRIDGE_PIPELINE_HANDOFF ? { LOTBRIDGE_PIPELINE_HANDOFF: process.env.LOTBRIDGE_PIPELINE_HANDOFF } : {}),
   });
   // split: intake in this process, the pipeline in a `lotbridge worker` process (as docs/operations.md scales out)
@@ -178,6 +180,14 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       pass: commitP99 <= 50,
       notes: 'receipt → canonical commit p99 ≤ 50 ms (ratio = p99 / 50 ms)',
     });
+    if (process.env.BENCH_HL7_STATS === '1') {
+      // row writes and scans per table over the whole run (warm-up included): inserts, updates, HOT updates, sequential scans and the rows they read
+      const t = await hub.db.raw<{ rows: Array<Record<string, string>> }>(
+        `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del, seq_scan, seq_tup_read,
+                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
+           FROM pg_stat_user_tables s WHERE n_tup_ins + n_tup_upd + n_tup_del + seq_scan > 0 ORDER BY n_tup_ins + n_tup_upd DESC`);
+      console.table(t.rows);
+    }
   } finally {
     await client.call({ cmd: 'close' }).catch(() => undefined);
     client.child.kill('SIGTERM');
