@@ -99,8 +99,12 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
   try {
     const tpsA = await pgSingleRowTps(u.toString(), 4000, 8, config.dbPoolMax);
     await client.call({ cmd: 'connect', port, connections: opts.connections });
-    // warm-up: master data created provisionally, JIT
-    await client.call({ cmd: 'warmup', messages: 200, run: `w${run}` });
+    // warm-up: master data created provisionally, JIT. 2,000 messages (BENCH_HL7_WARMUP; 200 until
+    // 2026-11-27): after 200, V8's optimising compiler was still busy through the sustained phase
+    // (half of its helper threads' CPU in a perf profile), so the figures were a hub's first seconds,
+    // not a running one's (quiet machine, two runs each: hub CPU per message 0.53–0.56 → 0.39–0.45 ms,
+    // receipt → commit p99 at 500 msg/s 45–48 → 18–19 ms)
+    await client.call({ cmd: 'warmup', messages: Number(process.env.BENCH_HL7_WARMUP ?? 2000), run: `w${run}` });
     while ((await openCount()) > 0) await sleep(50);
 
     // CPU seconds of the hub (this process: intake thread + pipeline threads; plus the `lotbridge
