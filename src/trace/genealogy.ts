@@ -1,5 +1,4 @@
 import type { Db } from '../db/knex';
-import { rawNamed } from '../db/named-statement';
 
 /** Forward: from inputs to what was made of them. Backward: from a product to its components. */
 export type TraceDirection = 'forward' | 'backward';
@@ -49,7 +48,7 @@ async function linksFrom(db: Db, frontier: string[], direction: TraceDirection):
   const col = direction === 'forward' ? 'input_lot_id' : 'output_lot_id';
   const out: LinkRow[] = [];
   for (let i = 0; i < frontier.length; i += CHUNK) {
-    const r = await rawNamed<{ rows: typeof out }>(db,
+    const r = await db.raw<{ rows: typeof out }>(
       `SELECT input_lot_id, output_lot_id, sum(quantity) AS quantity, min(uom) AS uom
          FROM lot_links WHERE ${col} = ANY(?::uuid[])
         GROUP BY input_lot_id, output_lot_id`,
@@ -61,7 +60,7 @@ async function linksFrom(db: Db, frontier: string[], direction: TraceDirection):
 }
 
 async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<Array<{ input_lot_id: string; output_lot_id: string; quantity: number | null; uom: string | null }>> {
-  const r = await rawNamed<{ rows: Array<{ output_lot_id: string; quantity: number | null; uom: string | null }> }>(db,
+  const r = await db.raw<{ rows: Array<{ output_lot_id: string; quantity: number | null; uom: string | null }> }>(
     `SELECT o.lot_id AS output_lot_id, sum(i.quantity) AS quantity, min(i.uom) AS uom
        FROM trace_event_items i
        JOIN trace_event_items o ON o.event_id = i.event_id AND o.role IN ('output','parent') AND o.lot_id IS NOT NULL
@@ -82,7 +81,10 @@ async function linksByLevel(
   db: Db, frontier: string[], seen: string[], direction: TraceDirection, level: number, maxLots: number, maxDepth: number,
 ): Promise<Array<{ level: number; links: LinkRow[] }>> {
   const [from, to] = direction === 'forward' ? ['input_lot_id', 'output_lot_id'] : ['output_lot_id', 'input_lot_id'];
-  const r = await rawNamed<{ rows: Array<{ level: number; links: Array<[string, string, number | null, string | null]> | null }> }>(db,
+  // not a prepared statement (rawNamed): frontiers range from one lot to thousands, and the generic
+  // plan chosen after a prepared statement's sixth run fits the small ones; recalls were 25–30 %
+  // slower with it (docs/architecture.md, "The walk's statements unprepared again")
+  const r = await db.raw<{ rows: Array<{ level: number; links: Array<[string, string, number | null, string | null]> | null }> }>(
     `WITH RECURSIVE w(level, frontier, seen, n, links) AS (
        SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::jsonb
        UNION ALL
