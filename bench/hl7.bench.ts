@@ -106,6 +106,14 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     // receipt → commit p99 at 500 msg/s 45–48 → 18–19 ms)
     await client.call({ cmd: 'warmup', messages: Number(process.env.BENCH_HL7_WARMUP ?? 2000), run: `w${run}` });
     while ((await openCount()) > 0) await sleep(50);
+    // The statistics a running database has: autovacuum analyses a table once a tenth of it changed,
+    // and that invalidates the plans prepared statements cached (the hot statements are named
+    // prepared statements, and PostgreSQL keeps a generic plan from their sixth run). On this fresh
+    // database the first minute has no ANALYZE yet: a generic plan made at a few hundred rows (a
+    // sequential scan of inbound_messages in the batch end's status update) then stayed for the
+    // whole run in some runs and doubled PostgreSQL's CPU per message at 500 msg/s (auto_explain,
+    // docs/architecture.md). ANALYZE after the warm-up, as autovacuum would have by then.
+    await hub.db.raw('ANALYZE');
 
     // CPU seconds of the hub (this process: intake thread + pipeline threads; plus the `lotbridge
     // worker` process when split) and of the PostgreSQL backends of the bench database
