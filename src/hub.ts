@@ -134,8 +134,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let ingestService: IngestService | undefined;
   let threads: WorkerThreads | undefined;
   let anchoring: { stop(): Promise<void> } | undefined;
+  // the hand-off limit, once this process's local hand-off runs
   let handOffWatch: HandOffLimit | undefined;
-  let localHandOffOn = false;
   let ediMonitor: { stop(): Promise<void> } | undefined;
   let consoleJobs: ConsoleJobs | undefined;
   let boardQueues: HubQueue[] = [];
@@ -214,7 +214,6 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       shared: config.pipelineHandOffMax, alone: config.pipelineHandOffMaxAlone, intervalMs: opts.consumerCheckMs ?? 5000,
       otherConsumers: () => (pipeline as Pipeline).otherIngestConsumers(), logger: logger.child({ scope: 'pipeline' }),
     });
-    handOffWatch = handOffLimit;
     pipeline = new Pipeline({
       db, logger, kit,
       handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,
@@ -337,7 +336,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       }
       if (localHandOff) {
         await handOffLimit.start();
-        localHandOffOn = true;
+        handOffWatch = handOffLimit;
       }
     }
     if (opts.mode === 'all' && app) {
@@ -391,7 +390,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
   let stopping: Promise<void> | undefined;
   return {
     db: hubDb, config, pipeline: hubPipeline, app, connectors, deliveries: hubDeliveries, ingest: hubIngest, nodered,
-    ...(handOffWatch && localHandOffOn ? { handOffLimit: handOffWatch } : {}),
+    ...(handOffWatch ? { handOffLimit: handOffWatch } : {}),
     stop(): Promise<void> {
       stopping ??= (async () => {
         accepting = false;

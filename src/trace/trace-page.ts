@@ -187,6 +187,13 @@ interface PageRow {
   n1: number | null; t1: string | null; t2: string | null; bo: boolean | null; dt: string | null;
 }
 
+/** The generic value columns of a page row (see PageRow), with their PostgreSQL types. */
+const PAGE_COLUMNS = [
+  ['a1', 'text'], ['a2', 'text'], ['a3', 'text'], ['a4', 'text'], ['a5', 'text'], ['a6', 'text'], ['a7', 'text'], ['a8', 'text'], ['a9', 'text'], ['a10', 'text'],
+  ['n1', 'float8'], ['t1', 'text'], ['t2', 'text'], ['bo', 'boolean'], ['dt', 'date'],
+] as const;
+type PageColumn = (typeof PAGE_COLUMNS)[number][0];
+
 /** A timestamp as JSON text the way `Date.prototype.toISOString` writes it (UTC, milliseconds). */
 const isoSql = (expr: string): string => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -212,13 +219,7 @@ async function pageRows(
   // row's JSON (rowJson) and graph node and edge (graphOfRow) from them: no JSON is built, parsed or re-serialised
   // per row on either side (json_build_object cost ~3.5 µs a row in PostgreSQL, parsing and
   // re-serialising objects 10+ µs a row in Node).
-  const cols = (v: Partial<Record<'a1' | 'a2' | 'a3' | 'a4' | 'a5' | 'a6' | 'a7' | 'a8' | 'a9' | 'a10' | 'n1' | 't1' | 't2' | 'bo' | 'dt', string>>): string => {
-    const types: Array<[string, string]> = [
-      ['a1', 'text'], ['a2', 'text'], ['a3', 'text'], ['a4', 'text'], ['a5', 'text'], ['a6', 'text'], ['a7', 'text'], ['a8', 'text'], ['a9', 'text'], ['a10', 'text'],
-      ['n1', 'float8'], ['t1', 'text'], ['t2', 'text'], ['bo', 'boolean'], ['dt', 'date'],
-    ];
-    return types.map(([c, t]) => `${(v as Record<string, string | undefined>)[c] ?? `NULL::${t}`} AS ${c}`).join(', ');
-  };
+  const cols = (v: Partial<Record<PageColumn, string>>): string => PAGE_COLUMNS.map(([c, t]) => `${v[c] ?? `NULL::${t}`} AS ${c}`).join(', ');
   const branches: string[] = [
     `SELECT 0 AS kind, ''::text AS k, ${cols({
       a1: 'lm.material', a2: 'lm.description', a3: 'lm.lot_number', a4: 'lm.status', dt: 'lm.expiry', bo: 'lm.provisional', a6: 'lm.base_uom',
@@ -420,8 +421,9 @@ async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection
         });
       } else {
         const kind = kinds[g.kind] as Exclude<Kind, 'lot'>;
-        details[kind].push(rowJson(kind, id, infos.get(id)!, g));
-        const node = graphOfRow(kind, direction, infos.get(id)!, g);
+        const li = infos.get(id)!;
+        details[kind].push(rowJson(kind, id, li, g));
+        const node = graphOfRow(kind, direction, li, g);
         if (node) graphOf[kind].push({ lotId: id, ...node });
       }
       rows++;

@@ -19,15 +19,6 @@ export interface WantedLot {
 const keyOf = (materialId: string, lot: string): string => `${materialId}\u0000${lot}`;
 
 /**
- * The lots of a batch, answered for each wanted entry in input order as findOrCreateLot would
- * have answered the messages one after another: one SELECT for all, one INSERT (provisional, in
- * key order, so concurrent batches take the unique index's locks in one order) for the missing
- * ones; the first entry of a new lot is `created`, every later one gets its missing expiry filled
- * or a different expiry reported as `expiryMismatch`. A lot a concurrent transaction inserted after
- * the statement's snapshot is read on its own.
- * @throws Error when a lot vanished meanwhile (the batch rolls back and falls back)
- */
-/**
  * The lots of (material, lot number) keys. A named prepared statement, so its columns are listed:
  * with `l.*` a column another hub's migration adds to `lots` while this process runs would change
  * the prepared statement's result type, and PostgreSQL refuses that statement on every connection
@@ -36,6 +27,15 @@ const keyOf = (materialId: string, lot: string): string => `${materialId}\u0000$
 export const LOTS_BY_KEY_SQL =
   'SELECT l.id, l.material_id, l.lot_number, l.manufactured_at, l.expiry, l.status, l.provisional, l.source_message_id, l.ordinal, l.created_at, l.updated_at FROM lots l JOIN unnest(?::uuid[], ?::text[]) AS k(material_id, lot_number) ON l.material_id = k.material_id AND l.lot_number = k.lot_number';
 
+/**
+ * The lots of a batch, answered for each wanted entry in input order as findOrCreateLot would
+ * have answered the messages one after another: one SELECT for all, one INSERT (provisional, in
+ * key order, so concurrent batches take the unique index's locks in one order) for the missing
+ * ones; the first entry of a new lot is `created`, every later one gets its missing expiry filled
+ * or a different expiry reported as `expiryMismatch`. A lot a concurrent transaction inserted after
+ * the statement's snapshot is read on its own.
+ * @throws Error when a lot vanished meanwhile (the batch rolls back and falls back)
+ */
 export async function findOrCreateLotsBatch(trx: Knex.Transaction, wanted: readonly WantedLot[]): Promise<LotResolution[]> {
   const first = new Map<string, WantedLot>();
   for (const w of wanted) {

@@ -40,6 +40,8 @@ export function parseCalendarDate(text: string): string | TimestampProblem {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** The last offset answered per zone, with its minute (see zoneOffsetMinutes). */
+const lastOffset = new Map<string, { minute: number; offset: number }>();
 
 /**
  * The UTC offset of an IANA zone at an instant, in minutes east of UTC.
@@ -57,8 +59,6 @@ export function zoneOffsetMinutes(zone: string, at: Date): number {
   if (Number.isFinite(minute)) lastOffset.set(zone, { minute, offset });
   return offset;
 }
-
-const lastOffset = new Map<string, { minute: number; offset: number }>();
 
 function computeZoneOffsetMinutes(zone: string, at: Date): number {
   let f = formatters.get(zone);
