@@ -10,7 +10,7 @@ import { startHub } from '../src/hub';
 import { dropDatabase } from '../src/db/knex';
 import type { Hl7ClientCommand } from './hl7-client';
 import { deleteRedisPrefix, percentile, sleep, type BenchResult } from './bench-result';
-import { cpuSnapshot, pgSingleRowTps } from './pipeline.bench';
+import { cpuSnapshot, pgSingleRowTps, printTableStats } from './pipeline.bench';
 
 export interface Hl7BenchOptions {
   serverUrl: string;
@@ -192,14 +192,7 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       pass: commitP99 <= 50,
       notes: 'receipt → canonical commit p99 ≤ 50 ms (ratio = p99 / 50 ms)',
     });
-    if (process.env.BENCH_HL7_STATS === '1') {
-      // row writes and scans per table over the whole run (warm-up included): inserts, updates, HOT updates, sequential scans and the rows they read
-      const t = await hub.db.raw<{ rows: Array<Record<string, string>> }>(
-        `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del, seq_scan, seq_tup_read,
-                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
-           FROM pg_stat_user_tables s WHERE n_tup_ins + n_tup_upd + n_tup_del + seq_scan > 0 ORDER BY n_tup_ins + n_tup_upd DESC`);
-      console.table(t.rows);
-    }
+    if (process.env.BENCH_HL7_STATS === '1') await printTableStats(hub.db as never);
   } finally {
     await client.call({ cmd: 'close' }).catch(() => undefined);
     client.child.kill('SIGTERM');

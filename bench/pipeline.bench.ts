@@ -70,6 +70,19 @@ export async function cpuSnapshot(db: { raw: (sql: string, b: unknown[]) => Prom
   return { hub: (u.user + u.system) / 1e6, pg: cpuSecondsOf(pids), load: loadPid === undefined ? 0 : cpuSecondsOf([loadPid]) };
 }
 
+/**
+ * Prints row writes and scans per table of the bench database over the whole run (warm-up
+ * included): inserts, updates, HOT updates, deletes, sequential scans and the rows they read, and
+ * each table's index count (BENCH_PIPELINE_STATS, BENCH_HL7_STATS).
+ */
+export async function printTableStats(db: { raw: (sql: string) => Promise<{ rows: Array<Record<string, unknown>> }> }): Promise<void> {
+  const t = await db.raw(
+    `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del, seq_scan, seq_tup_read,
+            (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
+       FROM pg_stat_user_tables s WHERE n_tup_ins + n_tup_upd + n_tup_del + seq_scan > 0 ORDER BY n_tup_ins + n_tup_upd DESC`);
+  console.table(t.rows);
+}
+
 /** Baseline (a): single-row INSERT transactions/s through a pool the size of the hub's, at the workers' concurrency. */
 export async function pgSingleRowTps(url: string, n: number, concurrency: number, poolMax: number): Promise<number> {
   const db = createDb({ url, poolMax });
@@ -167,12 +180,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions): Promise<Benc
     const xact = (await xacts()) - xact0;
     const processed = Number((await hub.db('inbound_messages').where({ status: 'processed' }).count<Array<{ count: string }>>('* as count'))[0].count) - before;
     if (process.env.BENCH_PIPELINE_STATS === '1') {
-      // row writes per table over the whole run (warm-up included): inserts, updates, HOT updates, deletes
-      const t = await hub.db.raw<{ rows: Array<Record<string, string>> }>(
-        `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,
-                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
-           FROM pg_stat_user_tables s WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd DESC`);
-      console.table(t.rows);
+      await printTableStats(hub.db as never);
     }
     const mps = processed / seconds;
     results.push({

@@ -16,7 +16,7 @@ import { fromRoot } from '../src/paths';
  * `npm run bench`: every figure next to a baseline measured in the same run, and the ratio.
  * Env: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS,
  * BENCH_MESSAGES (default 5000), BENCH_PIPELINE_SENDERS (32 HTTP senders), BENCH_PIPELINE_LATENCY (0: skip the 500 msg/s phase),
- * BENCH_PIPELINE_CLIENT (inproc: the HTTP load generator in this process instead of a child), BENCH_PIPELINE_STATS (1: print row writes and HOT updates per table), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
+ * BENCH_PIPELINE_CLIENT (inproc: the HTTP load generator in this process instead of a child), BENCH_PIPELINE_STATS (1: print row writes, HOT updates and sequential scans per table), BENCH_IMPORT_ROWS (default 1000000), BENCH_HL7_MESSAGES (default 5000),
  * BENCH_HL7_CONNECTIONS (default 8), BENCH_HL7_RATE (offered msg/s of the latency phase, default 500), BENCH_HL7_SPLIT (1: only start+worker, 0: only all-in-one), BENCH_HL7_STATS (1: print row writes, HOT updates and sequential scans per table), BENCH_HL7_WARMUP (messages before the measured phases, default 2000), BENCH_MES_RUNS (default 5),
  * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
  * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi|nodered). Node-RED section: BENCH_NODERED_EVENTS (3000), BENCH_NODERED_CONCURRENCY (64, both paths). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
