@@ -120,7 +120,9 @@ describe('support console in a browser (headless Chromium)', () => {
 
   it('draws the dashboard charts', async () => {
     await page.goto(`${base}/dashboard`);
-    await page.waitForFunction("(document.getElementById('kpi-at')?.textContent ?? '') !== ''", undefined, { timeout: 20000 });
+    // A selector, not waitForFunction: a string predicate is run through eval() in the page, which
+    // the console's Content-Security-Policy (script-src 'self') rightly refuses.
+    await page.waitForSelector('#kpi-at:not(:empty)', { state: 'attached', timeout: 20000 });
     const drawn = await page.evaluate<{ chart: string; datasets: number }>(
       "({ chart: typeof window.Chart, datasets: window.Chart?.getChart(document.getElementById('chart-rates'))?.data.datasets.length ?? 0 })",
     );
