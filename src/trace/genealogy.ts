@@ -83,15 +83,19 @@ async function linksByLevel(
   const [from, to] = direction === 'forward' ? ['input_lot_id', 'output_lot_id'] : ['output_lot_id', 'input_lot_id'];
   // not a prepared statement (rawNamed): frontiers range from one lot to thousands, and the generic
   // plan chosen after a prepared statement's sixth run fits the small ones; recalls were 25–30 %
-  // slower with it (docs/architecture.md, "The walk's statements unprepared again")
+  // slower with it (docs/architecture.md, "The walk's statements unprepared again").
+  // Each level's links come back as json (json_agg of json_build_array: text written once), not
+  // jsonb: jsonb built a binary value per link and wrote it out as text again, ~1 ms per level of
+  // ~130 links (the 1,000-lot walk-ahead of a raw lot's trace 27 % faster, a full recall walk of a
+  // bulk raw lot ~15 %); the driver parses both with JSON.parse, so the links are the same values
   const r = await db.raw<{ rows: Array<{ level: number; links: Array<[string, string, number | null, string | null]> | null }> }>(
     `WITH RECURSIVE w(level, frontier, seen, n, links) AS (
-       SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::jsonb
+       SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::json
        UNION ALL
        SELECT w.level + 1, nx.ids, w.seen || nx.ids, w.n + cardinality(nx.ids), lk.links
          FROM w
          CROSS JOIN LATERAL (
-           SELECT jsonb_agg(jsonb_build_array(g.input_lot_id, g.output_lot_id, g.quantity, g.uom)) AS links, array_agg(g.${to}) AS targets
+           SELECT json_agg(json_build_array(g.input_lot_id, g.output_lot_id, g.quantity, g.uom)) AS links, array_agg(g.${to}) AS targets
              FROM (SELECT k.input_lot_id, k.output_lot_id, sum(k.quantity) AS quantity, min(k.uom) AS uom
                      FROM lot_links k WHERE k.${from} = ANY(w.frontier) GROUP BY 1, 2) g
          ) lk
