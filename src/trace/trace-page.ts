@@ -198,14 +198,32 @@ type PageColumn = (typeof PAGE_COLUMNS)[number][0];
 const isoSql = (expr: string): string => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
+ * The raw columns a page row carries out of the per-lot scans (see {@link pageRows}): the sort keys
+ * (kn: a bigint row id, ku: a uuid row id), the ids the row names (material of a lot row, location,
+ * party, serial, shipment), raw texts s1…s6, a quantity, two timestamps, a flag and a date; which is
+ * which depends on the kind.
+ */
+const RAW_COLUMNS = [
+  ['kn', 'bigint'], ['ku', 'uuid'], ['mat', 'uuid'], ['loc', 'uuid'], ['party', 'uuid'], ['serial', 'uuid'], ['sid', 'uuid'],
+  ['s1', 'text'], ['s2', 'text'], ['s3', 'text'], ['s4', 'text'], ['s5', 'text'], ['s6', 'text'],
+  ['rn', 'float8'], ['ts1', 'timestamptz'], ['ts2', 'timestamptz'], ['rbo', 'boolean'], ['rdt', 'date'],
+] as const;
+type RawColumn = (typeof RAW_COLUMNS)[number][0];
+
+/**
  * The rows of lots `ids` (in that order) in page order — per lot its lot row (kind 0), then each
- * kind's rows by key — at most `room`, in **one statement**: per lot a LATERAL UNION ALL of the lot
- * and one index scan per kind (each capped at `room`), under an incremental sort on the lots'
- * ordinality, so PostgreSQL stops reading lots once `room` rows are out. `resume` (the cursor's
- * kind and key) applies to the first lot: its rows up to and including the cursor's are left out,
- * but its lot row (kind 0) is always returned (its material and lot name the detail rows).
- * Each row comes back as typed columns (generic per position, see below) that {@link rowJson}
- * writes straight into the answer's JSON text.
+ * kind's rows by key — at most `room`, in **one statement** of two steps. First the page's rows
+ * with their raw columns: per lot a LATERAL UNION ALL of the lot and one index scan per kind (each
+ * capped at `room`), under an incremental sort on the lots' ordinality, so PostgreSQL stops reading
+ * lots once `room` rows are out. Then, for those rows only, what they name: material and GTIN of a
+ * lot, location, party (customer, supplier, hospital, a location's owner) and serial, each table
+ * joined once for the whole page (hash joins over a few thousand rows at most), instead of an
+ * index look-up per lot and row inside the per-lot scans (measured: most of the statement's time
+ * went to those B-tree descents). `resume` (the cursor's kind and key) applies to the first lot:
+ * its rows up to and including the cursor's are left out, but its lot row (kind 0) is always
+ * returned (its material and lot name the detail rows). Each row comes back as typed columns
+ * (generic per position, see below) that {@link rowJson} writes straight into the answer's JSON
+ * text.
  */
 async function pageRows(
   db: Db, direction: TraceDirection, ids: string[], room: number, resume: { k: number; x: string } | undefined, serialId: string | undefined, rootIds: Set<string>,
@@ -214,19 +232,25 @@ async function pageRows(
   const params: Knex.RawBinding[] = [ids];
   // room is a parameter (bound once per branch and once for the page), so that the statement's text
   // depends only on direction, resume kind and serial: it runs as a named prepared statement.
-  // Every branch returns the same columns: kind, key, the row's values in generic typed columns
-  // (a1…a10 text, n1 float8, t1/t2 timestamps as ISO text, bo boolean, dt date). Node writes each
-  // row's JSON (rowJson) and graph node and edge (graphOfRow) from them: no JSON is built, parsed or re-serialised
-  // per row on either side (json_build_object cost ~3.5 µs a row in PostgreSQL, parsing and
-  // re-serialising objects 10+ µs a row in Node).
-  const cols = (v: Partial<Record<PageColumn, string>>): string => PAGE_COLUMNS.map(([c, t]) => `${v[c] ?? `NULL::${t}`} AS ${c}`).join(', ');
+  // Every branch returns the same raw columns (RAW_COLUMNS); the outer step turns them into the
+  // generic answer columns (a1…a10 text, n1 float8, t1/t2 timestamps as ISO text, bo boolean, dt
+  // date), per kind. Node writes each row's JSON (rowJson) and graph node and edge (graphOfRow)
+  // from those: no JSON is built, parsed or re-serialised per row on either side (json_build_object
+  // cost ~3.5 µs a row in PostgreSQL, parsing and re-serialising objects 10+ µs a row in Node).
+  const raw = (v: Partial<Record<RawColumn, string>>): string => RAW_COLUMNS.map(([c, t]) => `${v[c] ?? `NULL::${t}`} AS ${c}`).join(', ');
+  // per kind index, the answer's columns from the raw ones and the joined tables (m material, loc
+  // location, lp the location's owner, pp the row's party, sr serial)
+  const out: Array<Partial<Record<PageColumn, string>>> = [];
   const branches: string[] = [
-    `SELECT 0 AS kind, ''::text AS k, ${cols({
-      a1: 'lm.material', a2: 'lm.description', a3: 'lm.lot_number', a4: 'lm.status', dt: 'lm.expiry', bo: 'lm.provisional', a6: 'lm.base_uom',
-      a5: `(SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = lm.material_id AND mi.scheme = 'gtin'
-                  ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)`,
-    })}`,
+    `SELECT 0 AS kind, ${raw({ mat: 'lm.material_id', s1: 'lm.lot_number', s2: 'lm.status', rdt: 'lm.expiry', rbo: 'lm.provisional' })}`,
   ];
+  out.push({
+    a1: 'm.code', a2: 'm.description', a3: 'p.s1', a4: 'p.s2', dt: 'p.rdt', bo: 'p.rbo', a6: 'm.base_uom',
+    a5: `(SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = p.mat AND mi.scheme = 'gtin'
+            ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)`,
+  });
+  // a party: null unless it has a non-empty code, GLN or name (as the answer always had it)
+  const present = `(coalesce(pp.code, '') <> '' OR coalesce(pp.gln, '') <> '' OR coalesce(pp.name, '') <> '')`;
   for (let kindIndex = 1; kindIndex < kinds.length; kindIndex++) {
     const kind = kinds[kindIndex];
     const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
@@ -250,57 +274,62 @@ async function pageRows(
       }
     }
     const where = cond.map((c) => ` AND ${c}`).join('');
-    // bigint keys are zero-padded so that they order as text; uuid keys order as their hex text ("C" collation).
-    // Parties and serials are looked up per row (LATERAL … OFFSET 0 keeps them index look-ups: as
-    // plain joins the planner hashed all parties for every lot whose lines it expected many of)
-    const partyOf = (idCol: string): string => `LEFT JOIN LATERAL (SELECT p.code, p.gln, p.name, (coalesce(p.code, '') <> '' OR coalesce(p.gln, '') <> '' OR coalesce(p.name, '') <> '') AS present
-                              FROM parties p WHERE p.id = ${idCol} OFFSET 0) p ON true`;
-    const serialOf = `LEFT JOIN LATERAL (SELECT sr.serial_number FROM serials sr WHERE sr.id = x.serial_id OFFSET 0) sr ON true`;
+    // keys: bigint ids order as their zero-padded text, uuids as their hex text ("C" collation):
+    // the outer step writes them so (the cursor's key)
     if (kind === 'onHand') {
-      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(p.code, p.gln)', a4: 'x.stock_state', n1: 'x.quantity::float8' })}
-         FROM (SELECT b.id, b.location_id, b.stock_state, b.quantity FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ?::int) x
-         JOIN locations loc ON loc.id = x.location_id
-         LEFT JOIN LATERAL (SELECT p.code, p.gln FROM parties p WHERE p.id = loc.party_id OFFSET 0) p ON true`);
+      branches.push(`SELECT ${kindIndex}, ${raw({ kn: 'b.id', loc: 'b.location_id', s1: 'b.stock_state', rn: 'b.quantity::float8' })}
+         FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ?::int`);
+      out.push({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(lp.code, lp.gln)', a4: 'p.s1', n1: 'p.rn' });
     } else if (kind === 'shipments') {
       const dir = direction === 'forward' ? 'outbound' : 'inbound';
       const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id'; // the customer, or the supplier
-      // party: null unless it has a non-empty code, GLN or name (as the answer always had it)
-      branches.push(`SELECT ${kindIndex}, lpad(x.id::text, 20, '0'), ${cols({
-        a1: 'x.shipment_id::text', a2: 'x.shipment_number', a3: 'x.direction', a4: 'x.status', a5: 'x.ship_to', a6: 'sr.serial_number', a7: 'x.uom',
-        a8: 'p.code', a9: 'p.gln', a10: 'p.name', bo: 'p.present', n1: 'x.quantity', t1: isoSql('x.shipped_at'), t2: isoSql('x.delivered_at'),
+      branches.push(`SELECT ${kindIndex}, ${raw({
+        kn: 'sl.id', sid: 's.id', party: partyCol, serial: 'sl.serial_id', s1: 's.shipment_number', s2: 's.direction', s3: 's.status', s4: 's.ship_to', s5: 'sl.uom',
+        rn: 'coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8', ts1: 's.shipped_at', ts2: 's.delivered_at',
       })}
-         FROM (SELECT sl.id, sl.serial_id, coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS quantity, sl.uom,
-                      s.id AS shipment_id, s.shipment_number, s.direction, s.status, s.ship_to, s.shipped_at, s.delivered_at, ${partyCol} AS party_id
-                 FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
-                WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ?::int) x
-         ${partyOf('x.party_id')}
-         ${serialOf}`);
+         FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id AND s.direction = '${dir}'
+        WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ?::int`);
+      out.push({
+        a1: 'p.sid::text', a2: 'p.s1', a3: 'p.s2', a4: 'p.s3', a5: 'p.s4', a6: 'sr.serial_number', a7: 'p.s5',
+        a8: 'pp.code', a9: 'pp.gln', a10: 'pp.name', bo: present, n1: 'p.rn', t1: isoSql('p.ts1'), t2: isoSql('p.ts2'),
+      });
     } else if (kind === 'consumption') {
-      branches.push(`SELECT ${kindIndex}, x.id::text, ${cols({
-        a1: 'x.used_at_offset', a2: 'loc.code', a3: 'x.procedure_code', a4: 'x.procedure_ref_hmac', a6: 'sr.serial_number', a7: 'x.uom',
-        a8: 'p.gln', a9: 'p.code', a10: 'p.name', bo: 'p.present', n1: 'coalesce(x.quantity, 0)::float8', t1: isoSql('x.used_at'),
+      branches.push(`SELECT ${kindIndex}, ${raw({
+        ku: 'd.id', loc: 'd.location_id', party: 'd.party_id', serial: 'd.serial_id', s1: 'd.used_at_offset', s2: 'd.procedure_code', s3: 'd.procedure_ref_hmac', s4: 'd.uom',
+        rn: 'coalesce(d.quantity, 0)::float8', ts1: 'd.used_at',
       })}
-         FROM (SELECT d.id, d.used_at, d.used_at_offset, d.location_id, d.party_id, d.serial_id, d.quantity, d.uom, d.procedure_code, d.procedure_ref_hmac
-                 FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ?::int) x
-         JOIN locations loc ON loc.id = x.location_id
-         ${partyOf('x.party_id')}
-         ${serialOf}`);
+         FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ?::int`);
+      out.push({
+        a1: 'p.s1', a2: 'loc.code', a3: 'p.s2', a4: 'p.s3', a6: 'sr.serial_number', a7: 'p.s4',
+        a8: 'pp.gln', a9: 'pp.code', a10: 'pp.name', bo: present, n1: 'p.rn', t1: isoSql('p.ts1'),
+      });
     } else {
-      branches.push(`SELECT ${kindIndex}, x.id::text, ${cols({
-        a1: 'x.test_code', a2: 'x.test_name', a3: 'x.result', a4: 'x.value', a5: 'x.unit', a6: 'x.disposition', t1: isoSql('x.inspected_at'),
+      branches.push(`SELECT ${kindIndex}, ${raw({
+        ku: 'q.id', s1: 'q.test_code', s2: 'q.test_name', s3: 'q.result', s4: 'q.value', s5: 'q.unit', s6: 'q.disposition', ts1: 'q.inspected_at',
       })}
-         FROM (SELECT q.id, q.test_code, q.test_name, q.result, q.value, q.unit, q.disposition, q.inspected_at
-                 FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ?::int) x`);
+         FROM quality_results q WHERE q.lot_id = u.id${where} ORDER BY q.id LIMIT ?::int`);
+      out.push({ a1: 'p.s1', a2: 'p.s2', a3: 'p.s3', a4: 'p.s4', a5: 'p.s5', a6: 'p.s6', t1: isoSql('p.ts1') });
     }
     params.push(...bind, room);
   }
-  const sql = `SELECT u.ord::int AS ord, x.kind, x.k, x.a1, x.a2, x.a3, x.a4, x.a5, x.a6, x.a7, x.a8, x.a9, x.a10, x.n1, x.t1, x.t2, x.bo, x.dt
-      FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
-      CROSS JOIN LATERAL (SELECT l.material_id, l.lot_number, l.status, l.expiry, l.provisional, m.code AS material, m.description, m.base_uom
-                            FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = u.id OFFSET 0) lm
-      CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
-     ORDER BY u.ord, x.kind, x.k COLLATE "C"
-     LIMIT ?::int`;
+  // each answer column: per kind its expression (NULL where a kind has none)
+  const outCols = PAGE_COLUMNS.map(([c, t]) => {
+    const whens = out.map((o, i) => (o[c] ? ` WHEN ${i} THEN ${o[c]}` : '')).join('');
+    return whens ? `CASE p.kind${whens} END::${t} AS ${c}` : `NULL::${t} AS ${c}`;
+  }).join(', ');
+  const sql = `SELECT p.ord::int AS ord, p.kind, CASE WHEN p.kn IS NOT NULL THEN lpad(p.kn::text, 20, '0') WHEN p.ku IS NOT NULL THEN p.ku::text ELSE '' END AS k, ${outCols}
+      FROM (SELECT u.ord, x.kind, ${RAW_COLUMNS.map(([c]) => `x.${c}`).join(', ')}
+              FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
+              CROSS JOIN LATERAL (SELECT l.material_id, l.lot_number, l.status, l.expiry, l.provisional FROM lots l WHERE l.id = u.id OFFSET 0) lm
+              CROSS JOIN LATERAL (${branches.map((b) => `(${b})`).join('\n UNION ALL ')}) x
+             ORDER BY u.ord, x.kind, x.kn, x.ku
+             LIMIT ?::int) p
+      LEFT JOIN materials m ON m.id = p.mat
+      LEFT JOIN locations loc ON loc.id = p.loc
+      LEFT JOIN parties lp ON lp.id = loc.party_id
+      LEFT JOIN parties pp ON pp.id = p.party
+      LEFT JOIN serials sr ON sr.id = p.serial
+     ORDER BY p.ord, p.kind, p.kn, p.ku`;
   params.push(room);
   const r = await rawNamed<{ rows: PageRow[] }>(db, sql, params);
   return r.rows;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
@@ -91,6 +92,72 @@ describe('trace API', () => {
     const s2 = (await get('/api/v1/trace/forward?serial=SN-0002')).json<TracePage>();
     expect(s2.tables.lots.map((l) => `${name(l.lotId)}@${l.depth}`)).toEqual(['F1@0', 'K1@1']);
     expect(s2.tables.shipments.map((s) => `${s.shipmentNumber} ${name(s.lotId)}`)).toEqual(['SH-1 K1']);
+  });
+
+  it('writes every field of every table row as the fixture holds it (lots, stock, shipments, consumption, QC)', async () => {
+    const fwd = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001')).json<TracePage>();
+    const lot = (key: string) => fwd.tables.lots.find((l) => l.lotId === f.lots.get(key));
+    expect({ ...lot('R1'), via: [] }).toEqual({
+      lotId: f.lots.get('R1'), depth: 0, material: 'RAW-TI', description: 'RAW-TI (test)', gtin: null, lot: 'TI-001', status: 'released', expiry: '2030-12-31', provisional: false, via: [],
+    });
+    expect({ ...lot('C2'), via: [] }).toEqual({
+      lotId: f.lots.get('C2'), depth: 1, material: 'CMP-STEM', description: 'CMP-STEM (test)', gtin: GTIN.STEM, lot: 'ST-2', status: 'quarantine', expiry: '2030-12-31', provisional: false, via: [],
+    });
+    expect(lot('K1')).toEqual(expect.objectContaining({ depth: 3, material: 'KIT-KNEE', gtin: GTIN.KIT, lot: 'K-1' }));
+    expect(fwd.tables.onHand.find((b) => b.lotId === f.lots.get('R1'))).toEqual({
+      lotId: f.lots.get('R1'), material: 'RAW-TI', lot: 'TI-001', location: 'WH1', locationName: 'Main warehouse', party: null, stockState: 'raw', quantity: 100, uom: 'KG',
+    });
+    expect(fwd.tables.shipments.find((s) => s.serial === 'SN-0001')).toEqual({
+      lotId: f.lots.get('F1'), material: 'FG-KNEE', lot: 'FG-1', shipmentId: f.shipments.get('SH-1'), shipmentNumber: 'SH-1', direction: 'outbound', status: 'delivered',
+      party: { code: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital' }, shipTo: 'CUST-A', serial: 'SN-0001', quantity: 1, uom: 'EA',
+      shippedAt: '2026-03-02T08:00:00.000Z', deliveredAt: '2026-03-03T10:00:00.000Z',
+    });
+    expect(fwd.tables.shipments.find((s) => s.shipmentNumber === 'SH-3')).toEqual(expect.objectContaining({ status: 'planned', lot: 'FG-2', deliveredAt: null, serial: null }));
+    const usage = fwd.tables.consumption.find((c) => c.procedureRef === 'hmac-proc-aaa');
+    expect(usage).toEqual({
+      lotId: f.lots.get('F1'), material: 'FG-KNEE', lot: 'FG-1', usageId: expect.stringMatching(/^[0-9a-f-]{36}$/), usedAt: '2026-03-05T09:30:00.000Z', usedAtOffset: '+00:00',
+      hospital: { gln: '4012345000016', code: 'CUST-A', name: 'St. Anna Hospital' }, location: 'HOSP-A-OR1', serial: 'SN-0001', quantity: 1, uom: 'EA',
+      procedureCode: '0SRC0J9', procedureRef: 'hmac-proc-aaa',
+    });
+    expect(fwd.graph.nodes).toEqual(expect.arrayContaining([
+      { id: 'customer:4012345000016', kind: 'customer', label: 'St. Anna Hospital' },
+      { id: 'location:WH1', kind: 'location', label: 'Main warehouse' },
+      { id: 'hospital:4012345000016', kind: 'hospital', label: 'St. Anna Hospital' },
+    ]));
+
+    const back = (await get(`/api/v1/trace/backward?gtin=${GTIN.KIT}&lot=K-1`)).json<TracePage>();
+    expect(back.tables.shipments).toEqual([{
+      lotId: f.lots.get('R1'), material: 'RAW-TI', lot: 'TI-001', shipmentId: f.shipments.get('IN-1'), shipmentNumber: 'IN-1', direction: 'inbound', status: 'received',
+      party: { code: 'SUP-TI', gln: '4012345000009', name: 'Titanium Works' }, shipTo: null, serial: null, quantity: 100, uom: 'EA',
+      shippedAt: '2026-03-02T08:00:00.000Z', deliveredAt: null,
+    }]);
+    expect(back.tables.qc.find((q) => q.lotId === f.lots.get('C1'))).toEqual({
+      lotId: f.lots.get('C1'), material: 'CMP-STEM', lot: 'ST-1', test: 'DIM', testName: 'DIM test', result: 'fail', value: '12.7', unit: null, disposition: 'reject',
+      inspectedAt: '2026-02-20T09:00:00.000Z',
+    });
+  });
+
+  it('names the owner of a location holding stock, and a customer without code, GLN or name by its ship-to', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('OWN-M');
+    await g.lot('P1', 'OWN-M', 'OWN-1');
+    await g.party('CONSIGN-H', 'hospital', 'Consignment Clinic');
+    await g.location('CONSIGN-OR', { kind: 'operating_room', party: 'CONSIGN-H', name: 'Clinic OR' });
+    await g.balance('P1', 'CONSIGN-OR', 'finished', 2);
+    const anonymous = randomUUID();
+    await t.db('parties').insert({ id: anonymous, code: null, gln: null, name: '', role: 'customer' });
+    g.parties.set('ANON', anonymous);
+    await g.shipment('SH-ANON', 'outbound', 'ANON', 'shipped');
+    await t.db('shipments').where({ id: g.shipments.get('SH-ANON') }).update({ ship_to: 'Dock 7' });
+    await g.shipLine('SH-ANON', 'P1', 'OWN-M', 3);
+    const page = (await get('/api/v1/trace/forward?material=OWN-M&lot=OWN-1')).json<TracePage>();
+    expect(page.tables.onHand).toEqual([{ lotId: g.lots.get('P1'), material: 'OWN-M', lot: 'OWN-1', location: 'CONSIGN-OR', locationName: 'Clinic OR', party: 'CONSIGN-H', stockState: 'finished', quantity: 2, uom: 'EA' }]);
+    expect(page.tables.shipments).toEqual([expect.objectContaining({ shipmentNumber: 'SH-ANON', party: null, shipTo: 'Dock 7', quantity: 3, deliveredAt: null })]);
+    expect(page.graph.nodes.filter((n) => n.kind !== 'lot')).toEqual([
+      { id: 'customer:Dock 7', kind: 'customer', label: 'Dock 7' },
+      { id: 'location:CONSIGN-OR', kind: 'location', label: 'Clinic OR' },
+    ]);
+    expect(page.page.rows).toBe(3);
   });
 
   it('pages through a trace with a cursor: every row once, in order, none lost', async () => {
