@@ -15,6 +15,7 @@ import * as mConnectorDeliveries from '../../migrations/20260301001800_connector
 import * as mPartnerSecrets from '../../migrations/20260301001900_partner_outbound_secrets';
 import * as mLoginAttempts from '../../migrations/20260301002000_console_login_attempts';
 import * as mMessageIndexes from '../../migrations/20260301002100_inbound_message_indexes';
+import * as mShipmentLinesCovering from '../../migrations/20260301002200_shipment_lines_lot_covering_index';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -36,6 +37,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301001900_partner_outbound_secrets', mPartnerSecrets],
   ['20260301002000_console_login_attempts', mLoginAttempts],
   ['20260301002100_inbound_message_indexes', mMessageIndexes],
+  ['20260301002200_shipment_lines_lot_covering_index', mShipmentLinesCovering],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {
