@@ -16,6 +16,7 @@ import * as mPartnerSecrets from '../../migrations/20260301001900_partner_outbou
 import * as mLoginAttempts from '../../migrations/20260301002000_console_login_attempts';
 import * as mMessageIndexes from '../../migrations/20260301002100_inbound_message_indexes';
 import * as mShipmentLinesCovering from '../../migrations/20260301002200_shipment_lines_lot_covering_index';
+import * as mOutboxRelayPosition from '../../migrations/20260301002300_outbox_relay_position';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -38,6 +39,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002000_console_login_attempts', mLoginAttempts],
   ['20260301002100_inbound_message_indexes', mMessageIndexes],
   ['20260301002200_shipment_lines_lot_covering_index', mShipmentLinesCovering],
+  ['20260301002300_outbox_relay_position', mOutboxRelayPosition],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

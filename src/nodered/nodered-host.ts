@@ -359,7 +359,7 @@ export class NodeRedHost {
     }
     this.relay = new OutboxRelay({
       db: o.db, queue: routes.queue, logger: log, pollMs: o.outboxPollMs, attempts: o.routeAttempts,
-      wanted: (t, payload) => routes.wants(t, payload),
+      wanted: (t, routing) => routes.wants(t, routing),
       isOpen: () => this.flowsOpen,
     });
     this.relay.start();

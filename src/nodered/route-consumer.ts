@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import { LotBridgeError } from '../errors';
 import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES, type RouteJobData } from '../pipeline/queues';
-import { matchesEventType, matchesGlob } from '../routing/event-pattern';
+import { matchesEventType, matchesGlob, routingOf, type EventRouting } from '../routing/event-pattern';
 import { plainPayload } from '../ingest/stored-payload';
 import type { PhiProtector } from '../security/phi';
 import type { EventSubscriber, RouteTicket } from './bridge';
@@ -60,8 +60,8 @@ export class RouteConsumer {
   }
 
   /** True when some registered node listens to this event (the outbox relay skips the others). */
-  wants(type: string, payload: Record<string, unknown>): boolean {
-    return this.matching({ type, payload }).length > 0;
+  wants(type: string, routing: EventRouting): boolean {
+    return this.matching(type, routing).length > 0;
   }
 
   /** Number of registered event nodes. */
@@ -105,11 +105,9 @@ export class RouteConsumer {
     await this.worker.waitUntilReady();
   }
 
-  private matching(data: Pick<RouteJobData, 'type' | 'payload'>): EventSubscriber[] {
-    const connectorId = typeof data.payload?.connectorId === 'string' ? data.payload.connectorId : undefined;
-    const messageType = typeof data.payload?.messageType === 'string' ? data.payload.messageType : undefined;
+  private matching(type: string, { connectorId, messageType }: EventRouting): EventSubscriber[] {
     return [...this.subs.values()].filter(
-      (s) => s.patterns.some((p) => matchesEventType(p, data.type)) && matchesGlob(s.connector, connectorId) && matchesGlob(s.messageType, messageType),
+      (s) => s.patterns.some((p) => matchesEventType(p, type)) && matchesGlob(s.connector, connectorId) && matchesGlob(s.messageType, messageType),
     );
   }
 
@@ -135,7 +133,7 @@ export class RouteConsumer {
       await new Promise((r) => setTimeout(r, 50));
     }
     const done = new Set(data.completed ?? []);
-    const targets = this.matching(data).filter((s) => !done.has(s.id));
+    const targets = this.matching(data.type, routingOf(data.payload)).filter((s) => !done.has(s.id));
     if (targets.length === 0) {
       return { eventId: data.eventId, matched: done.size, sent: 0 };
     }

@@ -50,3 +50,16 @@ export function matchesGlob(glob: string, value: string | undefined | null): boo
   const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return re.test(value);
 }
+
+/** What routing reads of an event besides its type (lotbridge-event nodes filter on them): two payload fields. */
+export interface EventRouting {
+  connectorId?: string;
+  messageType?: string;
+}
+
+/** The {@link EventRouting} fields of an event's payload (string values only). */
+export function routingOf(payload: Record<string, unknown> | null | undefined): EventRouting {
+  const connectorId = typeof payload?.connectorId === 'string' ? payload.connectorId : undefined;
+  const messageType = typeof payload?.messageType === 'string' ? payload.messageType : undefined;
+  return { connectorId, messageType };
+}

@@ -9,7 +9,7 @@ const canonicalTables = [
   'device_usages', 'demand_history', 'supply_requisitions', 'message_acks', 'audit_anchors', 'recall_serials',
   'console_sessions', 'console_jobs', 'console_login_attempts',
   'edi_partners', 'edi_outbound_messages', 'invoices', 'supplier_stock_snapshots',
-  'deliveries',
+  'deliveries', 'outbox_relay_position',
 ];
 
 async function tables(t: TestDatabase): Promise<string[]> {
