@@ -20,9 +20,10 @@ export interface OutboxRelayOptions {
   /** Route job attempts (a flow error or timeout retries the event this often). */
   attempts: number;
   batchSize?: number;
-  /** Name of the relay's row in `outbox_relay_position` (default `route`). */
-  relay?: string;
 }
+
+/** The relay's row in `outbox_relay_position`. */
+const RELAY = 'route';
 
 /** Job options of a `route` job: jobId = outbox event id (a re-add is a no-op). */
 export function routeJobOptions(eventId: string, attempts: number): Record<string, unknown> {
@@ -55,22 +56,25 @@ interface Position {
 /**
  * The events of a batch after a position in it: events whose transaction is visible in the batch's
  * snapshot and was not in the relayed snapshot (the batch before), after (afterTx, afterId), in
- * (tx, id) order. Those not visible in the relayed snapshot are the ones of transactions still open then (its xip list) and
- * those that started after it (tx ≥ its xmax): two ranges of the (tx, id) index, so a tick reads
- * only events not relayed yet, however long a transaction stays open. Only the two payload fields
- * routing looks at are read here; the payloads of the events a flow wants are read afterwards.
+ * (tx, id) order. Those not visible in the relayed snapshot are the ones of transactions still open
+ * then (its xip list) and those that started after it (tx ≥ its xmax): two ranges of the (tx, id)
+ * index, so a tick reads only events not relayed yet, however long a transaction stays open. Only
+ * the two payload fields routing looks at are read here; the payloads of the events a flow wants
+ * are read afterwards.
  */
+/** What a tick reads of an event (an OutboxRow): no payload, only the two fields routing filters on. */
+const EVENT_COLUMNS = `e.id, e.event_id, e.type, e.source_message_id, e.ordinal, e.created_at, e.tx,
+  e.payload->>'connectorId' AS connector_id, e.payload->>'messageType' AS message_type`;
+
 const BATCH_EVENTS_SQL = `
   SELECT e.* FROM (
-    (SELECT e.id, e.event_id, e.type, e.source_message_id, e.ordinal, e.created_at, e.tx,
-            e.payload->>'connectorId' AS connector_id, e.payload->>'messageType' AS message_type
+    (SELECT ${EVENT_COLUMNS}
        FROM outbox_events e
       WHERE e.tx = ANY(ARRAY(SELECT pg_snapshot_xip(?::pg_snapshot)))
         AND (e.tx, e.id) > (?::xid8, ?::bigint) AND pg_visible_in_snapshot(e.tx, ?::pg_snapshot)
       ORDER BY e.tx, e.id LIMIT ?::int)
     UNION ALL
-    (SELECT e.id, e.event_id, e.type, e.source_message_id, e.ordinal, e.created_at, e.tx,
-            e.payload->>'connectorId' AS connector_id, e.payload->>'messageType' AS message_type
+    (SELECT ${EVENT_COLUMNS}
        FROM outbox_events e
       WHERE (e.tx, e.id) > (?::xid8, ?::bigint) AND e.tx < pg_snapshot_xmax(?::pg_snapshot)
         AND pg_visible_in_snapshot(e.tx, ?::pg_snapshot)
@@ -101,8 +105,9 @@ function rangeStart(relayed: string, afterTx: string, afterId: string): { fromTx
  * batch snapshot unless a batch is under way; read up to `batchSize` events of the batch after the
  * position; add a job per event a flow listens to (jobId = event id); move the position on; commit.
  * A batch ends with the tick that takes its last events: its snapshot becomes the relayed one, and
- * the next tick starts a new batch. A crash between the job add and the commit re-adds the same job ids later: at least
- * once, never lost. Events no flow listens to get no job; they stay readable in `outbox_events`.
+ * the next tick starts a new batch. A crash between the job add and the commit re-adds the same job
+ * ids later: at least once, never lost. Events no flow listens to get no job; they stay readable in
+ * `outbox_events`.
  */
 export class OutboxRelay extends PollingRelay {
   constructor(private readonly opts: OutboxRelayOptions) {
@@ -115,12 +120,11 @@ export class OutboxRelay extends PollingRelay {
       return 0;
     }
     const limit = this.opts.batchSize ?? 500;
-    const relay = this.opts.relay ?? 'route';
     return this.opts.db.transaction(async (trx) => {
       const pos = (await trx.raw<{ rows: Position[] }>(
         `SELECT relayed::text, coalesce(batch, pg_current_snapshot())::text AS batch, batch IS NOT NULL AS open, after_tx::text, after_id::text
            FROM outbox_relay_position WHERE relay = ? FOR UPDATE SKIP LOCKED`,
-        [relay],
+        [RELAY],
       )).rows[0];
       if (!pos) {
         return 0; // another hub's relay holds the position (or the row is missing: see migration 20260301002300)
@@ -162,12 +166,12 @@ export class OutboxRelay extends PollingRelay {
         // the batch is complete: everything visible in its snapshot has been relayed
         await trx.raw(
           `UPDATE outbox_relay_position SET relayed = ?::pg_snapshot, batch = NULL, after_tx = NULL, after_id = NULL, updated_at = now() WHERE relay = ?`,
-          [pos.batch, relay],
+          [pos.batch, RELAY],
         );
       } else {
         await trx.raw(
           `UPDATE outbox_relay_position SET batch = ?::pg_snapshot, after_tx = ?::xid8, after_id = ?, updated_at = now() WHERE relay = ?`,
-          [pos.batch, last.tx, last.id, relay],
+          [pos.batch, last.tx, last.id, RELAY],
         );
       }
       return rows.length;

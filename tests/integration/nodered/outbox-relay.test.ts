@@ -54,6 +54,13 @@ describe('outbox relay position', () => {
     relays.push(r);
     return r;
   };
+  /** A connection of its own with a transaction begun (the test commits or rolls it back, and ends the client). */
+  const openTransaction = async (): Promise<pg.Client> => {
+    const c = new pg.Client({ connectionString: t.url });
+    await c.connect();
+    await c.query('BEGIN');
+    return c;
+  };
   /** Ticks until a tick takes nothing; returns the events taken. */
   const drain = async (r: OutboxRelay): Promise<number> => {
     let n = 0;
@@ -104,10 +111,8 @@ describe('outbox relay position', () => {
   it('relays the events of other transactions while a long one is open, and the long one\'s once it commits', async () => {
     const { queue, added } = recordingQueue(route);
     const r = relay(queue);
-    const long = new pg.Client({ connectionString: t.url });
-    await long.connect();
+    const long = await openTransaction();
     try {
-      await long.query('BEGIN');
       const early = await event(long, 'test.long'); // the lowest transaction id and event id of all
       const x = await event(t.db, 'test.x');
       expect(await drain(r)).toBe(1);
@@ -127,10 +132,8 @@ describe('outbox relay position', () => {
   it('never relays the event of a transaction that rolled back', async () => {
     const { queue, added } = recordingQueue(route);
     const r = relay(queue);
-    const c = new pg.Client({ connectionString: t.url });
-    await c.connect();
+    const c = await openTransaction();
     try {
-      await c.query('BEGIN');
       await event(c, 'test.rolled-back');
       const kept = await event(t.db, 'test.kept');
       expect(await drain(r)).toBe(1);
