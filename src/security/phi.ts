@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LotBridgeError } from '../errors/lotbridge-error';
 import type { Logger } from '../logging/logger';
+import { fillRandom } from './random-pool';
 
 /** Length of a PHI key and of each derived sub-key. */
 export const PHI_KEY_BYTES = 32;
@@ -70,6 +71,11 @@ interface PhiKey {
   id: Buffer;
   encKey: Buffer;
   macKey: Buffer;
+  /** The same sub-keys as KeyObjects (createCipheriv/createHmac then skip preparing the key from bytes on every call). */
+  encKeyObject: KeyObject;
+  macKeyObject: KeyObject;
+  /** A blob's header for this key: format version and key id (also the AES-GCM additional data). */
+  header: Buffer;
 }
 
 function configError(problems: string[]): LotBridgeError {
@@ -107,7 +113,13 @@ export function phiKeyProblems(key: string | undefined, oldKeys: readonly string
 
 function deriveKey(master: Buffer): PhiKey {
   const derive = (info: string): Buffer => Buffer.from(hkdfSync('sha256', master, HKDF_SALT, Buffer.from(info, 'utf8'), PHI_KEY_BYTES));
-  return { id: derive('lotbridge phi key fingerprint').subarray(0, KEY_ID_BYTES), encKey: derive('lotbridge phi aes-256-gcm'), macKey: derive('lotbridge phi join hmac') };
+  const id = derive('lotbridge phi key fingerprint').subarray(0, KEY_ID_BYTES);
+  const encKey = derive('lotbridge phi aes-256-gcm');
+  const macKey = derive('lotbridge phi join hmac');
+  return {
+    id, encKey, macKey, encKeyObject: createSecretKey(encKey), macKeyObject: createSecretKey(macKey),
+    header: Buffer.concat([Buffer.from([PHI_BLOB_VERSION]), id]),
+  };
 }
 
 /** Reads `<dataDir>/phi.key`, or creates it (0600, atomically: a second process reuses the first one's key). */
@@ -163,7 +175,7 @@ export function createPhiProtector(opts: PhiProtectorOptions): PhiProtector {
     if (context.length === 0 || context.includes('\u0000')) {
       throw new TypeError('PhiProtector.hmac: the context must be a non-empty name without NUL characters');
     }
-    return createHmac('sha256', key.macKey).update(`${context}\u0000${value.trim()}`, 'utf8').digest('hex');
+    return createHmac('sha256', key.macKeyObject).update(`${context}\u0000${value.trim()}`, 'utf8').digest('hex');
   };
 
   const protector: PhiProtector = {
@@ -171,13 +183,21 @@ export function createPhiProtector(opts: PhiProtectorOptions): PhiProtector {
       return currentKey().id.toString('hex');
     },
     encrypt(plain) {
+      // header | IV | tag | body, written into one buffer (GCM's body is as long as the plaintext)
       const key = currentKey();
-      const header = Buffer.concat([Buffer.from([PHI_BLOB_VERSION]), key.id]);
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key.encKey, iv);
-      cipher.setAAD(header);
-      const body = Buffer.concat([cipher.update(typeof plain === 'string' ? Buffer.from(plain, 'utf8') : plain), cipher.final()]);
-      return Buffer.concat([header, iv, cipher.getAuthTag(), body]);
+      const length = typeof plain === 'string' ? Buffer.byteLength(plain, 'utf8') : plain.length;
+      const blob = Buffer.allocUnsafe(MIN_BLOB_BYTES + length);
+      key.header.copy(blob, 0);
+      fillRandom(blob, HEADER_BYTES, IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key.encKeyObject, blob.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
+      cipher.setAAD(key.header);
+      const body = typeof plain === 'string' ? cipher.update(plain, 'utf8') : cipher.update(plain);
+      const rest = cipher.final();
+      if (body.length + rest.length !== length) throw new Error(`PhiProtector.encrypt: AES-GCM returned ${body.length + rest.length} bytes for ${length}`);
+      body.copy(blob, MIN_BLOB_BYTES);
+      rest.copy(blob, MIN_BLOB_BYTES + body.length);
+      cipher.getAuthTag().copy(blob, HEADER_BYTES + IV_BYTES);
+      return blob;
     },
     decrypt(blob) {
       if (!Buffer.isBuffer(blob) || blob.length < MIN_BLOB_BYTES) {
@@ -203,7 +223,7 @@ export function createPhiProtector(opts: PhiProtectorOptions): PhiProtector {
       let lastError: unknown;
       for (const key of candidates) {
         try {
-          const decipher = createDecipheriv('aes-256-gcm', key.encKey, iv);
+          const decipher = createDecipheriv('aes-256-gcm', key.encKeyObject, iv);
           decipher.setAAD(header);
           decipher.setAuthTag(tag);
           return Buffer.concat([decipher.update(body), decipher.final()]);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../../security/random-pool';
 import { isLotBridgeError, type LotBridgeError, type MessageLocation } from '../../errors';
 import { zoneOffsetMinutes } from '../../normalize/time/source-timestamp';
 import { encodingCharactersOf, type Hl7Delimiters } from './hl7-delimiters';
@@ -317,5 +317,5 @@ export function formatHl7Time(at: Date, zone: string): string {
 
 /** 20 characters (MSH-10 is ST 20 before v2.7): `LB`, the time in base 36, random hex. */
 function generateControlId(): string {
-  return `LB${Date.now().toString(36).toUpperCase().padStart(8, '0').slice(-8)}${randomBytes(5).toString('hex').toUpperCase()}`;
+  return `LB${Date.now().toString(36).toUpperCase().padStart(8, '0').slice(-8)}${pooledRandomBytes(5).toString('hex').toUpperCase()}`;
 }

@@ -41,6 +41,24 @@ describe('PHI protector: encryption', () => {
     expect(phi.decryptJson(phi.encryptJson({ mrn: 'MRN12345', dob: '1970-01-01', tags: [1, 2] }))).toEqual({ mrn: 'MRN12345', dob: '1970-01-01', tags: [1, 2] });
   });
 
+  it('reads a blob written before the IVs came from a pool (format unchanged), and round-trips multi-byte and long texts', () => {
+    const phi = createPhiProtector({ key: KEY_HEX, dataDir });
+    // written by the encrypt of 2026-11-26 (randomBytes IV, Buffer.concat) with this key
+    expect(phi.decryptText(Buffer.from('AWm5vZdHJfyvnxU2Vv07Bx7Rm/WLNDx0BugguWwtESe+cFgyG8bBzLEQPy8Y+hI=', 'base64'))).toBe('Müller^Zoë^Q');
+    const umlauts = phi.encrypt('Müller^Zoë^Q');
+    expect(umlauts.length).toBe(1 + 4 + 12 + 16 + Buffer.byteLength('Müller^Zoë^Q'));
+    expect(phi.decryptText(umlauts)).toBe('Müller^Zoë^Q');
+    const long = 'PID|1||MRN0001^^^HOSP^MR||Doe^Jane\r'.repeat(400);
+    expect(phi.decryptText(phi.encrypt(long))).toBe(long);
+  });
+
+  it('never repeats an IV, also across refills of the random pool', () => {
+    const phi = createPhiProtector({ key: KEY_HEX, dataDir });
+    const ivs = new Set<string>();
+    for (let i = 0; i < 3000; i++) ivs.add(phi.encrypt('x').subarray(5, 17).toString('hex'));
+    expect(ivs.size).toBe(3000);
+  });
+
   it('writes version 1, the 4-byte key id, a 12-byte IV and a 16-byte tag before the ciphertext', () => {
     const phi = createPhiProtector({ key: KEY_HEX, dataDir });
     const blob = phi.encrypt('abc');
