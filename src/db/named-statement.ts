@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { withArrayLiterals } from './pg-array-literal';
 
 const names = new Map<string, string>();
 
@@ -29,7 +30,10 @@ export function named(sql: string): { name: string } {
   return { name };
 }
 
-/** `q.raw(sql, bindings)` as a named prepared statement (see `named`): for statements whose text never varies. */
+/**
+ * `q.raw(sql, bindings)` as a named prepared statement (see `named`): for statements whose text never
+ * varies. Array bindings (the unnest columns) are sent as array literals written by pgArrayLiteral.
+ */
 export function rawNamed<T = unknown>(q: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[]): Knex.Raw<T> {
-  return q.raw<T>(sql, bindings as unknown as Knex.RawBinding[]).options(named(sql));
+  return q.raw<T>(sql, withArrayLiterals(bindings) as unknown as Knex.RawBinding[]).options(named(sql));
 }
