@@ -17,6 +17,7 @@ import * as mLoginAttempts from '../../migrations/20260301002000_console_login_a
 import * as mMessageIndexes from '../../migrations/20260301002100_inbound_message_indexes';
 import * as mShipmentLinesCovering from '../../migrations/20260301002200_shipment_lines_lot_covering_index';
 import * as mOutboxRelayPosition from '../../migrations/20260301002300_outbox_relay_position';
+import * as mSetBasedReferenceChecks from '../../migrations/20260301002400_set_based_reference_checks';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -40,6 +41,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002100_inbound_message_indexes', mMessageIndexes],
   ['20260301002200_shipment_lines_lot_covering_index', mShipmentLinesCovering],
   ['20260301002300_outbox_relay_position', mOutboxRelayPosition],
+  ['20260301002400_set_based_reference_checks', mSetBasedReferenceChecks],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {
