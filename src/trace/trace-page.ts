@@ -239,7 +239,7 @@ async function pageRows(
   // cost ~3.5 µs a row in PostgreSQL, parsing and re-serialising objects 10+ µs a row in Node).
   const raw = (v: Partial<Record<RawColumn, string>>): string => RAW_COLUMNS.map(([c, t]) => `${v[c] ?? `NULL::${t}`} AS ${c}`).join(', ');
   // per kind index, the answer's columns from the raw ones and the joined tables (m material, loc
-  // location, lp the location's owner, pp the row's party, sr serial)
+  // location, pp the row's party or, for on-hand stock, the location's owner; sr serial)
   const out: Array<Partial<Record<PageColumn, string>>> = [];
   const branches: string[] = [
     `SELECT 0 AS kind, ${raw({ mat: 'lm.material_id', s1: 'lm.lot_number', s2: 'lm.status', rdt: 'lm.expiry', rbo: 'lm.provisional' })}`,
@@ -279,7 +279,7 @@ async function pageRows(
     if (kind === 'onHand') {
       branches.push(`SELECT ${kindIndex}, ${raw({ kn: 'b.id', loc: 'b.location_id', s1: 'b.stock_state', rn: 'b.quantity::float8' })}
          FROM inventory_balances b WHERE b.lot_id = u.id AND b.quantity <> 0${where} ORDER BY b.id LIMIT ?::int`);
-      out.push({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(lp.code, lp.gln)', a4: 'p.s1', n1: 'p.rn' });
+      out.push({ a1: 'loc.code', a2: 'loc.name', a3: 'coalesce(pp.code, pp.gln)', a4: 'p.s1', n1: 'p.rn' });
     } else if (kind === 'shipments') {
       const dir = direction === 'forward' ? 'outbound' : 'inbound';
       const partyCol = direction === 'forward' ? 's.to_party_id' : 's.from_party_id'; // the customer, or the supplier
@@ -317,6 +317,15 @@ async function pageRows(
     const whens = out.map((o, i) => (o[c] ? ` WHEN ${i} THEN ${o[c]}` : '')).join('');
     return whens ? `CASE p.kind${whens} END::${t} AS ${c}` : `NULL::${t} AS ${c}`;
   }).join(', ');
+  // one join of parties for every row: the location's owner for on-hand stock (whose rows name no
+  // party), the row's own party (customer, supplier, hospital) for the others; a hash of the parties
+  // table is built once per statement instead of twice
+  const onHandKind = kinds.indexOf('onHand');
+  const partyKey = onHandKind > 0 ? `CASE WHEN p.kind = ${onHandKind} THEN loc.party_id ELSE p.party END` : 'p.party';
+  // no ORDER BY: the rows come out of the cut in page order, but the joins after it need not keep
+  // that order (with hash tables built on the page's rows they come out in the small tables' order);
+  // Node puts them back in page order (orderPageRows), which costs less than PostgreSQL sorting the
+  // page's wide rows once more and lets the rows stream out as they are joined
   const sql = `SELECT p.ord::int AS ord, p.kind, CASE WHEN p.kn IS NOT NULL THEN lpad(p.kn::text, 20, '0') WHEN p.ku IS NOT NULL THEN p.ku::text ELSE '' END AS k, ${outCols}
       FROM (SELECT u.ord, x.kind, ${RAW_COLUMNS.map(([c]) => `x.${c}`).join(', ')}
               FROM unnest(?::uuid[]) WITH ORDINALITY u(id, ord)
@@ -326,13 +335,33 @@ async function pageRows(
              LIMIT ?::int) p
       LEFT JOIN materials m ON m.id = p.mat
       LEFT JOIN locations loc ON loc.id = p.loc
-      LEFT JOIN parties lp ON lp.id = loc.party_id
-      LEFT JOIN parties pp ON pp.id = p.party
-      LEFT JOIN serials sr ON sr.id = p.serial
-     ORDER BY p.ord, p.kind, p.kn, p.ku`;
+      LEFT JOIN parties pp ON pp.id = ${partyKey}
+      LEFT JOIN serials sr ON sr.id = p.serial`;
   params.push(room);
   const r = await rawNamed<{ rows: PageRow[] }>(db, sql, params);
-  return r.rows;
+  return orderPageRows(r.rows, ids.length);
+}
+
+/**
+ * The page statement's rows in page order: by lot position (`ord`), then kind, then key (`k`: a
+ * bigint key as zero-padded digits, a uuid as its hex text, '' for a lot row; within a kind all keys
+ * are of one sort, and their text order is the order of the keys). Lots are bucketed by position
+ * (linear), each lot's few rows are sorted in place.
+ */
+function orderPageRows(rows: PageRow[], lots: number): PageRow[] {
+  const byLot: Array<PageRow[] | undefined> = new Array(lots + 1);
+  for (const g of rows) {
+    const b = byLot[g.ord];
+    if (b) b.push(g);
+    else byLot[g.ord] = [g];
+  }
+  const out: PageRow[] = [];
+  for (const b of byLot) {
+    if (!b) continue;
+    if (b.length > 1) b.sort((x, y) => x.kind - y.kind || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+    for (const g of b) out.push(g);
+  }
+  return out;
 }
 
 /** The detail tables of a page as JSON texts (each element one table row, as the answer holds it). */
