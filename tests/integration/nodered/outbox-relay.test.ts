@@ -230,7 +230,13 @@ describe('outbox relay position: events written before migration 20260301002300'
 
     // a later event not relayed yet stays pending on the way down
     const pendingNow = await event(t.db, 'test.pending');
-    await t.db.migrate.down(migrationConfig);
+    // down until 20260301002300 itself is undone (later migrations go first)
+    for (;;) {
+      const [applied] = (await t.db.migrate.list(migrationConfig)) as [Array<{ name: string } | string>, unknown[]];
+      const names = applied.map((a) => (typeof a === 'string' ? a : a.name));
+      if (!names.some((n) => n.startsWith('20260301002300'))) break;
+      await t.db.migrate.down(migrationConfig);
+    }
     const rows = await t.db('outbox_events').orderBy('id').select('event_id', t.db.raw('dispatched_at IS NOT NULL AS dispatched'));
     expect(rows.map((x: { event_id: string; dispatched: boolean }) => [x.event_id, x.dispatched])).toEqual([
       [ids.d1, true], [ids.p1, true], [ids.d2, true], [ids.p2, true], [fresh, true], [pendingNow, false],
