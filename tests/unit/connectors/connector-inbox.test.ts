@@ -38,9 +38,11 @@ describe('ConnectorInbox', () => {
     const dir = path.join(dataDir, 'inbox', 'wms-east');
     expect(fs.existsSync(path.join(dir, 'processing'))).toBe(true);
     fs.writeFileSync(path.join(dir, 'counts.csv'), 'a;b');
-    for (let i = 0; i < 200 && !fs.existsSync(path.join(dir, 'done', 'counts.csv')); i++) {
+    // the file appears in done/ while the move is still being awaited; the count follows right after it
+    for (let i = 0; i < 200 && !((await inbox.health()).detail ?? '').includes('(1 file(s) handled)'); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    expect(fs.existsSync(path.join(dir, 'done', 'counts.csv'))).toBe(true);
     expect(handled).toEqual(['counts.csv:a;b']);
     const up = await inbox.health();
     expect(up.status).toBe('up');
