@@ -9,15 +9,19 @@ import { silentLogger } from '../../../src/logging/logger';
 /** The watched-folder lifecycle shared by the WMS, MES, X12 and EDIFACT connectors, on a real folder. */
 describe('ConnectorInbox', () => {
   let dataDir: string;
+  /** Every inbox a test made: stopped after it, also when it failed half-way (a running watcher would keep jest from exiting). */
+  let made: ConnectorInbox[] = [];
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lotbridge-inbox-'));
   });
-  afterEach(() => {
+  afterEach(async () => {
+    await Promise.all(made.map((i) => i.stop()));
+    made = [];
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const make = (controller: AbortController, enabled: boolean | undefined, handled: string[]): ConnectorInbox =>
-    new ConnectorInbox({
+  const make = (controller: AbortController, enabled: boolean | undefined, handled: string[]): ConnectorInbox => {
+    const inbox = new ConnectorInbox({
       connectorId: 'wms-east',
       label: 'WMS',
       inbox: { pollIntervalMs: 20, ...(enabled === undefined ? {} : { enabled }) },
@@ -28,6 +32,9 @@ describe('ConnectorInbox', () => {
         return Promise.resolve({ to: 'done' });
       },
     });
+    made.push(inbox);
+    return inbox;
+  };
 
   it('watches <dataDir>/inbox/<id> between start and stop, idempotently, and reports it in its health', async () => {
     const handled: string[] = [];
