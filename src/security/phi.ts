@@ -69,9 +69,9 @@ export interface PhiProtector {
 
 interface PhiKey {
   id: Buffer;
+  /** The encryption sub-key's bytes: tell keys apart (rotation) by comparing them. */
   encKey: Buffer;
-  macKey: Buffer;
-  /** The same sub-keys as KeyObjects (createCipheriv/createHmac then skip preparing the key from bytes on every call). */
+  /** The sub-keys as KeyObjects (createCipheriv/createHmac then skip preparing the key from bytes on every call). */
   encKeyObject: KeyObject;
   macKeyObject: KeyObject;
   /** A blob's header for this key: format version and key id (also the AES-GCM additional data). */
@@ -115,9 +115,8 @@ function deriveKey(master: Buffer): PhiKey {
   const derive = (info: string): Buffer => Buffer.from(hkdfSync('sha256', master, HKDF_SALT, Buffer.from(info, 'utf8'), PHI_KEY_BYTES));
   const id = derive('lotbridge phi key fingerprint').subarray(0, KEY_ID_BYTES);
   const encKey = derive('lotbridge phi aes-256-gcm');
-  const macKey = derive('lotbridge phi join hmac');
   return {
-    id, encKey, macKey, encKeyObject: createSecretKey(encKey), macKeyObject: createSecretKey(macKey),
+    id, encKey, encKeyObject: createSecretKey(encKey), macKeyObject: createSecretKey(derive('lotbridge phi join hmac')),
     header: Buffer.concat([Buffer.from([PHI_BLOB_VERSION]), id]),
   };
 }
