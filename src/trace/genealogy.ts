@@ -84,18 +84,22 @@ async function linksByLevel(
   // not a prepared statement (rawNamed): frontiers range from one lot to thousands, and the generic
   // plan chosen after a prepared statement's sixth run fits the small ones; recalls were 25–30 %
   // slower with it (docs/architecture.md, "The walk's statements unprepared again").
-  // Each level's links come back as json (json_agg of json_build_array: text written once), not
-  // jsonb: jsonb built a binary value per link and wrote it out as text again, ~1 ms per level of
-  // ~130 links (the 1,000-lot walk-ahead of a raw lot's trace 27 % faster, a full recall walk of a
-  // bulk raw lot ~15 %); the driver parses both with JSON.parse, so the links are the same values
-  const r = await db.raw<{ rows: Array<{ level: number; links: Array<[string, string, number | null, string | null]> | null }> }>(
-    `WITH RECURSIVE w(level, frontier, seen, n, links) AS (
-       SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::json
+  // Each level's links come back as four json arrays of the same length and order (inputs,
+  // outputs, quantities, units; one aggregate node feeds them all, so row i of each is link i),
+  // not as a json_agg of json_build_array per link: json_build_array looks up each argument's type
+  // and output function per call, which was about half of a bulk raw lot's walk-ahead (3,700 links
+  // over three levels: 16–19 → 14–16 ms). json, not jsonb (jsonb built a binary value per link and
+  // wrote it out as text again); the driver parses the json, so the values are those JSON.parse
+  // gives: the same as before
+  const r = await db.raw<{ rows: Array<{ level: number; li: string[] | null; lo: string[] | null; lq: Array<number | null> | null; lu: Array<string | null> | null }> }>(
+    `WITH RECURSIVE w(level, frontier, seen, n, li, lo, lq, lu) AS (
+       SELECT ?::int, ?::uuid[], ?::uuid[], ?::int, NULL::json, NULL::json, NULL::json, NULL::json
        UNION ALL
-       SELECT w.level + 1, nx.ids, w.seen || nx.ids, w.n + cardinality(nx.ids), lk.links
+       SELECT w.level + 1, nx.ids, w.seen || nx.ids, w.n + cardinality(nx.ids), lk.li, lk.lo, lk.lq, lk.lu
          FROM w
          CROSS JOIN LATERAL (
-           SELECT json_agg(json_build_array(g.input_lot_id, g.output_lot_id, g.quantity, g.uom)) AS links, array_agg(g.${to}) AS targets
+           SELECT json_agg(g.input_lot_id) AS li, json_agg(g.output_lot_id) AS lo, json_agg(g.quantity) AS lq, json_agg(g.uom) AS lu,
+                  array_agg(g.${to}) AS targets
              FROM (SELECT k.input_lot_id, k.output_lot_id, sum(k.quantity) AS quantity, min(k.uom) AS uom
                      FROM lot_links k WHERE k.${from} = ANY(w.frontier) GROUP BY 1, 2) g
          ) lk
@@ -104,13 +108,18 @@ async function linksByLevel(
          ) nx
         WHERE cardinality(w.frontier) > 0 AND w.n < ?::bigint AND w.level < ?::int
      )
-     SELECT level, links FROM w WHERE level > ? ORDER BY level`,
+     SELECT level, li, lo, lq, lu FROM w WHERE level > ? ORDER BY level`,
     [level, frontier, seen, seen.length, Number.isFinite(maxLots) ? maxLots : Number.MAX_SAFE_INTEGER, maxDepth, level],
   );
-  return r.rows.map((x) => ({
-    level: x.level,
-    links: (x.links ?? []).map(([input_lot_id, output_lot_id, quantity, uom]) => ({ input_lot_id, output_lot_id, quantity, uom })),
-  }));
+  return r.rows.map((x) => {
+    const inputs = x.li ?? [];
+    const outputs = x.lo ?? [];
+    const quantities = x.lq ?? [];
+    const uoms = x.lu ?? [];
+    const links: LinkRow[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) links[i] = { input_lot_id: inputs[i], output_lot_id: outputs[i], quantity: quantities[i], uom: uoms[i] };
+    return { level: x.level, links };
+  });
 }
 
 /**
