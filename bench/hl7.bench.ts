@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fromRoot } from '../src/paths';
 import { loadConfig } from '../src/config/config';
@@ -55,6 +56,55 @@ function startClientProcess(): { child: ChildProcess; call<T>(c: DistributiveOmi
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+type RawDb = { raw<T>(sql: string): Promise<T> };
+type TableRow = { relname: string; seq_scan: string; seq_tup_read: string; idx_scan: string; idx_tup_fetch: string; vacuums: string };
+
+/**
+ * BENCH_HL7_DIAG=1: what the latency phase cost and where its tails came from. Prints the main
+ * thread's event-loop delay, the tables autovacuum touched meanwhile, the intake group commit's
+ * flush times, per-message database and per-table scan figures (a plan that flips to a sequential
+ * scan shows here), and which ACKs took more than 8 ms.
+ */
+async function startLatencyDiagnosis(db: RawDb, groupCommit: () => Record<string, number>): Promise<{ report(lat: number[], messages: number): Promise<void> }> {
+  const dbSql = `SELECT xact_commit AS commits, tup_fetched AS fetched, tup_returned AS returned, tup_inserted AS inserted, tup_updated AS updated, blks_hit AS buffer_hits
+                   FROM pg_stat_database WHERE datname = current_database()`;
+  const tableSql = `SELECT relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0) AS idx_scan, coalesce(idx_tup_fetch, 0) AS idx_tup_fetch,
+                           autovacuum_count + autoanalyze_count AS vacuums FROM pg_stat_user_tables`;
+  const snapshot = async (): Promise<{ db: Record<string, string>; tables: Map<string, TableRow> }> => {
+    await db.raw('SELECT pg_stat_clear_snapshot()');
+    const d = (await db.raw<{ rows: Array<Record<string, string>> }>(dbSql)).rows[0];
+    const t = (await db.raw<{ rows: TableRow[] }>(tableSql)).rows;
+    return { db: d, tables: new Map(t.map((r) => [r.relname, r])) };
+  };
+  const before = await snapshot();
+  const flushes0 = { ...groupCommit() };
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  return {
+    async report(lat, messages) {
+      eld.disable();
+      await sleep(1200); // backends report their statistics at most once a second
+      const after = await snapshot();
+      const ms = (ns: number): string => (ns / 1e6).toFixed(2);
+      const per = (a: string | undefined, b: string | undefined): number => (Number(b ?? 0) - Number(a ?? 0)) / messages;
+      const vacuumed = [...after.tables.values()].filter((r) => Number(r.vacuums) > Number(before.tables.get(r.relname)?.vacuums ?? 0)).map((r) => r.relname);
+      const flushes1 = groupCommit();
+      const f = (k: string): number => (flushes1[k] ?? 0) - (flushes0[k] ?? 0);
+      console.log(`diag: event-loop delay p50 ${ms(eld.percentile(50))} p99 ${ms(eld.percentile(99))} max ${ms(eld.max)} ms; autovacuum/analyze during the phase: ${vacuumed.join(', ') || 'none'}`);
+      console.log(`diag: intake flushes ${f('flushes')} for ${f('items')} messages, mean ${(f('flushMsTotal') / Math.max(1, f('flushes'))).toFixed(2)} ms, ${f('flushesOver5ms')} over 5 ms, longest of the run ${flushes1.flushMsMax?.toFixed(1)} ms`);
+      console.log(`diag: per message: ${Object.keys(after.db).map((k) => `${k} ${per(before.db[k], after.db[k]).toFixed(2)}`).join(', ')}`);
+      const cols = ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch'] as const;
+      const tables = [...after.tables.values()]
+        .map((r) => ({ name: r.relname, v: cols.map((c) => per(before.tables.get(r.relname)?.[c], r[c])) }))
+        .filter((x) => x.v[1] > 1 || x.v[2] > 0.5)
+        .map((x) => `${x.name} ${x.v.map((n) => n.toFixed(2)).join('/')}`);
+      console.log(`diag: per message ${cols.join('/')}: ${tables.join(', ')}`);
+      const slow = lat.map((v, i) => [i, v] as const).filter(([, v]) => v > 8);
+      console.log(`diag: ACKs over 8 ms: ${slow.length} of ${lat.length}; the first (send order: ms) ${slow.slice(0, 30).map(([i, v]) => `${i}:${v.toFixed(0)}`).join(' ')}`);
+    },
+  };
+}
 
 /**
  * The hospital HL7 path end to end: N MLLP connections send DFT^P03 messages into a hub with the
@@ -161,10 +211,12 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
     const rate = Number(process.env.BENCH_HL7_RATE ?? 500);
     const seconds = 10;
     const latRun = `l${run}`;
+    const diag = process.env.BENCH_HL7_DIAG === '1' ? await startLatencyDiagnosis(hub.db as never, () => hub.ingest.groupCommitStats) : undefined;
     const cpu2 = await cpu();
     const { lat } = await client.call<{ lat: number[] }>({ cmd: 'open-loop', rate, seconds, run: latRun });
     while ((await openCount()) > 0) await sleep(20);
     const cpu3 = await cpu();
+    if (diag) await diag.report(lat, rate * seconds);
     lat.sort((a, b) => a - b);
     const commitMs = (await hub.db.raw<{ rows: Array<{ ms: number }> }>(
       `SELECT extract(epoch FROM (processed_at - received_at)) * 1000 AS ms FROM inbound_messages WHERE control_id LIKE ? AND status = 'processed' ORDER BY 1`,
@@ -201,7 +253,8 @@ export async function runHl7Bench(opts: Hl7BenchOptions): Promise<BenchResult[]>
       await new Promise((r) => workerProc.once('exit', r));
     }
     await hub.stop();
-    await dropDatabase(u.toString());
+    if (process.env.BENCH_HL7_KEEP === '1') console.log(`kept database ${dbName}`);
+    else await dropDatabase(u.toString());
     await deleteRedisPrefix(opts.redisUrl, `lbbench_${run}`);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }

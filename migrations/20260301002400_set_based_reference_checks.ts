@@ -58,7 +58,7 @@ export const SET_BASED_REFERENCES: ReadonlyArray<readonly [string, string, strin
 const unique = (xs: string[]): string[] => [...new Set(xs)];
 
 /** The referencing side of one table: every reference column checked and locked, once per statement. */
-function referencingFunction(table: string): string {
+export function referencingFunction(table: string): string {
   const refs = SET_BASED_REFERENCES.filter(([t]) => t === table);
   const checks = refs.map(([, col, ref, fk]) => `
   SELECT count(DISTINCT n.${col}) INTO wanted FROM new_rows n WHERE n.${col} IS NOT NULL;

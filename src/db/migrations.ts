@@ -18,6 +18,7 @@ import * as mMessageIndexes from '../../migrations/20260301002100_inbound_messag
 import * as mShipmentLinesCovering from '../../migrations/20260301002200_shipment_lines_lot_covering_index';
 import * as mOutboxRelayPosition from '../../migrations/20260301002300_outbox_relay_position';
 import * as mSetBasedReferenceChecks from '../../migrations/20260301002400_set_based_reference_checks';
+import * as mReferenceChecksByKey from '../../migrations/20260301002500_reference_checks_by_key';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -42,6 +43,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002200_shipment_lines_lot_covering_index', mShipmentLinesCovering],
   ['20260301002300_outbox_relay_position', mOutboxRelayPosition],
   ['20260301002400_set_based_reference_checks', mSetBasedReferenceChecks],
+  ['20260301002500_reference_checks_by_key', mReferenceChecksByKey],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -38,7 +38,7 @@ export class GroupCommit<I, O> {
   private inFlightItems = 0;
   private idleWaiters: Array<() => void> = [];
   /** Sizes of recent flushes, for metrics and the benchmark. */
-  readonly stats = { flushes: 0, items: 0, maxBatch: 0 };
+  readonly stats = { flushes: 0, items: 0, maxBatch: 0, flushMsTotal: 0, flushMsMax: 0, flushesOver5ms: 0 };
 
   constructor(
     private readonly flush: FlushFn<I, O>,
@@ -98,8 +98,13 @@ export class GroupCommit<I, O> {
   }
 
   private async run(batch: Array<Pending<I, O>>): Promise<void> {
+    const t0 = performance.now();
     try {
       const results = await this.flush(batch.map((p) => p.item));
+      const ms = performance.now() - t0;
+      this.stats.flushMsTotal += ms;
+      this.stats.flushMsMax = Math.max(this.stats.flushMsMax, ms);
+      if (ms > 5) this.stats.flushesOver5ms++;
       batch.forEach((p, i) => {
         const r = results[i];
         if (!r) {

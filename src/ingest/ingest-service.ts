@@ -160,7 +160,7 @@ export class IngestService implements IngestPort {
   }
 
   /** Group-commit statistics (flushes, messages, largest batch). */
-  get groupCommitStats(): { flushes: number; items: number; maxBatch: number } {
+  get groupCommitStats(): GroupCommit<PendingStore, StoreOutcome>["stats"] {
     return { ...this.writer.stats };
   }
 

@@ -142,4 +142,40 @@ describe('set-based reference checks of the fact tables', () => {
     expect(await outcome).toBe('23503');
     expect(await t.db('demand_history').where({ material_id: m }).first()).toBeUndefined();
   });
+
+  it('looks the referenced rows up by primary key, never by scanning the referenced table (migration 20260301002500)', async () => {
+    // 8,000 serials; one statement writes 20 usages that reference 20 of them, 6 times over (the
+    // first plans of a PL/pgSQL statement are custom ones, later ones may be generic)
+    const serialIds: string[] = [];
+    for (let chunk = 0; chunk < 8; chunk++) {
+      const rows = Array.from({ length: 1000 }, (_, i) => ({
+        id: randomUUID(), material_id: material, lot_id: lot, serial_number: `BULK-${chunk}-${i}`, source_message_id: randomUUID(), ordinal: 1,
+      }));
+      await t.db('serials').insert(rows);
+      serialIds.push(...rows.map((r) => r.id));
+    }
+    await t.db.raw('ANALYZE serials');
+    const conn = await t.db.client.acquireConnection();
+    const q = (sql: string, params: unknown[] = []): Promise<{ rows: Array<Record<string, string>> }> => t.db.raw(sql, params as never).connection(conn) as never;
+    try {
+      const seqScans = async (): Promise<number> => {
+        await q('SELECT pg_stat_force_next_flush()');
+        await q('SELECT pg_stat_clear_snapshot()');
+        return Number((await q("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'serials'")).rows[0].seq_scan);
+      };
+      const before = await seqScans();
+      for (let round = 0; round < 6; round++) {
+        const picked = serialIds.slice(round * 20, round * 20 + 20);
+        await q(
+          `INSERT INTO device_usages (id, trace_event_id, material_id, lot_id, serial_id, location_id, party_id, used_at, quantity, uom, source_key, source_message_id, ordinal)
+           SELECT gen_random_uuid(), ?::uuid, ?::uuid, ?::uuid, s, ?::uuid, ?::uuid, now(), 1, 'EA', 'bulk-' || s::text, gen_random_uuid(), 1 FROM unnest(?::uuid[]) s`,
+          [event, material, lot, location, party, picked],
+        );
+      }
+      expect(await seqScans()).toBe(before);
+    } finally {
+      t.db.client.releaseConnection(conn);
+    }
+  });
 });
+
