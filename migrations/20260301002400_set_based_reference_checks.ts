@@ -57,6 +57,13 @@ export const SET_BASED_REFERENCES: ReadonlyArray<readonly [string, string, strin
 
 const unique = (xs: string[]): string[] => [...new Set(xs)];
 
+/** The foreign key's own error for an id in `missing` that the referenced table lacks (PL/pgSQL, inside a check). */
+export function raiseMissingReference(table: string, col: string, ref: string, fk: string): string {
+  return `      RAISE EXCEPTION 'insert or update on table "${table}" violates foreign key constraint "${fk}"'
+        USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (${col})=(%s) is not present in table "${ref}".', missing),
+              TABLE = '${table}', COLUMN = '${col}', CONSTRAINT = '${fk}';`;
+}
+
 /** The referencing side of one table: every reference column checked and locked, once per statement. */
 export function referencingFunction(table: string): string {
   const refs = SET_BASED_REFERENCES.filter(([t]) => t === table);
@@ -67,9 +74,7 @@ export function referencingFunction(table: string): string {
     IF found < wanted THEN
       SELECT n.${col}::text INTO missing FROM new_rows n
        WHERE n.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${ref} r WHERE r.id = n.${col}) LIMIT 1;
-      RAISE EXCEPTION 'insert or update on table "${table}" violates foreign key constraint "${fk}"'
-        USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (${col})=(%s) is not present in table "${ref}".', missing),
-              TABLE = '${table}', COLUMN = '${col}', CONSTRAINT = '${fk}';
+${raiseMissingReference(table, col, ref, fk)}
     END IF;
   END IF;`).join('\n');
   return `CREATE OR REPLACE FUNCTION lb_refs_${table}() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { SET_BASED_REFERENCES, referencingFunction as semiJoinFunction } from './20260301002400_set_based_reference_checks';
+import { SET_BASED_REFERENCES, raiseMissingReference, referencingFunction as semiJoinFunction } from './20260301002400_set_based_reference_checks';
 
 /**
  * The set-based reference checks (migration 20260301002400) look their ids up by primary key,
@@ -25,9 +25,7 @@ function byKeyFunction(table: string): string {
     SELECT count(*) INTO found FROM (SELECT 1 FROM ${ref} r WHERE r.id = ANY (ids) FOR KEY SHARE OF r) k;
     IF found < cardinality(ids) THEN
       SELECT m::text INTO missing FROM unnest(ids) m WHERE NOT EXISTS (SELECT 1 FROM ${ref} r WHERE r.id = m) LIMIT 1;
-      RAISE EXCEPTION 'insert or update on table "${table}" violates foreign key constraint "${fk}"'
-        USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (${col})=(%s) is not present in table "${ref}".', missing),
-              TABLE = '${table}', COLUMN = '${col}', CONSTRAINT = '${fk}';
+${raiseMissingReference(table, col, ref, fk)}
     END IF;
   END IF;`).join('\n');
   return `CREATE OR REPLACE FUNCTION lb_refs_${table}() RETURNS trigger LANGUAGE plpgsql AS $fn$
