@@ -19,6 +19,7 @@ import * as mShipmentLinesCovering from '../../migrations/20260301002200_shipmen
 import * as mOutboxRelayPosition from '../../migrations/20260301002300_outbox_relay_position';
 import * as mSetBasedReferenceChecks from '../../migrations/20260301002400_set_based_reference_checks';
 import * as mReferenceChecksByKey from '../../migrations/20260301002500_reference_checks_by_key';
+import * as mCountEventsIndex from '../../migrations/20260301002600_count_events_index';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -44,6 +45,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002300_outbox_relay_position', mOutboxRelayPosition],
   ['20260301002400_set_based_reference_checks', mSetBasedReferenceChecks],
   ['20260301002500_reference_checks_by_key', mReferenceChecksByKey],
+  ['20260301002600_count_events_index', mCountEventsIndex],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

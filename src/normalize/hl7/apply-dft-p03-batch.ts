@@ -109,9 +109,10 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
   // usages whose lot/location/state has a count at or after their time: booked one by one (count rules).
   // Per usage one probe of the ledger index (lot, location, state, event_time) from the usage's time on,
   // stopping at the first count: usages are nearly always the newest rows of their lot/location, so it
-  // reads a row or none. (Until 2026-11-27 this read every ledger row of the batch's lot/location pairs
-  // to find their latest count, which grew with the history: 7 million rows read in a 10,000-message
-  // benchmark, by sequential scans.)
+  // reads a row or none; when they arrive out of time order, the partial index of count events
+  // (migration 20260301002600) lets the planner start from the counts instead. (Until 2026-11-27 this
+  // read every ledger row of the batch's lot/location pairs to find their latest count, which grew with
+  // the history: 7 million rows read in a 10,000-message benchmark, by sequential scans.)
   const counted = new Set<PlannedUsage>();
   if (lotted.length > 0) {
     const hit = await rawNamed<{ rows: Array<{ n: number }> }>(trx,
