@@ -159,8 +159,8 @@ export class IngestService implements IngestPort {
     this.verdictTimer.unref();
   }
 
-  /** Group-commit statistics (flushes, messages, largest batch). */
-  get groupCommitStats(): GroupCommit<PendingStore, StoreOutcome>["stats"] {
+  /** Group-commit statistics (flushes, messages, largest batch, flush times). */
+  get groupCommitStats(): GroupCommit<PendingStore, StoreOutcome>['stats'] {
     return { ...this.writer.stats };
   }
 

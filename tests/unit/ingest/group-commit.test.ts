@@ -61,4 +61,21 @@ describe('GroupCommit', () => {
     await expect(Promise.all([...more, third, ...rest])).resolves.toEqual([2, 3, 4, 5, 6]);
     await g.drained();
   });
+
+  it('keeps flush counts, sizes and times, failed flushes included', async () => {
+    let fail = false;
+    const g = new GroupCommit<number, number>(async (items) => {
+      await new Promise((r) => setTimeout(r, 12));
+      if (fail) throw new Error('database gone');
+      return items.map((value) => ({ status: 'fulfilled' as const, value }));
+    }, { maxBatch: 10, maxInFlight: 1 });
+    // [1] flushes at once, [2, 3] wait for it and go together
+    await Promise.all([g.submit(1), g.submit(2), g.submit(3)]);
+    fail = true;
+    await expect(g.submit(4)).rejects.toThrow('database gone');
+    expect(g.stats).toMatchObject({ flushes: 3, items: 4, maxBatch: 2, flushesOver5ms: 3 });
+    expect(g.stats.flushMsMax).toBeGreaterThanOrEqual(10);
+    expect(g.stats.flushMsTotal).toBeGreaterThanOrEqual(3 * 10);
+    expect(g.stats.flushMsTotal).toBeGreaterThanOrEqual(g.stats.flushMsMax);
+  });
 });
