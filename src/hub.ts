@@ -237,6 +237,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
     });
     const ingest = (ingestService = new IngestService({
       db, asyncDb: workerDb, logger, connectors, enqueue: pipeline.enqueue, enqueueMany: pipeline.enqueueMany, maxBodyBytes: config.maxBodyBytes, phi,
+      groupCommit: { maxInFlight: config.intakeFlushes },
       // FIFO connectors keep the queue (their per-sender order check may make a message wait)
       handOff: (items) => {
         if (!localHandOff) return items;
