@@ -42,7 +42,11 @@ export interface IngestServiceDeps {
   /** Enqueues a group commit's messages at once; defaults to `enqueue` per message. */
   enqueueMany?: EnqueueMany;
   maxBodyBytes: number;
-  /** Group commit of the message store: batch size and concurrent flushes (defaults 200 and 1: one flush at a time lets the next gather everything that arrives meanwhile — measured best for throughput and ACK latency in npm run bench). */
+  /**
+   * Group commit of the message store: batch size (default 200) and flushes at once. The hub passes
+   * LOTBRIDGE_INTAKE_FLUSHES (default 2: a message arriving during a flush starts its own instead of
+   * waiting behind it; docs/architecture.md, "Intake flushes"); without it, one at a time.
+   */
   groupCommit?: { maxBatch?: number; maxInFlight?: number };
   /**
    * The local hand-off (LOTBRIDGE_PIPELINE_HANDOFF): takes what it can of a group commit's stored
