@@ -81,9 +81,13 @@ async function startLatencyDiagnosis(db: RawDb, groupCommit: () => Record<string
   const flushes0 = { ...groupCommit() };
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
+  // the monotonic clock of V8's CPU profiles (µs): cut a --cpu-prof profile to this phase
+  const phaseStart = process.hrtime.bigint() / 1000n;
+  console.log(`diag: latency phase starts (pid ${process.pid})`);
   return {
     async report(lat, messages) {
       eld.disable();
+      console.log(`diag: phase on the profiles' clock ${phaseStart}–${process.hrtime.bigint() / 1000n} µs`);
       await sleep(1200); // backends report their statistics at most once a second
       const after = await snapshot();
       const ms = (ns: number): string => (ns / 1e6).toFixed(2);
