@@ -57,6 +57,9 @@ export const SET_BASED_REFERENCES: ReadonlyArray<readonly [string, string, strin
 
 const unique = (xs: string[]): string[] => [...new Set(xs)];
 
+/** The tables whose references are checked set-based (each has one `lb_refs_<table>` function). */
+export const REFERENCING_TABLES: readonly string[] = unique(SET_BASED_REFERENCES.map(([t]) => t));
+
 /** The foreign key's own error for an id in `missing` that the referenced table lacks (PL/pgSQL, inside a check). */
 export function raiseMissingReference(table: string, col: string, ref: string, fk: string): string {
   return `      RAISE EXCEPTION 'insert or update on table "${table}" violates foreign key constraint "${fk}"'
@@ -107,7 +110,7 @@ export async function up(knex: Knex): Promise<void> {
   for (const [table, , , fk] of SET_BASED_REFERENCES) {
     await knex.raw(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${fk}`);
   }
-  for (const table of unique(SET_BASED_REFERENCES.map(([t]) => t))) {
+  for (const table of REFERENCING_TABLES) {
     await knex.raw(referencingFunction(table));
     await knex.raw(`CREATE TRIGGER lb_refs_insert AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lb_refs_${table}()`);
     await knex.raw(`CREATE TRIGGER lb_refs_update AFTER UPDATE ON ${table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lb_refs_${table}()`);
@@ -135,7 +138,7 @@ export async function down(knex: Knex): Promise<void> {
     await knex.raw(`DROP FUNCTION IF EXISTS lb_refd_${ref}()`);
   }
   await knex.raw('DROP FUNCTION IF EXISTS lb_refd_keep_id()');
-  for (const table of unique(SET_BASED_REFERENCES.map(([t]) => t))) {
+  for (const table of REFERENCING_TABLES) {
     await knex.raw(`DROP TRIGGER IF EXISTS lb_refs_insert ON ${table}`);
     await knex.raw(`DROP TRIGGER IF EXISTS lb_refs_update ON ${table}`);
     await knex.raw(`DROP FUNCTION IF EXISTS lb_refs_${table}()`);

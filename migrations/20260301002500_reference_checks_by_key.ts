@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { SET_BASED_REFERENCES, raiseMissingReference, referencingFunction as semiJoinFunction } from './20260301002400_set_based_reference_checks';
+import { REFERENCING_TABLES, SET_BASED_REFERENCES, raiseMissingReference, referencingFunction as semiJoinFunction } from './20260301002400_set_based_reference_checks';
 
 /**
  * The set-based reference checks (migration 20260301002400) look their ids up by primary key,
@@ -36,16 +36,14 @@ END
 $fn$`;
 }
 
-const tables = (): string[] => [...new Set(SET_BASED_REFERENCES.map(([t]) => t))];
-
 export async function up(knex: Knex): Promise<void> {
-  for (const table of tables()) {
+  for (const table of REFERENCING_TABLES) {
     await knex.raw(byKeyFunction(table));
   }
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of tables()) {
+  for (const table of REFERENCING_TABLES) {
     await knex.raw(semiJoinFunction(table));
   }
 }

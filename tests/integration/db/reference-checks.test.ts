@@ -178,4 +178,3 @@ describe('set-based reference checks of the fact tables', () => {
     }
   });
 });
-
