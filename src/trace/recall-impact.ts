@@ -122,9 +122,10 @@ export interface RecallNotifyCustomer {
 const LATERAL_LINES_UP_TO = 1000;
 
 /**
- * Computes the impact of a set of lots (all of them, no pages): stock per location and state, units
- * shipped per customer, consumption per hospital (and each usage with its pseudonymous procedure
- * reference), open outbound shipments to stop.
+ * Computes the impact of a set of lots and named serials (all of them, no pages): stock per location
+ * and state, units shipped per customer, consumption per hospital (and each usage with its
+ * pseudonymous procedure reference), open outbound shipments to stop. A named serial's own shipment
+ * lines and usages count unless its lot is among the lots (whose rows already hold them).
  * @param trx - the recall's transaction (so the snapshot matches the status changes)
  * @param lots - the affected lots with their roles
  * @param serials - serials named by the recall
@@ -142,7 +143,8 @@ export async function computeRecallImpact(trx: Knex, lots: ImpactLot[], serials:
  */
 export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[], serials: ImpactSerial[]): Promise<{ impact: RecallImpact; notify: RecallNotifyCustomer[] }> {
   const ids = [...new Set(lots.map((l) => l.lotId))];
-  const lines = ids.length <= LATERAL_LINES_UP_TO
+  const serialIds = [...new Set(serials.map((s) => s.serialId))];
+  const lotLines = ids.length <= LATERAL_LINES_UP_TO
     ? `SELECT lo.id AS lot_id, m.code AS material, lo.lot_number, x.*
          FROM unnest(?::uuid[]) u(id) JOIN lots lo ON lo.id = u.id JOIN materials m ON m.id = lo.material_id
          CROSS JOIN LATERAL (
@@ -154,6 +156,21 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
          FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
          JOIN lots lo ON lo.id = x.lot_id JOIN materials m ON m.id = lo.material_id
         WHERE x.lot_id = ANY(?::uuid[])`;
+  // a named serial's own lines and usages count too (the unit shipped to a customer, implanted at a
+  // hospital), unless its lot is among the affected lots (then the lot's rows hold them already)
+  const lines = serialIds.length === 0
+    ? lotLines
+    : `${lotLines}
+       UNION ALL
+       SELECT x.lot_id, m.code AS material, lo.lot_number, x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received,
+              s.id AS shipment_id, s.shipment_number, s.status, s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
+         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
+         JOIN materials m ON m.id = x.material_id LEFT JOIN lots lo ON lo.id = x.lot_id
+        WHERE x.serial_id = ANY(?::uuid[]) AND (x.lot_id IS NULL OR NOT x.lot_id = ANY(?::uuid[]))`;
+  const usages = serialIds.length === 0
+    ? 'u.lot_id = ANY(?::uuid[])'
+    : '(u.lot_id = ANY(?::uuid[]) OR (u.serial_id = ANY(?::uuid[]) AND (u.lot_id IS NULL OR NOT u.lot_id = ANY(?::uuid[]))))';
+  const usageParams = serialIds.length === 0 ? [ids] : [ids, serialIds, ids];
   const r = await trx.raw<{ rows: Array<Record<'cust' | 'loc' | 'hosp' | 'cons' | 'open' | 'notify', any[]>> }>(
     `WITH lines AS MATERIALIZED (${lines}),
      cust AS (
@@ -165,7 +182,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
      open AS (
        SELECT x.shipment_id AS id, x.shipment_number, x.status, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.name AS customer_name,
               x.shipped_at, x.expected_at, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
-              array_agg(DISTINCT x.material || ' / ' || x.lot_number ORDER BY x.material || ' / ' || x.lot_number) AS lots
+              array_agg(DISTINCT x.material || coalesce(' / ' || x.lot_number, '') ORDER BY x.material || coalesce(' / ' || x.lot_number, '')) AS lots
          FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
         WHERE x.status = ANY(?::text[])
         GROUP BY x.shipment_id, x.shipment_number, x.status, 4, p.name, x.shipped_at, x.expected_at),
@@ -188,21 +205,21 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
        SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, count(*)::int AS usages,
               min(u.used_at) AS first_used_at, max(u.used_at) AS last_used_at
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
-        WHERE u.lot_id = ANY(?::uuid[])
+        WHERE ${usages}
         GROUP BY 1, 2, 3, 4),
      cons AS (
        SELECT coalesce(p.gln, p.code, loc.code) AS hospital, loc.code AS location, u.used_at, m.code AS material, l.lot_number AS lot,
               sr.serial_number AS serial, u.quantity, u.uom, u.procedure_code, u.procedure_ref_hmac, u.id
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
-         JOIN lots l ON l.id = u.lot_id JOIN materials m ON m.id = u.material_id LEFT JOIN serials sr ON sr.id = u.serial_id
-        WHERE u.lot_id = ANY(?::uuid[]))
+         ${serialIds.length === 0 ? 'JOIN' : 'LEFT JOIN'} lots l ON l.id = u.lot_id JOIN materials m ON m.id = u.material_id LEFT JOIN serials sr ON sr.id = u.serial_id
+        WHERE ${usages})
      SELECT (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.customer, c.uom), '[]') FROM cust c) AS cust,
             (SELECT coalesce(jsonb_agg(to_jsonb(b) ORDER BY b.location, b.stock_state, b.uom), '[]') FROM loc b) AS loc,
             (SELECT coalesce(jsonb_agg(to_jsonb(h) ORDER BY h.hospital, h.uom), '[]') FROM hosp h) AS hosp,
             (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.hospital, c.used_at, c.id), '[]') FROM cons c) AS cons,
             (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.shipment_number), '[]') FROM open o) AS open,
             (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.customer), '[]') FROM notify n) AS notify`,
-    [ids, OPEN_SHIPMENT_STATUSES, ids, ids, ids],
+    [ids, ...(serialIds.length === 0 ? [] : [serialIds, ids]), OPEN_SHIPMENT_STATUSES, ids, ...usageParams, ...usageParams],
   );
   const q = r.rows[0];
   // timestamps arrive as jsonb text: answered as ISO 8601 UTC, as before

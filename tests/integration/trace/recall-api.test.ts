@@ -166,6 +166,48 @@ describe('recall API', () => {
     expect([again.statusCode, again.json<RecallAnswer>().created, again.json<RecallAnswer>().id]).toEqual([200, false, a.id]);
   });
 
+  it('counts a recalled unit\'s own shipments, open shipments and hospital usages in the impact (previewed the same), once when its lot is named too', async () => {
+    // lot HP-1 of a hip stem: serial HS-1 shipped alone to CUST-H (SHH-1, planned: still to stop) and
+    // implanted at St. Vitus; serial HS-2 in the same planned shipment; 5 more units of the lot in SHH-2 (delivered)
+    const g = new GenealogyFixture(t.db);
+    await g.material('FG-HIP', { kind: 'implant' });
+    await g.lot('H1', 'FG-HIP', 'HP-1');
+    await g.party('CUST-H', 'hospital', 'St. Vitus Hospital', '4012345000030');
+    await g.location('HOSP-H-OR2', { kind: 'operating_room', party: 'CUST-H', name: 'St. Vitus OR 2' });
+    await g.serial('HS1', 'FG-HIP', 'H1', 'HS-1', 'HOSP-H-OR2');
+    await g.serial('HS2', 'FG-HIP', 'H1', 'HS-2');
+    await g.shipment('SHH-1', 'outbound', 'CUST-H', 'planned');
+    await g.shipLine('SHH-1', 'H1', 'FG-HIP', 1, 'HS1');
+    await g.shipLine('SHH-1', 'H1', 'FG-HIP', 1, 'HS2');
+    await g.shipment('SHH-2', 'outbound', 'CUST-H', 'delivered');
+    await g.shipLine('SHH-2', 'H1', 'FG-HIP', 5);
+    await g.usage('H1', 'FG-HIP', 'HOSP-H-OR2', 'CUST-H', 1, '2026-03-09T10:00:00Z', { serial: 'HS1', procedureRef: 'hmac-proc-hip' });
+    await g.usage('H1', 'FG-HIP', 'HOSP-H-OR2', 'CUST-H', 1, '2026-03-10T10:00:00Z', { procedureRef: 'hmac-proc-other' });
+
+    // by hand, serial HS-1 alone: 1 unit shipped to CUST-H in 1 shipment (SHH-1, open), 1 used at St. Vitus
+    const preview = await api.request({ url: '/api/v1/trace/recall-impact?material=FG-HIP&serial=HS-1', headers: api.auth('operator') });
+    expect(preview.statusCode).toBe(200);
+    const r = await post({ serials: [{ material: 'FG-HIP', serial: 'HS-1' }], reason: 'unit sterility breach', class: 'II' });
+    expect(r.statusCode).toBe(201);
+    const a = r.json<RecallAnswer>();
+    for (const im of [preview.json<RecallImpact>(), a.impact]) {
+      expect(im.totals).toEqual({ lots: 0, namedLots: 0, derivedLots: 0, serials: 1, unitsOnHand: 0, unitsShipped: 1, unitsConsumed: 1, customers: 1, hospitals: 1, openShipments: 1 });
+      expect(im.unitsByCustomer).toEqual([{ customer: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', uom: 'EA', units: 1, shipments: 1, lots: 1 }]);
+      expect(im.consumedByHospital).toEqual([expect.objectContaining({ hospital: '4012345000030', units: 1, usages: 1, firstUsedAt: '2026-03-09T10:00:00.000Z' })]);
+      expect(im.consumption).toEqual([expect.objectContaining({ location: 'HOSP-H-OR2', material: 'FG-HIP', lot: 'HP-1', serial: 'HS-1', quantity: 1, procedureRef: 'hmac-proc-hip' })]);
+      expect(im.openShipments).toEqual([expect.objectContaining({ shipmentNumber: 'SHH-1', status: 'planned', customer: 'CUST-H', units: 1, lots: ['FG-HIP / HP-1'] })]);
+    }
+    const event = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw("payload->>'recallId' = ?", [a.id]).first<{ payload: any }>('payload');
+    expect(event!.payload.impact.customers).toEqual([{ partyId: g.parties.get('CUST-H'), code: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', units: 1, lots: [{ material: 'FG-HIP', lot: 'HP-1' }] }]);
+    expect(event!.payload.openShipments).toEqual(['SHH-1']);
+
+    // the lot and its other serial at once: the lot's lines and usages already hold HS-2's, nothing twice
+    const both = await post({ lots: [{ material: 'FG-HIP', lot: 'HP-1' }], serials: [{ material: 'FG-HIP', serial: 'HS-2' }], reason: 'lot sterility breach' });
+    expect(both.statusCode).toBe(201);
+    expect(both.json<RecallAnswer>().impact.totals).toEqual(expect.objectContaining({ unitsShipped: 7, unitsConsumed: 2, openShipments: 1, serials: 1 }));
+    expect(both.json<RecallAnswer>().impact.openShipments).toEqual([expect.objectContaining({ shipmentNumber: 'SHH-1', units: 2 })]);
+  });
+
   it('opens one recall when the same request arrives twice at once (the second waits on the lot lock, then answers 200)', async () => {
     const g = new GenealogyFixture(t.db);
     await g.material('RAW-CO');
