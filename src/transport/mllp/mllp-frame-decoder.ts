@@ -31,6 +31,19 @@ export type MllpDecodeEvent =
       note: 'fs-without-cr';
       /** Stream offset of that FS byte. */
       offset: number;
+    }
+  | {
+      type: 'note';
+      /**
+       * A run outside frames held only white space (CR, LF, space, tab): the LF of senders that
+       * end frames with `FS CR LF`, blank lines between frames. Skipped, not an error: answering
+       * it would put an extra answer into the sender's stream of ACKs.
+       */
+      note: 'blank-outside-frame';
+      /** Stream offset of the run's first byte. */
+      offset: number;
+      /** Bytes in the run. */
+      size: number;
     };
 
 /** Limits of an {@link MllpFrameDecoder}. */
@@ -156,7 +169,9 @@ class CappedBytes {
  *   byte shows the CR is missing.
  * - Bytes before a VT are a garbage run, reported once as `LB_ERR_MLLP_BYTES_OUTSIDE_FRAME` when
  *   the run ends: at the next VT, at {@link end}, or when the owner calls {@link flushGarbage}
- *   (the server does after a quiet period, so an unframed sender still gets an answer).
+ *   (the server does after a quiet period, so an unframed sender still gets an answer). A run of
+ *   white space only (`FS CR LF` senders, blank lines between frames) is a `blank-outside-frame`
+ *   note instead.
  * - A VT inside an open frame reports that frame as `LB_ERR_MLLP_FRAME_TRUNCATED` and starts a new one.
  * - A frame over `maxFrameBytes` is counted but not kept (only its head, `maxErrorBytes`) and is
  *   reported as `LB_ERR_MLLP_FRAME_TOO_LARGE` at its FS with the size seen; decoding goes on.
@@ -172,6 +187,8 @@ export class MllpFrameDecoder {
   private readonly frame: CappedBytes;
   private readonly garbage: CappedBytes;
   private garbageOffset = 0;
+  /** True while every byte of the garbage run is white space. */
+  private garbageBlank = true;
   /** Stream offset of an FS whose CR has not been seen yet, or -1. */
   private fsAwaitingCr = -1;
   /** Stream offset of the next chunk's first byte. */
@@ -236,6 +253,10 @@ export class MllpFrameDecoder {
         if (end > pos) {
           if (this.garbage.size === 0) {
             this.garbageOffset = this.consumed + pos;
+            this.garbageBlank = true;
+          }
+          if (this.garbageBlank) {
+            this.garbageBlank = isBlank(chunk, pos, end);
           }
           this.garbage.add(chunk.subarray(pos, end));
         }
@@ -368,9 +389,14 @@ export class MllpFrameDecoder {
     if (this.garbage.size === 0) {
       return;
     }
-    const bytes = this.garbage.bytes();
     const size = this.garbage.size;
     const offset = this.garbageOffset;
+    if (this.garbageBlank) {
+      this.garbage.reset(this.maxErrorBytes);
+      out.push({ type: 'note', note: 'blank-outside-frame', offset, size });
+      return;
+    }
+    const bytes = this.garbage.bytes();
     this.garbage.reset(this.maxErrorBytes);
     const error = new LotBridgeError(
       'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME',
@@ -380,4 +406,15 @@ export class MllpFrameDecoder {
     );
     out.push({ type: 'error', error, bytes, offset });
   }
+}
+
+/** True when bytes [from, to) of the chunk are all CR, LF, space or tab. */
+function isBlank(chunk: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const b = chunk[i];
+    if (b !== 0x0d && b !== 0x0a && b !== 0x20 && b !== 0x09) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -187,8 +187,13 @@ export class MllpServerConnection {
           this.backlog.push({ kind: 'error', error: ev.error, bytes: ev.bytes });
           break;
         case 'note':
-          this.stats.framesWithoutCr++;
-          this.log.debug({ offset: ev.offset }, 'mllp frame ended with FS but no CR; accepted');
+          if (ev.note === 'blank-outside-frame') {
+            this.stats.blankBytesOutsideFrames += ev.size;
+            this.log.debug({ offset: ev.offset, bytes: ev.size }, 'mllp white space between frames skipped');
+          } else {
+            this.stats.framesWithoutCr++;
+            this.log.debug({ offset: ev.offset }, 'mllp frame ended with FS but no CR; accepted');
+          }
           break;
       }
     }

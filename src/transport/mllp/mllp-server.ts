@@ -39,6 +39,7 @@ function emptyStats(): MllpServerStats {
     inFlight: 0,
     protocolErrors: {},
     framesWithoutCr: 0,
+    blankBytesOutsideFrames: 0,
     handlerFailures: 0,
     socketErrors: 0,
   };

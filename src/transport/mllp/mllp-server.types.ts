@@ -99,6 +99,8 @@ export interface MllpServerStats {
   protocolErrors: Record<string, number>;
   /** Frames that ended with FS but no CR (accepted). */
   framesWithoutCr: number;
+  /** White space (CR, LF, space, tab) between frames, skipped: e.g. the LF of `FS CR LF` senders. */
+  blankBytesOutsideFrames: number;
   /** Handler rejections (or invalid answers); each closed its connection. */
   handlerFailures: number;
   /** Socket errors (resets, TLS handshake failures …). */

@@ -83,6 +83,27 @@ describe('hl7 over MLLP: bad input and framing', () => {
     expect(parseAck(framed)).toMatchObject({ code: 'AA', controlId });
   });
 
+  it('answers a sender that ends its frames with FS CR LF (and sends blank lines between them) with one AA per message and nothing else', async () => {
+    const a = singleImplantDft(1, { controlIdPrefix: 'FSCRLF' });
+    const b = singleImplantDft(2, { controlIdPrefix: 'FSCRLF' });
+    const before = await countRows(h, 'inbound_messages');
+    const peer = await RawMllpPeer.connect(port);
+    await peer.write(Buffer.concat([mllpFrame(a.payload), Buffer.from('\n')]));
+    await peer.waitAnswers(1);
+    // longer than the quiet period after which a garbage run is answered
+    await new Promise((r) => setTimeout(r, 400));
+    await peer.write(Buffer.concat([Buffer.from('\r\n'), mllpFrame(b.payload), Buffer.from('\n')]));
+    await peer.waitAnswers(2);
+    await new Promise((r) => setTimeout(r, 400));
+    peer.destroy();
+    expect(peer.answers.map((x) => [parseAck(x).code, parseAck(x).controlId])).toEqual([
+      ['AA', a.controlId],
+      ['AA', b.controlId],
+    ]);
+    // the two messages only: the line ends between frames are no rejected messages
+    expect(await countRows(h, 'inbound_messages')).toBe(before + 2);
+  });
+
   it('stores a frame cut off by the sender (VT and half a message, no FS, then FIN) as rejected truncated, and answers it AR', async () => {
     const whole = singleImplantDft(1, { controlIdPrefix: 'CUT' });
     const half = whole.payload.subarray(0, Math.floor(whole.payload.length / 2));

@@ -183,11 +183,35 @@ describe('MllpFrameDecoder', () => {
   });
 
   it('treats FS followed by other bytes as an accepted frame, a note, then garbage', () => {
-    expect(decode([`${VT}A${FS}\n${VT}B${FS}${CR}`])).toEqual([
+    expect(decode([`${VT}A${FS}x${VT}B${FS}${CR}`])).toEqual([
       { frame: 'A', offset: 0 },
       { note: 'fs-without-cr', offset: 2 },
-      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: '\n', details: { offset: 3, size: 1, keptBytes: 1, head: '0a' } },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'x', details: { offset: 3, size: 1, keptBytes: 1, head: '78' } },
       { frame: 'B', offset: 4 },
+    ]);
+  });
+
+  it('notes a run of only white space between frames (FS CR LF, a blank line) instead of reporting it as garbage', () => {
+    expect(decode([`${VT}A${FS}${CR}\n${VT}B${FS}\r\n`, ' \t\r\n', `${VT}C${FS}${CR}\n`], { end: 'end-of-stream' })).toEqual([
+      { frame: 'A', offset: 0 },
+      { note: 'blank-outside-frame', offset: 4 },
+      { frame: 'B', offset: 5 },
+      { note: 'blank-outside-frame', offset: 9 },
+      { frame: 'C', offset: 14 },
+      { note: 'blank-outside-frame', offset: 18 },
+    ]);
+    const d = new MllpFrameDecoder();
+    d.push(Buffer.from('\r\n'));
+    expect(d.hasPendingGarbage).toBe(true);
+    const [note] = d.flushGarbage();
+    expect(note).toEqual({ type: 'note', note: 'blank-outside-frame', offset: 0, size: 2 });
+  });
+
+  it('still reports a run that mixes white space and other bytes, white space included', () => {
+    expect(decode([`${VT}A${FS}${CR}\n junk\r\n${VT}B${FS}${CR}`])).toEqual([
+      { frame: 'A', offset: 0 },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: '\n junk\r\n', details: { offset: 4, size: 8, keptBytes: 8, head: '0a206a75' } },
+      { frame: 'B', offset: 12 },
     ]);
   });
 
