@@ -156,14 +156,26 @@ function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(s: string, f: string): Cursor {
+const UUID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const BIGINT_KEY = /^\d{20}$/;
+
+/** Whether `x` is a key the page statement writes for a row of kind index `k` ('' for a lot row, a zero-padded bigint, a uuid). */
+function cursorKeyValid(kinds: Kind[], k: number, x: string): boolean {
+  if (!Number.isInteger(k) || k < 0 || k >= kinds.length) return false;
+  const kind = kinds[k];
+  if (kind === 'lot') return x === '';
+  if (kind === 'onHand' || kind === 'shipments') return BIGINT_KEY.test(x) && BigInt(x) <= 9223372036854775807n;
+  return UUID_KEY.test(x);
+}
+
+function decodeCursor(s: string, f: string, kinds: Kind[]): Cursor {
   let c: Cursor;
   try {
     c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
   } catch (err) {
     throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' }, cause: err });
   }
-  if (c?.v !== 1 || typeof c.l !== 'string' || typeof c.k !== 'number' || typeof c.x !== 'string') {
+  if (c?.v !== 1 || typeof c.l !== 'string' || !UUID_KEY.test(c.l) || typeof c.k !== 'number' || typeof c.x !== 'string' || !cursorKeyValid(kinds, c.k, c.x)) {
     throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' } });
   }
   if (c.f !== f) {
@@ -410,7 +422,7 @@ export async function traceLotsJson(db: Db, subject: TraceSubject, direction: Tr
 async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions): Promise<string> {
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
-  const cursor = opts.cursor ? decodeCursor(opts.cursor, f) : undefined;
+  const cursor = opts.cursor ? decodeCursor(opts.cursor, f, KINDS[direction]) : undefined;
   const walk = new GenealogyWalk(db, subject.lotIds, direction, { maxDepth: opts.maxDepth, serialId: subject.serialId });
   const kinds = KINDS[direction];
   const rootIds = new Set(subject.lotIds);

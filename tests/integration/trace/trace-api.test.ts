@@ -303,6 +303,13 @@ describe('trace API', () => {
       expect(back.json<ApiErrorBody>().error.code).toBe('LB_ERR_TRACE_CURSOR_INVALID');
       const forged = await get(`/api/v1/trace/forward?material=RAW-TI&lot=TI-001&cursor=${Buffer.from('{"v":1}').toString('base64url')}`);
       expect(forged.json<ApiErrorBody>().error.code).toBe('LB_ERR_TRACE_CURSOR_INVALID');
+      // a real cursor of this trace with a field edited: 400, never a 500 from the key's cast
+      const real = JSON.parse(Buffer.from(p.page.nextCursor!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      for (const edit of [{ x: 'abc' }, { x: "1' OR '1'='1" }, { x: '99999999999999999999999' }, { x: '-1' }, { x: 12 }, { k: 99 }, { k: 1.5 }, { k: -1 }, { k: 3, x: 'abc' }, { l: 'not-a-uuid' }]) {
+        const cursor = Buffer.from(JSON.stringify({ ...real, ...edit })).toString('base64url');
+        const r = await get(`/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=2&cursor=${cursor}`);
+        expect({ edit, status: r.statusCode, code: r.json<ApiErrorBody>().error.code }).toEqual({ edit, status: 400, code: 'LB_ERR_TRACE_CURSOR_INVALID' });
+      }
       const unknown = await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&depth=2');
       expect([unknown.statusCode, unknown.json<ApiErrorBody>().error.code]).toEqual([400, 'LB_ERR_API_BAD_REQUEST']);
       const noLot = await get('/api/v1/trace/forward?material=RAW-TI');
