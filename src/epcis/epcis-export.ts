@@ -36,6 +36,12 @@ export interface EpcisPage {
 
 const isUri = (s: string): boolean => /^[a-z][a-z0-9+.-]*:/i.test(s) && !/\s/.test(s);
 const enc = encodeURIComponent;
+/**
+ * A GS1 Digital Link path value (lot, serial): percent-encoded as the GS1 Digital Link standard
+ * asks, i.e. every character of GS1's character set 82 that is not unreserved in RFC 3986 — also
+ * `! ' ( ) * `, which encodeURIComponent leaves as they are.
+ */
+const dl = (v: string): string => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Maps canonical rows to EPCIS URIs: GS1 Digital Link for GTINs and GLNs, the private base for the rest. */
 export class EpcisUris {
@@ -44,11 +50,11 @@ export class EpcisUris {
     return `${this.base.replace(/\/+$/, '')}/${path}`;
   }
   lotClass(gtin: string | null, material: string, lot: string | null): string {
-    if (gtin) return lot ? `${DIGITAL_LINK}/01/${gtin}/10/${enc(lot)}` : `${DIGITAL_LINK}/01/${gtin}`;
+    if (gtin) return lot ? `${DIGITAL_LINK}/01/${gtin}/10/${dl(lot)}` : `${DIGITAL_LINK}/01/${gtin}`;
     return lot ? this.b(`material/${enc(material)}/lot/${enc(lot)}`) : this.b(`material/${enc(material)}`);
   }
   instance(gtin: string | null, material: string, serial: string): string {
-    return gtin ? `${DIGITAL_LINK}/01/${gtin}/21/${enc(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
+    return gtin ? `${DIGITAL_LINK}/01/${gtin}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
   location(gln: string | null, code: string): string {
     return gln ? `${DIGITAL_LINK}/414/${gln}` : this.b(`location/${enc(code)}`);
@@ -114,7 +120,9 @@ function cursorOf(t: string, id: string): string {
 function readCursor(c: string): { t: string; id: string } {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as { t?: unknown; id?: unknown };
-    if (typeof v.t === 'string' && typeof v.id === 'string' && /^[0-9a-f-]{36}$/i.test(v.id) && !Number.isNaN(Date.parse(v.t))) {
+    // exactly what cursorOf writes: the event time as to_char wrote it (microseconds, UTC) and a uuid
+    if (typeof v.t === 'string' && typeof v.id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v.id)
+        && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v.t) && !v.t.startsWith('0000') && !Number.isNaN(Date.parse(v.t))) {
       return { t: v.t, id: v.id };
     }
   } catch {
@@ -138,6 +146,12 @@ function uomOf(u: string | null): string | undefined {
  */
 export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string): Promise<EpcisPage> {
   const limit = Math.min(Math.max(q.limit ?? 500, 1), 1000);
+  for (const key of ['from', 'to'] as const) {
+    // ISO 8601 allows year 0000; PostgreSQL's timestamps (and the proleptic calendar of EPCIS) start at year 1
+    if (q[key] !== undefined && /^[+-]?0000\b/.test(q[key]!)) {
+      throw new LotBridgeError('LB_ERR_API_BAD_REQUEST', `${key}: year 0000 is before the first timestamp PostgreSQL stores (year 1)`, { location: { path: key } });
+    }
+  }
   const where: string[] = [];
   const params: Knex.RawBinding[] = [];
   if (q.from) {

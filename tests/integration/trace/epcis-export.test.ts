@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/genealogy-fixture';
 import { EPCIS_CONTEXT_URL } from '../../../src/epcis/epcis-export';
+import { decodeGs1 } from '../../../src/gs1/gs1-decode';
 
 /** GS1's EPCIS 2.0 JSON Schema and JSON-LD context, kept outside the repository (see ../shared/data/README.md). */
 const EPCIS_DIR = path.resolve(__dirname, '../../../../shared/data/epcis');
@@ -179,5 +180,38 @@ describe('EPCIS 2.0 export', () => {
     expect(lotSql.statusCode).toBe(404);
     const noLot = await get('?material=FG-KNEE');
     expect([noLot.statusCode, noLot.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'lot']);
+    // cursors edited into values this API never writes, and a year PostgreSQL has no timestamp for: 400, not 500
+    const cursor = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const q of [
+      `?cursor=${cursor({ t: '1 2', id: randomUUID() })}`,
+      `?cursor=${cursor({ t: '2026-03-02T08:00:00.000000Z', id: '-'.repeat(36) })}`,
+      `?cursor=${cursor({ t: '2026-03-02T08:00:00.000000Z', id: 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz' })}`,
+      '?to=0000-01-01T00:00:00Z',
+      '?from=0000-12-31T23:59:59Z',
+    ]) {
+      const r = await get(q);
+      expect({ q, status: r.statusCode }).toEqual({ q, status: 400 });
+      expect(r.json<ApiErrorBody>().error.code).toMatch(/^LB_ERR_(TRACE_CURSOR_INVALID|API_BAD_REQUEST)$/);
+    }
+  });
+
+  it('percent-encodes every character of a lot or serial that a GS1 Digital Link URI must encode (the URI decodes back to the lot)', async () => {
+    // GS1 AI encodable character set 82 allows ! " % & ' ( ) * + , / : ; < = > ? in a lot or serial: all of them are percent-encoded in a Digital Link
+    const lotNumber = `L(7)*!'+,/:;=?&%"<>`;
+    await f.lot('ODD', 'FG-KNEE', lotNumber);
+    await f.serial('ODDS', 'FG-KNEE', 'ODD', "S(2)!*'");
+    const id = randomUUID();
+    await t.db('trace_events').insert({ id, type: 'ObjectEvent', action: 'OBSERVE', biz_step: 'shipping', event_time: '2026-04-01T06:00:00Z', event_time_zone_offset: '+02:00', biz_transactions: '[]', source_message_id: f.messageId, ordinal: 5000 });
+    await t.db('trace_event_items').insert([
+      { event_id: id, role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('ODD'), quantity: 3, uom: 'EA' },
+      { event_id: id, role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('ODD'), serial_id: f.serials.get('ODDS'), quantity: 1, uom: 'EA' },
+    ]);
+    const r = await get(`?gtin=${GTIN.KNEE}&lot=${encodeURIComponent(lotNumber)}`);
+    expect(r.statusCode).toBe(200);
+    const [ev] = r.json<any>().epcisBody.queryResults.resultsBody.eventList as any[];
+    expect(ev.quantityList).toEqual([{ epcClass: `https://id.gs1.org/01/${GTIN.KNEE}/10/L%287%29%2A%21%27%2B%2C%2F%3A%3B%3D%3F%26%25%22%3C%3E`, quantity: 3 }]);
+    expect(ev.epcList).toEqual([`https://id.gs1.org/01/${GTIN.KNEE}/21/S%282%29%21%2A%27`]);
+    expect(decodeGs1(ev.quantityList[0].epcClass)).toEqual(expect.objectContaining({ gtin: GTIN.KNEE, lot: lotNumber }));
+    expect(decodeGs1(ev.epcList[0])).toEqual(expect.objectContaining({ gtin: GTIN.KNEE, serial: "S(2)!*'" }));
   });
 });
