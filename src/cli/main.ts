@@ -5,9 +5,9 @@ import { Command, Option } from 'commander';
 import { loadConfig, type LotBridgeConfig } from '../config/config';
 import { createLogger, type Logger } from '../logging/logger';
 import { createDb, ensureDatabase, type Db } from '../db/knex';
-import { migrateDown, migrateLatest, migrationStatus } from '../db/migrations';
+import { migrateDown, migrateLatest, migrationConfig, migrationNames, migrationStatus } from '../db/migrations';
 import { resolveDatabase } from '../db/resolve-database';
-import { isLotBridgeError } from '../errors';
+import { LotBridgeError, isLotBridgeError } from '../errors';
 import { ROLES, createApiKey, createUser, listApiKeys, revokeApiKey } from '../security/api-keys';
 import type { Role } from '../api/context';
 import { registerImportCommand } from './import.command';
@@ -21,18 +21,54 @@ const CONTENT_TYPES: Record<string, string> = {
   '.hl7': 'x-application/hl7-v2+er7', '.x12': 'application/edi-x12', '.edi': 'application/edifact', '.xml': 'application/xml',
 };
 
-/** Opens the configured database for a CLI command (never starts a second embedded server over a running one). */
-async function openDb(config: LotBridgeConfig, logger: Logger): Promise<{ db: Db; logger: Logger; close(): Promise<void> }> {
+/**
+ * Opens the configured database for a CLI command (never starts a second embedded server over a
+ * running one). Unless `schema` is false (`lotbridge migrate`), the database must hold this
+ * version's LotBridge schema: a command run against an empty or older database (DATABASE_URL
+ * unset on a shell where the hub runs with it set, or a hub not upgraded yet) stops with
+ * LB_ERR_DB_NOT_MIGRATED naming the database, instead of failing later on a missing table.
+ */
+async function openDb(config: LotBridgeConfig, logger: Logger, opts: { schema?: boolean } = {}): Promise<{ db: Db; logger: Logger; close(): Promise<void> }> {
   const database = await resolveDatabase(config, logger);
   await ensureDatabase(database.url);
   const db = createDb({ url: database.url, poolMax: 4 });
-  return { db, logger, close: async () => { await db.destroy(); await database.stop(); } };
+  const close = async (): Promise<void> => {
+    await db.destroy();
+    await database.stop();
+  };
+  if (opts.schema !== false) {
+    try {
+      await assertSchemaCurrent(db, database.url);
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  return { db, logger, close };
 }
 
-async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+/** Throws LB_ERR_DB_NOT_MIGRATED when migrations of this version are not applied to `db`. */
+async function assertSchemaCurrent(db: Db, url: string): Promise<void> {
+  // read-only: knex's migration listing would create its bookkeeping tables in an empty database
+  const t = await db.raw<{ rows: Array<{ t: string | null }> }>(`SELECT to_regclass(?) AS t`, [migrationConfig.tableName ?? 'knex_migrations']);
+  const { applied, pending } = t.rows[0].t === null ? { applied: [], pending: [...migrationNames] } : await migrationStatus(db);
+  if (pending.length === 0) {
+    return;
+  }
+  const u = new URL(url);
+  const where = `database "${decodeURIComponent(u.pathname.slice(1))}" at ${u.hostname}:${u.port || '5432'}`;
+  const state = applied.length === 0
+    ? 'has no LotBridge tables'
+    : `is ${pending.length} migration(s) behind this version of LotBridge (next: ${pending[0]})`;
+  throw new LotBridgeError('LB_ERR_DB_NOT_MIGRATED',
+    `${where} ${state}: run \`lotbridge migrate\` (starting the hub migrates too), or set DATABASE_URL to the hub's database`,
+    { details: { applied: applied.length, pending: pending.length } });
+}
+
+async function withDb<T>(fn: (db: Db) => Promise<T>, opts: { schema?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const logger = createLogger(process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn');
-  const h = await openDb(config, logger);
+  const h = await openDb(config, logger, opts);
   try {
     return await fn(h.db);
   } finally {
@@ -113,7 +149,7 @@ export function buildProgram(): Command {
         } else {
           throw new Error(`unknown direction "${direction}" (up, down, status)`);
         }
-      });
+      }, { schema: false });
     });
 
   program

@@ -69,6 +69,9 @@ export const migrationConfig: Knex.MigratorConfig = {
   tableName: 'knex_migrations',
 };
 
+/** Every migration's name, in the order they apply. */
+export const migrationNames: readonly string[] = migrations.map(([name]) => name);
+
 export const latestMigration = migrations[migrations.length - 1][0];
 
 /** Applies every pending migration; returns the names applied. */

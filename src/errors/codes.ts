@@ -21,6 +21,7 @@ export const errorCatalog = {
   LB_ERR_CONNECTOR_CONFIG_INVALID: { kind: 'defect', http: 500, meaning: 'A connector instance config does not match its schema.' },
   LB_ERR_EMBEDDED_PG_INSTALL: { kind: 'defect', http: 500, meaning: 'The embedded PostgreSQL binaries are missing or incomplete (e.g. installed with --ignore-scripts).' },
   LB_ERR_EMBEDDED_PG_PERMISSION: { kind: 'defect', http: 500, meaning: 'The OS user that runs the embedded PostgreSQL cannot reach its binaries or its data directory.' },
+  LB_ERR_DB_NOT_MIGRATED: { kind: 'defect', http: 503, meaning: 'The database has no LotBridge schema, or an older one: migrations of this version are pending.' },
   LB_ERR_EMBEDDED_PG_START: { kind: 'defect', http: 500, meaning: 'The embedded PostgreSQL could not be initialised, started or stopped (the message quotes its log).' },
   // HTTP API
   LB_ERR_AUTH_MISSING: { kind: 'input', http: 401, meaning: 'The request has no Authorization: Bearer key.' },

@@ -123,13 +123,11 @@ describe('lotbridge --help', () => {
       .split('\n')
       .map((l) => /^ {2}(\S+)/.exec(l)?.[1])
       .filter((c): c is string => Boolean(c));
-    expect(commands).toEqual(expect.arrayContaining(['start', 'worker', 'migrate', 'send', 'reprocess', 'keys', 'users', 'import']));
-    // `audit verify` is planned (docs/cli.md, "Not built yet"); once it is listed, its help must work
-    if (commands.includes('audit')) {
-      const audit = await lotbridge(['audit', '--help'], {});
-      expect(audit.code).toBe(0);
-      expect(audit.stdout).toMatch(/verify/);
-    }
+    expect(commands).toEqual(expect.arrayContaining(['start', 'worker', 'migrate', 'send', 'reprocess', 'keys', 'users', 'import', 'audit', 'trace', 'recall', 'partners']));
+    const audit = await lotbridge(['audit', '--help'], {});
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toMatch(/^\s+verify\b/m);
+    expect(audit.stdout).toMatch(/^\s+anchor\b/m);
   });
 
   test('keys --help lists create, list and revoke', async () => {
@@ -192,6 +190,57 @@ describe('lotbridge migrate on a fresh database', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('lotbridge: unknown direction "sideways" (up, down, status)');
   });
+});
+
+describe('database commands on a database without the current schema', () => {
+  const url = freshDatabaseUrl();
+  let env: Record<string, string>;
+
+  beforeAll(() => {
+    env = { DATABASE_URL: url, LOTBRIDGE_DATA_DIR: tempDataDir() };
+  });
+
+  afterAll(async () => {
+    await dropDatabase(url);
+  });
+
+  test('an empty database: every database command stops with LB_ERR_DB_NOT_MIGRATED naming the database, and creates nothing', async () => {
+    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
+    for (const args of [['keys', 'list'], ['audit', 'verify'], ['audit', 'anchor'], ['partners', 'list'], ['keys', 'create', '--role', 'ingest', '--name', 'wms-a']]) {
+      const r = await lotbridge(args, env);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(r.stderr.trim()).toBe(
+        `lotbridge: LB_ERR_DB_NOT_MIGRATED: ${where} has no LotBridge tables: run \`lotbridge migrate\` (starting the hub migrates too), or set DATABASE_URL to the hub's database`,
+      );
+    }
+    expect(await tableExists(url, 'api_keys')).toBe(false);
+    expect(await tableExists(url, 'knex_migrations')).toBe(false);
+  }, 60000);
+
+  test('a database one migration behind names the next migration; once migrated the command runs', async () => {
+    expect((await lotbridge(['migrate', 'up'], env)).code).toBe(0);
+    const intact = await lotbridge(['audit', 'verify'], env);
+    expect(intact.code).toBe(0);
+    expect(intact.stdout).toMatch(/^audit log intact: \d+ rows in \d+ chain\(s\)/);
+
+    // as if this CLI were one version ahead of the database: its last migration not applied yet
+    const last = MIGRATIONS[MIGRATIONS.length - 1];
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const del = await client.query('DELETE FROM knex_migrations WHERE name IN ($1, $2)', [last, `${last}.ts`]);
+      expect(del.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
+    const behind = await lotbridge(['keys', 'list'], env);
+    expect(behind.code).toBe(1);
+    expect(behind.stderr).toContain(`LB_ERR_DB_NOT_MIGRATED: ${where} is 1 migration(s) behind this version of LotBridge (next: ${last})`);
+    const status = await lotbridge(['migrate', 'status'], env);
+    expect(status.code).toBe(0);
+    expect(status.stdout.trim().split('\n').slice(-1)).toEqual([`pending  ${last}`]);
+  }, 60000);
 });
 
 describe('keys, users, send and reprocess against a running hub', () => {
