@@ -46,15 +46,22 @@ async function collisionsOf(parsed: Parsed[]): Promise<Map<string, string>> {
   const withId = parsed.filter((p) => p.ctx.message.controlId);
   const out = new Map<string, string>();
   if (withId.length === 0) return out;
-  const { rows } = await rawNamed<{ rows: Array<{ id: string; control_id: string; sender: string | null }> }>(parsed[0].ctx.trx,
-    `SELECT id, control_id, sender FROM inbound_messages
+  const { rows } = await rawNamed<{ rows: Array<{ id: string; control_id: string; sender: string | null; received_at: Date }> }>(parsed[0].ctx.trx,
+    `SELECT id, control_id, sender, received_at FROM inbound_messages
       WHERE connector_kind = 'hl7' AND control_id = ANY(?::text[]) AND status NOT IN ('duplicate', 'rejected')
       ORDER BY received_at, id`,
     [[...new Set(withId.map((p) => p.ctx.message.controlId as string))]],
   );
   for (const p of withId) {
     const m = p.ctx.message;
-    const other = rows.find((r) => r.id !== m.id && r.control_id === m.controlId && (r.sender ?? '') === (m.sender ?? ''));
+    // only an earlier message makes this one a reuse: the first of two that both wait in the queue,
+    // or the first reprocessed after the second came, is the original, not a collision
+    const at = new Date(m.receivedAt).getTime();
+    const earlier = (r: { id: string; received_at: Date }): boolean => {
+      const t = new Date(r.received_at).getTime();
+      return t < at || (t === at && r.id < m.id);
+    };
+    const other = rows.find((r) => r.id !== m.id && r.control_id === m.controlId && (r.sender ?? '') === (m.sender ?? '') && earlier(r));
     if (other) out.set(m.id, other.id);
   }
   return out;

@@ -149,6 +149,31 @@ describe('hl7 over MLLP: acknowledgements', () => {
     expect(await countRows(h, 'device_usages', { source_message_id: rows[1].id })).toBe(1);
   });
 
+  it('flags only the later of two messages sharing an MSH-10 when both arrive before either is processed, and not the first on its reprocess', async () => {
+    const controlId = 'ORIS-COLLISION-0002';
+    const first = setHl7Field(replaceAll(hl7Fixture('transport/dft-p03-v282-single-implant.hl7'), 'S001001', 'S004001'), 'MSH', 10, controlId);
+    const other = setHl7Field(replaceAll(hl7Fixture('transport/dft-p03-v282-control-id-reused-other-content.hl7'), 'S001077', 'S004077'), 'MSH', 10, controlId);
+    // one connection, both frames at once: both are stored before the pipeline takes either
+    const answers = await mllpSend(port, [first, other]);
+    expect(answers.map((a) => parseAck(a).code)).toEqual(['AA', 'AA']);
+    const rows = await waitFor('2 rows settled', async () => {
+      const r = await messagesOf(h, controlId);
+      return r.length === 2 && r.every((x) => !['received', 'queued'].includes(x.status)) && r;
+    });
+    expect(rows.map((r) => r.status)).toEqual(['processed', 'processed']);
+    const collisions = (): Promise<Array<{ subject_id: string; details: Record<string, unknown> }>> =>
+      h.hub.db('alerts').where({ type: 'control_id_collision' }).whereIn('subject_id', rows.map((r) => r.id)).select('subject_id', 'details');
+    expect(await collisions()).toEqual([{ subject_id: rows[1].id, details: expect.objectContaining({ controlId, first: rows[0].id, second: rows[1].id }) }]);
+    expect((await h.api('GET', `/api/v1/messages/${rows[0].id}`)).json.result?.controlIdCollisionWith).toBeUndefined();
+
+    // an operator reprocesses the first message: it is still the first, not a reuse of the second's MSH-10
+    expect((await h.api('POST', `/api/v1/messages/${rows[0].id}/reprocess`)).status).toBeLessThan(300);
+    // the re-run has happened once the message has a second message.processed event
+    await waitFor('the reprocess to finish', async () => (await countRows(h, 'outbox_events', { source_message_id: rows[0].id, type: 'message.processed' })) >= 2);
+    expect(await collisions()).toHaveLength(1);
+    expect((await h.api('GET', `/api/v1/messages/${rows[0].id}`)).json.result?.controlIdCollisionWith).toBeUndefined();
+  });
+
   it('answers a custom-delimiter message (MSH#$*@!, MSH-15 AL) with a CA in its own delimiters and maps it', async () => {
     const msg = hl7Fixture('dft-p03-custom-delimiters.hl7');
     const [answer] = await mllpSend(port, msg);
