@@ -22,10 +22,13 @@ export interface RecallActor {
   role: string;
 }
 
-/** A lot the request names that an earlier recall already recalled. */
+/** A lot or serial the request names that an earlier recall already recalled. */
 export interface AlreadyRecalled {
   material: string;
-  lot: string;
+  /** The lot (of the serial, for a serial; null for a serial without a lot). */
+  lot: string | null;
+  /** Set when the entry is a serial. */
+  serial?: string;
   recallId: string | null;
   recallNumber: string | null;
 }
@@ -176,22 +179,37 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
         alreadyRecalled.push({ material: l.material, lot: l.lot_number, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
       }
     }
+    const alreadySerials = serialRows.rows.filter((s) => s.status === 'recalled');
+    if (alreadySerials.length > 0) {
+      const prior = await trx.raw<{ rows: Array<{ serial_id: string; id: string; recall_number: string }> }>(
+        `SELECT DISTINCT ON (rs.serial_id) rs.serial_id, r.id, r.recall_number FROM recall_serials rs JOIN recalls r ON r.id = rs.recall_id
+          WHERE rs.serial_id = ANY(?::uuid[]) ORDER BY rs.serial_id, r.opened_at DESC`,
+        [alreadySerials.map((x) => x.id)],
+      );
+      const bySerial = new Map(prior.rows.map((p) => [p.serial_id, p]));
+      for (const x of alreadySerials) {
+        const p = bySerial.get(x.id);
+        alreadyRecalled.push({ material: x.material, lot: x.lot_number, serial: x.serial_number, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
+      }
+    }
+    const nameOf = (a: AlreadyRecalled): string => (a.serial !== undefined ? `${a.material} serial ${a.serial}` : `${a.material} / ${a.lot}`);
     if (fresh.length === 0 && freshSerials.length === 0) {
       const firstPrior = alreadyRecalled.find((a) => a.recallId);
-      let earlier = firstPrior?.recallId ? await trx('recalls').where({ id: firstPrior.recallId }).first() : undefined;
-      if (!earlier && serialRows.rows.length > 0) {
-        const rs = await trx('recall_serials as rs').join('recalls as r', 'r.id', 'rs.recall_id').whereIn('rs.serial_id', serialRows.rows.map((s) => s.id)).orderBy('r.opened_at', 'desc').first('r.*');
-        earlier = rs;
-      }
+      const earlier = firstPrior?.recallId ? await trx('recalls').where({ id: firstPrior.recallId }).first() : undefined;
       if (!earlier) {
         throw new LotBridgeError('LB_ERR_API_CONFLICT', 'every named lot/serial is already recalled, but by no recall LotBridge knows (its status was set elsewhere)', { details: { alreadyRecalled } });
       }
-      const names = [...alreadyRecalled.map((a) => `${a.material} / ${a.lot}`), ...serialRows.rows.map((s) => `serial ${s.serial_number}`)];
+      // each named lot or serial with the recall that recalled it (grouped when they share one)
+      const groups = new Map<string, string[]>();
+      for (const a of alreadyRecalled) {
+        const key = a.recallNumber ? `recall ${a.recallNumber}` : 'by no recall LotBridge knows';
+        groups.set(key, [...(groups.get(key) ?? []), nameOf(a)]);
+      }
       return {
         created: false,
         recall: recallView(earlier),
         alreadyRecalled,
-        message: `already recalled: ${names.join(', ')} (recall ${earlier.recall_number}); nothing changed`,
+        message: `already recalled: ${[...groups].map(([k, v]) => `${v.join(', ')} (${k})`).join(', ')}; nothing changed`,
       };
     }
 
@@ -294,7 +312,7 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     );
     const parts = [`${fresh.length} lot(s) recalled`, `${toHold.length} derived lot(s) put on hold`];
     if (serials.length) parts.push(`${serials.length} serial(s) recalled`);
-    if (alreadyRecalled.length) parts.push(`already recalled before: ${alreadyRecalled.map((a) => `${a.material} / ${a.lot}${a.recallNumber ? ` (${a.recallNumber})` : ''}`).join(', ')}`);
+    if (alreadyRecalled.length) parts.push(`already recalled before: ${alreadyRecalled.map((a) => `${nameOf(a)}${a.recallNumber ? ` (${a.recallNumber})` : ''}`).join(', ')}`);
     return { created: true, recall: recallView(row), alreadyRecalled, message: `recall ${recallNumber} opened: ${parts.join('; ')}` };
   });
 }

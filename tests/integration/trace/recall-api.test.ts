@@ -11,7 +11,7 @@ interface RecallAnswer {
   status: string;
   class: string;
   message: string;
-  alreadyRecalled: Array<{ material: string; lot: string; recallId: string | null; recallNumber: string | null }>;
+  alreadyRecalled: Array<{ material: string; lot: string | null; serial?: string; recallId: string | null; recallNumber: string | null }>;
   impact: RecallImpact;
   links: { csv: string; json: string };
 }
@@ -206,6 +206,22 @@ describe('recall API', () => {
     expect(both.statusCode).toBe(201);
     expect(both.json<RecallAnswer>().impact.totals).toEqual(expect.objectContaining({ unitsShipped: 7, unitsConsumed: 2, openShipments: 1, serials: 1 }));
     expect(both.json<RecallAnswer>().impact.openShipments).toEqual([expect.objectContaining({ shipmentNumber: 'SHH-1', units: 2 })]);
+
+    // a serial recalled before is named as such, in a mixed request and when nothing is new
+    await g.lot('H2', 'FG-HIP', 'HP-2');
+    const mixed = await post({ lots: [{ material: 'FG-HIP', lot: 'HP-2' }], serials: [{ material: 'FG-HIP', serial: 'HS-1' }], reason: 'second lot' });
+    expect(mixed.statusCode).toBe(201);
+    const m = mixed.json<RecallAnswer>();
+    expect(m.alreadyRecalled).toEqual([{ material: 'FG-HIP', lot: 'HP-1', serial: 'HS-1', recallId: a.id, recallNumber: a.recallNumber }]);
+    expect(m.message).toBe(`recall ${m.recallNumber} opened: 1 lot(s) recalled; 0 derived lot(s) put on hold; already recalled before: FG-HIP serial HS-1 (${a.recallNumber})`);
+    expect(m.impact.serials).toEqual([]);
+    const none = await post({ lots: [{ material: 'FG-HIP', lot: 'HP-1' }], serials: [{ material: 'FG-HIP', serial: 'HS-1' }], reason: 'again' });
+    expect([none.statusCode, none.json<RecallAnswer>().created, none.json<RecallAnswer>().id]).toEqual([200, false, both.json<RecallAnswer>().id]);
+    expect(none.json<RecallAnswer>().alreadyRecalled).toEqual([
+      { material: 'FG-HIP', lot: 'HP-1', recallId: both.json<RecallAnswer>().id, recallNumber: both.json<RecallAnswer>().recallNumber },
+      { material: 'FG-HIP', lot: 'HP-1', serial: 'HS-1', recallId: a.id, recallNumber: a.recallNumber },
+    ]);
+    expect(none.json<RecallAnswer>().message).toBe(`already recalled: FG-HIP / HP-1 (recall ${both.json<RecallAnswer>().recallNumber}), FG-HIP serial HS-1 (recall ${a.recallNumber}); nothing changed`);
   });
 
   it('opens one recall when the same request arrives twice at once (the second waits on the lot lock, then answers 200)', async () => {
