@@ -20,9 +20,13 @@ import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
 /** Content-Types the HTTP variant takes. */
 const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\b/i;
 
-/** Node encodings for the bytes of an ACK, by the decoder name of the inbound charset. */
+/**
+ * The bytes of an ACK, by the decoder name of the inbound charset: ISO-8859-1 or UTF-8. A
+ * character ISO-8859-1 has no byte for becomes `?` (Node's latin1 encoder would keep only the low
+ * byte of its code: `…` U+2026 would become `&`, a subcomponent separator).
+ */
 function encodeAck(text: string, decoder: string | undefined): Buffer {
-  return decoder === 'latin1' ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
+  return decoder === 'latin1' ? Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(text, 'utf8');
 }
 
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
@@ -216,7 +220,7 @@ class Hl7Connector implements ConnectorAdapter {
       const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
       const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
       void ingest.recordAck(receipt.messageId, this.storedAck(ack));
-      return { body: Buffer.from(ack.text, enc), receipts: [receipt], codes: [ack.code] };
+      return { body: encodeAck(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
     }
     const results = await Promise.all(
       batch.messages.map(async (m, i) => {
@@ -235,7 +239,7 @@ class Hl7Connector implements ConnectorAdapter {
     const enc2 = `${d.component}${d.repetition}${d.escape}${d.subcomponent}`;
     const acks = results.map((r) => r.ack?.text ?? '').filter(Boolean);
     const lines = [`BHS${f}${enc2}${f}${this.config.ackApplication}`, ...acks.map((a) => a.replace(/\r$/, '')), `BTS${f}${acks.length}`];
-    return { body: Buffer.from(`${lines.join('\r')}\r`, enc), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
+    return { body: encodeAck(`${lines.join('\r')}\r`, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
   }
 
   /** Bytes that are not a good MLLP frame: stored as a rejected message, answered with AR. */

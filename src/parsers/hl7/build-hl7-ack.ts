@@ -294,8 +294,9 @@ function trimEnd(values: string[]): string[] {
   return values.slice(0, end);
 }
 
+/** Cuts text to `max` characters, ending in `...` (ASCII: the ACK may be written in ISO-8859-1). */
 function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
 /**

@@ -222,6 +222,26 @@ describe('hl7 over MLLP: acknowledgements', () => {
     expect((await payloadOf(h, adtRow.id)).bytes.toString('latin1')).toContain('Größenweg 12^^Düsseldorf');
   });
 
+  it('writes a Latin-1 ACK with only Latin-1 characters: a v2.4 AR whose MSA-3 is cut to 80 characters keeps its delimiters intact', async () => {
+    const msg = hl7Fixture('transport/adt-a08-v24-latin1-msh9-empty.hl7');
+    const [answer] = await mllpSend(port, msg);
+    const ack = parseAck(answer);
+    expect(ack.code).toBe('AR');
+    expect(ack.controlId).toBe('HIS-A08-40211');
+    expect(ack.msh[18]).toBe('8859/1');
+    // MSA-3 is ST: no component or subcomponent separator may appear in it
+    expect(ack.text3.length).toBeLessThanOrEqual(80);
+    expect(ack.text3).toMatch(/^LB_ERR_HL7_REQUIRED_FIELD: /);
+    expect(ack.text3).not.toMatch(/[&^~]/);
+    // ERR-1 (v2.4): segment ^ sequence ^ field ^ code & text & HL70357 & our code & message & 99LB
+    const err1 = ack.errs[0].legacy.split('^');
+    expect(err1.slice(0, 3)).toEqual(['MSH', '1', '9']);
+    expect(err1[3].split('&')).toHaveLength(6);
+    // every byte of the answer is a Latin-1 character as sent: the text read back as Latin-1 is the ACK kept on the message
+    const [row] = await messagesOf(h, 'HIS-A08-40211');
+    expect((await waitStoredAck(h, row.id)).raw).toBe(answer.toString('latin1'));
+  });
+
   it('honours enhanced mode: MSH-15 AL gets CA, NE gets no answer, ER gets none when accepted and CR when rejected — each message stored', async () => {
     const always = hl7Fixture('transport/dft-p03-v282-enhanced-accept-always.hl7');
     const never = hl7Fixture('transport/dft-p03-v282-enhanced-accept-never.hl7');

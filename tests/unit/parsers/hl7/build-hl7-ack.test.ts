@@ -87,7 +87,7 @@ describe('buildHl7Ack: original mode', () => {
     expect(msh).toContain('|ACK^P03^ACK|LB-ACK-1|P|2.4');
     // MSA-3 is ST of 80 characters before v2.5: the text is cut there
     const msa3 = msa.split('|')[3];
-    expect([msa3.length, msa3.startsWith('LB_ERR_HL7_DATE: PRT-18 "2024-13-45" is not an HL7 date/time'), msa3.endsWith('…')]).toEqual([80, true, true]);
+    expect([msa3.length, msa3.startsWith('LB_ERR_HL7_DATE: PRT-18 "2024-13-45" is not an HL7 date/time'), msa3.endsWith('...')]).toEqual([80, true, true]);
     expect(errSeg).toBe(
       'ERR|PRT^2^18^102&Data type error&HL70357&LB_ERR_HL7_DATE&PRT-18 "2024-13-45" is not an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) (segment PRT #2, field 18, line 7)&99LB',
     );
@@ -168,7 +168,7 @@ describe('buildHl7Ack: enhanced mode and unreadable messages', () => {
     const ack = buildHl7Ack({ ...base, inbound: readMsh('MSH|^~\\&|HIS|STMARY|LOTBRIDGE||20260301||ADT^A01|CTRL-9\r'), defaults: { version: '2.3', sendingFacility: 'MEDTECH' } });
     expect(lines(ack.text)).toEqual([
       'MSH|^~\\&|LOTBRIDGE|MEDTECH|HIS|STMARY|20260402071600+0000||ACK^A01|LB-ACK-1|P|2.3',
-      'MSA|AR|CTRL-9|LB_ERR_HL7_REQUIRED_FIELD: MSH is short (it ends after field 10): MSH-11 (proce…',
+      'MSA|AR|CTRL-9|LB_ERR_HL7_REQUIRED_FIELD: MSH is short (it ends after field 10): MSH-11 (pro...',
       'ERR|MSH^1^11^101&Required field missing&HL70357&LB_ERR_HL7_REQUIRED_FIELD&MSH is short (it ends after field 10): MSH-11 (processing id), MSH-12 (version id) are missing (segment MSH, field 11, line 1)&99LB',
       '',
     ]);
