@@ -256,6 +256,14 @@ export function registerTraceCommands(program: Command, client: HubClient): void
   });
 }
 
+/** Units of impact rows summed per unit of measure, in order of first appearance: `31.6 KG + 2 EA`; `0` when there are none. */
+function byUom(rows: Array<{ units: number; uom: string | null }>): string {
+  const sums = new Map<string, number>();
+  for (const x of rows) sums.set(x.uom ?? '', (sums.get(x.uom ?? '') ?? 0) + x.units);
+  const parts = [...sums].map(([uom, n]) => `${Number(n.toFixed(4))}${uom ? ` ${uom}` : ''}`);
+  return parts.length ? parts.join(' + ') : '0';
+}
+
 async function printRecall(client: HubClient, opts: ConnOpts & { json?: string; csv?: string }, r: any): Promise<void> {
   const toStdout = opts.json === '-' || opts.csv === '-';
   if (!toStdout) {
@@ -266,7 +274,8 @@ async function printRecall(client: HubClient, opts: ConnOpts & { json?: string; 
     console.log(`lots: ${tt.lots} (${tt.namedLots} recalled, ${tt.derivedLots} derived → on hold)${tt.serials ? `, serials: ${tt.serials}` : ''}`);
     for (const l of r.impact.lots.slice(0, 50)) console.log(`  ${l.role === 'named' ? 'RECALLED' : 'on hold '}  ${l.material} / ${l.lot}  (depth ${l.depth}, was ${l.previousStatus})`);
     if (r.impact.lots.length > 50) console.log(`  … ${r.impact.lots.length - 50} more (see --json/--csv)`);
-    console.log(`on hand: ${tt.unitsOnHand}; shipped: ${tt.unitsShipped} to ${tt.customers} customer(s); consumed: ${tt.unitsConsumed} at ${tt.hospitals} hospital(s)`);
+    // per unit of measure (the totals add KG and EA together: a number for sorting, not for reading)
+    console.log(`on hand: ${byUom(r.impact.unitsByLocation)}; shipped: ${byUom(r.impact.unitsByCustomer)} to ${tt.customers} customer(s); consumed: ${byUom(r.impact.consumedByHospital)} at ${tt.hospitals} hospital(s)`);
     for (const c of r.impact.unitsByCustomer) console.log(`  customer ${c.customer}${c.name ? ` (${c.name})` : ''}: ${c.units} ${c.uom ?? ''} in ${c.shipments} shipment(s)`);
     for (const h of r.impact.consumedByHospital) console.log(`  hospital ${h.hospital}${h.name ? ` (${h.name})` : ''}: ${h.units} ${h.uom} used (${h.usages} usage(s), last ${h.lastUsedAt.slice(0, 10)})`);
     for (const b of r.impact.unitsByLocation) console.log(`  at ${b.location} (${b.stockState}): ${b.units} ${b.uom}`);

@@ -88,7 +88,7 @@ describe('trace, recall and audit commands', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^recall RC-\d{4}-\d{5} opened: 1 lot\(s\) recalled; 5 derived lot\(s\) put on hold/);
-    expect(r.stdout).toContain('on hand: 175; shipped: 24 to 2 customer(s); consumed: 3 at 1 hospital(s)');
+    expect(r.stdout).toContain('on hand: 75 EA + 100 KG; shipped: 24 EA to 2 customer(s); consumed: 3 EA at 1 hospital(s)');
     expect(r.stdout).toContain('open shipments to stop: 2');
     expect(fs.readFileSync(csv, 'utf8').split('\r\n').filter((l) => l.startsWith('lot,'))).toHaveLength(6);
     const again = await lotbridge(['recall', '--material', 'RAW-TI', '--lot', 'TI-001', '--reason', 'again'], env);
