@@ -86,6 +86,9 @@ export async function fetchFullTrace(client: HubClient, opts: TraceOpts, directi
     for (const k of Object.keys(merged.tables) as Array<keyof FullTrace['tables']>) {
       (merged.tables[k] as unknown[]).push(...(page.tables[k] as unknown[]));
     }
+    // a huge trace's first pages count only what was walked so far (summary.complete false); the
+    // last page has the totals
+    merged.summary = page.summary;
     merged.pages++;
     rows += page.page.rows;
     cursor = page.page.nextCursor;
@@ -124,7 +127,9 @@ export function traceTree(t: FullTrace): string {
   const s = t.summary;
   out.push(`${t.direction} trace: ${s.lots} lot(s), ${s.links} link(s), depth ${s.maxDepth}${s.depthLimited ? ' (depth limit reached)' : ''}${t.truncated ? `; only the first ${t.tables.lots.length} lots fetched (--max-rows)` : ''}`);
   const printed = new Set<string>();
-  const line = (l: TraceLotRow): string => `${l.material} / ${l.lot}  [${l.status}]${l.expiry ? `  exp ${l.expiry}` : ''}`;
+  // a line break inside a name (a party, a location) would start a line outside the tree
+  const oneLine = (text: string): string => text.replace(/[ \t]*[\r\n]+[ \t]*/g, ' ');
+  const line = (l: TraceLotRow): string => oneLine(`${l.material} / ${l.lot}  [${l.status}]${l.expiry ? `  exp ${l.expiry}` : ''}`);
   const walk = (id: string, prefix: string, last: boolean, top: boolean): void => {
     const l = lots.get(id)!;
     const branch = top ? '' : last ? '└─ ' : '├─ ';
@@ -144,7 +149,7 @@ export function traceTree(t: FullTrace): string {
     for (const c of uses.get(id) ?? []) details.push(`used ${fmt(c.quantity)} ${c.uom} at ${c.hospital?.name ?? c.hospital?.gln ?? c.location} ${c.usedAt.slice(0, 10)}${c.procedureRef ? ` procedure ref ${c.procedureRef.slice(0, 12)}…` : ''}`);
     for (const q of qc.get(id) ?? []) details.push(`QC ${q.test} ${q.result}${q.value ? ` ${q.value}${q.unit ? ` ${q.unit}` : ''}` : ''} (${q.inspectedAt.slice(0, 10)})`);
     const kids = children.get(id) ?? [];
-    for (const d of details) out.push(`${inner}${kids.length ? '│' : ' '}    · ${d}`);
+    for (const d of details) out.push(`${inner}${kids.length ? '│' : ' '}    · ${oneLine(d)}`);
     kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, false));
   };
   for (const l of t.tables.lots.filter((x) => x.depth === 0)) walk(l.lotId, '', true, true);
