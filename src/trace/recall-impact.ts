@@ -150,10 +150,10 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
          CROSS JOIN LATERAL (
            SELECT x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received, s.id AS shipment_id, s.shipment_number, s.status,
                   s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
-             FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound' WHERE x.lot_id = u.id) x`
+             FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound' AND s.status <> 'cancelled' WHERE x.lot_id = u.id) x`
     : `SELECT x.lot_id, m.code AS material, lo.lot_number, x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received,
               s.id AS shipment_id, s.shipment_number, s.status, s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
-         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
+         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound' AND s.status <> 'cancelled'
          JOIN lots lo ON lo.id = x.lot_id JOIN materials m ON m.id = lo.material_id
         WHERE x.lot_id = ANY(?::uuid[])`;
   // a named serial's own lines and usages count too (the unit shipped to a customer, implanted at a
@@ -164,7 +164,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
        UNION ALL
        SELECT x.lot_id, m.code AS material, lo.lot_number, x.uom, x.quantity_shipped, x.quantity_expected, x.quantity_received,
               s.id AS shipment_id, s.shipment_number, s.status, s.ship_to, s.shipped_at, s.expected_at, s.to_party_id
-         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound'
+         FROM shipment_lines x JOIN shipments s ON s.id = x.shipment_id AND s.direction = 'outbound' AND s.status <> 'cancelled'
          JOIN materials m ON m.id = x.material_id LEFT JOIN lots lo ON lo.id = x.lot_id
         WHERE x.serial_id = ANY(?::uuid[]) AND (x.lot_id IS NULL OR NOT x.lot_id = ANY(?::uuid[]))`;
   const usages = serialIds.length === 0

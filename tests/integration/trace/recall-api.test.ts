@@ -224,6 +224,29 @@ describe('recall API', () => {
     expect(none.json<RecallAnswer>().message).toBe(`already recalled: FG-HIP / HP-1 (recall ${both.json<RecallAnswer>().recallNumber}), FG-HIP serial HS-1 (recall ${a.recallNumber}); nothing changed`);
   });
 
+  it('leaves cancelled outbound shipments out of the units per customer and the customers to notify (the units never left)', async () => {
+    // lot VL-1: 4 units delivered to CUST-V1; 6 units on a shipment to CUST-V2 that was cancelled (its only one)
+    const g = new GenealogyFixture(t.db);
+    await g.material('FG-VAL', { kind: 'implant' });
+    await g.lot('V', 'FG-VAL', 'VL-1');
+    await g.party('CUST-V1', 'hospital', 'Valley Clinic', '4012345000054');
+    await g.party('CUST-V2', 'distributor', 'Vale Distribution', '4012345000061');
+    await g.shipment('SV-1', 'outbound', 'CUST-V1', 'delivered');
+    await g.shipLine('SV-1', 'V', 'FG-VAL', 4);
+    await g.shipment('SV-2', 'outbound', 'CUST-V2', 'cancelled');
+    await g.shipLine('SV-2', 'V', 'FG-VAL', 6);
+    const preview = await api.request({ url: '/api/v1/trace/recall-impact?material=FG-VAL&lot=VL-1', headers: api.auth('auditor') });
+    const r = await post({ lots: [{ material: 'FG-VAL', lot: 'VL-1' }], reason: 'valve leak', class: 'I' });
+    expect(r.statusCode).toBe(201);
+    const a = r.json<RecallAnswer>();
+    for (const im of [preview.json<RecallImpact>(), a.impact]) {
+      expect(im.unitsByCustomer).toEqual([{ customer: 'CUST-V1', gln: '4012345000054', name: 'Valley Clinic', uom: 'EA', units: 4, shipments: 1, lots: 1 }]);
+      expect(im.totals).toEqual(expect.objectContaining({ unitsShipped: 4, customers: 1, openShipments: 0 }));
+    }
+    const event = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw("payload->>'recallId' = ?", [a.id]).first<{ payload: any }>('payload');
+    expect(event!.payload.impact.customers.map((c: { code: string; units: number }) => `${c.code} ${c.units}`)).toEqual(['CUST-V1 4']);
+  });
+
   it('opens one recall when the same request arrives twice at once (the second waits on the lot lock, then answers 200)', async () => {
     const g = new GenealogyFixture(t.db);
     await g.material('RAW-CO');
