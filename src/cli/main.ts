@@ -4,7 +4,7 @@ import { sendHl7OverMllp } from './send-hl7';
 import { Command, Option } from 'commander';
 import { loadConfig, type LotBridgeConfig } from '../config/config';
 import { createLogger, type Logger } from '../logging/logger';
-import { createDb, ensureDatabase, type Db } from '../db/knex';
+import { createDb, databaseExists, ensureDatabase, type Db } from '../db/knex';
 import { migrateDown, migrateLatest, migrationConfig, migrationNames, migrationStatus } from '../db/migrations';
 import { resolveDatabase } from '../db/resolve-database';
 import { LotBridgeError, isLotBridgeError } from '../errors';
@@ -29,8 +29,13 @@ const CONTENT_TYPES: Record<string, string> = {
  * LB_ERR_DB_NOT_MIGRATED naming the database, instead of failing later on a missing table.
  */
 async function openDb(config: LotBridgeConfig, logger: Logger, opts: { schema?: boolean } = {}): Promise<{ db: Db; logger: Logger; close(): Promise<void> }> {
-  const database = await resolveDatabase(config, logger);
-  await ensureDatabase(database.url);
+  const database = await resolveDatabase(config, logger, { createDatabase: opts.schema === false });
+  if (opts.schema === false) {
+    await ensureDatabase(database.url); // `lotbridge migrate` makes the database, as the hub does
+  } else if (!(await databaseExists(database.url))) {
+    await database.stop();
+    throw notMigrated(database.url, 'does not exist', 0, migrationNames.length);
+  }
   const db = createDb({ url: database.url, poolMax: 4 });
   const close = async (): Promise<void> => {
     await db.destroy();
@@ -55,14 +60,18 @@ async function assertSchemaCurrent(db: Db, url: string): Promise<void> {
   if (pending.length === 0) {
     return;
   }
-  const u = new URL(url);
-  const where = `database "${decodeURIComponent(u.pathname.slice(1))}" at ${u.hostname}:${u.port || '5432'}`;
   const state = applied.length === 0
     ? 'has no LotBridge tables'
     : `is ${pending.length} migration(s) behind this version of LotBridge (next: ${pending[0]})`;
-  throw new LotBridgeError('LB_ERR_DB_NOT_MIGRATED',
+  throw notMigrated(url, state, applied.length, pending.length);
+}
+
+function notMigrated(url: string, state: string, applied: number, pending: number): LotBridgeError {
+  const u = new URL(url);
+  const where = `database "${decodeURIComponent(u.pathname.slice(1))}" at ${u.hostname}:${u.port || '5432'}`;
+  return new LotBridgeError('LB_ERR_DB_NOT_MIGRATED',
     `${where} ${state}: run \`lotbridge migrate\` (starting the hub migrates too), or set DATABASE_URL to the hub's database`,
-    { details: { applied: applied.length, pending: pending.length } });
+    { details: { applied, pending } });
 }
 
 async function withDb<T>(fn: (db: Db) => Promise<T>, opts: { schema?: boolean } = {}): Promise<T> {

@@ -73,8 +73,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
-    const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (r.rowCount) {
+    if (await hasDatabase(client, database)) {
       return false;
     }
     try {
@@ -86,6 +85,23 @@ export async function ensureDatabase(url: string): Promise<boolean> {
       }
     }
     return true;
+  } finally {
+    await client.end();
+  }
+}
+
+async function hasDatabase(client: pg.Client, database: string): Promise<boolean> {
+  const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  return Boolean(r.rowCount);
+}
+
+/** True when the database of `url` exists on its server (asked on the server's `postgres` database; creates nothing). */
+export async function databaseExists(url: string): Promise<boolean> {
+  const { adminUrl, database } = splitDatabaseUrl(url);
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await hasDatabase(client, database);
   } finally {
     await client.end();
   }

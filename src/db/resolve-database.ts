@@ -23,6 +23,11 @@ export interface ResolveDatabaseOptions extends WaitForServiceTiming {
   probeTimeoutMs?: number;
   /** Port for a newly started embedded server (default: 54329, or any free port). */
   embeddedPort?: number;
+  /**
+   * Create the database when the server has none of that name (default true). CLI commands that
+   * only read or write an existing LotBridge database pass false, and check for it themselves.
+   */
+  createDatabase?: boolean;
 }
 
 /**
@@ -43,13 +48,13 @@ export async function resolveDatabase(config: LotBridgeConfig, logger: Logger, o
   const noop = (): Promise<void> => Promise.resolve();
   if (config.databaseUrlExplicit) {
     const target = redactUrl(config.databaseUrl);
-    await waitForService({ ...opts, service: 'PostgreSQL', target, envName: 'DATABASE_URL', logger: log, probe: () => probeDatabase(config.databaseUrl, log) });
+    await waitForService({ ...opts, service: 'PostgreSQL', target, envName: 'DATABASE_URL', logger: log, probe: () => probeDatabase(config.databaseUrl, log, opts.createDatabase !== false) });
     log.info({ database: target }, 'using PostgreSQL from DATABASE_URL');
     return { url: config.databaseUrl, embedded: false, stop: noop };
   }
   const probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
   if (await canConnect(config.databaseUrl, probeTimeoutMs)) {
-    const created = await ensureDatabase(config.databaseUrl);
+    const created = opts.createDatabase !== false && (await ensureDatabase(config.databaseUrl));
     log.info({ database: redactUrl(config.databaseUrl), created }, 'using the PostgreSQL at the default address (DATABASE_URL is unset)');
     return { url: config.databaseUrl, embedded: false, stop: noop };
   }
@@ -65,7 +70,7 @@ export async function resolveDatabase(config: LotBridgeConfig, logger: Logger, o
  * One probe of an explicitly configured database: connects to it, creating it when the server
  * answers that it does not exist. Connection trouble is worth waiting on; a refused login is not.
  */
-async function probeDatabase(url: string, log: Logger): Promise<ServiceProbe> {
+async function probeDatabase(url: string, log: Logger, create: boolean): Promise<ServiceProbe> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', (err: Error) => log.debug({ err }, 'database probe connection error'));
   try {
@@ -75,6 +80,7 @@ async function probeDatabase(url: string, log: Logger): Promise<ServiceProbe> {
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === '3D000') {
+      if (!create) return { ok: true }; // the server answers; the caller deals with the missing database
       // the server answers, the database does not exist yet: create it (on the server's postgres db)
       try {
         await ensureDatabase(url);

@@ -204,6 +204,22 @@ describe('database commands on a database without the current schema', () => {
     await dropDatabase(url);
   });
 
+  test('a missing database: a database command stops with LB_ERR_DB_NOT_MIGRATED and does not create it', async () => {
+    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
+    const r = await lotbridge(['audit', 'verify'], env);
+    expect([r.code, r.stdout, r.stderr.trim()]).toEqual([1, '',
+      `lotbridge: LB_ERR_DB_NOT_MIGRATED: ${where} does not exist: run \`lotbridge migrate\` (starting the hub migrates too), or set DATABASE_URL to the hub's database`]);
+    const admin = new pg.Client({ connectionString: TEST_PG_SERVER });
+    await admin.connect();
+    try {
+      const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [new URL(url).pathname.slice(1)]);
+      expect(found.rowCount).toBe(0);
+      await admin.query(`CREATE DATABASE "${new URL(url).pathname.slice(1)}"`);
+    } finally {
+      await admin.end();
+    }
+  }, 60000);
+
   test('an empty database: every database command stops with LB_ERR_DB_NOT_MIGRATED naming the database, and creates nothing', async () => {
     const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
     for (const args of [['keys', 'list'], ['audit', 'verify'], ['audit', 'anchor'], ['partners', 'list'], ['keys', 'create', '--role', 'ingest', '--name', 'wms-a']]) {
