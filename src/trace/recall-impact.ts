@@ -259,7 +259,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
   return { impact, notify };
 }
 
-const CSV_COLUMNS = ['section', 'material', 'lot', 'role', 'depth', 'previousStatus', 'newStatus', 'party', 'partyName', 'location', 'stockState', 'shipment', 'status', 'date', 'units', 'uom', 'count', 'reference'] as const;
+const CSV_COLUMNS = ['section', 'material', 'lot', 'role', 'depth', 'previousStatus', 'newStatus', 'party', 'partyName', 'location', 'stockState', 'shipment', 'status', 'date', 'units', 'uom', 'count', 'reference', 'serial', 'gln'] as const;
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -274,11 +274,11 @@ export function recallImpactCsv(recall: { recallNumber: string; reason: string; 
   const rows: Array<Partial<Record<(typeof CSV_COLUMNS)[number], unknown>>> = [];
   rows.push({ section: 'recall', reference: recall.recallNumber, status: recall.class ? `class ${recall.class}` : '', partyName: recall.reason, date: impact.takenAt });
   for (const l of impact.lots) rows.push({ section: 'lot', material: l.material, lot: l.lot, role: l.role, depth: l.depth, previousStatus: l.previousStatus, newStatus: l.newStatus });
-  for (const s of impact.serials) rows.push({ section: 'serial', material: s.material, lot: s.lot, reference: s.serial, previousStatus: s.previousStatus, newStatus: 'recalled', location: s.location });
-  for (const c of impact.unitsByCustomer) rows.push({ section: 'customer', party: c.customer, partyName: c.name, units: c.units, uom: c.uom, count: c.shipments });
+  for (const s of impact.serials) rows.push({ section: 'serial', material: s.material, lot: s.lot, reference: s.serial, serial: s.serial, previousStatus: s.previousStatus, newStatus: 'recalled', location: s.location });
+  for (const c of impact.unitsByCustomer) rows.push({ section: 'customer', party: c.customer, gln: c.gln, partyName: c.name, units: c.units, uom: c.uom, count: c.shipments });
   for (const b of impact.unitsByLocation) rows.push({ section: 'on_hand', location: b.location, party: b.party, partyName: b.locationName, stockState: b.stockState, units: b.units, uom: b.uom, count: b.lots });
-  for (const h of impact.consumedByHospital) rows.push({ section: 'hospital', party: h.hospital, partyName: h.name, units: h.units, uom: h.uom, count: h.usages, date: h.lastUsedAt });
-  for (const c of impact.consumption) rows.push({ section: 'consumption', party: c.hospital, location: c.location, date: c.usedAt, material: c.material, lot: c.lot, units: c.quantity, uom: c.uom, status: c.procedureCode, reference: c.procedureRef ?? c.serial });
+  for (const h of impact.consumedByHospital) rows.push({ section: 'hospital', party: h.hospital, gln: h.gln, partyName: h.name, units: h.units, uom: h.uom, count: h.usages, date: h.lastUsedAt });
+  for (const c of impact.consumption) rows.push({ section: 'consumption', party: c.hospital, location: c.location, date: c.usedAt, material: c.material, lot: c.lot, units: c.quantity, uom: c.uom, status: c.procedureCode, reference: c.procedureRef ?? c.serial, serial: c.serial });
   for (const s of impact.openShipments) rows.push({ section: 'open_shipment', shipment: s.shipmentNumber, status: s.status, party: s.customer, partyName: s.customerName, date: s.shippedAt, units: s.units, reference: s.lots.join('; ') });
   const lines = [CSV_COLUMNS.join(',')];
   for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));

@@ -119,10 +119,10 @@ describe('recall API', () => {
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     const lines = csv.body.trim().split('\r\n');
-    expect(lines[0]).toBe('section,material,lot,role,depth,previousStatus,newStatus,party,partyName,location,stockState,shipment,status,date,units,uom,count,reference');
+    expect(lines[0]).toBe('section,material,lot,role,depth,previousStatus,newStatus,party,partyName,location,stockState,shipment,status,date,units,uom,count,reference,serial,gln');
     expect(lines.filter((l) => l.startsWith('lot,'))).toHaveLength(6);
-    expect(lines).toContain('customer,,,,,,,CUST-A,St. Anna Hospital,,,,,,14,EA,2,');
-    expect(lines).toContain('on_hand,,,,,,,,Main warehouse,WH1,raw,,,,100,KG,1,');
+    expect(lines).toContain('customer,,,,,,,CUST-A,St. Anna Hospital,,,,,,14,EA,2,,,4012345000016');
+    expect(lines).toContain('on_hand,,,,,,,,Main warehouse,WH1,raw,,,,100,KG,1,,,');
     expect(lines.filter((l) => l.startsWith('open_shipment,'))).toHaveLength(2);
     expect(lines.filter((l) => l.startsWith('consumption,'))).toHaveLength(3);
     const list = await api.request({ url: '/api/v1/recalls', headers: api.auth('auditor') });
@@ -200,6 +200,12 @@ describe('recall API', () => {
     const event = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw("payload->>'recallId' = ?", [a.id]).first<{ payload: any }>('payload');
     expect(event!.payload.impact.customers).toEqual([{ partyId: g.parties.get('CUST-H'), code: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', units: 1, lots: [{ material: 'FG-HIP', lot: 'HP-1' }] }]);
     expect(event!.payload.openShipments).toEqual(['SHH-1']);
+    // the CSV keeps the implanted unit's serial beside its procedure reference, and the customer's GLN
+    const csv = (await api.request({ url: a.links.csv, headers: api.auth('auditor') })).body.trim().split('\r\n');
+    expect(csv[0]).toBe('section,material,lot,role,depth,previousStatus,newStatus,party,partyName,location,stockState,shipment,status,date,units,uom,count,reference,serial,gln');
+    expect(csv).toContain('consumption,FG-HIP,HP-1,,,,,4012345000030,,HOSP-H-OR2,,,0SRC0J9,2026-03-09T10:00:00.000Z,1,EA,,hmac-proc-hip,HS-1,');
+    expect(csv).toContain('customer,,,,,,,CUST-H,St. Vitus Hospital,,,,,,1,EA,1,,,4012345000030');
+    expect(csv).toContain('serial,FG-HIP,HP-1,,,active,recalled,,,HOSP-H-OR2,,,,,,,,HS-1,HS-1,');
 
     // the lot and its other serial at once: the lot's lines and usages already hold HS-2's, nothing twice
     const both = await post({ lots: [{ material: 'FG-HIP', lot: 'HP-1' }], serials: [{ material: 'FG-HIP', serial: 'HS-2' }], reason: 'lot sterility breach' });
