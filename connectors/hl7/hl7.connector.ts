@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { LotBridgeError } from '../../src/errors';
+import { isLotBridgeError, LotBridgeError } from '../../src/errors';
 import type {
   ConnectorAdapter,
   ConnectorDefinition,
@@ -212,22 +212,35 @@ class Hl7Connector implements ConnectorAdapter {
     const ingest = this.requireIngest();
     const whole = this.envelopeOf(payload, this.config.defaultCharset);
     const text = whole.decoded?.text ?? payload.toString('latin1');
-    const batch = splitHl7Batch(text);
-    const enc = whole.decoded?.encoding.decoder === 'latin1' ? 'latin1' : 'utf8';
+    // The file is split on its bytes read as ISO-8859-1 (one character per byte; segment ends and
+    // ids are ASCII in every supported charset), so each message is stored with exactly the bytes
+    // it had in the file, whatever its charset, and is decoded (and refused) on its own. A file that
+    // cannot be split (no MSH in it, unusable FHS/BHS delimiters) is stored as one rejected message
+    // and answered with an AR, like any unreadable message.
+    const bom = payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf ? 3 : 0;
+    let batch: ReturnType<typeof splitHl7Batch> | undefined;
+    let unsplittable: LotBridgeError | undefined;
+    try {
+      batch = splitHl7Batch(payload.toString('latin1', bom));
+    } catch (err) {
+      if (!isLotBridgeError(err)) throw err;
+      unsplittable = err;
+    }
     const receivedAt = new Date();
-    if (batch.messages.length === 0) {
-      const error = batch.errors[0] ?? new LotBridgeError('LB_ERR_HL7_BATCH', 'the batch file holds no message');
+    if (!batch || batch.messages.length === 0) {
+      const error = unsplittable ?? batch?.errors[0] ?? new LotBridgeError('LB_ERR_HL7_BATCH', 'the batch file holds no message');
       const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
       const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
       void ingest.recordAck(receipt.messageId, this.storedAck(ack));
       return { body: encodeAck(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
     }
+    const split = batch;
     const results = await Promise.all(
-      batch.messages.map(async (m, i) => {
-        const bytes = Buffer.from(m.text, enc);
+      split.messages.map(async (m, i) => {
+        const bytes = Buffer.from(m.text, 'latin1');
         const receipt = await ingest.receive(this.id, {
           format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset,
-          envelope: { ...envelope, batchIndex: String(i + 1), ...(batch.fileHeader ? { batchFile: 'FHS' } : {}) },
+          envelope: { ...envelope, batchIndex: String(i + 1), ...(split.fileHeader ? { batchFile: 'FHS' } : {}) },
         });
         const env = this.envelopeOf(bytes, whole.decoded?.charset ?? this.config.defaultCharset);
         const ack = await this.answerText(receipt, env);

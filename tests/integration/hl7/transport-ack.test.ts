@@ -302,6 +302,35 @@ describe('hl7 over MLLP: acknowledgements', () => {
     expect(await countRows(h, 'device_usages', { source_message_id: row.id })).toBe(1);
   });
 
+  it('stores each message of an ISO-8859-2 batch with its own bytes from the file, read back as ISO-8859-2', async () => {
+    const file = hl7Fixture('transport/batch-bhs-iso-8859-2-polish.hl7');
+    const [answer] = await mllpSend(port, file);
+    expect(answer.toString('latin1').split('\r').filter((l) => l.startsWith('MSA|'))).toEqual(['MSA|AA|PL-0306-1', 'MSA|AA|PL-0306-2']);
+    const text = file.toString('latin1');
+    for (const id of ['PL-0306-1', 'PL-0306-2']) {
+      const [row] = await messagesOf(h, id);
+      expect(row.encoding).toBe('8859/2');
+      const start = text.indexOf(`MSH|^~\\&|HIS|SZPITAL-KRAKOW|LOTBRIDGE|MEDTECH|`, text.indexOf(id) - 80);
+      const end = text.indexOf('\rMSH|', start + 1) >= 0 ? text.indexOf('\rMSH|', start + 1) : text.indexOf('\rBTS|');
+      const own = file.subarray(start, end);
+      expect(own.includes(Buffer.from([0xb3])) || own.includes(Buffer.from([0xbf]))).toBe(true);
+      expect(Buffer.compare((await payloadOf(h, row.id)).bytes, own)).toBe(0);
+      expect((await h.waitForStatus(row.id)).status).toBe('routed');
+    }
+  });
+
+  it('refuses only the message of a UTF-8 batch that holds an invalid byte, stores the others with their bytes and answers them AA', async () => {
+    const file = hl7Fixture('transport/batch-bhs-utf8-one-latin1-byte.hl7');
+    const [answer] = await mllpSend(port, file);
+    const msas = answer.toString('latin1').split('\r').filter((l) => l.startsWith('MSA|'));
+    expect(msas).toEqual(['MSA|AA|U8-0307-1', 'MSA|AR|U8-0307-2', 'MSA|AA|U8-0307-3']);
+    const [bad] = await messagesOf(h, 'U8-0307-2');
+    expect(bad).toMatchObject({ status: 'rejected', error_code: 'LB_ERR_INGEST_ENCODING' });
+    expect((await payloadOf(h, bad.id)).bytes.includes(Buffer.from('Br\xfcck', 'latin1'))).toBe(true);
+    const [good] = await messagesOf(h, 'U8-0307-3');
+    expect((await payloadOf(h, good.id)).bytes.includes(Buffer.from('Straße^Ölaf', 'utf8'))).toBe(true);
+  });
+
   it('splits a batch file (FHS/BHS, 3 messages, BTS/FTS) sent in one frame: each message stored on its own, answered with a batch of 3 ACKs', async () => {
     const batch = hl7Fixture('batch-fhs-bhs-3-messages.hl7');
     const [answer] = await mllpSend(port, batch);

@@ -104,6 +104,27 @@ describe('hl7 over MLLP: bad input and framing', () => {
     expect(await countRows(h, 'inbound_messages')).toBe(before + 2);
   });
 
+  it.each([
+    ['batch-fhs-bhs-no-messages.hl7', 'LB_ERR_HL7_MSH_MISSING'],
+    ['batch-fhs-bad-encoding-characters.hl7', 'LB_ERR_HL7_ENCODING_CHARACTERS'],
+  ])('answers a batch file that cannot be split (%s) with AR %s, stores it rejected, and keeps the connection', async (name, code) => {
+    const file = hl7Fixture(`transport/${name}`);
+    const peer = await RawMllpPeer.connect(port);
+    await peer.write(mllpFrame(file));
+    const [answer] = await peer.waitAnswers(1);
+    const ack = parseAck(answer);
+    expect(ack.code).toBe('AR');
+    expect(ack.errs.map((e) => e.lbCode)).toEqual([code]);
+    const good = adtA01(1, `BATCH-AFTER-${code}`);
+    await peer.write(mllpFrame(good.payload));
+    const [, next] = await peer.waitAnswers(2);
+    expect(parseAck(next)).toMatchObject({ code: 'AA', controlId: good.controlId });
+    peer.destroy();
+    const rows = await rowsOf(file);
+    expect(rows.map((r) => [r.status, r.error_code])).toEqual([['rejected', code]]);
+    expect(Buffer.compare((await payloadOf(h, rows[0].id)).bytes, file)).toBe(0);
+  });
+
   it('stores a frame cut off by the sender (VT and half a message, no FS, then FIN) as rejected truncated, and answers it AR', async () => {
     const whole = singleImplantDft(1, { controlIdPrefix: 'CUT' });
     const half = whole.payload.subarray(0, Math.floor(whole.payload.length / 2));

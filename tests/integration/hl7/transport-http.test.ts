@@ -90,6 +90,18 @@ describe('hl7 over HTTP: POST /api/v1/ingest/hl7', () => {
     expect(m).toMatchObject({ status: 'rejected', transport: 'http', error: { code: 'LB_ERR_HL7_MSH_MISSING', location: { segment: 'MSH' } } });
   });
 
+  it('answers a batch file that holds no message with 200 and one AR, and stores it rejected', async () => {
+    const file = hl7Fixture('transport/batch-fhs-bhs-no-messages.hl7');
+    const res = await post(h, file, 'x-application/hl7-v2+er7');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('lotbridge-status')).toBe('rejected');
+    const ack = parseAck(res.body);
+    expect(ack.code).toBe('AR');
+    expect(ack.errs.map((e) => e.lbCode)).toEqual(['LB_ERR_HL7_MSH_MISSING']);
+    const m = (await h.api('GET', `/api/v1/messages/${res.headers.get('lotbridge-message-id')}`)).json;
+    expect(m).toMatchObject({ status: 'rejected', transport: 'http', error: { code: 'LB_ERR_HL7_MSH_MISSING' } });
+  });
+
   it('answers an unknown version with AR whose ERR points at MSH-12', async () => {
     const res = await post(h, hl7Fixture('adt-a01-unknown-version-2.99.hl7'), 'text/plain');
     expect(res.status).toBe(200);
