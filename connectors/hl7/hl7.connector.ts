@@ -170,7 +170,8 @@ class Hl7Connector implements ConnectorAdapter {
     if (!/^\s*(FHS|BHS)/.test(text.replace(/^\uFEFF/, '').replace(/^\x0b/, ''))) {
       return undefined; // one message: the ingest route stores it and asks httpAnswer
     }
-    const a = await this.receive(raw.payload, 'http', raw.envelope);
+    // the Content-Type's charset is the default for the file's messages, as for a single message
+    const a = await this.receive(raw.payload, 'http', raw.envelope, raw.encoding);
     return { receipts: a.receipts, statusCode: 200, contentType: 'x-application/hl7-v2+er7', body: a.body ?? Buffer.alloc(0) };
   }
 
@@ -190,14 +191,14 @@ class Hl7Connector implements ConnectorAdapter {
   }
 
   /** Stores one frame (a message or a batch file) and builds its answer. */
-  private async receive(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>): Promise<Hl7Answer> {
+  private async receive(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>, defaultCharset = this.config.defaultCharset): Promise<Hl7Answer> {
     const ingest = this.requireIngest();
     this.lastMessageAt = new Date();
     const head = payload.toString('latin1', 0, Math.min(payload.length, 16)).replace(/^\uFEFF|^\xef\xbb\xbf/, '').trimStart();
     if (head.startsWith('FHS') || head.startsWith('BHS')) {
-      return this.receiveBatch(payload, transport, envelope);
+      return this.receiveBatch(payload, transport, envelope, defaultCharset);
     }
-    const env = this.envelopeOf(payload, this.config.defaultCharset);
+    const env = this.envelopeOf(payload, defaultCharset);
     const raw: RawInbound = { format: 'hl7v2', payload, receivedAt: new Date(), transport, envelope, ...(env.decoded ? { encoding: env.decoded.charset } : {}) };
     const receipt = await ingest.receive(this.id, raw);
     const body = await this.answer(receipt, env, transport);
@@ -208,9 +209,9 @@ class Hl7Connector implements ConnectorAdapter {
    * A batch file: every message stored on its own (concurrently, so one group commit), answered
    * with a batch of ACKs (BHS, ACK…, BTS) in the file's delimiters.
    */
-  private async receiveBatch(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>): Promise<Hl7Answer> {
+  private async receiveBatch(payload: Buffer, transport: 'mllp' | 'http', envelope: Record<string, string>, defaultCharset: string): Promise<Hl7Answer> {
     const ingest = this.requireIngest();
-    const whole = this.envelopeOf(payload, this.config.defaultCharset);
+    const whole = this.envelopeOf(payload, defaultCharset);
     const text = whole.decoded?.text ?? payload.toString('latin1');
     // The file is split on its bytes read as ISO-8859-1 (one character per byte; segment ends and
     // ids are ASCII in every supported charset), so each message is stored with exactly the bytes
@@ -239,10 +240,10 @@ class Hl7Connector implements ConnectorAdapter {
       split.messages.map(async (m, i) => {
         const bytes = Buffer.from(m.text, 'latin1');
         const receipt = await ingest.receive(this.id, {
-          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset,
+          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset ?? defaultCharset,
           envelope: { ...envelope, batchIndex: String(i + 1), ...(split.fileHeader ? { batchFile: 'FHS' } : {}) },
         });
-        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? this.config.defaultCharset);
+        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const ack = await this.answerText(receipt, env);
         return { receipt, ack };
       }),

@@ -150,6 +150,18 @@ describe('hl7 over HTTP: POST /api/v1/ingest/hl7', () => {
     expect((await h.waitForStatus(id)).status).toBe('processed');
   });
 
+  it('reads a batch file without MSH-18 in the charset its Content-Type names, as it does a single message', async () => {
+    const file = hl7Fixture('transport/batch-bhs-latin1-without-msh18.hl7');
+    const res = await post(h, file, 'x-application/hl7-v2+er7; charset=ISO-8859-1');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('lotbridge-status')).toBe('accepted,accepted');
+    expect(res.body.toString('latin1').split('\r').filter((l) => l.startsWith('MSA|'))).toEqual(['MSA|AA|SE-0308-1', 'MSA|AA|SE-0308-2']);
+    const [row] = await messagesOf(h, 'SE-0308-2');
+    expect(row.encoding).toBe('8859/1');
+    expect((await payloadOf(h, row.id)).bytes.toString('latin1')).toContain('Schäfer^Käthe');
+    expect((await h.waitForStatus(row.id)).status).toBe('routed');
+  });
+
   it('always answers over HTTP, even when MSH-15 says NE (the HTTP response is the answer)', async () => {
     const res = await post(h, hl7Fixture('transport/dft-p03-v282-enhanced-accept-never.hl7'), 'x-application/hl7-v2+er7');
     expect(res.status).toBe(200);
