@@ -249,6 +249,34 @@ export function registerTraceCommands(program: Command, client: HubClient): void
 
   connOptions(
     recall
+      .command('patients')
+      .description("one hospital's usages of the recalled units with its own patient (PID-3) and encounter (PV1-19) identifiers in clear, for sending to that hospital (admin; audited)")
+      .argument('<id>', 'recall id or number (RC-YYYY-NNNNN)')
+      .requiredOption('--hospital <gln or code>', "the hospital party's GLN or code (MSH-4 of its messages)")
+      .option('--json <file>', 'write the export as JSON ("-" = stdout) instead of CSV')
+      .option('--csv <file>', 'write the export as CSV ("-" = stdout; the default)'),
+  ).action(async (id: string, opts: ConnOpts & { hospital: string; json?: string; csv?: string }) => {
+    // --json/--csv are also options of `recall` itself, which commander may give them to
+    const o: ConnOpts & { hospital: string; json?: string; csv?: string } = { ...recall.opts(), ...opts };
+    const format = o.json ? 'json' : 'csv';
+    const res = await fetch(`${client.url(o)}/api/v1/recalls/${encodeURIComponent(id)}/patients?hospital=${encodeURIComponent(opts.hospital)}&format=${format}`, {
+      headers: { authorization: `Bearer ${client.key(o)}` },
+    });
+    const text = await res.text();
+    if (res.status !== 200) {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      throw apiError(res.status, body);
+    }
+    writeOut(o.json ?? o.csv ?? '-', format === 'json' ? `${JSON.stringify(JSON.parse(text), null, 2)}\n` : text);
+  });
+
+  connOptions(
+    recall
       .command('show')
       .description('show a recall and its impact by id or number')
       .argument('<id>', 'recall id or number (RC-YYYY-NNNNN)')

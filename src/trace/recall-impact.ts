@@ -261,7 +261,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
 
 const CSV_COLUMNS = ['section', 'material', 'lot', 'role', 'depth', 'previousStatus', 'newStatus', 'party', 'partyName', 'location', 'stockState', 'shipment', 'status', 'date', 'units', 'uom', 'count', 'reference', 'serial', 'gln'] as const;
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = String(v);
   // a cell a spreadsheet would run as a formula is quoted with a leading apostrophe
