@@ -233,14 +233,22 @@ export class GenealogyWalk {
 }
 
 /**
- * The whole walk (every level) from the roots: what recalls need.
+ * No depth guard: the visited set alone ends the walk (every level adds a lot not seen before, so
+ * there are at most as many levels as lots). The largest value the walk's SQL takes (int4).
+ */
+export const UNLIMITED_DEPTH = 2_147_483_647;
+
+/**
+ * The whole walk (every level) from the roots: what recalls need. Unlike a trace page (maxDepth
+ * 1–64, default 64, and `depthLimited` says when it stopped), it has no depth guard unless one is
+ * given: a recall holds every derived lot, however deep.
  * @param db - knex instance or transaction
  * @param roots - lot ids of depth 0
  * @param direction - forward (to derived lots) or backward (to components)
- * @param opts - depth guard, serial subject
+ * @param opts - depth guard (default none), serial subject
  */
 export async function walkGenealogy(db: Db, roots: string[], direction: TraceDirection, opts: GenealogyOptions = {}): Promise<GenealogyClosure> {
-  const w = new GenealogyWalk(db, roots, direction, opts);
+  const w = new GenealogyWalk(db, roots, direction, { ...opts, maxDepth: opts.maxDepth ?? UNLIMITED_DEPTH });
   await w.walk();
   const edges = [...w.edgesInto.values()].flat();
   return { direction, depth: w.depth, order: w.levels.flat(), edges, edgesInto: w.edgesInto, maxDepth: w.maxDepthReached, depthLimited: w.depthLimited, revisits: w.revisits };

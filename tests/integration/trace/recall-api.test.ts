@@ -253,6 +253,21 @@ describe('recall API', () => {
     expect(event!.payload.impact.customers.map((c: { code: string; units: number }) => `${c.code} ${c.units}`)).toEqual(['CUST-V1 4']);
   });
 
+  it('holds every derived lot at any depth: a repack chain 70 levels deep is held to its end (no silent depth cut)', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('RP-DEEP');
+    for (let i = 0; i <= 70; i++) await g.lot(`D${i}`, 'RP-DEEP', `RP-${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < 70; i++) await g.link(`D${i}`, `D${i + 1}`);
+    const preview = await api.request({ url: '/api/v1/trace/recall-impact?material=RP-DEEP&lot=RP-000', headers: api.auth('operator') });
+    expect(preview.json<RecallImpact>().totals).toEqual(expect.objectContaining({ lots: 71, derivedLots: 70 }));
+    const r = await post({ lots: [{ material: 'RP-DEEP', lot: 'RP-000' }], reason: 'seal defect in the first lot of a repack chain' });
+    expect(r.statusCode).toBe(201);
+    const a = r.json<RecallAnswer>();
+    expect(a.impact.totals).toEqual(expect.objectContaining({ lots: 71, namedLots: 1, derivedLots: 70 }));
+    expect(a.impact.lots[70]).toEqual(expect.objectContaining({ lot: 'RP-070', depth: 70, newStatus: 'on_hold' }));
+    expect(await t.db('lots').where({ id: g.lots.get('D70') }).first('status')).toEqual({ status: 'on_hold' });
+  });
+
   it('opens one recall when the same request arrives twice at once (the second waits on the lot lock, then answers 200)', async () => {
     const g = new GenealogyFixture(t.db);
     await g.material('RAW-CO');
