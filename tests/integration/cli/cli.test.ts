@@ -103,6 +103,22 @@ function tempDataDir(): string {
   return d;
 }
 
+/**
+ * A fresh database URL for the tests of one describe block (the CLI creates it when asked to) and
+ * the CLI environment that points at it; the database is dropped after the block.
+ */
+function freshDatabaseForDescribe(): { url: string; env: Record<string, string> } {
+  const url = freshDatabaseUrl();
+  const env: Record<string, string> = { DATABASE_URL: url };
+  beforeAll(() => {
+    env.LOTBRIDGE_DATA_DIR = tempDataDir();
+  });
+  afterAll(async () => {
+    await dropDatabase(url);
+  });
+  return { url, env };
+}
+
 beforeAll(() => {
   // bin/lotbridge.js runs dist/src/cli/main.js: compile what is stale
   ensureCompiled('src/cli/main.ts');
@@ -140,16 +156,7 @@ describe('lotbridge --help', () => {
 });
 
 describe('lotbridge migrate on a fresh database', () => {
-  const url = freshDatabaseUrl();
-  let env: Record<string, string>;
-
-  beforeAll(() => {
-    env = { DATABASE_URL: url, LOTBRIDGE_DATA_DIR: tempDataDir() };
-  });
-
-  afterAll(async () => {
-    await dropDatabase(url);
-  });
+  const { url, env } = freshDatabaseForDescribe();
 
   test('status lists every migration as pending; up applies them; down --all rolls them all back', async () => {
     expect(MIGRATIONS.length).toBeGreaterThanOrEqual(7);
@@ -193,19 +200,10 @@ describe('lotbridge migrate on a fresh database', () => {
 });
 
 describe('database commands on a database without the current schema', () => {
-  const url = freshDatabaseUrl();
-  let env: Record<string, string>;
-
-  beforeAll(() => {
-    env = { DATABASE_URL: url, LOTBRIDGE_DATA_DIR: tempDataDir() };
-  });
-
-  afterAll(async () => {
-    await dropDatabase(url);
-  });
+  const { url, env } = freshDatabaseForDescribe();
+  const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
 
   test('a missing database: a database command stops with LB_ERR_DB_NOT_MIGRATED and does not create it', async () => {
-    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
     const r = await lotbridge(['audit', 'verify'], env);
     expect([r.code, r.stdout, r.stderr.trim()]).toEqual([1, '',
       `lotbridge: LB_ERR_DB_NOT_MIGRATED: ${where} does not exist: run \`lotbridge migrate\` (starting the hub migrates too), or set DATABASE_URL to the hub's database`]);
@@ -221,7 +219,6 @@ describe('database commands on a database without the current schema', () => {
   }, 60000);
 
   test('an empty database: every database command stops with LB_ERR_DB_NOT_MIGRATED naming the database, and creates nothing', async () => {
-    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
     for (const args of [['keys', 'list'], ['audit', 'verify'], ['audit', 'anchor'], ['partners', 'list'], ['keys', 'create', '--role', 'ingest', '--name', 'wms-a']]) {
       const r = await lotbridge(args, env);
       expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 1, stdout: '' });
@@ -249,7 +246,6 @@ describe('database commands on a database without the current schema', () => {
     } finally {
       await client.end();
     }
-    const where = `database "${new URL(url).pathname.slice(1)}" at ${new URL(url).hostname}:${new URL(url).port || '5432'}`;
     const behind = await lotbridge(['keys', 'list'], env);
     expect(behind.code).toBe(1);
     expect(behind.stderr).toContain(`LB_ERR_DB_NOT_MIGRATED: ${where} is 1 migration(s) behind this version of LotBridge (next: ${last})`);
