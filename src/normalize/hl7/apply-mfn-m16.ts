@@ -3,6 +3,7 @@ import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
 import { readHl7DateTime, readHl7Number, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import { upsertMaterial } from '../../model/master-data/upsert-material';
 import type { WmsWriter } from '../wms/wms-writer';
+import { expiryAsDate } from './hl7-devices';
 
 /**
  * A known material learns the hospital's item number as a `customer` identifier `<facility>:<ITM-1>`
@@ -114,7 +115,7 @@ export async function applyMfnM16(w: WmsWriter, msg: Hl7Message): Promise<{ item
       const lotNumber = ilt.get(2);
       if (!lotNumber) continue;
       const expiry = readHl7DateTime(ilt, 3, { zone: ctx.timezone });
-      const r = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber, ...(expiry ? { expiry: expiry.local.slice(0, 10) } : {}) }, w.lineage);
+      const r = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber, ...(expiry ? { expiry: expiryAsDate(expiry.local) } : {}) }, w.lineage);
       if (r.created) {
         w.summary.created.lots++;
         await ctx.emit('lot.created', { lotId: r.row.id, materialId: material.id, lotNumber, expiry: r.row.expiry, provisional: true, source: 'hl7:MFN^M16' });

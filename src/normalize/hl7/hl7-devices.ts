@@ -234,5 +234,23 @@ export function devicesOfFt1(group: Hl7SegmentGroup, zone: string, zRules: reado
       segmentsOf[i].add(d.source.segment ?? '');
     }
   }
-  return devices;
+  // compared by month above (a UDI expiry in that month agrees); stored as a date from here on
+  return devices.map((d) => (d.expiry === undefined ? d : { ...d, expiry: expiryAsDate(d.expiry) }));
+}
+
+/**
+ * An HL7 expiry (DTM read in local time: `YYYY-MM-DD`, or `YYYY-MM` / `YYYY` when sent with month
+ * or year precision) as the date a lot expires: a month ends on its last day and a year on
+ * 31 December, as GS1 (day `00`) and HIBC (`MMYY`) read an expiry known to the month.
+ * @param local - the date as read, e.g. `readHl7DateTime(...).local`
+ */
+export function expiryAsDate(local: string): string {
+  const m = /^(\d{4})(?:-(\d{2}))?/.exec(local);
+  if (!m || local.length >= 10) {
+    return local.slice(0, 10);
+  }
+  const year = Number(m[1]);
+  const month = m[2] === undefined ? 12 : Number(m[2]);
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return `${m[1]}-${String(month).padStart(2, '0')}-${String(last).padStart(2, '0')}`;
 }

@@ -134,6 +134,13 @@ describe('HL7 OMS^O05, MFN^M16 and routed types', () => {
       ]);
     });
 
+    it('an ILT-3 expiry known to the month (DTM 202810) gives the lot the last day of that month', async () => {
+      const sent = await send(h, fixture('mfn-m16-v26-ilt-3-expiry-month-only.hl7'));
+      expect(sent.message).toMatchObject({ status: 'processed', messageType: 'MFN^M16', result: { items: 1, lots: 1 } });
+      const lot = await db()('lots').where({ lot_number: 'GW2604-11' }).first('expiry');
+      expect(lot.expiry).toBe('2028-10-31');
+    });
+
     it('an MUP update of the seeds moves a seeded reorder point with the hospital recommendation', async () => {
       const sent = await send(h, fixture('mfn-m16-v26-item-update-order-point.hl7'));
       expect(sent.message).toMatchObject({ status: 'processed', result: { items: 1, policies: 1, lots: 0 } });

@@ -64,6 +64,18 @@ describe('HL7 DFT^P03 mapping: UDI decoding and bad input', () => {
     expect(outbox.filter((o) => o.payload.type === 'udi_mismatch').map((o) => o.payload.alertId).sort()).toEqual(alerts.map((a) => a.id).sort());
   });
 
+  it('a PRT-18 expiry known to the month (DTM 203005) is the last day of that month, and agrees with a UDI expiry in that month', async () => {
+    const sent = await send(h, fixture('dft-p03-v282-prt-18-expiry-month-only.hl7'));
+    expect(sent.message).toMatchObject({ status: 'processed', result: { usages: 2, udiMismatches: 0 } });
+    const usages = await usagesOf(db(), sent.id);
+    expect(usages.map((u) => [u.lot, u.serial, u.lot_expiry])).toEqual([
+      ['L2506M', 'S000611', '2030-05-31'],
+      // the UDI's own day wins over the month sent apart
+      ['L2505N', 'S000612', '2030-05-15'],
+    ]);
+    expect((await openAlerts(db(), 'udi_mismatch')).filter((a) => a.source_message_id === sent.id)).toEqual([]);
+  });
+
   it('a HIBCC UDI in PRT-10 is decoded and the device found in master data by its HIBCC identifier', async () => {
     const sent = await send(h, fixture('dft-p03-v282-udi-hibcc-known-device.hl7'));
     expect(sent.message.error).toBeNull();
