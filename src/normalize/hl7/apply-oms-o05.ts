@@ -77,7 +77,7 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
         party_id: party.row.id, sender, requisition_number: number, line_no: lineNo, order_control: control, status,
         material_id: material?.id ?? null, item_code: rqd.get(3, 1) || rqd.get(2, 1) || rqd.get(4, 1) || null,
         item_text: rqd.get(3, 2) || rqd.get(2, 2) || rqd.get(4, 2) || null, quantity: quantity ?? null, uom,
-        location_id: location?.id ?? null, needed_by: needed ? needed.local.slice(0, 10) : null,
+        location_id: location?.id ?? null, needed_by: needed ? neededByDate(needed.local) : null,
         requested_at: requestedAt ? new Date(requestedAt.utc) : null, source_message_id: ctx.message.id, updated_at: ctx.trx.fn.now(),
       };
       // a line already as this message says (a reprocess, a resend), or already changed by a later
@@ -132,4 +132,14 @@ function sameLine(stored: Record<string, unknown>, row: Record<string, unknown>)
     day(stored.needed_by) === day(row.needed_by) &&
     time(stored.requested_at) === time(row.requested_at)
   );
+}
+
+/**
+ * RQD-10 (DT, read in local time: `YYYY-MM-DD`, or `YYYY-MM` / `YYYY` when sent with month or year
+ * precision) as the date the line is needed by: a month or year counts from its first day, so
+ * the need is not planned late.
+ * @param local - the date as read
+ */
+function neededByDate(local: string): string {
+  return local.length >= 10 ? local.slice(0, 10) : `${local.slice(0, 4)}-${local.slice(5, 7) || '01'}-01`;
 }

@@ -94,6 +94,15 @@ describe('HL7 OMS^O05, MFN^M16 and routed types', () => {
     });
   });
 
+  describe('OMS^O05 with a date needed known to the month', () => {
+    it('an RQD-10 date needed sent to the month (DT 202605) is needed by the first day of that month', async () => {
+      const sent = await send(h, fixture('oms-o05-v251-rqd-10-needed-month-only.hl7'));
+      expect(sent.message).toMatchObject({ status: 'processed', messageType: 'OMS^O05', result: { lines: 1 } });
+      const row = await db()('supply_requisitions').where({ requisition_number: 'REQ-8807', line_no: 1 }).first('needed_by', 'quantity');
+      expect([row.needed_by, Number(row.quantity)]).toEqual(['2026-05-01', 50]);
+    });
+  });
+
   describe('MFN^M16', () => {
     it('items become materials known by the hospital item number, IVT-21..25 seed reorder policies, ILT lots carry their expiry', async () => {
       // a policy the hub already computed from demand for the guide wire in cabinet 1: the seed must not overwrite its reorder point
