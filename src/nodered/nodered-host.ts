@@ -1,3 +1,4 @@
+import { FlowAudit, NODERED_AUDIT_LEVEL, type FlowsStarted, type NodeRedAuditEntry } from './flow-audit';
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
@@ -204,6 +205,8 @@ export class NodeRedHost {
   private readonly listeners: Array<[string, (...a: any[]) => void]> = [];
   private flowsOpen = false;
   private startError?: Error;
+  /** Writes the flow editor's changes (deploys, node modules) into the audit log. */
+  private flowAudit?: FlowAudit;
 
   constructor(private readonly opts: NodeRedHostOptions) {}
 
@@ -288,8 +291,13 @@ export class NodeRedHost {
         lotbridge: {
           level: 'info',
           metrics: false,
-          audit: false,
+          // the Admin API's audit entries: configuration changes go to LotBridge's audit log (FlowAudit)
+          audit: true,
           handler: () => (m: { level: number; msg: unknown; type?: string; id?: string; name?: string }) => {
+            if (m.level === NODERED_AUDIT_LEVEL) {
+              flowAudit.onAudit(m as unknown as NodeRedAuditEntry);
+              return;
+            }
             const level = NR_LEVELS[m.level] ?? 'info';
             const text = m.msg instanceof Error ? m.msg.message : typeof m.msg === 'string' ? m.msg : JSON.stringify(m.msg);
             log[level]({ nodeType: m.type, nodeId: m.id, nodeName: m.name }, text);
@@ -298,9 +306,11 @@ export class NodeRedHost {
       },
       [BRIDGE_SETTING]: createBridge(o, routes),
     };
+    const flowAudit = (this.flowAudit = new FlowAudit(o.db, log));
     const started = new Promise<void>((resolve) => {
       let boots = 0;
-      const onStarted = (): void => {
+      const onStarted = (ev: FlowsStarted): void => {
+        flowAudit.onStarted(ev ?? {});
         this.flowsOpen = true;
         // flows set aside at boot stay reported as disabled until the first deploy after it
         if (this.status.flows !== 'disabled' || boots++ > 0) {
@@ -326,6 +336,7 @@ export class NodeRedHost {
           this.status.missingTypes = ev.payload.types;
           this.status.reason = `${err.code}: ${err.message}`;
           log.error({ code: err.code, types: ev.payload.types }, err.message);
+          flowAudit.onNotStarted(ev.payload.types ?? []);
           resolve();
         }
       };
@@ -383,6 +394,8 @@ export class NodeRedHost {
     } else {
       await this.routes?.close();
     }
+    // audit rows of the last changes are written before the database pool closes
+    await this.flowAudit?.flushed();
     this.status.state = 'down';
     this.app = undefined;
   }

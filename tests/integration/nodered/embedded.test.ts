@@ -344,6 +344,25 @@ describe('embedded Node-RED', () => {
       await deploy(tab('t.ok', [{ id: 'ok.ev', type: 'lotbridge-event', events: 'test.none', wires: [[]] }]), 1);
       expect((await readyz()).dependencies.nodered.missingTypes).toBeUndefined();
     });
+
+    it('writes every deploy into the audit log: who, the deployment type, the revision that runs, or the missing types of one that did not start', async () => {
+      // the two deploys of the test above are the newest rows of the admin chain
+      const rows = await waitUntil('audit rows of the two deploys', async () => {
+        const r = await h.hub.db('audit_log').where({ chain: 'admin', action: 'nodered.flows.set' }).orderBy('seq', 'desc').limit(2).select('actor', 'entity_type', 'entity_id', 'after', 'reason');
+        return r.length === 2 && r[0].after.started === true && r[1].after.started === false ? r.reverse() : undefined;
+      });
+      expect(rows[0]).toMatchObject({ actor: 'nodered:admin', entity_type: 'flows', after: { deploymentType: 'full', started: false, missingTypes: ['sftp-in-not-installed'] } });
+      const live = (await (await fetch(`${h.url}/flows/flows`, { headers: { authorization: `Bearer ${token}`, 'node-red-api-version': 'v2' } })).json()) as { rev: string; flows: unknown[] };
+      expect(rows[1]).toMatchObject({
+        actor: 'nodered:admin', entity_type: 'flows', entity_id: live.rev, reason: 'Node-RED full deploy',
+        after: { deploymentType: 'full', started: true, rev: live.rev, tabs: 1, nodes: live.flows.length },
+      });
+      // reads (the GET above, the palette list) and logins are not audited
+      const reads = await h.hub.db('audit_log').where('action', 'like', 'nodered.%').whereNotIn('action', ['nodered.flows.set']).count<Array<{ n: string }>>({ n: '*' });
+      expect(Number(reads[0].n)).toBe(0);
+      const v = await h.api('GET', '/api/v1/audit/verify');
+      expect(v.json).toEqual({ ok: true, rows: expect.any(Number) });
+    });
   });
 
   describe('the editor in a browser (headless Chromium)', () => {
