@@ -150,6 +150,11 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     // the recall's statements run once each: JIT compilation (PostgreSQL's jit_above_cost) of the
     // impact statement cost seconds for a raw lot's recall and saved nothing (docs/trace.md)
     await trx.raw('SET LOCAL jit = off');
+    // one recall at a time: each locks its named lots, then the lots derived from them, so two
+    // recalls of overlapping genealogies (a raw lot, and a component made from it) would lock the
+    // same lots in different orders and deadlock (one failed with 503). Recalls are rare; waiting
+    // for the other's commit costs nothing that matters
+    await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('lotbridge_recall'))`);
     // lock the named lots and serials: a concurrent identical request waits, then finds them recalled
     const named = await trx.raw<{ rows: Array<{ id: string; status: string; material: string; gtin: string | null; lot_number: string }> }>(
       `SELECT l.id, l.status, m.code AS material, l.lot_number,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, GenealogyFixture } from '../../helpers/genealogy-fixture';
@@ -281,6 +282,33 @@ describe('recall API', () => {
     expect(a.json<RecallAnswer>().id).toBe(b.json<RecallAnswer>().id);
     expect(Number((await t.db('recall_lots').where({ lot_id: g.lots.get('B') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
     expect(Number((await t.db('audit_log').where({ action: 'lot.recalled', entity_id: g.lots.get('A') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
+  });
+
+  it('opens two recalls of overlapping genealogies at once without a deadlock (a raw lot and a component made from it)', async () => {
+    // recall A names raw lot R and so holds C and its 30 products; recall B names C itself. Both lock
+    // lots: without one order between recalls, A (holding R, locking C's products) and B (holding C)
+    // deadlocked and one of them failed with 503 about one time in three
+    const answers: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const g = new GenealogyFixture(t.db);
+      await g.material(`RAW-OV${round}`);
+      await g.material(`CMP-OV${round}`);
+      await g.material(`FG-OV${round}`);
+      await g.lot('R', `RAW-OV${round}`, 'OV-R');
+      await g.lot('C', `CMP-OV${round}`, 'OV-C');
+      await g.link('R', 'C');
+      const products = Array.from({ length: 30 }, (_, i) => ({ id: randomUUID(), material_id: g.materials.get(`FG-OV${round}`), lot_number: `OV-F${i}`, status: 'released', source_message_id: g.messageId, ordinal: 100 + i }));
+      await t.db('lots').insert(products);
+      await t.db('lot_links').insert(products.map((p, i) => ({ input_lot_id: g.lots.get('C'), output_lot_id: p.id, quantity: 1, uom: 'EA', source_message_id: g.messageId, ordinal: 200 + i })));
+      const [a, b] = await Promise.all([
+        post({ lots: [{ material: `RAW-OV${round}`, lot: 'OV-R' }], reason: 'raw material contamination', class: 'I' }),
+        post({ lots: [{ material: `CMP-OV${round}`, lot: 'OV-C' }], reason: 'component crack', class: 'I' }),
+      ]);
+      answers.push(a.statusCode, b.statusCode);
+      const statuses = await t.db('lots').whereIn('id', [g.lots.get('R')!, g.lots.get('C')!, ...products.map((p) => p.id)]).select('status');
+      expect(statuses.map((x) => x.status).sort()).toEqual([...Array(30).fill('on_hold'), 'recalled', 'recalled']);
+    }
+    expect(answers).toEqual(Array(20).fill(201));
   });
 
   it('follows the lot status rules: a rejected named lot is recalled; derived lots that are rejected or expired keep their status', async () => {
