@@ -65,6 +65,9 @@ export function statusByRecall(lot: string, from: string, role: 'named' | 'deriv
     assertLotStatusChange({ lot, from: current, to: 'recalled', actor: 'recall' });
     return 'recalled';
   }
+  // recalled stays recalled: the rules let the recall process move a recalled lot to on_hold, but
+  // only to close the recall that recalled it, never because another recall reaches it
+  if (current === 'recalled') return current;
   return judgeLotStatusChange({ lot, from: current, to: 'on_hold', actor: 'recall' }).ok ? 'on_hold' : current;
 }
 const AUDIT_CHAIN = 'recall';

@@ -284,6 +284,29 @@ describe('recall API', () => {
     expect(Number((await t.db('audit_log').where({ action: 'lot.recalled', entity_id: g.lots.get('A') }).count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(1);
   });
 
+  it('keeps a lot an earlier recall recalled as recalled when a later recall reaches it as a derived lot (not downgraded to on_hold)', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('RAW-SQ');
+    await g.material('CMP-SQ');
+    await g.material('FG-SQ');
+    await g.lot('R', 'RAW-SQ', 'SQ-R');
+    await g.lot('C', 'CMP-SQ', 'SQ-C');
+    await g.lot('F', 'FG-SQ', 'SQ-F');
+    await g.link('R', 'C');
+    await g.link('C', 'F');
+    const first = await post({ lots: [{ material: 'CMP-SQ', lot: 'SQ-C' }], reason: 'component crack', class: 'I' });
+    expect(first.json<RecallAnswer>().message).toBe(`recall ${first.json<RecallAnswer>().recallNumber} opened: 1 lot(s) recalled; 1 derived lot(s) put on hold`);
+    const preview = await api.request({ url: '/api/v1/trace/recall-impact?material=RAW-SQ&lot=SQ-R', headers: api.auth('operator') });
+    const second = await post({ lots: [{ material: 'RAW-SQ', lot: 'SQ-R' }], reason: 'raw material contamination', class: 'I' });
+    expect(second.statusCode).toBe(201);
+    for (const lots of [preview.json<RecallImpact>().lots, second.json<RecallAnswer>().impact.lots]) {
+      expect(lots.map((l) => `${l.lot} ${l.role} ${l.previousStatus}→${l.newStatus}`)).toEqual(['SQ-R named released→recalled', 'SQ-C derived recalled→recalled', 'SQ-F derived on_hold→on_hold']);
+    }
+    expect(second.json<RecallAnswer>().message).toBe(`recall ${second.json<RecallAnswer>().recallNumber} opened: 1 lot(s) recalled; 0 derived lot(s) put on hold`);
+    expect(await t.db('lots').where({ id: g.lots.get('C') }).first('status')).toEqual({ status: 'recalled' });
+    expect(await t.db('audit_log').where({ entity_id: g.lots.get('C'), action: 'lot.on_hold' }).count<Array<{ n: number }>>({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
   it('opens two recalls of overlapping genealogies at once without a deadlock (a raw lot and a component made from it)', async () => {
     // recall A names raw lot R and so holds C and its 30 products; recall B names C itself. Both lock
     // lots: without one order between recalls, A (holding R, locking C's products) and B (holding C)
