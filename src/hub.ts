@@ -23,6 +23,7 @@ import { buildServer, closeServer, SERVER_CLOSE_GRACE_MS } from './api/server';
 import { buildHealthServer } from './api/health-server';
 import { HubMetrics } from './api/metrics';
 import { ensureBootstrapKey } from './security/api-keys';
+import { auditConfigAtStart } from './config/config-audit';
 import { schemaRegistry } from './schemas/registry';
 import Ajv from 'ajv';
 import { partnerInputSchema, syncConfiguredPartners, type PartnerInput } from './model/edi/edi-partner-admin';
@@ -159,6 +160,8 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       if (config.bootstrapAdminKey) {
         await ensureBootstrapKey(db, config.bootstrapAdminKey);
       }
+      // a setting changed since the last start is an operator action too: into the audit log
+      await auditConfigAtStart(db, config, logger);
       const partners = loadPartners(config);
       if (partners.length > 0) {
         logger.info({ partners: await syncConfiguredPartners(db, partners, phi) }, 'EDI trading partners from the config file applied');
