@@ -29,6 +29,15 @@ function encodeAck(text: string, decoder: string | undefined): Buffer {
   return decoder === 'latin1' ? Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(text, 'utf8');
 }
 
+/**
+ * True for an acknowledgment (MSH-9.1 `ACK`, or `MCF`, v2.1's delayed acknowledgment): it is
+ * stored and routed, but never acknowledged itself: an ACK of an ACK would loop between engines.
+ */
+function isAcknowledgment(header: MshHeader): boolean {
+  const type = header.messageType?.toUpperCase();
+  return type === 'ACK' || type === 'MCF';
+}
+
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
 interface Hl7Answer {
   body?: Buffer;
@@ -245,13 +254,17 @@ class Hl7Connector implements ConnectorAdapter {
         });
         const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const ack = await this.answerText(receipt, env);
-        return { receipt, ack };
+        return { receipt, ack, isAck: isAcknowledgment(env.header) };
       }),
     );
     const d = whole.header.delimiters;
     const f = d.field;
     const enc2 = `${d.component}${d.repetition}${d.escape}${d.subcomponent}`;
-    const acks = results.map((r) => r.ack?.text ?? '').filter(Boolean);
+    // an ACK in the file is not acknowledged; a file of ACKs only (a hospital's batch acknowledgment) gets no answer over MLLP
+    const acks = results.filter((r) => !r.isAck).map((r) => r.ack?.text ?? '').filter(Boolean);
+    if (acks.length === 0 && transport === 'mllp') {
+      return { receipts: results.map((r) => r.receipt), codes: [] };
+    }
     const lines = [`BHS${f}${enc2}${f}${this.config.ackApplication}`, ...acks.map((a) => a.replace(/\r$/, '')), `BTS${f}${acks.length}`];
     return { body: encodeAck(`${lines.join('\r')}\r`, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
   }
@@ -300,7 +313,7 @@ class Hl7Connector implements ConnectorAdapter {
       if (first?.raw) {
         void ingest.recordAck(receipt.messageId, { ...first, sentAt: new Date().toISOString(), resentFor: receipt.duplicateOf });
         const firstStatus: Hl7AckStatus = first.code === 'AA' || first.code === 'CA' ? 'accepted' : first.code === 'AR' || first.code === 'CR' ? 'rejected' : 'error';
-        return { text: first.raw, code: first.code, requested: hl7AckRequested(env.header, 'accept', firstStatus) };
+        return { text: first.raw, code: first.code, requested: !isAcknowledgment(env.header) && hl7AckRequested(env.header, 'accept', firstStatus) };
       }
     }
     let settle: (ack: StoredAck | undefined) => void = () => undefined;
@@ -321,7 +334,7 @@ class Hl7Connector implements ConnectorAdapter {
         }
       }
       const ack = this.build(env.header, status, errors);
-      const requested = hl7AckRequested(env.header, 'accept', status);
+      const requested = !isAcknowledgment(env.header) && hl7AckRequested(env.header, 'accept', status);
       // kept even when MSH-15 asked for none (then MLLP sends nothing; HTTP always answers with it)
       const stored = { ...this.storedAck(ack), requestedBySender: requested };
       settle(stored);

@@ -41,6 +41,12 @@ function parse(ctx: ProcessContext, cfg: Hl7HandlerConfig): Parsed {
   return { ctx, msg, type, charset: decoded.charset };
 }
 
+/** An acknowledgment (MSH-9.1 ACK, or v2.1's MCF) is never acknowledged itself: an ACK of an ACK loops. */
+function isAcknowledgment(messageType: string | undefined): boolean {
+  const t = messageType?.toUpperCase();
+  return t === 'ACK' || t === 'MCF';
+}
+
 /** Control-id collisions of a batch in one query: message id → the earlier message that used its MSH-10. */
 async function collisionsOf(parsed: Parsed[]): Promise<Map<string, string>> {
   const withId = parsed.filter((p) => p.ctx.message.controlId);
@@ -111,7 +117,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
    */
   const acceptedAck = async (p: Parsed, result: HandlerResult): Promise<HandlerResult> => {
     const header = p.msg.header;
-    if (header.applicationAckType && hl7AckRequested(header, 'application', 'accepted')) {
+    if (header.applicationAckType && !isAcknowledgment(header.messageType) && hl7AckRequested(header, 'application', 'accepted')) {
       const m = p.ctx.message;
       const sent = await p.ctx
         .trx('outbox_events')
@@ -137,7 +143,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
     onFailure(message: StoredMessage, _status: 'rejected' | 'failed', error: LotBridgeErrorJson) {
       const decoded = decodeHl7Buffer(message.payload, { defaultCharset: message.encoding ?? deps.configOf(message.connectorId).defaultCharset });
       const header = readMsh(decoded.text);
-      if (!header.applicationAckType || !hl7AckRequested(header, 'application', 'error')) {
+      if (!header.applicationAckType || isAcknowledgment(header.messageType) || !hl7AckRequested(header, 'application', 'error')) {
         return [];
       }
       const ack = buildHl7Ack({ inbound: header, status: 'error', errors: [LotBridgeError.fromJSON(error)], mode: 'original' });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createMllpClient } from '../../../src/transport/mllp';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import {
-  countRows, hl7Fixture, hl7HubEnv, messagesOf, mllpFrame, mllpPortOf, mllpSend, parseAck, payloadOf, RawMllpPeer, replaceAll, setHl7Field, singleImplantDft, waitFor, waitStoredAck,
+  adtA01, countRows, hl7Fixture, hl7HubEnv, messagesOf, mllpFrame, mllpPortOf, mllpSend, parseAck, payloadOf, RawMllpPeer, replaceAll, setHl7Field, singleImplantDft, waitFor, waitStoredAck,
 } from '../../helpers/hl7';
 
 /*
@@ -278,6 +278,27 @@ describe('hl7 over MLLP: acknowledgements', () => {
     again.destroy();
     expect(parseAck(only).controlId).toBe('ORIS-20260315-001006');
     expect((await messagesOf(h, 'ORIS-20260315-001004')).map((r) => r.status)).toEqual(['processed', 'duplicate']);
+  });
+
+  it('stores and routes an ACK a hospital sends to the listener, and does not acknowledge it (an ACK of an ACK loops)', async () => {
+    const peer = await RawMllpPeer.connect(port);
+    await peer.write(mllpFrame(hl7Fixture('transport/ack-p03-v282-from-hospital.hl7')));
+    await peer.write(mllpFrame(hl7Fixture('transport/batch-bhs-two-acks-from-hospital.hl7')));
+    // a message after them is still answered, and first: nothing was due before it
+    const after = adtA01(1, 'AFTER-ACKS');
+    await peer.write(mllpFrame(after.payload));
+    const [answer] = await peer.waitAnswers(1);
+    expect(parseAck(answer)).toMatchObject({ code: 'AA', controlId: after.controlId });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(peer.answers).toHaveLength(1);
+    peer.destroy();
+    for (const id of ['ORIS-ACK-000417', 'HIS-ACK-0316-1', 'HIS-ACK-0316-2']) {
+      const [row] = await messagesOf(h, id);
+      const m = await h.waitForStatus(row.id);
+      expect([m.status, m.messageType]).toEqual(['routed', id.startsWith('ORIS') ? 'ACK^P03' : `ACK^${id.endsWith('1') ? 'A01' : 'A08'}`]);
+      // the ACK that was built is kept, marked as not asked for (nothing went out)
+      expect(await waitStoredAck(h, row.id)).toMatchObject({ requestedBySender: false });
+    }
   });
 
   it('stores a message exactly once when its client disconnects before reading the ACK, and answers the resend with the ACK it would have got', async () => {
