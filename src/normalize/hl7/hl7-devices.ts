@@ -1,6 +1,6 @@
 import { LotBridgeError, isLotBridgeError, type MessageLocation } from '../../errors';
 import type { Hl7Segment, Hl7SegmentGroup } from '../../parsers/hl7';
-import { readHl7DateTime } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number } from '../../parsers/hl7';
 import { decodeUdi } from '../../udi/udi-decode';
 import { udiContradictions } from '../../udi/udi-contradictions';
 
@@ -163,13 +163,14 @@ function deviceOfZ(seg: Hl7Segment, rule: ZSegmentRule, zone: string): Hl7Device
   if (!udi && !gtin && !lot && !serial) {
     return null;
   }
-  const qty = at(rule.quantity);
+  // the site's quantity field is a number like FT1-10: anything else is an input error at that field, never 1
+  const qty = rule.quantity === undefined ? undefined : readHl7Number(seg, rule.quantity);
   const base: Hl7Device = {
     gtin: gtin14(gtin),
     lot,
     serial,
     expiry: rule.expiry === undefined ? undefined : dateOf(seg, rule.expiry, zone),
-    ...(qty !== undefined && Number.isFinite(Number(qty)) ? { quantity: Number(qty) } : {}),
+    ...(qty !== undefined ? { quantity: qty } : {}),
     source: seg.location(),
     contradictions: [],
   };

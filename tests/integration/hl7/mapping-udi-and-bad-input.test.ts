@@ -13,10 +13,12 @@ describe('HL7 DFT^P03 mapping: UDI decoding and bad input', () => {
   const KNEE_HIBCC = { code: 'KNEE-FEM-HIBCC', gtin: '04012345000610', kind: 'implant', serialControlled: true, identifiers: [{ scheme: 'hibcc', value: 'M123KNEE401' }] };
 
   beforeAll(async () => {
-    h = await startMappingHub();
+    // a site that also sends the units of each device in its ZSU segment (ZSU-7)
+    h = await startMappingHub([{ id: 'zsu-qty', kind: 'hl7', config: { zSegments: [{ segment: 'ZSU', gtin: 3, lot: 4, serial: 5, expiry: 6, quantity: 7 }] } }]);
     await seedMaterial(h, MATERIALS.hipStem);
     await seedMaterial(h, MATERIALS.screw);
     await seedMaterial(h, KNEE_HIBCC);
+    await seedMaterial(h, MATERIALS.guideWire);
   });
   afterAll(async () => {
     await h?.stop();
@@ -129,6 +131,14 @@ describe('HL7 DFT^P03 mapping: UDI decoding and bad input', () => {
     expect(sent.message.status).toBe('rejected');
     expect(sent.message.error).toMatchObject({ code: 'LB_ERR_HL7_NUMBER', location: { segment: 'FT1', occurrence: 1, field: '10', line: 5 } });
     expect(sent.message.error.message).toContain('"abc"');
+    await expectNothingWritten(sent.id);
+  });
+
+  it('a Z-segment quantity that is not a number ("one") is rejected with LB_ERR_HL7_NUMBER at that field, not counted as 1', async () => {
+    const sent = await send(h, fixture('dft-p03-v251-zsu-quantity-one-in-words.hl7'), 'zsu-qty');
+    expect(sent.message.status).toBe('rejected');
+    expect(sent.message.error).toMatchObject({ code: 'LB_ERR_HL7_NUMBER', location: { segment: 'ZSU', occurrence: 2, field: '7', line: 7 } });
+    expect(sent.message.error.message).toContain('"one"');
     await expectNothingWritten(sent.id);
   });
 
