@@ -72,8 +72,9 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
  * checks each row's prev_hash against the previous row of its chain, the chain sequence for gaps,
  * and that seq grows with the chain sequence (no reordering; for rows written since migration
  * 20260301001000, which draws seq under the chain lock). Then checks the anchors: the anchor
- * table's own hash chain, that every anchor has its `audit:anchor` log row and back, and that the
- * newest anchored head of every chain still exists with the anchored hash (tail truncation).
+ * table's own hash chain, that every anchor has its `audit:anchor` log row and back, and that every
+ * anchored chain head still exists with the anchored seq and hash (tail truncation, also when the
+ * chain grew past the old head again and was anchored anew).
  * Rows cannot be changed through SQL (the triggers refuse); a break means someone went around them
  * (disabled triggers, replica mode, edited files, a partial restore).
  * @param db - knex instance
@@ -125,13 +126,16 @@ export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: 
     }
   }
 
-  // tail truncation: the newest anchored head of each chain must still be there, with its hash
+  // tail truncation: every anchored head must still be there, with its seq and hash. Not only the
+  // newest per chain: a tail deleted and then written again past the old head (ordinary appends)
+  // gets anchored anew within the anchor interval, and only the older anchor still knows the rows
+  // that are gone. A head anchored twice is checked against its first anchor
   const heads = await db.raw<{ rows: Array<{ anchor_id: number; chain: string; chain_seq: number; seq: number; hash: string; found_seq: number | null; found_hash: string | null; last_chain_seq: number | null }> }>(
     `WITH h AS (
-       SELECT DISTINCT ON (x.chain) a.id AS anchor_id, x.chain, x.chain_seq, x.seq, x.hash
+       SELECT DISTINCT ON (x.chain, x.chain_seq) a.id AS anchor_id, x.chain, x.chain_seq, x.seq, x.hash
          FROM audit_anchors a CROSS JOIN LATERAL jsonb_to_recordset(a.heads) AS x(chain text, chain_seq bigint, seq bigint, hash text)
         ${opts.chain ? 'WHERE x.chain = ?' : ''}
-        ORDER BY x.chain, x.chain_seq DESC, a.id DESC)
+        ORDER BY x.chain, x.chain_seq, a.id)
      SELECT h.*, l.seq AS found_seq, l.hash AS found_hash,
             (SELECT max(z.chain_seq) FROM audit_log z WHERE z.chain = h.chain) AS last_chain_seq
        FROM h LEFT JOIN audit_log l ON l.chain = h.chain AND l.chain_seq = h.chain_seq
@@ -143,8 +147,13 @@ export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: 
     if (h.found_seq === null) {
       const last = h.last_chain_seq === null ? 'the chain has no rows left' : `the chain now ends at #${h.last_chain_seq}`;
       breaks.push({ seq: Number(h.seq), chain: h.chain, chainSeq: Number(h.chain_seq), problem: 'truncated', reason: `${name}, anchored by audit anchor #${h.anchor_id}, is missing: ${last} (tail truncated)` });
+    } else if (h.found_hash !== h.hash) {
+      breaks.push({
+        seq: Number(h.seq), chain: h.chain, chainSeq: Number(h.chain_seq), problem: 'truncated',
+        reason: `${name}, anchored by audit anchor #${h.anchor_id}, is missing: the chain has another row #${h.chain_seq} now, seq ${h.found_seq} (rows replaced)`,
+      });
     } else {
-      breaks.push({ seq: Number(h.found_seq), chain: h.chain, chainSeq: Number(h.chain_seq), problem: 'truncated', reason: `${name}, anchored by audit anchor #${h.anchor_id}, has another hash or seq than anchored (rows replaced)` });
+      breaks.push({ seq: Number(h.found_seq), chain: h.chain, chainSeq: Number(h.chain_seq), problem: 'truncated', reason: `${name}, anchored by audit anchor #${h.anchor_id}, has another seq than anchored, ${h.found_seq} (rows renumbered)` });
     }
   }
   breaks.sort((a, b) => a.seq - b.seq);

@@ -150,6 +150,22 @@ describe('audit chain', () => {
     expect(v.body).toEqual(expect.objectContaining({ ok: false, reason: expect.stringContaining(`row seq ${last} (chain recall #6), anchored by audit anchor`) }));
   });
 
+  it('detects a truncated tail after the chain grew past it again and was anchored anew (every anchored head is checked, not only the newest)', async () => {
+    const first = await anchorAuditChains(t.db); // recall chain anchored at #6
+    const oldHead = await seqOf('recall', 6);
+    await asSuperuser("DELETE FROM audit_log WHERE chain = 'recall' AND chain_seq >= 5");
+    // ordinary work goes on: three more recall rows (#5–#7, chained to #4) and the hub's next anchor
+    for (const id of ['L7', 'L8', 'L9']) await t.db('audit_log').insert({ chain: 'recall', actor: 'operator:ana', action: 'lot.on_hold', entity_type: 'lot', entity_id: id });
+    const second = await anchorAuditChains(t.db);
+    expect(second!.id).toBeGreaterThan(first!.id);
+    const v = await verify();
+    expect(v.body).toEqual({
+      ok: false,
+      firstBrokenRow: oldHead,
+      reason: `row seq ${oldHead} (chain recall #6), anchored by audit anchor #${first!.id}, is missing: the chain has another row #6 now, seq ${await seqOf('recall', 6)} (rows replaced)`,
+    });
+  });
+
   it('detects a deleted anchor, and an anchor row deleted from the log', async () => {
     const a1 = await anchorAuditChains(t.db);
     await t.db('audit_log').insert({ chain: 'recall', actor: 'operator:ana', action: 'lot.on_hold', entity_type: 'lot', entity_id: 'L9' });
