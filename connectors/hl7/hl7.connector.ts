@@ -12,7 +12,9 @@ import type {
   StoredAck,
 } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
-import { buildHl7Ack, hl7AckRequested, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type MshHeader } from '../../src/parsers/hl7';
+import {
+  buildHl7Ack, encodingCharactersOf, escapeHl7, formatHl7Time, generateControlId, hl7AckRequested, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type Hl7Delimiters, type Hl7Segment, type MshHeader,
+} from '../../src/parsers/hl7';
 import { createMllpServer, type MllpConnectionInfo, type MllpServer } from '../../src/transport/mllp';
 import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
 import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
@@ -36,6 +38,11 @@ function encodeAck(text: string, decoder: string | undefined): Buffer {
 function isAcknowledgment(header: MshHeader): boolean {
   const type = header.messageType?.toUpperCase();
   return type === 'ACK' || type === 'MCF';
+}
+
+/** Text cut to `max` characters, ending in `...`. */
+function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
@@ -257,16 +264,54 @@ class Hl7Connector implements ConnectorAdapter {
         return { receipt, ack, isAck: isAcknowledgment(env.header) };
       }),
     );
-    const d = whole.header.delimiters;
-    const f = d.field;
-    const enc2 = `${d.component}${d.repetition}${d.escape}${d.subcomponent}`;
     // an ACK in the file is not acknowledged; a file of ACKs only (a hospital's batch acknowledgment) gets no answer over MLLP
     const acks = results.filter((r) => !r.isAck).map((r) => r.ack?.text ?? '').filter(Boolean);
     if (acks.length === 0 && transport === 'mllp') {
       return { receipts: results.map((r) => r.receipt), codes: [] };
     }
-    const lines = [`BHS${f}${enc2}${f}${this.config.ackApplication}`, ...acks.map((a) => a.replace(/\r$/, '')), `BTS${f}${acks.length}`];
-    return { body: encodeAck(`${lines.join('\r')}\r`, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
+    // the file's own header (BHS, else FHS) read from the decoded text, for the answer's header
+    let header: Hl7Segment | undefined = split.batchHeaders[0] ?? split.fileHeader;
+    if (whole.decoded) {
+      try {
+        const decoded = splitHl7Batch(text);
+        header = decoded.batchHeaders[0] ?? decoded.fileHeader;
+      } catch {
+        // the bytes split, so the text does too; keep the byte view's header if not
+      }
+    }
+    if (split.errors.length > 0) {
+      this.deps.logger.warn({ errors: split.errors.map((e) => e.message), messages: split.messages.length }, 'hl7 batch file envelope does not add up (cut short?); its messages were taken one by one');
+    }
+    const body = this.batchOfAcks(acks, header, whole.header.delimiters, split.errors[0]);
+    return { body: encodeAck(body, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
+  }
+
+  /**
+   * The answer to a batch file: BHS, the ACKs, BTS. BHS-3/4 are ours (`ackApplication`,
+   * `ackFacility`), BHS-5/6 the file's sender (its BHS-3/4, else FHS-3/4), BHS-7 now, BHS-11 a
+   * fresh control id and BHS-12 the control id of the batch answered (its BHS-11, else FHS-11).
+   * BTS-1 counts the ACKs; BTS-2 (batch comment) names an envelope problem of the file (a BTS or
+   * FTS count that does not match: a file cut short), whose messages were taken all the same.
+   */
+  private batchOfAcks(acks: string[], inbound: Hl7Segment | undefined, fallback: Hl7Delimiters, problem: LotBridgeError | undefined): string {
+    const d = inbound?.delimiters ?? fallback;
+    const f = d.field;
+    const raw = (n: number): string => inbound?.rawField(n) ?? '';
+    const bhs = [
+      `BHS${f}${encodingCharactersOf(d)}`,
+      escapeHl7(this.config.ackApplication, d),
+      escapeHl7(this.config.ackFacility ?? '', d),
+      raw(3),
+      raw(4),
+      formatHl7Time(new Date(), this.timezone),
+      '', '', '',
+      generateControlId(),
+      raw(11),
+    ];
+    while (bhs.length > 1 && bhs[bhs.length - 1] === '') bhs.pop();
+    const comment = problem ? escapeHl7(clipText(`${problem.code}: ${problem.message}`, 80), d) : '';
+    const bts = [`BTS${f}${acks.length}`, ...(comment ? [comment] : [])];
+    return `${[bhs.join(f), ...acks.map((a) => a.replace(/\r$/, '')), bts.join(f)].join('\r')}\r`;
   }
 
   /** Bytes that are not a good MLLP frame: stored as a rejected message, answered with AR. */

@@ -316,7 +316,7 @@ export function formatHl7Time(at: Date, zone: string): string {
   );
 }
 
-/** 20 characters (MSH-10 is ST 20 before v2.7): `LB`, the time in base 36, random hex. */
-function generateControlId(): string {
+/** A fresh control id (MSH-10, BHS-11) of 20 characters (ST 20 before v2.7): `LB`, the time in base 36, random hex. */
+export function generateControlId(): string {
   return `LB${Date.now().toString(36).toUpperCase().padStart(8, '0').slice(-8)}${pooledRandomBytes(5).toString('hex').toUpperCase()}`;
 }

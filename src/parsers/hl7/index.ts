@@ -27,6 +27,7 @@ export {
   buildHl7Ack,
   hl7AckRequested,
   formatHl7Time,
+  generateControlId,
   type BuildHl7AckOptions,
   type Hl7Ack,
   type Hl7AckCode,

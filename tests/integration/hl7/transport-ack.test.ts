@@ -323,6 +323,22 @@ describe('hl7 over MLLP: acknowledgements', () => {
     expect(await countRows(h, 'device_usages', { source_message_id: row.id })).toBe(1);
   });
 
+  it('takes the messages of a batch file cut short (BTS-1 says 3, two arrived, no FTS) and says so in BTS-2 of the batch of ACKs', async () => {
+    const file = hl7Fixture('transport/batch-fhs-bhs-cut-short.hl7');
+    const [answer] = await mllpSend(port, file);
+    const lines = answer.toString('latin1').split('\r').filter(Boolean);
+    expect(lines.filter((l) => l.startsWith('MSA|'))).toEqual(['MSA|AA|CUT-0309-1', 'MSA|AA|CUT-0309-2']);
+    expect(lines[0].split('|')[11]).toBe('BATCH-0309-1');
+    const bts = lines[lines.length - 1].split('|');
+    expect(bts[0]).toBe('BTS');
+    expect(bts[1]).toBe('2');
+    expect(bts[2]).toMatch(/^LB_ERR_HL7_BATCH: BTS-1 says 3 but batch 1 holds 2 messages/);
+    expect(bts[2].length).toBeLessThanOrEqual(80);
+    for (const id of ['CUT-0309-1', 'CUT-0309-2']) {
+      expect((await messagesOf(h, id)).map((r) => r.status)).not.toContain('rejected');
+    }
+  });
+
   it('stores each message of an ISO-8859-2 batch with its own bytes from the file, read back as ISO-8859-2', async () => {
     const file = hl7Fixture('transport/batch-bhs-iso-8859-2-polish.hl7');
     const [answer] = await mllpSend(port, file);
@@ -356,7 +372,12 @@ describe('hl7 over MLLP: acknowledgements', () => {
     const batch = hl7Fixture('batch-fhs-bhs-3-messages.hl7');
     const [answer] = await mllpSend(port, batch);
     const lines = answer.toString('latin1').split('\r').filter(Boolean);
-    expect(lines[0].startsWith('BHS|^~\\&|')).toBe(true);
+    // the batch of ACKs names the batch it answers (BHS-12 = its BHS-11) and swaps sender and receiver
+    const bhs = lines[0].split('|');
+    expect(bhs.slice(0, 7)).toEqual(['BHS', '^~\\&', 'LOTBRIDGE', '', 'HIS', 'STMARY', expect.stringMatching(/^\d{14}[+-]\d{4}$/)]);
+    // bhs[k] is BHS-(k+1): BHS-1 is the separator itself
+    expect(bhs[10]).toMatch(/^LB[0-9A-Z]{18}$/);
+    expect(bhs[11]).toBe('BATCH-0303-1');
     expect(lines[lines.length - 1]).toBe('BTS|3');
     const msas = lines.filter((l) => l.startsWith('MSA|'));
     expect(msas).toEqual(['MSA|AA|B-0001', 'MSA|AA|B-0002', 'MSA|AA|B-0003']);
