@@ -7,6 +7,19 @@ import { matchesGlob } from '../routing/event-pattern';
 import { recordSkippedDelivery, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
 import type { DeliveryPolicy, DeliverySecrets } from './destination';
 import type { PhiProtector } from '../security/phi';
+import { hl7CharsetEncoding, readMsh } from '../parsers/hl7';
+
+/**
+ * The bytes of an HL7 application ACK in the charset its MSH-18 (the inbound message's, echoed)
+ * names: ISO-8859-1 for `8859/1`, `ASCII` and their aliases (a character it lacks becomes `?`),
+ * else UTF-8 — as the connector writes its accept ACKs.
+ * @param raw - the ACK text
+ */
+function hl7AckBytes(raw: string): Buffer {
+  const charset = readMsh(raw).charset;
+  const latin1 = charset !== undefined && hl7CharsetEncoding(charset)?.decoder === 'latin1';
+  return latin1 ? Buffer.from(raw.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(raw, 'utf8');
+}
 
 /** Outbox events a connector sends back to a partner through the `deliver` queue. */
 export const CONNECTOR_DELIVERY_EVENTS = ['hl7.application_ack', 'edi.ack', 'edi.outbound'] as const;
@@ -140,7 +153,7 @@ export class ConnectorOutbound extends PollingRelay {
     const event = { id: row.event_id, type: row.type, sourceMessageId: row.source_message_id, ordinal: row.ordinal };
     const key = connectorDeliveryKey(row.event_id);
     let origin: string;
-    let body: string | undefined;
+    let body: string | Buffer | undefined;
     let contentType: string | undefined;
     let target: ReturnType<typeof destinationOf>;
     let sourceMessageId = row.source_message_id ?? undefined;
@@ -149,7 +162,7 @@ export class ConnectorOutbound extends PollingRelay {
     if (row.type === 'hl7.application_ack') {
       const connectorId = String(p.connectorId ?? '');
       origin = `connector:${connectorId}`;
-      body = typeof p.raw === 'string' ? p.raw : undefined;
+      body = typeof p.raw === 'string' ? hl7AckBytes(p.raw) : undefined;
       sourceMessageId = sourceMessageId ?? (typeof p.messageId === 'string' ? p.messageId : undefined);
       const inst = this.opts.instances.find((i) => i.id === connectorId);
       const list = (Array.isArray(inst?.config.applicationAckDestinations) ? inst.config.applicationAckDestinations : []) as Hl7AckDestination[];

@@ -91,6 +91,29 @@ describe('connector deliveries: HL7 application ACKs and EDI acks/documents thro
     expect(m.deliveries[0].eventId).toBe(ev.event_id);
   });
 
+  it('sends the AE to an ISO-8859-1 sender (MSH-18 8859/1) in ISO-8859-1, as its MSH-18 says', async () => {
+    const latin1 = Buffer.from(
+      [
+        'MSH|^~\\&|ORIS|STMARYS|LOTBRIDGE|ACME|20260301111500||DFT^P03^DFT_P03|APPACK-L1|P|2.8.2|||AL|ER||8859/1',
+        'EVN|P03|20260301111500',
+        'PID|1||MRN2^^^STMARYS^MR||M\u00fcller^J\u00fcrgen',
+        'PV1|1|O|OR3^^^STMARYS',
+        'FT1|1|||13.03.2024 fr\u00fch||CG|09506000134352^Knee^GTIN|||1', // a date as a German clerk writes it: rejected after the commit ACK
+      ].join('\r') + '\r',
+      'latin1',
+    );
+    const before = frames.length;
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: latin1, headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
+    const id = r.headers.get('lotbridge-message-id') as string;
+    expect(await h.waitForStatus(id)).toMatchObject({ status: 'rejected', error: { code: 'LB_ERR_HL7_DATE' } });
+    await firstDelivery(id, 'delivered', 'AE delivered');
+    const sent = frames.slice(before).find((f) => f.includes('APPACK-L1'));
+    expect(sent).toBeDefined();
+    expect(sent!.split('\r')[0].split('|')[17]).toBe('8859/1');
+    // the quoted value is in the sender's charset: ü is the single byte 0xFC, not UTF-8's C3 BC
+    expect(sent).toContain('"13.03.2024 fr\u00fch"');
+  });
+
   it('records the AE of a sender no entry names as a skipped delivery with the reason, and sends nothing', async () => {
     const before = frames.length;
     const r = await fetch(`${h.url}/api/v1/ingest/hl7`, { method: 'POST', body: dft('APPACK-D2', 'RADIS', 'AL'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` } });
