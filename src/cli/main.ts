@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sendHl7OverMllp } from './send-hl7';
+import { acksAccepted, sendHl7OverMllp } from './send-hl7';
 import { Command, Option } from 'commander';
 import { loadConfig, type LotBridgeConfig } from '../config/config';
 import { createLogger, type Logger } from '../logging/logger';
@@ -196,7 +196,7 @@ export function buildProgram(): Command {
       } else {
         console.log(`${res.status} ${text}`);
       }
-      if (res.status >= 400 || (isHl7 && !/^MSA.(AA|CA)/m.test(text.replace(/\r/g, '\n')))) {
+      if (res.status >= 400 || (isHl7 && !acksAccepted(text))) {
         process.exitCode = 1;
       }
     });

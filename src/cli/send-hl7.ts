@@ -24,7 +24,8 @@ export function hl7FileMessages(bytes: Buffer): Buffer[] {
 
 /**
  * `lotbridge send file.hl7`: sends each message of the file over MLLP (one connection) and prints
- * each ACK, one segment per line, a blank line between ACKs. True when every ACK is AA or CA.
+ * each ACK, one segment per line, a blank line between ACKs. True when every ACK is AA or CA (for a
+ * batch file, every MSA of its batch of ACKs).
  * The bytes are sent as they are in the file (latin1 round trip), so MSH-18 still says how to read them.
  */
 export async function sendHl7OverMllp(bytes: Buffer, target: string): Promise<boolean> {
@@ -38,7 +39,7 @@ export async function sendHl7OverMllp(bytes: Buffer, target: string): Promise<bo
       const ack = (await client.send(msg)).toString('latin1');
       console.log(ack.replace(/\r/g, '\n').trim());
       console.log('');
-      if (!/^MSA.(AA|CA)/m.test(ack.replace(/\r/g, '\n'))) {
+      if (!acksAccepted(ack)) {
         allAccepted = false;
       }
     }
@@ -46,4 +47,14 @@ export async function sendHl7OverMllp(bytes: Buffer, target: string): Promise<bo
     await client.close();
   }
   return allAccepted;
+}
+
+/**
+ * True when an answer accepts everything: it has an MSA and every MSA says AA or CA (a batch file
+ * is answered with a batch of ACKs, one MSA per message).
+ * @param answer - the ACK (or batch of ACKs) as text
+ */
+export function acksAccepted(answer: string): boolean {
+  const codes = answer.split(/\r\n|\r|\n/).filter((l) => l.startsWith('MSA')).map((l) => l.slice(4, 6));
+  return codes.length > 0 && codes.every((c) => c === 'AA' || c === 'CA');
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { verifyPassword } from '../../../src/security/api-keys';
 import { ensureCompiled } from '../../helpers/ensure-compiled';
+import { mllpPortOf } from '../../helpers/hl7';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { dropDatabase, TEST_PG_SERVER } from '../../helpers/test-db';
 
@@ -353,6 +354,13 @@ describe('keys, users, send and reprocess against a running hub', () => {
     const missing = await lotbridge(['send', path.join(FIXTURES, 'no-such-file.json'), '--connector', 'wms'], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^lotbridge: .*no-such-file\.json/);
+  });
+
+  test('send of an HL7 batch file over MLLP prints the batch of ACKs and exits 1 when any message in it is not accepted', async () => {
+    const port = mllpPortOf(th);
+    const r = await lotbridge(['send', path.join(FIXTURES, 'adt-batch-second-version-2.99.hl7'), '--mllp', `127.0.0.1:${port}`], env);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('MSA|'))).toEqual(['MSA|AA|CLI-0310-1', 'MSA|AR|CLI-0310-2']);
+    expect(r.code).toBe(1);
   });
 
   test('reprocess <id> answers 202 and the message is processed again (no double count)', async () => {
