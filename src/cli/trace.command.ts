@@ -102,21 +102,31 @@ export async function fetchFullTrace(client: HubClient, opts: TraceOpts, directi
 
 const fmt = (n: number | null): string => (n === null ? '?' : String(Math.round(n * 10000) / 10000));
 
-/** The trace as an indented tree: lots under the lots they came from (forward) or went into (backward), with stock, shipments, usages, QC. */
+/**
+ * The trace as an indented tree: lots under the lots they came from (forward) or went into
+ * (backward), with stock, shipments, usages, QC. The trace of a serial without a lot starts at the
+ * unit (its graph node of kind `serial`), with its own shipments and usages (rows with `lotId`
+ * null), and the lots made of it below.
+ */
 export function traceTree(t: FullTrace): string {
   const lots = new Map(t.tables.lots.map((l) => [l.lotId, l]));
+  const unit = t.graph.nodes.find((n) => n.kind === 'serial');
   const children = new Map<string, string[]>();
   for (const e of t.graph.edges) {
     if (e.kind !== 'derived') continue;
     const [parent, child] = t.direction === 'forward' ? [e.from, e.to] : [e.to, e.from];
-    if (!lots.has(parent) || !lots.has(child)) continue;
+    if (!(lots.has(parent) || parent === unit?.id) || !lots.has(child)) continue;
     const list = children.get(parent) ?? [];
     if (!list.includes(child)) list.push(child);
     children.set(parent, list);
   }
-  const group = <T extends { lotId: string }>(rows: T[]): Map<string, T[]> => {
+  // a lotless unit's own rows (lotId null) hang under its node
+  const group = <T extends { lotId: string | null }>(rows: T[]): Map<string, T[]> => {
     const m = new Map<string, T[]>();
-    for (const r of rows) m.set(r.lotId, [...(m.get(r.lotId) ?? []), r]);
+    for (const r of rows) {
+      const key = r.lotId ?? unit?.id ?? '';
+      m.set(key, [...(m.get(key) ?? []), r]);
+    }
     return m;
   };
   const onHand = group(t.tables.onHand);
@@ -131,14 +141,15 @@ export function traceTree(t: FullTrace): string {
   const oneLine = (text: string): string => text.replace(/[ \t]*[\r\n]+[ \t]*/g, ' ');
   const line = (l: TraceLotRow): string => oneLine(`${l.material} / ${l.lot}  [${l.status}]${l.expiry ? `  exp ${l.expiry}` : ''}`);
   const walk = (id: string, prefix: string, last: boolean, top: boolean): void => {
-    const l = lots.get(id)!;
+    const l = lots.get(id);
+    const text = l ? line(l) : oneLine(`${unit?.label ?? id}  [${unit?.status ?? '?'}]  (no lot)`);
     const branch = top ? '' : last ? '└─ ' : '├─ ';
     if (printed.has(id)) {
-      out.push(`${prefix}${branch}${line(l)}  (shown above)`);
+      out.push(`${prefix}${branch}${text}  (shown above)`);
       return;
     }
     printed.add(id);
-    out.push(`${prefix}${branch}${line(l)}`);
+    out.push(`${prefix}${branch}${text}`);
     const inner = top ? prefix : prefix + (last ? '   ' : '│  ');
     const details: string[] = [];
     for (const b of onHand.get(id) ?? []) details.push(`on hand ${fmt(b.quantity)} ${b.uom} at ${b.location} (${b.stockState})`);
@@ -152,6 +163,7 @@ export function traceTree(t: FullTrace): string {
     for (const d of details) out.push(`${inner}${kids.length ? '│' : ' '}    · ${oneLine(d)}`);
     kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, false));
   };
+  if (unit) walk(unit.id, '', true, true);
   for (const l of t.tables.lots.filter((x) => x.depth === 0)) walk(l.lotId, '', true, true);
   // lots whose parent lies beyond --max-rows
   for (const l of t.tables.lots) if (!printed.has(l.lotId)) walk(l.lotId, '', true, true);
@@ -169,7 +181,8 @@ const TRACE_CSV_COLUMNS = ['table', 'depth', 'material', 'lot', 'status', 'party
 
 /** The trace's flat tables as one CSV (a `table` column says which: lot, on_hand, shipment, consumption, qc). */
 export function traceCsv(t: FullTrace): string {
-  const depth = new Map(t.tables.lots.map((l) => [l.lotId, l.depth]));
+  // a lotless unit's own rows (lotId null) are at depth 0
+  const depth = new Map<string | null, number>([[null, 0], ...t.tables.lots.map((l): [string, number] => [l.lotId, l.depth])]);
   const rows: Array<Partial<Record<(typeof TRACE_CSV_COLUMNS)[number], unknown>>> = [];
   for (const l of t.tables.lots) rows.push({ table: 'lot', depth: l.depth, material: l.material, lot: l.lot, status: l.status, date: l.expiry });
   for (const b of t.tables.onHand) rows.push({ table: 'on_hand', depth: depth.get(b.lotId), material: b.material, lot: b.lot, party: b.party, location: b.location, stockState: b.stockState, quantity: b.quantity, uom: b.uom });

@@ -72,6 +72,26 @@ async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<A
 }
 
 /**
+ * What trace events made of one unit that has no lot (`serials.lot_id` null): the output/parent lots
+ * of events that name the serial as an input or child, with the quantity of the unit's items (summed
+ * per output lot). These lots are the first level (depth 1) of a lotless serial's forward trace.
+ * @param db - knex instance or transaction
+ * @param serialId - the serial's id
+ */
+export async function unitOutputs(db: Db, serialId: string): Promise<Array<{ lotId: string; quantity: number | null; uom: string | null }>> {
+  const r = await db.raw<{ rows: Array<{ lot_id: string; quantity: number | null; uom: string | null }> }>(
+    `SELECT o.lot_id, sum(i.quantity) AS quantity, min(i.uom) AS uom
+       FROM trace_event_items i
+       JOIN trace_event_items o ON o.event_id = i.event_id AND o.role IN ('output','parent') AND o.lot_id IS NOT NULL
+      WHERE i.serial_id = ? AND i.role IN ('input','child')
+      GROUP BY o.lot_id
+      ORDER BY o.lot_id`,
+    [serialId],
+  );
+  return r.rows.map((x) => ({ lotId: x.lot_id, quantity: x.quantity === null ? null : Number(x.quantity), uom: x.uom }));
+}
+
+/**
  * The levels below `frontier` (at `level`) in one statement, until a level adds no lot, `maxLots`
  * lots are reached or `maxDepth` levels are walked: per level, the links found from the previous
  * level's lots (grouped per input/output pair). `seen` is every lot reached so far (the frontier's

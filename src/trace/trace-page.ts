@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { opensWithJitOff, type Db } from '../db/knex';
 import { rawNamed } from '../db/named-statement';
 import { LotBridgeError } from '../errors';
-import { GenealogyWalk, type TraceDirection } from './genealogy';
+import { GenealogyWalk, unitOutputs, type TraceDirection } from './genealogy';
 import type { TraceSubject } from './trace-subject';
 
 /** A lot in a trace. */
@@ -36,11 +36,15 @@ export interface TraceOnHandRow {
   uom: string;
 }
 
-/** A shipment line of a traced lot: forward the outbound ones (customer), backward the inbound ones (supplier). */
+/**
+ * A shipment line of a traced lot: forward the outbound ones (customer), backward the inbound ones
+ * (supplier). A line of a serial without a lot (the subject of a lotless serial's trace) has
+ * `lotId` and `lot` null, `material` the serial's material.
+ */
 export interface TraceShipmentRow {
-  lotId: string;
+  lotId: string | null;
   material: string;
-  lot: string;
+  lot: string | null;
   shipmentId: string;
   shipmentNumber: string;
   direction: 'inbound' | 'outbound';
@@ -55,11 +59,14 @@ export interface TraceShipmentRow {
   deliveredAt: string | null;
 }
 
-/** A unit of a traced lot used at a hospital (HL7 device/supply usage). */
+/**
+ * A unit of a traced lot used at a hospital (HL7 device/supply usage). The usage of a serial
+ * without a lot has `lotId` and `lot` null, `material` the serial's material.
+ */
 export interface TraceConsumptionRow {
-  lotId: string;
+  lotId: string | null;
   material: string;
-  lot: string;
+  lot: string | null;
   usageId: string;
   usedAt: string;
   usedAtOffset: string;
@@ -88,8 +95,10 @@ export interface TraceQcRow {
 }
 
 export interface TraceGraphNode {
+  /** A lot's id; `serial:<serial number>` for the unit of a lotless serial's trace; `customer:…`, `supplier:…`, `location:…`, `hospital:…`. */
   id: string;
-  kind: 'lot' | 'customer' | 'supplier' | 'location' | 'hospital';
+  /** `serial`: the subject of a lotless serial's trace (depth 0), whose own lines and usages have `lotId` null. */
+  kind: 'lot' | 'customer' | 'supplier' | 'location' | 'hospital' | 'serial';
   label: string;
   depth?: number;
   status?: string;
@@ -420,6 +429,7 @@ export async function traceLotsJson(db: Db, subject: TraceSubject, direction: Tr
 }
 
 async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection, opts: TraceLotsOptions): Promise<string> {
+  if (subject.serialId && subject.lotIds.length === 0) return unitPageJson(db, subject as TraceSubject & { serialId: string }, direction, opts);
   const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
   const f = fingerprint(direction, subject);
   const cursor = opts.cursor ? decodeCursor(opts.cursor, f, KINDS[direction]) : undefined;
@@ -546,7 +556,7 @@ async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection
  * customer or supplier of a shipment line (party when it has a code, GLN or name; else ship-to), the
  * hospital of a usage (its party, else the location). QC rows have none.
  */
-function graphOfRow(kind: Exclude<Kind, 'lot'>, direction: TraceDirection, li: LotInfo, g: PageRow): { id: string; label: string; quantity: number | null; uom: string | null } | null {
+function graphOfRow(kind: Exclude<Kind, 'lot'>, direction: TraceDirection, li: Pick<LotInfo, 'baseUom'>, g: PageRow): { id: string; label: string; quantity: number | null; uom: string | null } | null {
   if (kind === 'onHand') {
     return g.a1 === null ? null : { id: `location:${g.a1}`, label: g.a2 ?? g.a1, quantity: g.n1, uom: li.baseUom };
   }
@@ -570,7 +580,7 @@ const q = (v: string | number | boolean | null | undefined): string => (v === nu
  * The JSON text of one detail row of the answer (the TraceOnHandRow, TraceShipmentRow,
  * TraceConsumptionRow or TraceQcRow, keys in that order) from the page statement's columns.
  */
-function rowJson(kind: Exclude<Kind, 'lot'>, lotId: string, li: LotInfo, g: PageRow): string {
+function rowJson(kind: Exclude<Kind, 'lot'>, lotId: string | null, li: Pick<LotInfo, 'material' | 'baseUom'> & { lotNumber: string | null }, g: PageRow): string {
   const base = `{"lotId":${q(lotId)},"material":${q(li.material)},"lot":${q(li.lotNumber)}`;
   if (kind === 'onHand') {
     return `${base},"location":${q(g.a1)},"locationName":${q(g.a2)},"party":${q(g.a3)},"stockState":${q(g.a4)},"quantity":${q(g.n1)},"uom":${q(li.baseUom)}}`;
@@ -587,4 +597,197 @@ function rowJson(kind: Exclude<Kind, 'lot'>, lotId: string, li: LotInfo, g: Page
       + `"serial":${q(g.a6)},"quantity":${q(g.n1)},"uom":${q(g.a7)},"procedureCode":${q(g.a3)},"procedureRef":${q(g.a4)}}`;
   }
   return `${base},"test":${q(g.a1)},"testName":${q(g.a2)},"result":${q(g.a3)},"value":${q(g.a4)},"unit":${q(g.a5)},"disposition":${q(g.a6)},"inspectedAt":${q(g.t1 ?? '')}}`;
+}
+
+/**
+ * Cursor of a lotless serial's trace: inside the unit's own rows (`s: 'unit'`, kind index and key of
+ * the last row, as a lot cursor has them), or in the lots made of the unit (`s: 'lots'`, `c` the
+ * cursor of the trace of those lots, null when the next row is their first).
+ */
+type UnitCursor = { v: 1; f: string; s: 'unit'; k: number; x: string } | { v: 1; f: string; s: 'lots'; c: string | null };
+
+function decodeUnitCursor(text: string, f: string, kinds: Kind[]): UnitCursor {
+  let c: UnitCursor;
+  try {
+    c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as UnitCursor;
+  } catch (err) {
+    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' }, cause: err });
+  }
+  const ok = c?.v === 1 && typeof c.f === 'string' && (
+    (c.s === 'unit' && typeof c.k === 'number' && typeof c.x === 'string' && cursorKeyValid(kinds, c.k, c.x) && (kinds[c.k] === 'shipments' || kinds[c.k] === 'consumption'))
+    || (c.s === 'lots' && (c.c === null || typeof c.c === 'string')));
+  if (!ok) {
+    // a lot trace's cursor (no `s`) lands here too: it belongs to another trace
+    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', c?.v === 1 && typeof (c as { l?: unknown }).l === 'string'
+      ? 'cursor belongs to another trace (direction or subject differ)' : 'cursor is not one this API issued', { location: { path: 'cursor' } });
+  }
+  if (c.f !== f) {
+    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor belongs to another trace (direction or subject differ)', { location: { path: 'cursor' } });
+  }
+  return c;
+}
+
+/**
+ * The unit's own rows of one kind (forward: outbound shipment lines, usages; backward: inbound
+ * shipment lines), every line or usage that names the serial, by key after `after`, at most `room`:
+ * in the page statement's generic columns (see {@link rowJson}), so they are written exactly as a
+ * lot's rows are. A serial has few rows: plain indexed look-ups (shipment_lines_serial_idx,
+ * device_usages by serial), not the page statement.
+ */
+async function unitRows(db: Db, direction: TraceDirection, kind: 'shipments' | 'consumption', kindIndex: number, serialId: string, after: string | undefined, room: number): Promise<PageRow[]> {
+  const present = `(coalesce(pp.code, '') <> '' OR coalesce(pp.gln, '') <> '' OR coalesce(pp.name, '') <> '')`;
+  if (kind === 'shipments') {
+    const r = await db.raw<{ rows: PageRow[] }>(
+      `SELECT 1 AS ord, ${kindIndex} AS kind, lpad(sl.id::text, 20, '0') AS k, s.id::text AS a1, s.shipment_number AS a2, s.direction AS a3, s.status AS a4, s.ship_to AS a5,
+              sr.serial_number AS a6, sl.uom AS a7, pp.code AS a8, pp.gln AS a9, pp.name AS a10, ${present} AS bo,
+              coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS n1, ${isoSql('s.shipped_at')} AS t1, ${isoSql('s.delivered_at')} AS t2,
+              NULL::date AS dt
+         FROM shipment_lines sl
+         JOIN shipments s ON s.id = sl.shipment_id AND s.direction = ?
+         JOIN serials sr ON sr.id = sl.serial_id
+         LEFT JOIN parties pp ON pp.id = ${direction === 'forward' ? 's.to_party_id' : 's.from_party_id'}
+        WHERE sl.serial_id = ?${after === undefined ? '' : ' AND sl.id > ?::bigint'}
+        ORDER BY sl.id LIMIT ?::int`,
+      [direction === 'forward' ? 'outbound' : 'inbound', serialId, ...(after === undefined ? [] : [String(BigInt(after))]), room],
+    );
+    return r.rows;
+  }
+  const r = await db.raw<{ rows: PageRow[] }>(
+    `SELECT 1 AS ord, ${kindIndex} AS kind, d.id::text AS k, d.used_at_offset AS a1, loc.code AS a2, d.procedure_code AS a3, d.procedure_ref_hmac AS a4, NULL::text AS a5,
+            sr.serial_number AS a6, d.uom AS a7, pp.gln AS a8, pp.code AS a9, pp.name AS a10, ${present} AS bo,
+            coalesce(d.quantity, 0)::float8 AS n1, ${isoSql('d.used_at')} AS t1, NULL::text AS t2, NULL::date AS dt
+       FROM device_usages d
+       JOIN serials sr ON sr.id = d.serial_id
+       LEFT JOIN locations loc ON loc.id = d.location_id
+       LEFT JOIN parties pp ON pp.id = d.party_id
+      WHERE d.serial_id = ?${after === undefined ? '' : ' AND d.id > ?::uuid'}
+      ORDER BY d.id LIMIT ?::int`,
+    [serialId, ...(after === undefined ? [] : [after]), room],
+  );
+  return r.rows;
+}
+
+/**
+ * A page of the trace of a serial that has no lot (`serials.lot_id` null: a serialized device
+ * without a batch, as EDI ASNs bring them). There is no lot to walk from, so the unit itself is the
+ * root: its own rows come first (forward: its outbound shipment lines, then its hospital usages;
+ * backward: its inbound shipment lines), each with `lotId` and `lot` null and the serial's material,
+ * and the graph has a node `serial:<serial number>` (kind `serial`, depth 0) with the rows' edges.
+ * Forward, the lots trace events made of the unit (see {@link unitOutputs}) follow as the trace's
+ * lots at depth 1, walked on as usual: they are the roots of an ordinary lot trace (the page
+ * statement, unchanged) whose depths are shifted by one, whose `maxDepth` is one less, and whose
+ * first level names the unit in `via` and in a `derived` edge from the unit's node. `summary`
+ * counts those lots and links (the unit → lot links included); `page.rows` counts the unit's rows
+ * too. The cursor says whether the page ended in the unit's rows (kind and key of the last one) or
+ * in the lots (the lot trace's own cursor inside).
+ */
+async function unitPageJson(db: Db, subject: TraceSubject & { serialId: string }, direction: TraceDirection, opts: TraceLotsOptions): Promise<string> {
+  const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 1000);
+  const kinds = KINDS[direction];
+  const f = fingerprint(direction, subject);
+  const cursor = opts.cursor ? decodeUnitCursor(opts.cursor, f, kinds) : undefined;
+  const unit = await db.raw<{ rows: Array<{ serial_number: string; status: string; material: string; base_uom: string | null }> }>(
+    `SELECT sr.serial_number, sr.status, m.code AS material, m.base_uom FROM serials sr JOIN materials m ON m.id = sr.material_id WHERE sr.id = ?`,
+    [subject.serialId],
+  );
+  const u = unit.rows[0];
+  if (!u) throw new LotBridgeError('LB_ERR_SERIAL_NOT_FOUND', `no serial ${subject.asked.serial ?? subject.serialId}`, { details: { ...subject.asked } });
+  const unitId = `serial:${u.serial_number}`;
+  const info = { material: u.material, lotNumber: null, baseUom: u.base_uom };
+
+  // the unit's own rows, in kind order, then by key
+  const details: DetailTexts = { onHand: [], shipments: [], consumption: [], qc: [] };
+  const nodes = new Map<string, TraceGraphNode>([[unitId, { id: unitId, kind: 'serial', label: `${u.material} / serial ${u.serial_number}`, depth: 0, status: u.status }]]);
+  const edges: TraceGraphEdge[] = [];
+  let rows = 0;
+  let more = false;
+  let last: { k: number; x: string } | undefined;
+  const unitKinds = kinds.filter((k): k is 'shipments' | 'consumption' => k === 'shipments' || k === 'consumption');
+  if (cursor?.s !== 'lots') {
+    for (const kind of unitKinds) {
+      const kindIndex = kinds.indexOf(kind);
+      if (cursor && kindIndex < cursor.k) continue;
+      const after = cursor && kindIndex === cursor.k ? cursor.x : undefined;
+      const got = await unitRows(db, direction, kind, kindIndex, subject.serialId, after, limit - rows + 1);
+      for (const g of got) {
+        if (rows === limit) {
+          more = true;
+          break;
+        }
+        details[kind].push(rowJson(kind, null, info, g));
+        const node = graphOfRow(kind, direction, info, g);
+        if (node) {
+          if (kind === 'shipments') {
+            nodes.set(node.id, { id: node.id, kind: direction === 'forward' ? 'customer' : 'supplier', label: node.label });
+            edges.push(direction === 'forward'
+              ? { from: unitId, to: node.id, kind: 'shipped_to', quantity: node.quantity, uom: node.uom }
+              : { from: node.id, to: unitId, kind: 'supplied', quantity: node.quantity, uom: node.uom });
+          } else {
+            nodes.set(node.id, { id: node.id, kind: 'hospital', label: node.label });
+            edges.push({ from: unitId, to: node.id, kind: 'consumed_at', quantity: node.quantity, uom: node.uom });
+          }
+        }
+        rows++;
+        last = { k: kindIndex, x: g.k };
+      }
+      if (more) break;
+    }
+  }
+
+  // forward: the lots made of the unit (depth 1 and below); backward there are none (a lotless
+  // unit's origin is its inbound lines)
+  const made = direction === 'forward' ? await unitOutputs(db, subject.serialId) : [];
+  const madeOf = new Map(made.map((m) => [m.lotId, m]));
+  const lotSubject: TraceSubject = { lotIds: made.map((m) => m.lotId), asked: subject.asked };
+  const lotOpts = { maxDepth: (opts.maxDepth ?? 64) - 1, eagerLots: opts.eagerLots };
+  let summary: TracePage['summary'] = { lots: 0, links: 0, maxDepth: 0, depthLimited: false, revisits: 0, complete: true };
+  const shift = (s: TracePage['summary']): TracePage['summary'] => ({ ...s, links: s.links + made.length, maxDepth: s.maxDepth + 1 });
+  let lotsPage: TracePage | undefined;
+  let nextCursor: string | null = null;
+  if (more) {
+    nextCursor = encodeUnitCursor({ v: 1, f, s: 'unit', ...last! });
+  } else if (made.length > 0 && rows === limit) {
+    // the page is full with the unit's rows: the lots follow on the next page
+    nextCursor = encodeUnitCursor({ v: 1, f, s: 'lots', c: null });
+  } else if (made.length > 0) {
+    const inner = cursor?.s === 'lots' ? cursor.c ?? undefined : undefined;
+    lotsPage = JSON.parse(await pageJson(db, lotSubject, direction, { ...lotOpts, limit: limit - rows, cursor: inner })) as TracePage;
+    summary = shift(lotsPage.summary);
+    rows += lotsPage.page.rows;
+    if (lotsPage.page.nextCursor) nextCursor = encodeUnitCursor({ v: 1, f, s: 'lots', c: lotsPage.page.nextCursor });
+  }
+  if (made.length > 0 && !lotsPage) {
+    // no lot on this page: the summary is the walk's all the same (as far as a page walks ahead)
+    const walk = new GenealogyWalk(db, lotSubject.lotIds, direction, { maxDepth: lotOpts.maxDepth });
+    await walk.walk(opts.eagerLots ?? 1000);
+    summary = shift({ lots: walk.size, links: walk.links, maxDepth: walk.maxDepthReached, depthLimited: walk.depthLimited, revisits: walk.revisits, complete: walk.done });
+  }
+
+  const lots: TraceLotRow[] = [];
+  const tables = { onHand: [] as string[], shipments: [] as string[], consumption: [] as string[], qc: [] as string[] };
+  if (lotsPage) {
+    for (const l of lotsPage.tables.lots) {
+      const root = madeOf.get(l.lotId);
+      lots.push({ ...l, depth: l.depth + 1, via: root ? [unitId, ...l.via] : l.via });
+      if (root) edges.push({ from: unitId, to: l.lotId, kind: 'derived', quantity: root.quantity, uom: root.uom });
+    }
+    for (const n of lotsPage.graph.nodes) if (!nodes.has(n.id)) nodes.set(n.id, n.kind === 'lot' && n.depth !== undefined ? { ...n, depth: n.depth + 1 } : n);
+    edges.push(...lotsPage.graph.edges);
+    for (const k of ['onHand', 'shipments', 'consumption', 'qc'] as const) tables[k] = (lotsPage.tables[k] as unknown[]).map((r) => JSON.stringify(r));
+  }
+  const head: Omit<TracePage, 'tables' | 'page' | 'graph'> = {
+    direction,
+    subject: { ...subject.asked, lotIds: subject.lotIds, serialId: subject.serialId },
+    summary,
+  };
+  const page: TracePage['page'] = { limit, rows, nextCursor };
+  const list = (a: string[], b: string[]): string => `[${[...a, ...b].join(',')}]`;
+  const json = JSON.stringify(head);
+  return `${json.slice(0, -1)},"graph":${JSON.stringify({ nodes: [...nodes.values()], edges })},"tables":{"lots":${JSON.stringify(lots)},`
+    + `"onHand":${list(details.onHand, tables.onHand)},"shipments":${list(details.shipments, tables.shipments)},"consumption":${list(details.consumption, tables.consumption)},`
+    + `"qc":${list(details.qc, tables.qc)}},"page":${JSON.stringify(page)}}`;
+}
+
+function encodeUnitCursor(c: UnitCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
 }

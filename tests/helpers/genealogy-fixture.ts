@@ -63,9 +63,10 @@ export class GenealogyFixture {
     await this.db('inventory_balances').insert({ lot_id: this.lots.get(lot), location_id: this.locations.get(location), stock_state: state, quantity });
   }
 
-  async serial(key: string, material: string, lot: string, serialNumber: string, location?: string): Promise<string> {
+  /** A serial; `lot` null for a unit without a batch (as EDI ASNs bring them). */
+  async serial(key: string, material: string, lot: string | null, serialNumber: string, location?: string): Promise<string> {
     const id = randomUUID();
-    await this.db('serials').insert({ id, material_id: this.materials.get(material), lot_id: this.lots.get(lot), serial_number: serialNumber, location_id: location ? this.locations.get(location) : null, source_message_id: this.messageId, ordinal: this.next() });
+    await this.db('serials').insert({ id, material_id: this.materials.get(material), lot_id: lot === null ? null : this.lots.get(lot), serial_number: serialNumber, location_id: location ? this.locations.get(location) : null, source_message_id: this.messageId, ordinal: this.next() });
     this.serials.set(key, id);
     return id;
   }
@@ -85,18 +86,20 @@ export class GenealogyFixture {
     return id;
   }
 
-  async shipLine(shipment: string, lot: string, material: string, quantity: number, serial?: string): Promise<void> {
+  /** A shipment line; `lot` null for a line of a lotless serial. */
+  async shipLine(shipment: string, lot: string | null, material: string, quantity: number, serial?: string): Promise<void> {
     const n = (this.lineNo.get(shipment) ?? 0) + 1;
     this.lineNo.set(shipment, n);
     await this.db('shipment_lines').insert({
-      shipment_id: this.shipments.get(shipment), line_no: n, material_id: this.materials.get(material), lot_id: this.lots.get(lot),
+      shipment_id: this.shipments.get(shipment), line_no: n, material_id: this.materials.get(material), lot_id: lot === null ? null : this.lots.get(lot),
       serial_id: serial ? this.serials.get(serial) : null, quantity_shipped: quantity, uom: 'EA', source_message_id: this.messageId, ordinal: this.next(),
     });
   }
 
-  async usage(lot: string, material: string, location: string, hospital: string, quantity: number, usedAt: string, opts: { serial?: string; procedureRef?: string; procedureCode?: string } = {}): Promise<void> {
+  /** A device usage at a hospital; `lot` null for a lotless serial's usage. */
+  async usage(lot: string | null, material: string, location: string, hospital: string, quantity: number, usedAt: string, opts: { serial?: string; procedureRef?: string; procedureCode?: string } = {}): Promise<void> {
     await this.db('device_usages').insert({
-      id: randomUUID(), source_key: `test:${randomUUID()}`, material_id: this.materials.get(material), lot_id: this.lots.get(lot),
+      id: randomUUID(), source_key: `test:${randomUUID()}`, material_id: this.materials.get(material), lot_id: lot === null ? null : this.lots.get(lot),
       serial_id: opts.serial ? this.serials.get(opts.serial) : null, location_id: this.locations.get(location), party_id: this.parties.get(hospital),
       quantity, uom: 'EA', used_at: usedAt, procedure_code: opts.procedureCode ?? '0SRC0J9', procedure_ref_hmac: opts.procedureRef ?? null,
       source_message_id: this.messageId, ordinal: this.next(),
@@ -111,7 +114,7 @@ export class GenealogyFixture {
   }
 
   /** A TransformationEvent with input and output items (lot keys, optional serial keys). */
-  async transformation(inputs: Array<{ lot: string; material: string; quantity: number; serial?: string }>, outputs: Array<{ lot: string; material: string; quantity: number }>, opts: { location?: string; time?: string } = {}): Promise<string> {
+  async transformation(inputs: Array<{ lot: string | null; material: string; quantity: number; serial?: string }>, outputs: Array<{ lot: string; material: string; quantity: number }>, opts: { location?: string; time?: string } = {}): Promise<string> {
     const id = randomUUID();
     await this.db('trace_events').insert({
       id, type: 'TransformationEvent', biz_step: 'commissioning', disposition: 'active', event_time: opts.time ?? '2026-03-01T12:00:00Z', event_time_zone_offset: '+01:00',
@@ -119,7 +122,7 @@ export class GenealogyFixture {
       source_message_id: this.messageId, ordinal: this.next(),
     });
     for (const i of inputs) {
-      await this.db('trace_event_items').insert({ event_id: id, role: 'input', material_id: this.materials.get(i.material), lot_id: this.lots.get(i.lot), serial_id: i.serial ? this.serials.get(i.serial) : null, quantity: i.quantity, uom: 'EA' });
+      await this.db('trace_event_items').insert({ event_id: id, role: 'input', material_id: this.materials.get(i.material), lot_id: i.lot === null ? null : this.lots.get(i.lot), serial_id: i.serial ? this.serials.get(i.serial) : null, quantity: i.quantity, uom: 'EA' });
     }
     for (const o of outputs) {
       await this.db('trace_event_items').insert({ event_id: id, role: 'output', material_id: this.materials.get(o.material), lot_id: this.lots.get(o.lot), quantity: o.quantity, uom: 'EA' });

@@ -26,7 +26,7 @@ describe('lotbridge-trace (forward, backward, recall impact, lot lookup)', () =>
   let h: TestHub;
   let f: GenealogyFixture;
   let bridge: ReturnType<typeof createBridge>;
-  const name = (id: string): string => [...f.lots.entries()].find(([, v]) => v === id)?.[0] ?? id;
+  const name = (id: string | null): string => (id === null ? 'unit' : [...f.lots.entries()].find(([, v]) => v === id)?.[0] ?? id);
 
   beforeAll(async () => {
     h = await startTestHub();

@@ -14,7 +14,7 @@ describe('trace API', () => {
   let t: TestDatabase;
   let api: TestApi;
   let f: GenealogyFixture;
-  const name = (id: string): string => [...f.lots.entries()].find(([, v]) => v === id)?.[0] ?? id;
+  const name = (id: string | null): string => (id === null ? 'unit' : [...f.lots.entries()].find(([, v]) => v === id)?.[0] ?? id);
   const get = async (path: string, role: 'operator' | 'auditor' | 'admin' | 'ingest' = 'operator') => api.request({ url: path, headers: api.auth(role) });
 
   beforeAll(async () => {
@@ -240,6 +240,153 @@ describe('trace API', () => {
     expect(page.summary).toEqual(expect.objectContaining({ lots: 3, links: 3, revisits: 1 }));
     const limited = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&maxDepth=1')).json<TracePage>();
     expect(limited.summary).toEqual(expect.objectContaining({ lots: 3, depthLimited: true }));
+  });
+
+  describe('a serial without a lot (serials.lot_id null, as EDI ASNs bring serialized devices without a batch)', () => {
+    // SN-NL-1 (FG-KNEE, no lot): shipped to St. Anna (SH-L1), implanted there, and put into the kit
+    // lot KL (KIT-KNEE K-NL1) by a kitting event; KL: 1 on hand at WH1, 2 shipped to MedDistri (SH-L2),
+    // and packed into the lot KB (KIT-KNEE K-NL-BOX, no rows of its own).
+    // SN-NL-2 (FG-KNEE, no lot): received from Titanium Works (IN-L1).
+    let g: GenealogyFixture;
+    beforeAll(async () => {
+      g = new GenealogyFixture(t.db);
+      for (const m of ['FG-KNEE', 'KIT-KNEE']) g.materials.set(m, f.materials.get(m)!);
+      for (const p of ['CUST-A', 'CUST-B', 'SUP-TI']) g.parties.set(p, f.parties.get(p)!);
+      for (const l of ['WH1', 'HOSP-A-OR1']) g.locations.set(l, f.locations.get(l)!);
+      await g.lot('KL', 'KIT-KNEE', 'K-NL1');
+      await g.lot('KB', 'KIT-KNEE', 'K-NL-BOX');
+      await g.link('KL', 'KB');
+      await g.serial('NL1', 'FG-KNEE', null, 'SN-NL-1', 'HOSP-A-OR1');
+      await g.serial('NL2', 'FG-KNEE', null, 'SN-NL-2', 'WH1');
+      await g.shipment('SH-L1', 'outbound', 'CUST-A', 'delivered', { from: 'WH1' });
+      await g.shipLine('SH-L1', null, 'FG-KNEE', 1, 'NL1');
+      await g.usage(null, 'FG-KNEE', 'HOSP-A-OR1', 'CUST-A', 1, '2026-04-02T10:45:00Z', { serial: 'NL1', procedureRef: 'hmac-proc-nl1' });
+      await g.transformation([{ lot: null, material: 'FG-KNEE', quantity: 1, serial: 'NL1' }], [{ lot: 'KL', material: 'KIT-KNEE', quantity: 1 }], { location: 'WH1' });
+      await g.balance('KL', 'WH1', 'finished', 1);
+      await g.shipment('SH-L2', 'outbound', 'CUST-B', 'shipped', { from: 'WH1' });
+      await g.shipLine('SH-L2', 'KL', 'KIT-KNEE', 2);
+      await g.shipment('IN-L1', 'inbound', 'SUP-TI', 'received');
+      await g.shipLine('IN-L1', null, 'FG-KNEE', 1, 'NL2');
+    });
+
+    it('forward lists the unit\'s own shipment and implant (lotId null), and what was made of it at depth 1', async () => {
+      for (const q of ['serial=SN-NL-1', `gtin=${GTIN.KNEE}&serial=SN-NL-1`, `barcode=${encodeURIComponent(`(01)${GTIN.KNEE}(21)SN-NL-1`)}`]) {
+        const r = await get(`/api/v1/trace/forward?${q}`);
+        expect(r.statusCode).toBe(200);
+        const page = r.json<TracePage>();
+        expect(page.subject).toEqual(expect.objectContaining({ serial: 'SN-NL-1', lotIds: [], serialId: g.serials.get('NL1') }));
+        expect(page.tables.shipments).toEqual([
+          {
+            lotId: null, material: 'FG-KNEE', lot: null, shipmentId: g.shipments.get('SH-L1'), shipmentNumber: 'SH-L1', direction: 'outbound', status: 'delivered',
+            party: { code: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital' }, shipTo: 'CUST-A', serial: 'SN-NL-1', quantity: 1, uom: 'EA',
+            shippedAt: '2026-03-02T08:00:00.000Z', deliveredAt: '2026-03-03T10:00:00.000Z',
+          },
+          expect.objectContaining({ lotId: g.lots.get('KL'), material: 'KIT-KNEE', lot: 'K-NL1', shipmentNumber: 'SH-L2', party: expect.objectContaining({ code: 'CUST-B' }), quantity: 2, serial: null }),
+        ]);
+        expect(page.tables.consumption).toEqual([{
+          lotId: null, material: 'FG-KNEE', lot: null, usageId: expect.stringMatching(/^[0-9a-f-]{36}$/), usedAt: '2026-04-02T10:45:00.000Z', usedAtOffset: '+00:00',
+          hospital: { gln: '4012345000016', code: 'CUST-A', name: 'St. Anna Hospital' }, location: 'HOSP-A-OR1', serial: 'SN-NL-1', quantity: 1, uom: 'EA',
+          procedureCode: '0SRC0J9', procedureRef: 'hmac-proc-nl1',
+        }]);
+        expect(page.tables.lots).toEqual([{
+          lotId: g.lots.get('KL'), depth: 1, material: 'KIT-KNEE', description: 'KIT-KNEE (test)', gtin: GTIN.KIT, lot: 'K-NL1', status: 'released', expiry: '2030-12-31', provisional: false,
+          via: ['serial:SN-NL-1'],
+        }, expect.objectContaining({ lotId: g.lots.get('KB'), depth: 2, lot: 'K-NL-BOX', via: [g.lots.get('KL')] })]);
+        expect(page.tables.onHand.map((b) => `${b.lot} ${b.location} ${b.quantity}`)).toEqual(['K-NL1 WH1 1']);
+        expect(page.summary).toEqual({ lots: 2, links: 2, maxDepth: 2, depthLimited: false, revisits: 0, complete: true });
+        expect(page.page).toEqual({ limit: 1000, rows: 6, nextCursor: null });
+        expect(page.graph.nodes).toEqual(expect.arrayContaining([
+          { id: 'serial:SN-NL-1', kind: 'serial', label: 'FG-KNEE / serial SN-NL-1', depth: 0, status: 'active' },
+          { id: 'customer:4012345000016', kind: 'customer', label: 'St. Anna Hospital' },
+          { id: 'hospital:4012345000016', kind: 'hospital', label: 'St. Anna Hospital' },
+          expect.objectContaining({ id: g.lots.get('KL'), kind: 'lot', depth: 1 }),
+        ]));
+        expect(page.graph.edges).toEqual(expect.arrayContaining([
+          { from: 'serial:SN-NL-1', to: 'customer:4012345000016', kind: 'shipped_to', quantity: 1, uom: 'EA' },
+          { from: 'serial:SN-NL-1', to: 'hospital:4012345000016', kind: 'consumed_at', quantity: 1, uom: 'EA' },
+          { from: 'serial:SN-NL-1', to: g.lots.get('KL'), kind: 'derived', quantity: 1, uom: 'EA' },
+          { from: g.lots.get('KL'), to: g.lots.get('KB'), kind: 'derived', quantity: 1, uom: 'EA' },
+        ]));
+      }
+      // maxDepth counts from the unit: 1 is the lots made of it, and the walk says it stopped with links left
+      const shallow = (await get('/api/v1/trace/forward?serial=SN-NL-1&maxDepth=1')).json<TracePage>();
+      expect(shallow.tables.lots.map((l) => `${l.lot}@${l.depth}`)).toEqual(['K-NL1@1']);
+      expect(shallow.summary).toEqual({ lots: 1, links: 1, maxDepth: 1, depthLimited: true, revisits: 0, complete: true });
+    });
+
+    it('backward lists the unit\'s inbound line with its supplier', async () => {
+      const r = await get('/api/v1/trace/backward?serial=SN-NL-2');
+      expect(r.statusCode).toBe(200);
+      const page = r.json<TracePage>();
+      expect(page.tables.shipments).toEqual([{
+        lotId: null, material: 'FG-KNEE', lot: null, shipmentId: g.shipments.get('IN-L1'), shipmentNumber: 'IN-L1', direction: 'inbound', status: 'received',
+        party: { code: 'SUP-TI', gln: '4012345000009', name: 'Titanium Works' }, shipTo: null, serial: 'SN-NL-2', quantity: 1, uom: 'EA',
+        shippedAt: '2026-03-02T08:00:00.000Z', deliveredAt: null,
+      }]);
+      expect(page.tables.lots).toEqual([]);
+      expect(page.tables.qc).toEqual([]);
+      expect(page.summary).toEqual({ lots: 0, links: 0, maxDepth: 0, depthLimited: false, revisits: 0, complete: true });
+      expect(page.page).toEqual({ limit: 1000, rows: 1, nextCursor: null });
+      expect(page.graph).toEqual({
+        nodes: [{ id: 'serial:SN-NL-2', kind: 'serial', label: 'FG-KNEE / serial SN-NL-2', depth: 0, status: 'active' }, { id: 'supplier:4012345000009', kind: 'supplier', label: 'Titanium Works' }],
+        edges: [{ from: 'supplier:4012345000009', to: 'serial:SN-NL-2', kind: 'supplied', quantity: 1, uom: 'EA' }],
+      });
+      // the unit that was shipped and implanted came from no supplier: nothing backward
+      const nl1 = (await get('/api/v1/trace/backward?serial=SN-NL-1')).json<TracePage>();
+      expect([nl1.tables.shipments, nl1.tables.lots, nl1.page.rows]).toEqual([[], [], 0]);
+    });
+
+    it('pages a lotless serial\'s trace with a cursor: every row once, limit honoured, a cursor of another trace refused', async () => {
+      const full = (await get('/api/v1/trace/forward?serial=SN-NL-1')).json<TracePage>();
+      const flat = (p: TracePage): string[] => [
+        ...p.tables.lots.map((l) => `lot ${l.lotId}`), ...p.tables.onHand.map((b) => `bal ${b.lotId} ${b.location}`),
+        ...p.tables.shipments.map((s) => `ship ${s.lotId} ${s.shipmentNumber}`), ...p.tables.consumption.map((c) => `use ${c.usageId}`),
+      ];
+      // limit 1 and 2 end pages inside the unit's rows, 2 exactly at their end (the lots on the next page), 3 and 4 inside the lots
+      for (const limit of [1, 2, 3, 4, 6]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const r = await get(`/api/v1/trace/forward?serial=SN-NL-1&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+          expect(r.statusCode).toBe(200);
+          const p = r.json<TracePage>();
+          expect(p.page.rows).toBeLessThanOrEqual(limit);
+          expect(p.summary).toEqual(full.summary);
+          seen.push(...flat(p));
+          cursor = p.page.nextCursor;
+          pages++;
+        } while (cursor && pages < 20);
+        expect({ limit, pages }).toEqual({ limit, pages: Math.ceil(6 / limit) });
+        expect(seen.sort()).toEqual(flat(full).sort());
+        expect(new Set(seen).size).toBe(6);
+      }
+      const p = (await get('/api/v1/trace/forward?serial=SN-NL-1&limit=1')).json<TracePage>();
+      for (const other of ['/api/v1/trace/forward?material=RAW-TI&lot=TI-001', '/api/v1/trace/backward?serial=SN-NL-1', '/api/v1/trace/forward?serial=SN-NL-2']) {
+        const r = await get(`${other}&cursor=${p.page.nextCursor}`);
+        expect([other, r.statusCode, r.json<ApiErrorBody>().error.code]).toEqual([other, 400, 'LB_ERR_TRACE_CURSOR_INVALID']);
+      }
+      const lotCursor = (await get('/api/v1/trace/forward?material=RAW-TI&lot=TI-001&limit=1')).json<TracePage>().page.nextCursor;
+      const r = await get(`/api/v1/trace/forward?serial=SN-NL-1&cursor=${lotCursor}`);
+      expect([r.statusCode, r.json<ApiErrorBody>().error.code]).toEqual([400, 'LB_ERR_TRACE_CURSOR_INVALID']);
+    });
+
+    it('agrees with the serial\'s recall impact: the same customer shipment and the same hospital usage', async () => {
+      type Impact = {
+        unitsByCustomer: Array<{ gln: string | null; units: number; shipments: number }>;
+        consumption: Array<{ hospital: string; location: string; usedAt: string; serial: string | null; quantity: number; procedureRef: string | null }>;
+      };
+      const impact = (await get('/api/v1/trace/recall-impact?serial=SN-NL-1')).json<Impact>();
+      const page = (await get('/api/v1/trace/forward?serial=SN-NL-1')).json<TracePage>();
+      const own = page.tables.shipments.filter((s) => s.lotId === null);
+      expect(impact.unitsByCustomer.map((c) => ({ gln: c.gln, units: c.units, shipments: c.shipments }))).toEqual(
+        own.map((s) => ({ gln: s.party?.gln, units: s.quantity, shipments: 1 })),
+      );
+      expect(impact.consumption.map((c) => ({ hospital: c.hospital, location: c.location, usedAt: c.usedAt, serial: c.serial, quantity: c.quantity, procedureRef: c.procedureRef }))).toEqual(
+        page.tables.consumption.map((c) => ({ hospital: c.hospital?.gln, location: c.location, usedAt: c.usedAt, serial: c.serial, quantity: c.quantity, procedureRef: c.procedureRef })),
+      );
+      expect(impact.consumption).toHaveLength(1);
+    });
   });
 
   describe('bad input', () => {
