@@ -328,6 +328,12 @@ class Hl7Connector implements ConnectorAdapter {
     if (reason === 'server-stop' || reason === 'idle-timeout') {
       return { receipts: [receipt], codes: [] };
     }
+    // stray bytes a frame followed at once (a prefix, a keep-alive) are stored but not answered:
+    // that AR would come before the frame's ACK, and a sender reading one answer per message would
+    // take it for its message's ACK and be one answer behind from then on
+    if (error.details?.endedBy === 'frame-start') {
+      return { receipts: [receipt], codes: [] };
+    }
     const env = this.envelopeOf(bytes, this.config.defaultCharset);
     const ack = buildHl7Ack({ inbound: env.header, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
     void ingest.recordAck(receipt.messageId, this.storedAck(ack));

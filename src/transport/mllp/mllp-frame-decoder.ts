@@ -263,7 +263,7 @@ export class MllpFrameDecoder {
         if (vt === -1) {
           break;
         }
-        this.flushGarbageInto(out);
+        this.flushGarbageInto(out, 'frame-start');
         this.openFrame(this.consumed + vt);
         pos = vt + 1;
         continue;
@@ -303,7 +303,7 @@ export class MllpFrameDecoder {
    */
   flushGarbage(): MllpDecodeEvent[] {
     const out: MllpDecodeEvent[] = [];
-    this.flushGarbageInto(out);
+    this.flushGarbageInto(out, 'quiet');
     return out;
   }
 
@@ -323,7 +323,7 @@ export class MllpFrameDecoder {
     if (this.inFrame) {
       out.push(this.cutFrame(reason));
     }
-    this.flushGarbageInto(out);
+    this.flushGarbageInto(out, reason);
     return out;
   }
 
@@ -385,7 +385,12 @@ export class MllpFrameDecoder {
     return { type: 'error', error, bytes, offset: this.frameOffset };
   }
 
-  private flushGarbageInto(out: MllpDecodeEvent[]): void {
+  /**
+   * @param endedBy - what ended the run: a VT (`frame-start`: a frame follows at once, so the owner
+   *   may store the run without answering it, or the sender would read that answer as its frame's),
+   *   a quiet period (`quiet`: an unframed sender waits for an answer) or the end of the stream
+   */
+  private flushGarbageInto(out: MllpDecodeEvent[], endedBy: 'frame-start' | 'quiet' | MllpEndReason): void {
     if (this.garbage.size === 0) {
       return;
     }
@@ -402,7 +407,7 @@ export class MllpFrameDecoder {
       'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME',
       `${size} byte(s) at stream offset ${offset} are outside an MLLP frame (a frame starts with VT 0x0B)`,
       // The first 4 bytes tell a TLS hello (16 03 ..), an HTTP request or unframed HL7 (MSH|) apart without logging content.
-      { details: { offset, size, keptBytes: bytes.length, head: bytes.subarray(0, 4).toString('hex') } },
+      { details: { offset, size, keptBytes: bytes.length, head: bytes.subarray(0, 4).toString('hex'), endedBy } },
     );
     out.push({ type: 'error', error, bytes, offset });
   }

@@ -83,6 +83,23 @@ describe('hl7 over MLLP: bad input and framing', () => {
     expect(parseAck(framed)).toMatchObject({ code: 'AA', controlId });
   });
 
+  it('stores stray bytes right before a frame as rejected but answers only the frame, so the sender reads its own ACK first', async () => {
+    const { payload, controlId } = adtA01(4, 'PREFIXED');
+    const junk = Buffer.from('\x00\x00KEEPALIVE', 'latin1');
+    const before = (await h.hub.db('inbound_messages').where({ error_code: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME' }).count<Array<{ count: string }>>('* as count'))[0].count;
+    const peer = await RawMllpPeer.connect(port);
+    await peer.write(Buffer.concat([junk, mllpFrame(payload)]));
+    const [answer] = await peer.waitAnswers(1);
+    expect(parseAck(answer)).toMatchObject({ code: 'AA', controlId });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(peer.answers).toHaveLength(1);
+    peer.destroy();
+    const [row] = await rowsOf(junk);
+    expect(row).toMatchObject({ status: 'rejected', error_code: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', size_bytes: junk.length });
+    const after = (await h.hub.db('inbound_messages').where({ error_code: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME' }).count<Array<{ count: string }>>('* as count'))[0].count;
+    expect(Number(after) - Number(before)).toBe(1);
+  });
+
   it('answers a sender that ends its frames with FS CR LF (and sends blank lines between them) with one AA per message and nothing else', async () => {
     const a = singleImplantDft(1, { controlIdPrefix: 'FSCRLF' });
     const b = singleImplantDft(2, { controlIdPrefix: 'FSCRLF' });

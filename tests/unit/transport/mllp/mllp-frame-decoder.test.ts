@@ -132,7 +132,7 @@ describe('MllpFrameDecoder', () => {
 
   it('reports bytes before a VT once per run, with the bytes, then decodes the frame', () => {
     expect(decode(['junk', ' more', `\r\n${frame('A')}`])).toEqual([
-      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'junk more\r\n', details: { offset: 0, size: 11, keptBytes: 11, head: '6a756e6b' } },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'junk more\r\n', details: { offset: 0, size: 11, keptBytes: 11, head: '6a756e6b', endedBy: 'frame-start' } },
       { frame: 'A', offset: 11 },
     ]);
   });
@@ -142,16 +142,16 @@ describe('MllpFrameDecoder', () => {
     expect(d.push(Buffer.from('MSH|1'))).toEqual([]);
     expect(d.hasPendingGarbage).toBe(true);
     expect(d.push(Buffer.from('|2'))).toEqual([]);
-    expect(seen(d.flushGarbage())).toEqual([{ error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'MSH|1|2', details: { offset: 0, size: 7, keptBytes: 7, head: '4d53487c' } }]);
+    expect(seen(d.flushGarbage())).toEqual([{ error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'MSH|1|2', details: { offset: 0, size: 7, keptBytes: 7, head: '4d53487c', endedBy: 'quiet' } }]);
     expect(d.hasPendingGarbage).toBe(false);
     expect(seen([...d.push(Buffer.from('xy')), ...d.end('end-of-stream')])).toEqual([
-      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'xy', details: { offset: 7, size: 2, keptBytes: 2, head: '7879' } },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'xy', details: { offset: 7, size: 2, keptBytes: 2, head: '7879', endedBy: 'end-of-stream' } },
     ]);
   });
 
   it('caps the bytes kept from a long garbage run but counts them all', () => {
     const [ev] = decode(['x'.repeat(300), 'y'.repeat(300), frame('ok')], { maxErrorBytes: 256 });
-    expect(ev).toEqual({ error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'x'.repeat(256), details: { offset: 0, size: 600, keptBytes: 256, head: '78787878' } });
+    expect(ev).toEqual({ error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'x'.repeat(256), details: { offset: 0, size: 600, keptBytes: 256, head: '78787878', endedBy: 'frame-start' } });
   });
 
   it('reports a frame cut by the end of the stream as truncated, with the bytes received so far', () => {
@@ -186,7 +186,7 @@ describe('MllpFrameDecoder', () => {
     expect(decode([`${VT}A${FS}x${VT}B${FS}${CR}`])).toEqual([
       { frame: 'A', offset: 0 },
       { note: 'fs-without-cr', offset: 2 },
-      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'x', details: { offset: 3, size: 1, keptBytes: 1, head: '78' } },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: 'x', details: { offset: 3, size: 1, keptBytes: 1, head: '78', endedBy: 'frame-start' } },
       { frame: 'B', offset: 4 },
     ]);
   });
@@ -210,7 +210,7 @@ describe('MllpFrameDecoder', () => {
   it('still reports a run that mixes white space and other bytes, white space included', () => {
     expect(decode([`${VT}A${FS}${CR}\n junk\r\n${VT}B${FS}${CR}`])).toEqual([
       { frame: 'A', offset: 0 },
-      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: '\n junk\r\n', details: { offset: 4, size: 8, keptBytes: 8, head: '0a206a75' } },
+      { error: 'LB_ERR_MLLP_BYTES_OUTSIDE_FRAME', bytes: '\n junk\r\n', details: { offset: 4, size: 8, keptBytes: 8, head: '0a206a75', endedBy: 'frame-start' } },
       { frame: 'B', offset: 12 },
     ]);
   });
