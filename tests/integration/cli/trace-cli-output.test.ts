@@ -66,6 +66,51 @@ describe('trace command output', () => {
     expect(tree).toContain('     · shipped 3 EA to Klinik "Süd", Haus 2 OP-Trakt (SQ-1, delivered)');
     expect(tree).toHaveLength(4); // header, lot, on hand, shipment
   });
+
+  it('prints a serial without a lot as the tree\'s root with its own shipment and implant, the lot made of it below, and CSV rows at depth 0', async () => {
+    const g = new GenealogyFixture(t.db);
+    await g.material('FG-Z', { kind: 'implant' });
+    await g.material('KIT-Z');
+    await g.lot('KZ', 'KIT-Z', 'KZ-1');
+    await g.party('CUST-Z', 'hospital', 'Klinik Nord', '4012345000054');
+    await g.party('SUP-Z', 'supplier', 'Pumpenwerk AG', '4012345000061');
+    await g.location('WH-Z', { name: 'Lager Z' });
+    await g.location('OR-Z', { kind: 'operating_room', party: 'CUST-Z', name: 'Klinik Nord OP 2' });
+    await g.serial('Z1', 'FG-Z', null, 'SN-Z1');
+    await g.shipment('IN-Z', 'inbound', 'SUP-Z', 'received');
+    await g.shipLine('IN-Z', null, 'FG-Z', 1, 'Z1');
+    await g.shipment('SZ-1', 'outbound', 'CUST-Z', 'delivered', { from: 'WH-Z' });
+    await g.shipLine('SZ-1', null, 'FG-Z', 1, 'Z1');
+    await g.usage(null, 'FG-Z', 'OR-Z', 'CUST-Z', 1, '2026-04-02T10:45:00Z', { serial: 'Z1', procedureRef: 'hmac-proc-z1-0123456789' });
+    await g.transformation([{ lot: null, material: 'FG-Z', quantity: 1, serial: 'Z1' }], [{ lot: 'KZ', material: 'KIT-Z', quantity: 1 }]);
+    await g.balance('KZ', 'WH-Z', 'finished', 1);
+
+    const fwd = await fetchFullTrace(client, { serial: 'SN-Z1', maxRows: '100000' }, 'forward');
+    expect(traceTree(fwd).split('\n')).toEqual([
+      'forward trace: 1 lot(s), 1 link(s), depth 1',
+      'FG-Z / serial SN-Z1  [active]  (no lot)',
+      '│    · shipped 1 EA to Klinik Nord (SZ-1, delivered) serial SN-Z1',
+      '│    · used 1 EA at Klinik Nord 2026-04-02 procedure ref hmac-proc-z1…',
+      '└─ KIT-Z / KZ-1  [released]  exp 2030-12-31',
+      '        · on hand 1 EA at WH-Z (finished)',
+    ]);
+    const rows = parseCsv(traceCsv(fwd));
+    const head = rows[0];
+    const cells = (r: string[], ...cols: string[]): string[] => cols.map((c) => r[head.indexOf(c)]);
+    expect(rows.slice(1).map((r) => cells(r, 'table', 'depth', 'material', 'lot', 'party', 'serial', 'quantity'))).toEqual([
+      ['lot', '1', 'KIT-Z', 'KZ-1', '', '', ''],
+      ['on_hand', '1', 'KIT-Z', 'KZ-1', '', '', '1'],
+      ['shipment', '0', 'FG-Z', '', '4012345000054', 'SN-Z1', '1'],
+      ['consumption', '0', 'FG-Z', '', '4012345000054', 'SN-Z1', '1'],
+    ]);
+
+    const back = await fetchFullTrace(client, { serial: 'SN-Z1', maxRows: '100000' }, 'backward');
+    expect(traceTree(back).split('\n')).toEqual([
+      'backward trace: 0 lot(s), 0 link(s), depth 0',
+      'FG-Z / serial SN-Z1  [active]  (no lot)',
+      '     · received 1 EA from Pumpenwerk AG (IN-Z, received) serial SN-Z1',
+    ]);
+  });
 });
 
 /** RFC 4180 CSV (CRLF rows, quoted cells with "" for a quote) into rows of cells. */
