@@ -273,3 +273,26 @@ export async function walkGenealogy(db: Db, roots: string[], direction: TraceDir
   const edges = [...w.edgesInto.values()].flat();
   return { direction, depth: w.depth, order: w.levels.flat(), edges, edgesInto: w.edgesInto, maxDepth: w.maxDepthReached, depthLimited: w.depthLimited, revisits: w.revisits };
 }
+
+/**
+ * The lots made from one unit (a serial), at any depth, with their depth below the unit: what a
+ * recall of that unit puts on hold. A unit of a lot: the lot's forward walk as a serial subject
+ * (its first level is what events made of that unit), without the unit's own lot. A unit without a
+ * lot: the lots trace events made of it ({@link unitOutputs}) at depth 1, then their forward walk.
+ * @param db - knex instance or transaction
+ * @param unit - the serial's id and its lot (null when it has none)
+ */
+export async function lotsMadeFromUnit(db: Db, unit: { id: string; lotId: string | null }): Promise<Map<string, number>> {
+  const depth = new Map<string, number>();
+  if (unit.lotId) {
+    for (const [id, d] of (await walkGenealogy(db, [unit.lotId], 'forward', { serialId: unit.id })).depth) {
+      if (id !== unit.lotId) depth.set(id, d); // the unit is recalled, not its lot
+    }
+    return depth;
+  }
+  const outputs = (await unitOutputs(db, unit.id)).map((o) => o.lotId);
+  if (outputs.length > 0) {
+    for (const [id, d] of (await walkGenealogy(db, outputs, 'forward')).depth) depth.set(id, d + 1);
+  }
+  return depth;
+}

@@ -4,7 +4,7 @@ import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
 import type { LotStatus } from '../db/tables';
 import { assertLotStatusChange, judgeLotStatusChange } from '../model/lots/lot-status';
-import { walkGenealogy } from './genealogy';
+import { lotsMadeFromUnit, walkGenealogy } from './genealogy';
 import { resolveTraceSubject } from './trace-subject';
 import { computeRecallImpactAndNotify, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
 
@@ -227,10 +227,9 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     const walk = await walkGenealogy(trx, freshIds, 'forward');
     for (const [id, d] of walk.depth) depth.set(id, d);
     for (const s of freshSerials) {
-      if (!s.lot_id) continue;
-      const w = await walkGenealogy(trx, [s.lot_id], 'forward', { serialId: s.id });
-      for (const [id, d] of w.depth) {
-        if (id === s.lot_id) continue; // the serial's lot itself is not recalled: only the unit
+      // what was made of the unit (its own lot is not recalled: only the unit); a unit without a
+      // lot too, from the events that consumed it
+      for (const [id, d] of await lotsMadeFromUnit(trx, { id: s.id, lotId: s.lot_id })) {
         const prev = depth.get(id);
         if (prev === undefined || d < prev) depth.set(id, d);
       }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex';
-import { walkGenealogy } from './genealogy';
+import { lotsMadeFromUnit, walkGenealogy } from './genealogy';
 import { statusByRecall } from './open-recall';
 import { computeRecallImpact, type ImpactLot, type ImpactSerial, type RecallImpact } from './recall-impact';
 import type { TraceSubject } from './trace-subject';
@@ -49,11 +49,8 @@ export async function previewRecallImpact(db: Db, subject: TraceSubject): Promis
         [subject.serialId],
       );
       serials = s.rows.map((r) => ({ serialId: r.id, material: r.material, serial: r.serial_number, lot: r.lot_number, previousStatus: r.status, location: r.location }));
-      const lotId = s.rows[0]?.lot_id;
-      if (lotId) {
-        for (const [id, d] of (await walkGenealogy(trx, [lotId], 'forward', { serialId: subject.serialId })).depth) {
-          if (id !== lotId) depth.set(id, d); // the unit is recalled, not its lot
-        }
+      if (s.rows[0]) {
+        for (const [id, d] of await lotsMadeFromUnit(trx, { id: subject.serialId, lotId: s.rows[0].lot_id })) depth.set(id, d);
       }
     }
     const named = new Set(namedIds);

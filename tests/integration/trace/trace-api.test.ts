@@ -376,16 +376,32 @@ describe('trace API', () => {
         unitsByCustomer: Array<{ gln: string | null; units: number; shipments: number }>;
         consumption: Array<{ hospital: string; location: string; usedAt: string; serial: string | null; quantity: number; procedureRef: string | null }>;
       };
-      const impact = (await get('/api/v1/trace/recall-impact?serial=SN-NL-1')).json<Impact>();
+      const impact = (await get('/api/v1/trace/recall-impact?serial=SN-NL-1')).json<Impact & { lots: Array<{ lot: string; role: string; depth: number; newStatus: string }> }>();
       const page = (await get('/api/v1/trace/forward?serial=SN-NL-1')).json<TracePage>();
-      const own = page.tables.shipments.filter((s) => s.lotId === null);
-      expect(impact.unitsByCustomer.map((c) => ({ gln: c.gln, units: c.units, shipments: c.shipments }))).toEqual(
-        own.map((s) => ({ gln: s.party?.gln, units: s.quantity, shipments: 1 })),
+      // what was made of the unit is in the impact too (the kit lot and the box it went into), as in the trace
+      expect(impact.lots.map((l) => `${l.lot} ${l.role} d${l.depth} → ${l.newStatus}`)).toEqual(['K-NL1 derived d1 → on_hold', 'K-NL-BOX derived d2 → on_hold']);
+      expect(page.tables.lots.map((l) => `${l.lot} d${l.depth}`)).toEqual(['K-NL1 d1', 'K-NL-BOX d2']);
+      // per customer: the unit's own shipment (St. Anna) and the kit lot's (MedDistri), as the trace lists them
+      expect(impact.unitsByCustomer.map((c) => ({ gln: c.gln, units: c.units, shipments: c.shipments })).sort((a, b) => String(a.gln).localeCompare(String(b.gln)))).toEqual(
+        page.tables.shipments.map((s) => ({ gln: s.party?.gln, units: s.quantity, shipments: 1 })).sort((a, b) => String(a.gln).localeCompare(String(b.gln))),
       );
       expect(impact.consumption.map((c) => ({ hospital: c.hospital, location: c.location, usedAt: c.usedAt, serial: c.serial, quantity: c.quantity, procedureRef: c.procedureRef }))).toEqual(
         page.tables.consumption.map((c) => ({ hospital: c.hospital?.gln, location: c.location, usedAt: c.usedAt, serial: c.serial, quantity: c.quantity, procedureRef: c.procedureRef })),
       );
       expect(impact.consumption).toHaveLength(1);
+    });
+
+    it('a recall of the unit holds what was made of it, at any depth (its own rows in the impact)', async () => {
+      const r = await api.request({ method: 'POST', url: '/api/v1/recalls', headers: api.auth('operator'), payload: { serials: ['SN-NL-1'], reason: 'unit SN-NL-1: weld crack', class: 'I' } });
+      expect(r.statusCode).toBe(201);
+      const rc = r.json<{ message: string; impact: { lots: Array<{ lot: string; role: string; depth: number; previousStatus: string; newStatus: string }>; serials: Array<{ serial: string; lot: string | null }>; totals: Record<string, number> } }>();
+      expect(rc.message).toMatch(/^recall RC-\d{4}-\d{5} opened: 0 lot\(s\) recalled; 2 derived lot\(s\) put on hold; 1 serial\(s\) recalled$/);
+      expect(rc.impact.lots.map((l) => `${l.lot} ${l.role} d${l.depth} ${l.previousStatus}→${l.newStatus}`)).toEqual(['K-NL1 derived d1 released→on_hold', 'K-NL-BOX derived d2 released→on_hold']);
+      expect(rc.impact.serials.map((x) => [x.serial, x.lot])).toEqual([['SN-NL-1', null]]);
+      expect(rc.impact.totals).toEqual(expect.objectContaining({ customers: 2, hospitals: 1, unitsConsumed: 1 }));
+      const statuses = await t.db('lots').whereIn('id', [g.lots.get('KL')!, g.lots.get('KB')!]).orderBy('lot_number').select('lot_number', 'status');
+      expect(statuses).toEqual([{ lot_number: 'K-NL-BOX', status: 'on_hold' }, { lot_number: 'K-NL1', status: 'on_hold' }]);
+      expect((await t.db('serials').where({ id: g.serials.get('NL1')! }).first<{ status: string }>('status'))?.status).toBe('recalled');
     });
   });
 
