@@ -1,3 +1,4 @@
+import { schemaRegistry } from '../schemas/registry';
 import type { PhiProtector } from '../security/phi';
 import http from 'node:http';
 import { NodeRedHost } from '../nodered/nodered-host';
@@ -75,6 +76,10 @@ const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?
 
 /** Builds the Fastify app: auth hook, one error mapper, route modules. Does not listen. */
 export function buildServer(ctx: HubApiContext): FastifyInstance {
+  // the request-body schemas compiled now, not by the first request that needs one: building the
+  // registry takes ~0.1 s, which was the first recall's extra time in a server built without the
+  // hub's boot (the trace benchmark's typical recall maximum, docs/architecture.md)
+  schemaRegistry();
   const app = Fastify({
     loggerInstance: ctx.logger.child({ scope: 'api' }),
     logController: new LogController({ disableRequestLogging: true }),
