@@ -13,7 +13,7 @@ import type {
 } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import {
-  buildHl7Ack, encodingCharactersOf, escapeHl7, formatHl7Time, generateControlId, hl7AckRequested, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type Hl7Delimiters, type Hl7Segment, type MshHeader,
+  buildHl7Ack, clipHl7Text, encodeHl7Ack, encodingCharactersOf, escapeHl7, formatHl7Time, generateControlId, hl7AckRequested, isHl7Acknowledgment, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type Hl7Delimiters, type Hl7Segment, type MshHeader,
 } from '../../src/parsers/hl7';
 import { createMllpServer, type MllpConnectionInfo, type MllpServer } from '../../src/transport/mllp';
 import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
@@ -22,28 +22,6 @@ import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
 /** Content-Types the HTTP variant takes. */
 const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\b/i;
 
-/**
- * The bytes of an ACK, by the decoder name of the inbound charset: ISO-8859-1 or UTF-8. A
- * character ISO-8859-1 has no byte for becomes `?` (Node's latin1 encoder would keep only the low
- * byte of its code: `…` U+2026 would become `&`, a subcomponent separator).
- */
-function encodeAck(text: string, decoder: string | undefined): Buffer {
-  return decoder === 'latin1' ? Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(text, 'utf8');
-}
-
-/**
- * True for an acknowledgment (MSH-9.1 `ACK`, or `MCF`, v2.1's delayed acknowledgment): it is
- * stored and routed, but never acknowledged itself: an ACK of an ACK would loop between engines.
- */
-function isAcknowledgment(header: MshHeader): boolean {
-  const type = header.messageType?.toUpperCase();
-  return type === 'ACK' || type === 'MCF';
-}
-
-/** Text cut to `max` characters, ending in `...`. */
-function clipText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
-}
 
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
 interface Hl7Answer {
@@ -249,7 +227,7 @@ class Hl7Connector implements ConnectorAdapter {
       const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
       const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
       void ingest.recordAck(receipt.messageId, this.storedAck(ack));
-      return { body: encodeAck(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
+      return { body: encodeHl7Ack(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
     }
     const split = batch;
     const results = await Promise.all(
@@ -261,7 +239,7 @@ class Hl7Connector implements ConnectorAdapter {
         });
         const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const ack = await this.answerText(receipt, env);
-        return { receipt, ack, isAck: isAcknowledgment(env.header) };
+        return { receipt, ack, isAck: isHl7Acknowledgment(env.header.messageType) };
       }),
     );
     // an ACK in the file is not acknowledged; a file of ACKs only (a hospital's batch acknowledgment) gets no answer over MLLP
@@ -283,7 +261,7 @@ class Hl7Connector implements ConnectorAdapter {
       this.deps.logger.warn({ errors: split.errors.map((e) => e.message), messages: split.messages.length }, 'hl7 batch file envelope does not add up (cut short?); its messages were taken one by one');
     }
     const body = this.batchOfAcks(acks, header, whole.header.delimiters, split.errors[0]);
-    return { body: encodeAck(body, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
+    return { body: encodeHl7Ack(body, whole.decoded?.encoding.decoder), receipts: results.map((r) => r.receipt), codes: results.map((r) => r.ack?.code ?? '') };
   }
 
   /**
@@ -309,7 +287,7 @@ class Hl7Connector implements ConnectorAdapter {
       raw(11),
     ];
     while (bhs.length > 1 && bhs[bhs.length - 1] === '') bhs.pop();
-    const comment = problem ? escapeHl7(clipText(`${problem.code}: ${problem.message}`, 80), d) : '';
+    const comment = problem ? escapeHl7(clipHl7Text(`${problem.code}: ${problem.message}`, 80), d) : '';
     const bts = [`BTS${f}${acks.length}`, ...(comment ? [comment] : [])];
     return `${[bhs.join(f), ...acks.map((a) => a.replace(/\r$/, '')), bts.join(f)].join('\r')}\r`;
   }
@@ -337,7 +315,7 @@ class Hl7Connector implements ConnectorAdapter {
     const env = this.envelopeOf(bytes, this.config.defaultCharset);
     const ack = buildHl7Ack({ inbound: env.header, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
     void ingest.recordAck(receipt.messageId, this.storedAck(ack));
-    return { body: encodeAck(ack.text, env.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
+    return { body: encodeHl7Ack(ack.text, env.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
   }
 
   private async answer(receipt: IngestReceipt, env: Hl7Envelope, transport: 'mllp' | 'http' | string): Promise<Buffer | undefined> {
@@ -349,7 +327,7 @@ class Hl7Connector implements ConnectorAdapter {
     if (transport === 'mllp' && ack.requested === false) {
       return undefined;
     }
-    return encodeAck(ack.text, env.decoded?.encoding.decoder);
+    return encodeHl7Ack(ack.text, env.decoded?.encoding.decoder);
   }
 
   /**
@@ -364,7 +342,7 @@ class Hl7Connector implements ConnectorAdapter {
       if (first?.raw) {
         void ingest.recordAck(receipt.messageId, { ...first, sentAt: new Date().toISOString(), resentFor: receipt.duplicateOf });
         const firstStatus: Hl7AckStatus = first.code === 'AA' || first.code === 'CA' ? 'accepted' : first.code === 'AR' || first.code === 'CR' ? 'rejected' : 'error';
-        return { text: first.raw, code: first.code, requested: !isAcknowledgment(env.header) && hl7AckRequested(env.header, 'accept', firstStatus) };
+        return { text: first.raw, code: first.code, requested: !isHl7Acknowledgment(env.header.messageType) && hl7AckRequested(env.header, 'accept', firstStatus) };
       }
     }
     let settle: (ack: StoredAck | undefined) => void = () => undefined;
@@ -385,7 +363,7 @@ class Hl7Connector implements ConnectorAdapter {
         }
       }
       const ack = this.build(env.header, status, errors);
-      const requested = !isAcknowledgment(env.header) && hl7AckRequested(env.header, 'accept', status);
+      const requested = !isHl7Acknowledgment(env.header.messageType) && hl7AckRequested(env.header, 'accept', status);
       // kept even when MSH-15 asked for none (then MLLP sends nothing; HTTP always answers with it)
       const stored = { ...this.storedAck(ack), requestedBySender: requested };
       settle(stored);

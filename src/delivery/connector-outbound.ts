@@ -7,18 +7,12 @@ import { matchesGlob } from '../routing/event-pattern';
 import { recordSkippedDelivery, type DeliveryRequest, type DeliveryView } from './enqueue-delivery';
 import type { DeliveryPolicy, DeliverySecrets } from './destination';
 import type { PhiProtector } from '../security/phi';
-import { hl7CharsetEncoding, readMsh } from '../parsers/hl7';
+import { encodeHl7Ack, hl7CharsetEncoding, readMsh } from '../parsers/hl7';
 
-/**
- * The bytes of an HL7 application ACK in the charset its MSH-18 (the inbound message's, echoed)
- * names: ISO-8859-1 for `8859/1`, `ASCII` and their aliases (a character it lacks becomes `?`),
- * else UTF-8 — as the connector writes its accept ACKs.
- * @param raw - the ACK text
- */
+/** The bytes of an HL7 application ACK in the charset its MSH-18 (the inbound message's, echoed) names, as the connector writes its accept ACKs. */
 function hl7AckBytes(raw: string): Buffer {
   const charset = readMsh(raw).charset;
-  const latin1 = charset !== undefined && hl7CharsetEncoding(charset)?.decoder === 'latin1';
-  return latin1 ? Buffer.from(raw.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(raw, 'utf8');
+  return encodeHl7Ack(raw, charset === undefined ? undefined : hl7CharsetEncoding(charset)?.decoder);
 }
 
 /** Outbox events a connector sends back to a partner through the `deliver` queue. */

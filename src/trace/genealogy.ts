@@ -59,36 +59,30 @@ async function linksFrom(db: Db, frontier: string[], direction: TraceDirection):
   return out;
 }
 
-async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<Array<{ input_lot_id: string; output_lot_id: string; quantity: number | null; uom: string | null }>> {
-  const r = await db.raw<{ rows: Array<{ output_lot_id: string; quantity: number | null; uom: string | null }> }>(
-    `SELECT o.lot_id AS output_lot_id, sum(i.quantity) AS quantity, min(i.uom) AS uom
-       FROM trace_event_items i
-       JOIN trace_event_items o ON o.event_id = i.event_id AND o.role IN ('output','parent') AND o.lot_id IS NOT NULL
-      WHERE i.serial_id = ? AND i.role IN ('input','child') AND o.lot_id <> ?
-      GROUP BY o.lot_id`,
-    [serialId, lotId],
-  );
-  return r.rows.map((x) => ({ input_lot_id: lotId, ...x }));
+async function serialOutputs(db: Db, serialId: string, lotId: string): Promise<LinkRow[]> {
+  return (await unitOutputs(db, serialId, lotId)).map((o) => ({ input_lot_id: lotId, output_lot_id: o.lotId, quantity: o.quantity, uom: o.uom }));
 }
 
 /**
- * What trace events made of one unit that has no lot (`serials.lot_id` null): the output/parent lots
- * of events that name the serial as an input or child, with the quantity of the unit's items (summed
- * per output lot). These lots are the first level (depth 1) of a lotless serial's forward trace.
+ * What trace events made of one unit: the output/parent lots of events that name the serial as an
+ * input or child, with the quantity of the unit's items (summed per output lot). For a unit without
+ * a lot these are the first level (depth 1) of its forward trace; for a unit of a lot, the first
+ * level of a serial subject's walk, without the unit's own lot (`exceptLot`).
  * @param db - knex instance or transaction
  * @param serialId - the serial's id
+ * @param exceptLot - a lot to leave out (the unit's own)
  */
-export async function unitOutputs(db: Db, serialId: string): Promise<Array<{ lotId: string; quantity: number | null; uom: string | null }>> {
+export async function unitOutputs(db: Db, serialId: string, exceptLot?: string): Promise<Array<{ lotId: string; quantity: number | null; uom: string | null }>> {
   const r = await db.raw<{ rows: Array<{ lot_id: string; quantity: number | null; uom: string | null }> }>(
     `SELECT o.lot_id, sum(i.quantity) AS quantity, min(i.uom) AS uom
        FROM trace_event_items i
        JOIN trace_event_items o ON o.event_id = i.event_id AND o.role IN ('output','parent') AND o.lot_id IS NOT NULL
-      WHERE i.serial_id = ? AND i.role IN ('input','child')
+      WHERE i.serial_id = ? AND i.role IN ('input','child')${exceptLot ? ' AND o.lot_id <> ?' : ''}
       GROUP BY o.lot_id
       ORDER BY o.lot_id`,
-    [serialId],
+    exceptLot ? [serialId, exceptLot] : [serialId],
   );
-  return r.rows.map((x) => ({ lotId: x.lot_id, quantity: x.quantity === null ? null : Number(x.quantity), uom: x.uom }));
+  return r.rows.map((x) => ({ lotId: x.lot_id, quantity: x.quantity, uom: x.uom }));
 }
 
 /**

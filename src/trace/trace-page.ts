@@ -161,8 +161,17 @@ function fingerprint(direction: TraceDirection, subject: TraceSubject): string {
   return createHash('sha256').update(`${direction}|${subject.lotIds.join(',')}|${subject.serialId ?? ''}`).digest('base64url').slice(0, 12);
 }
 
-function encodeCursor(c: Cursor): string {
+function encodeCursor(c: Cursor | UnitCursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+/** A cursor's JSON, before its fields are checked. */
+function parseCursorText<T>(s: string): T {
+  try {
+    return JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as T;
+  } catch (err) {
+    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' }, cause: err });
+  }
 }
 
 const UUID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -178,12 +187,7 @@ function cursorKeyValid(kinds: Kind[], k: number, x: string): boolean {
 }
 
 function decodeCursor(s: string, f: string, kinds: Kind[]): Cursor {
-  let c: Cursor;
-  try {
-    c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
-  } catch (err) {
-    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' }, cause: err });
-  }
+  const c = parseCursorText<Cursor>(s);
   if (c?.v !== 1 || typeof c.l !== 'string' || !UUID_KEY.test(c.l) || typeof c.k !== 'number' || typeof c.x !== 'string' || !cursorKeyValid(kinds, c.k, c.x)) {
     throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' } });
   }
@@ -214,6 +218,9 @@ const PAGE_COLUMNS = [
   ['n1', 'float8'], ['t1', 'text'], ['t2', 'text'], ['bo', 'boolean'], ['dt', 'date'],
 ] as const;
 type PageColumn = (typeof PAGE_COLUMNS)[number][0];
+
+/** A row's party (`pp`) is shown only when it has a non-empty code, GLN or name (as the answer always had it). */
+const PARTY_PRESENT = `(coalesce(pp.code, '') <> '' OR coalesce(pp.gln, '') <> '' OR coalesce(pp.name, '') <> '')`;
 
 /** A timestamp as JSON text the way `Date.prototype.toISOString` writes it (UTC, milliseconds). */
 const isoSql = (expr: string): string => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -270,8 +277,6 @@ async function pageRows(
     a5: `(SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = p.mat AND mi.scheme = 'gtin'
             ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1)`,
   });
-  // a party: null unless it has a non-empty code, GLN or name (as the answer always had it)
-  const present = `(coalesce(pp.code, '') <> '' OR coalesce(pp.gln, '') <> '' OR coalesce(pp.name, '') <> '')`;
   for (let kindIndex = 1; kindIndex < kinds.length; kindIndex++) {
     const kind = kinds[kindIndex];
     const alias = kind === 'onHand' ? 'b' : kind === 'shipments' ? 'sl' : kind === 'consumption' ? 'd' : 'q';
@@ -312,7 +317,7 @@ async function pageRows(
         WHERE sl.lot_id = u.id${where} ORDER BY sl.id LIMIT ?::int`);
       out.push({
         a1: 'p.sid::text', a2: 'p.s1', a3: 'p.s2', a4: 'p.s3', a5: 'p.s4', a6: 'sr.serial_number', a7: 'p.s5',
-        a8: 'pp.code', a9: 'pp.gln', a10: 'pp.name', bo: present, n1: 'p.rn', t1: isoSql('p.ts1'), t2: isoSql('p.ts2'),
+        a8: 'pp.code', a9: 'pp.gln', a10: 'pp.name', bo: PARTY_PRESENT, n1: 'p.rn', t1: isoSql('p.ts1'), t2: isoSql('p.ts2'),
       });
     } else if (kind === 'consumption') {
       branches.push(`SELECT ${kindIndex}, ${raw({
@@ -322,7 +327,7 @@ async function pageRows(
          FROM device_usages d WHERE d.lot_id = u.id${where} ORDER BY d.id LIMIT ?::int`);
       out.push({
         a1: 'p.s1', a2: 'loc.code', a3: 'p.s2', a4: 'p.s3', a6: 'sr.serial_number', a7: 'p.s4',
-        a8: 'pp.gln', a9: 'pp.code', a10: 'pp.name', bo: present, n1: 'p.rn', t1: isoSql('p.ts1'),
+        a8: 'pp.gln', a9: 'pp.code', a10: 'pp.name', bo: PARTY_PRESENT, n1: 'p.rn', t1: isoSql('p.ts1'),
       });
     } else {
       branches.push(`SELECT ${kindIndex}, ${raw({
@@ -524,18 +529,8 @@ async function pageJson(db: Db, subject: TraceSubject, direction: TraceDirection
   for (const l of lots) {
     for (const e of walk.edgesInto.get(l.lotId) ?? []) edges.push({ from: e.from, to: e.to, kind: 'derived', quantity: e.quantity, uom: e.uom });
   }
-  const party = direction === 'forward' ? 'customer' : 'supplier';
-  for (const s of graphOf.shipments) {
-    nodes.set(s.id, { id: s.id, kind: party, label: s.label });
-    edges.push(direction === 'forward' ? { from: s.lotId, to: s.id, kind: 'shipped_to', quantity: s.quantity, uom: s.uom } : { from: s.id, to: s.lotId, kind: 'supplied', quantity: s.quantity, uom: s.uom });
-  }
-  for (const b of graphOf.onHand) {
-    nodes.set(b.id, { id: b.id, kind: 'location', label: b.label });
-    edges.push({ from: b.lotId, to: b.id, kind: 'on_hand', quantity: b.quantity, uom: b.uom });
-  }
-  for (const c of graphOf.consumption) {
-    nodes.set(c.id, { id: c.id, kind: 'hospital', label: c.label });
-    edges.push({ from: c.lotId, to: c.id, kind: 'consumed_at', quantity: c.quantity, uom: c.uom });
+  for (const kind of ['shipments', 'onHand', 'consumption'] as const) {
+    for (const g of graphOf[kind]) addRowGraph(nodes, edges, kind, direction, g.lotId, g);
   }
   const head: Omit<TracePage, 'tables' | 'page' | 'graph'> = {
     direction,
@@ -573,6 +568,28 @@ function graphOfRow(kind: Exclude<Kind, 'lot'>, direction: TraceDirection, li: P
   return null;
 }
 
+/**
+ * A detail row's graph node (a customer or supplier, a location, a hospital) and its edge from or to
+ * the row's holder (the lot, or the unit of a lotless serial's trace).
+ */
+function addRowGraph(
+  nodes: Map<string, TraceGraphNode>, edges: TraceGraphEdge[], kind: 'shipments' | 'onHand' | 'consumption', direction: TraceDirection, holder: string,
+  n: { id: string; label: string; quantity: number | null; uom: string | null },
+): void {
+  if (kind === 'shipments') {
+    nodes.set(n.id, { id: n.id, kind: direction === 'forward' ? 'customer' : 'supplier', label: n.label });
+    edges.push(direction === 'forward'
+      ? { from: holder, to: n.id, kind: 'shipped_to', quantity: n.quantity, uom: n.uom }
+      : { from: n.id, to: holder, kind: 'supplied', quantity: n.quantity, uom: n.uom });
+  } else if (kind === 'onHand') {
+    nodes.set(n.id, { id: n.id, kind: 'location', label: n.label });
+    edges.push({ from: holder, to: n.id, kind: 'on_hand', quantity: n.quantity, uom: n.uom });
+  } else {
+    nodes.set(n.id, { id: n.id, kind: 'hospital', label: n.label });
+    edges.push({ from: holder, to: n.id, kind: 'consumed_at', quantity: n.quantity, uom: n.uom });
+  }
+}
+
 /** JSON of a value: string (escaped), number, boolean or null. */
 const q = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? 'null' : JSON.stringify(v));
 
@@ -607,12 +624,7 @@ function rowJson(kind: Exclude<Kind, 'lot'>, lotId: string | null, li: Pick<LotI
 type UnitCursor = { v: 1; f: string; s: 'unit'; k: number; x: string } | { v: 1; f: string; s: 'lots'; c: string | null };
 
 function decodeUnitCursor(text: string, f: string, kinds: Kind[]): UnitCursor {
-  let c: UnitCursor;
-  try {
-    c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as UnitCursor;
-  } catch (err) {
-    throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' }, cause: err });
-  }
+  const c = parseCursorText<UnitCursor>(text);
   const ok = c?.v === 1 && typeof c.f === 'string' && (
     (c.s === 'unit' && typeof c.k === 'number' && typeof c.x === 'string' && cursorKeyValid(kinds, c.k, c.x) && (kinds[c.k] === 'shipments' || kinds[c.k] === 'consumption'))
     || (c.s === 'lots' && (c.c === null || typeof c.c === 'string')));
@@ -635,11 +647,10 @@ function decodeUnitCursor(text: string, f: string, kinds: Kind[]): UnitCursor {
  * device_usages by serial), not the page statement.
  */
 async function unitRows(db: Db, direction: TraceDirection, kind: 'shipments' | 'consumption', kindIndex: number, serialId: string, after: string | undefined, room: number): Promise<PageRow[]> {
-  const present = `(coalesce(pp.code, '') <> '' OR coalesce(pp.gln, '') <> '' OR coalesce(pp.name, '') <> '')`;
   if (kind === 'shipments') {
     const r = await db.raw<{ rows: PageRow[] }>(
       `SELECT 1 AS ord, ${kindIndex} AS kind, lpad(sl.id::text, 20, '0') AS k, s.id::text AS a1, s.shipment_number AS a2, s.direction AS a3, s.status AS a4, s.ship_to AS a5,
-              sr.serial_number AS a6, sl.uom AS a7, pp.code AS a8, pp.gln AS a9, pp.name AS a10, ${present} AS bo,
+              sr.serial_number AS a6, sl.uom AS a7, pp.code AS a8, pp.gln AS a9, pp.name AS a10, ${PARTY_PRESENT} AS bo,
               coalesce(sl.quantity_shipped, sl.quantity_received, sl.quantity_expected)::float8 AS n1, ${isoSql('s.shipped_at')} AS t1, ${isoSql('s.delivered_at')} AS t2,
               NULL::date AS dt
          FROM shipment_lines sl
@@ -654,7 +665,7 @@ async function unitRows(db: Db, direction: TraceDirection, kind: 'shipments' | '
   }
   const r = await db.raw<{ rows: PageRow[] }>(
     `SELECT 1 AS ord, ${kindIndex} AS kind, d.id::text AS k, d.used_at_offset AS a1, loc.code AS a2, d.procedure_code AS a3, d.procedure_ref_hmac AS a4, NULL::text AS a5,
-            sr.serial_number AS a6, d.uom AS a7, pp.gln AS a8, pp.code AS a9, pp.name AS a10, ${present} AS bo,
+            sr.serial_number AS a6, d.uom AS a7, pp.gln AS a8, pp.code AS a9, pp.name AS a10, ${PARTY_PRESENT} AS bo,
             coalesce(d.quantity, 0)::float8 AS n1, ${isoSql('d.used_at')} AS t1, NULL::text AS t2, NULL::date AS dt
        FROM device_usages d
        JOIN serials sr ON sr.id = d.serial_id
@@ -716,17 +727,7 @@ async function unitPageJson(db: Db, subject: TraceSubject & { serialId: string }
         }
         details[kind].push(rowJson(kind, null, info, g));
         const node = graphOfRow(kind, direction, info, g);
-        if (node) {
-          if (kind === 'shipments') {
-            nodes.set(node.id, { id: node.id, kind: direction === 'forward' ? 'customer' : 'supplier', label: node.label });
-            edges.push(direction === 'forward'
-              ? { from: unitId, to: node.id, kind: 'shipped_to', quantity: node.quantity, uom: node.uom }
-              : { from: node.id, to: unitId, kind: 'supplied', quantity: node.quantity, uom: node.uom });
-          } else {
-            nodes.set(node.id, { id: node.id, kind: 'hospital', label: node.label });
-            edges.push({ from: unitId, to: node.id, kind: 'consumed_at', quantity: node.quantity, uom: node.uom });
-          }
-        }
+        if (node) addRowGraph(nodes, edges, kind, direction, unitId, node);
         rows++;
         last = { k: kindIndex, x: g.k };
       }
@@ -745,16 +746,16 @@ async function unitPageJson(db: Db, subject: TraceSubject & { serialId: string }
   let lotsPage: TracePage | undefined;
   let nextCursor: string | null = null;
   if (more) {
-    nextCursor = encodeUnitCursor({ v: 1, f, s: 'unit', ...last! });
+    nextCursor = encodeCursor({ v: 1, f, s: 'unit', ...last! });
   } else if (made.length > 0 && rows === limit) {
     // the page is full with the unit's rows: the lots follow on the next page
-    nextCursor = encodeUnitCursor({ v: 1, f, s: 'lots', c: null });
+    nextCursor = encodeCursor({ v: 1, f, s: 'lots', c: null });
   } else if (made.length > 0) {
     const inner = cursor?.s === 'lots' ? cursor.c ?? undefined : undefined;
     lotsPage = JSON.parse(await pageJson(db, lotSubject, direction, { ...lotOpts, limit: limit - rows, cursor: inner })) as TracePage;
     summary = shift(lotsPage.summary);
     rows += lotsPage.page.rows;
-    if (lotsPage.page.nextCursor) nextCursor = encodeUnitCursor({ v: 1, f, s: 'lots', c: lotsPage.page.nextCursor });
+    if (lotsPage.page.nextCursor) nextCursor = encodeCursor({ v: 1, f, s: 'lots', c: lotsPage.page.nextCursor });
   }
   if (made.length > 0 && !lotsPage) {
     // no lot on this page: the summary is the walk's all the same (as far as a page walks ahead)
@@ -788,6 +789,3 @@ async function unitPageJson(db: Db, subject: TraceSubject & { serialId: string }
     + `"qc":${list(details.qc, tables.qc)}},"page":${JSON.stringify(page)}}`;
 }
 
-function encodeUnitCursor(c: UnitCursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}

@@ -1,6 +1,6 @@
 import { LotBridgeError, type LotBridgeErrorJson } from '../../errors';
 import type { HandlerResult, MessageHandler, ProcessContext, StoredMessage } from '../../pipeline/handler';
-import { buildHl7Ack, decodeHl7Buffer, hl7AckRequested, parseHl7Message, readMsh, type Hl7Message } from '../../parsers/hl7';
+import { buildHl7Ack, decodeHl7Buffer, hl7AckRequested, isHl7Acknowledgment, parseHl7Message, readMsh, type Hl7Message } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
 import { WmsWriter } from '../wms/wms-writer';
 import { applyDftP03, planDftP03, type PlannedDft, type UsageSummary } from './apply-dft-p03';
@@ -39,12 +39,6 @@ function parse(ctx: ProcessContext, cfg: Hl7HandlerConfig): Parsed {
     throw new LotBridgeError('LB_ERR_HL7_MESSAGE_TYPE', 'MSH-9 has no message type', { location: msg.msh.location(9) });
   }
   return { ctx, msg, type, charset: decoded.charset };
-}
-
-/** An acknowledgment (MSH-9.1 ACK, or v2.1's MCF) is never acknowledged itself: an ACK of an ACK loops. */
-function isAcknowledgment(messageType: string | undefined): boolean {
-  const t = messageType?.toUpperCase();
-  return t === 'ACK' || t === 'MCF';
 }
 
 /** Control-id collisions of a batch in one query: message id → the earlier message that used its MSH-10. */
@@ -117,7 +111,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
    */
   const acceptedAck = async (p: Parsed, result: HandlerResult): Promise<HandlerResult> => {
     const header = p.msg.header;
-    if (header.applicationAckType && !isAcknowledgment(header.messageType) && hl7AckRequested(header, 'application', 'accepted')) {
+    if (header.applicationAckType && !isHl7Acknowledgment(header.messageType) && hl7AckRequested(header, 'application', 'accepted')) {
       const m = p.ctx.message;
       const sent = await p.ctx
         .trx('outbox_events')
@@ -143,7 +137,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
     onFailure(message: StoredMessage, _status: 'rejected' | 'failed', error: LotBridgeErrorJson) {
       const decoded = decodeHl7Buffer(message.payload, { defaultCharset: message.encoding ?? deps.configOf(message.connectorId).defaultCharset });
       const header = readMsh(decoded.text);
-      if (!header.applicationAckType || isAcknowledgment(header.messageType) || !hl7AckRequested(header, 'application', 'error')) {
+      if (!header.applicationAckType || isHl7Acknowledgment(header.messageType) || !hl7AckRequested(header, 'application', 'error')) {
         return [];
       }
       const ack = buildHl7Ack({ inbound: header, status: 'error', errors: [LotBridgeError.fromJSON(error)], mode: 'original' });

@@ -148,7 +148,7 @@ export function buildHl7Ack(opts: BuildHl7AckOptions): Hl7Ack {
     const first = errors.find((e) => e.severity === 'E') ?? errors[0];
     const text = opts.text ?? (legacy && first ? userMessage(first) : undefined);
     if (text) {
-      msa[3] = esc(legacy ? clip(text, 80) : text);
+      msa[3] = esc(legacy ? clipHl7Text(text, 80) : text);
     }
   }
   segments.push(segment('MSA', msa, d));
@@ -242,7 +242,7 @@ function errorCodeAndLocation(e: AckError, d: Hl7Delimiters): string {
   const esc = (t: string): string => escapeHl7(t, d);
   const ce = [String(e.hl7Code), esc(HL7_ERROR_CODES[e.hl7Code]), 'HL70357'];
   if (e.lbCode) {
-    ce.push(esc(e.lbCode), esc(clip(e.message, 200)), '99LB');
+    ce.push(esc(e.lbCode), esc(clipHl7Text(e.message, 200)), '99LB');
   }
   return trimEnd([e.segment ?? '', e.segment ? String(e.occurrence ?? 1) : '', e.field !== undefined ? String(e.field) : '', ce.join(d.subcomponent)]).join(d.component);
 }
@@ -295,8 +295,26 @@ function trimEnd(values: string[]): string[] {
 }
 
 /** Cuts text to `max` characters, ending in `...` (ASCII: the ACK may be written in ISO-8859-1). */
-function clip(text: string, max: number): string {
+export function clipHl7Text(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+/**
+ * True for an acknowledgment (MSH-9.1 `ACK`, or `MCF`, v2.1's delayed acknowledgment): it is
+ * stored and routed, but never acknowledged itself: an ACK of an ACK would loop between engines.
+ */
+export function isHl7Acknowledgment(messageType: string | undefined): boolean {
+  const type = messageType?.toUpperCase();
+  return type === 'ACK' || type === 'MCF';
+}
+
+/**
+ * The bytes of an ACK, by the decoder name of the inbound charset (`Hl7Encoding.decoder`):
+ * ISO-8859-1 or UTF-8. A character ISO-8859-1 has no byte for becomes `?` (Node's latin1 encoder
+ * would keep only the low byte of its code: `…` U+2026 would become `&`, a subcomponent separator).
+ */
+export function encodeHl7Ack(text: string, decoder: string | undefined): Buffer {
+  return decoder === 'latin1' ? Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(text, 'utf8');
 }
 
 /**
