@@ -49,7 +49,7 @@ type TraceQs = TraceQuery & { limit?: number; cursor?: string; maxDepth?: number
  * @param ctx - database and logger
  */
 export function registerTraceRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  // the page is answered as the JSON text traceLotsJson writes (no object per row, no JSON.stringify of the page)
+  // the page is answered as the JSON text traceLotsJson writes (one JSON.stringify of the page, no response schema to serialise by)
   const handler = (direction: TraceDirection) => async (req: { query: TraceQs }, reply: FastifyReply) => {
     const q = req.query;
     const subject = await resolveTraceSubject(ctx.db, { gtin: q.gtin, material: q.material, lot: q.lot, serial: q.serial, barcode: q.barcode });
