@@ -278,7 +278,8 @@ export class WmsWriter {
       lotId: b.lotId,
       locationId: b.location.id,
       location: b.location.code,
-      gtin: b.gtin,
+      // an ASN cancellation books per lot and knows no GTIN ('')
+      ...(b.gtin ? { gtin: b.gtin } : {}),
       lotNumber: b.lotNumber,
       stockState: b.stockState,
       delta,
