@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { fullFormats } from 'ajv-formats/dist/formats';
 import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
 
@@ -31,10 +32,28 @@ export interface EpcisQuery {
 export interface EpcisPage {
   document: Record<string, unknown>;
   nextCursor: string | null;
+  /** Stored events this page covered (exported and omitted). */
   events: number;
+  /** Of those, the events left out because EPCIS 2.0 cannot express them (also in the document). */
+  omitted: number;
 }
 
-const isUri = (s: string): boolean => /^[a-z][a-z0-9+.-]*:/i.test(s) && !/\s/.test(s);
+/** EPCIS measurement types (CBV 2.0, the JSON Schema's enum), by lower-case name. */
+const MEASUREMENT_TYPES = new Map(['AbsoluteHumidity', 'AbsorbedDose', 'AbsorbedDoseRate', 'Acceleration', 'Radioactivity', 'Altitude', 'AmountOfSubstance', 'AmountOfSubstancePerUnitVolume', 'Angle', 'AngularAcceleration', 'AngularMomentum', 'AngularVelocity', 'Area', 'Capacitance', 'Conductance', 'Conductivity', 'Count', 'Density', 'Dimensionless', 'DoseEquivalent', 'DoseEquivalentRate', 'DynamicViscosity', 'ElectricCharge', 'ElectricCurrent', 'ElectricCurrentDensity', 'ElectricFieldStrength', 'Energy', 'Exposure', 'Force', 'Frequency', 'Illuminance', 'Inductance', 'Irradiance', 'KinematicViscosity', 'Length', 'LinearMomentum', 'Luminance', 'LuminousFlux', 'LuminousIntensity', 'MagneticFlux', 'MagneticFluxDensity', 'MagneticVectorPotential', 'Mass', 'MassConcentration', 'MassFlowRate', 'MassPerAreaTime', 'MemoryCapacity', 'MolalityOfSolute', 'MolarEnergy', 'MolarMass', 'MolarVolume', 'Power', 'Pressure', 'RadiantFlux', 'RadiantIntensity', 'RelativeHumidity', 'Resistance', 'Resistivity', 'SolidAngle', 'SpecificVolume', 'Speed', 'SurfaceDensity', 'SurfaceTension', 'Temperature', 'Time', 'Torque', 'Voltage', 'Volume', 'VolumeFlowRate', 'VolumeFraction', 'VolumetricFlux', 'Wavenumber'].map((t) => [t.toLowerCase(), t]));
+/** Sensor units as sources write them → UN/CEFACT Rec. 20. */
+const SENSOR_UOM: Record<string, string> = { '°C': 'CEL', C: 'CEL', DEGC: 'CEL', CELSIUS: 'CEL', '°F': 'FAH', F: 'FAH', FAHRENHEIT: 'FAH', K: 'KEL', KELVIN: 'KEL', '%': 'P1', '%RH': 'P1' };
+/** EPCIS event time zone offsets: −14:00 … +14:00 (the JSON Schema's pattern). */
+const EPCIS_OFFSET = /^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$/;
+/** GS1 AI (10) lot and (21) serial: 1–20 characters of GS1's character set 82. */
+const CSET82_20 = /^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$/;
+/** CBV 1.x URNs of a vocabulary value (urn:epcglobal:cbv:bizstep:shipping …) → the short name. */
+const CBV_URN = /^urn:epcglobal:cbv:(bizstep|disp|btt):([a-z_]+)$/;
+/** The prefixes of CBV values that EPCIS 2.0 forbids outside its own vocabulary (the JSON Schema's vocab-other-uri). */
+const CBV_RESERVED = /^(urn:epcglobal:cbv|https?:\/\/ns\.gs1\.org\/cbv\/)/;
+
+/** An absolute URI as the EPCIS JSON Schema checks it (ajv-formats' `uri`, RFC 3986). */
+const uriFormat = fullFormats.uri as (s: string) => boolean;
+const isUri = (s: string): boolean => uriFormat(s);
 const enc = encodeURIComponent;
 /**
  * A GS1 Digital Link path value (lot, serial): percent-encoded as the GS1 Digital Link standard
@@ -49,33 +68,56 @@ export class EpcisUris {
   private b(path: string): string {
     return `${this.base.replace(/\/+$/, '')}/${path}`;
   }
+  /** The GTIN as 14 digits (GTIN-8/12/13 zero-padded), or null when it is none. */
+  private gtin14(gtin: string | null): string | null {
+    return gtin && /^(\d{8}|\d{12,14})$/.test(gtin) ? gtin.padStart(14, '0') : null;
+  }
   lotClass(gtin: string | null, material: string, lot: string | null): string {
-    if (gtin) return lot ? `${DIGITAL_LINK}/01/${gtin}/10/${dl(lot)}` : `${DIGITAL_LINK}/01/${gtin}`;
+    const g = this.gtin14(gtin);
+    // a lot that AI (10) cannot hold (over 20 characters, outside character set 82) is no Digital Link
+    if (g && (lot === null || CSET82_20.test(lot))) return lot ? `${DIGITAL_LINK}/01/${g}/10/${dl(lot)}` : `${DIGITAL_LINK}/01/${g}`;
     return lot ? this.b(`material/${enc(material)}/lot/${enc(lot)}`) : this.b(`material/${enc(material)}`);
   }
   instance(gtin: string | null, material: string, serial: string): string {
-    return gtin ? `${DIGITAL_LINK}/01/${gtin}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
+    const g = this.gtin14(gtin);
+    return g && CSET82_20.test(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
   location(gln: string | null, code: string): string {
-    return gln ? `${DIGITAL_LINK}/414/${gln}` : this.b(`location/${enc(code)}`);
+    return gln && /^\d{13}$/.test(gln) ? `${DIGITAL_LINK}/414/${gln}` : this.b(`location/${enc(code)}`);
   }
   readPoint(value: string): string {
     return isUri(value) ? value : this.b(`readpoint/${enc(value)}`);
   }
+  /** A CBV vocabulary value: the CBV name (any case, or its CBV 1.x URN) as its Web URI, another URI as it is, else under the private base. */
+  private vocab(v: string, names: Set<string>, kind: string, webPrefix: string, privatePath: string): string {
+    const urn = CBV_URN.exec(v);
+    const name = urn && urn[1] === kind ? urn[2] : v.toLowerCase();
+    if (names.has(name)) return `${CBV}${webPrefix}-${name}`;
+    return isUri(v) && !CBV_RESERVED.test(v) ? v : this.b(`${privatePath}/${enc(v)}`);
+  }
   bizStep(v: string): string {
-    return CBV_BIZSTEPS.has(v) ? `${CBV}BizStep-${v}` : isUri(v) ? v : this.b(`bizstep/${enc(v)}`);
+    return this.vocab(v, CBV_BIZSTEPS, 'bizstep', 'BizStep', 'bizstep');
   }
   disposition(v: string): string {
-    return CBV_DISPOSITIONS.has(v) ? `${CBV}Disp-${v}` : isUri(v) ? v : this.b(`disposition/${enc(v)}`);
+    return this.vocab(v, CBV_DISPOSITIONS, 'disp', 'Disp', 'disposition');
   }
   bizTransactionType(v: string): string {
-    return CBV_BTT.has(v) ? `${CBV}BTT-${v}` : isUri(v) ? v : this.b(`btt/${enc(v)}`);
+    return this.vocab(v, CBV_BTT, 'btt', 'BTT', 'btt');
   }
   bizTransaction(type: string, value: string): string {
     return isUri(value) ? value : this.b(`bt/${enc(type)}/${enc(value)}`);
   }
   device(v: string): string {
     return isUri(v) ? v : this.b(`sensor/${enc(v)}`);
+  }
+  /** A measurement type: the CBV name (any case), a URI outside GS1's vocabulary, else under the private base. */
+  measurementType(v: string): string {
+    const known = MEASUREMENT_TYPES.get(v.toLowerCase());
+    if (known) return known;
+    return isUri(v) && !/^https?:\/\/(www\.)?gs1\.org\/voc\//.test(v) ? v : this.b(`measurement/${enc(v)}`);
+  }
+  transformation(id: string): string {
+    return this.b(`transformation/${enc(id)}`);
   }
   message(id: string): string {
     return this.b(`message/${id}`);
@@ -95,8 +137,12 @@ interface EventRow {
   read_point: string | null;
   location_code: string | null;
   location_gln: string | null;
-  biz_transactions: Array<{ type: string; value: string }>;
-  sensor_readings: Array<{ sensorMetadata?: Record<string, unknown>; sensorReport: Array<Record<string, unknown>> }> | null;
+  /** jsonb as stored: an array of {type, value} (the CHECK of 20260301002700 holds for rows written since) */
+  biz_transactions: unknown;
+  /** jsonb as stored: an array of EPCIS sensor elements, or null */
+  sensor_readings: unknown;
+  /** `details.transformationID` (MES segments) */
+  transformation_id: string | null;
   source_message_id: string;
 }
 
@@ -131,11 +177,18 @@ function readCursor(c: string): { t: string; id: string } {
   throw new LotBridgeError('LB_ERR_TRACE_CURSOR_INVALID', 'cursor is not one this API issued', { location: { path: 'cursor' } });
 }
 
-function uomOf(u: string | null): string | undefined {
-  if (!u) return undefined;
-  const up = u.toUpperCase();
-  if (up in REC20) return REC20[up] ?? undefined;
+/** The EPCIS uom of a stored unit: null for counts (EA …), undefined when it has no UN/CEFACT form. */
+function uomOf(u: string): string | null | undefined {
+  const up = u.trim().toUpperCase();
+  if (up in REC20) return REC20[up];
   return /^[A-Z0-9]{2,3}$/.test(up) ? up : undefined;
+}
+
+/** A stored event that EPCIS 2.0 cannot express, left out of the document (listed in `lb:omittedEvents`). */
+export interface OmittedEvent {
+  'lb:eventID': string;
+  'lb:storedType': string;
+  'lb:reason': string;
 }
 
 /**
@@ -179,7 +232,7 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     `SELECT e.id, e.type, e.action, e.biz_step, e.disposition, e.event_time,
             to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
             e.event_time_zone_offset, e.record_time, e.read_point, loc.code AS location_code, loc.gln AS location_gln,
-            e.biz_transactions, e.sensor_readings, e.source_message_id
+            e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id
        FROM trace_events e LEFT JOIN locations loc ON loc.id = e.location_id
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY e.event_time, e.id
@@ -194,7 +247,9 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
               (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
                 ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
          FROM trace_event_items i
-         LEFT JOIN materials m ON m.id = i.material_id LEFT JOIN lots l ON l.id = i.lot_id LEFT JOIN serials s ON s.id = i.serial_id
+         LEFT JOIN lots l ON l.id = i.lot_id LEFT JOIN serials s ON s.id = i.serial_id
+         -- an item naming only its lot or serial is of that lot's or serial's material
+         LEFT JOIN materials m ON m.id = COALESCE(i.material_id, l.material_id, s.material_id)
         WHERE i.event_id = ANY(?::uuid[])
         ORDER BY i.event_id, i.id`,
       [page.map((e) => e.id)],
@@ -207,25 +262,61 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     else byEvent.set(it.event_id, [it]);
   }
   const uris = new EpcisUris(uriBase);
-  const eventList = page.map((e) => toEpcisEvent(e, byEvent.get(e.id) ?? [], uris));
+  const eventList: Array<Record<string, unknown>> = [];
+  const omitted: OmittedEvent[] = [];
+  for (const e of page) {
+    const r = toEpcisEvent(e, byEvent.get(e.id) ?? [], uris);
+    if ('omit' in r) omitted.push({ 'lb:eventID': `urn:uuid:${e.id}`, 'lb:storedType': e.type, 'lb:reason': r.omit });
+    else eventList.push(r.event);
+  }
   const context = [EPCIS_CONTEXT_URL, { lb: LOTBRIDGE_EPCIS_NS }];
   const creationDate = new Date().toISOString();
+  // events EPCIS cannot express are named beside the event list (an extension the schema allows there)
+  const body = omitted.length ? { eventList, 'lb:omittedEvents': omitted } : { eventList };
   const document =
     q.documentType === 'EPCISDocument'
-      ? { '@context': context, type: 'EPCISDocument', schemaVersion: '2.0', creationDate, epcisBody: { eventList } }
-      : { '@context': context, type: 'EPCISQueryDocument', schemaVersion: '2.0', creationDate, epcisBody: { queryResults: { queryName: 'SimpleEventQuery', resultsBody: { eventList } } } };
+      ? { '@context': context, type: 'EPCISDocument', schemaVersion: '2.0', creationDate, epcisBody: body }
+      : { '@context': context, type: 'EPCISQueryDocument', schemaVersion: '2.0', creationDate, epcisBody: { queryResults: { queryName: 'SimpleEventQuery', resultsBody: body } } };
   const last = page[page.length - 1];
-  return { document, nextCursor: more && last ? cursorOf(last.t, last.id) : null, events: page.length };
+  return { document, nextCursor: more && last ? cursorOf(last.t, last.id) : null, events: page.length, omitted: omitted.length };
 }
 
-function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): Record<string, unknown> {
+const ROLES_OF: Record<string, { placed: string[] }> = {
+  ObjectEvent: { placed: ['subject', 'child', 'input', 'output', 'parent'] },
+  TransactionEvent: { placed: ['subject', 'child', 'input', 'output', 'parent'] },
+  TransformationEvent: { placed: ['input', 'output'] },
+  AggregationEvent: { placed: ['parent', 'child', 'subject'] },
+  AssociationEvent: { placed: ['parent', 'child', 'subject'] },
+};
+
+/**
+ * One stored event as an EPCIS 2.0 event, or the reason it cannot be one. What of the row EPCIS
+ * cannot carry is named in the event's `lb:notExported` (docs/trace.md, "Shapes the table holds").
+ */
+function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: Record<string, unknown> } | { omit: string } {
+  const notes: string[] = [];
+  const eventTime = e.event_time.toISOString();
+  if (!/^\d{4}-/.test(eventTime)) return { omit: `event time ${eventTime} is outside the years 0001–9999 an EPCIS date-time can hold` };
+  if (e.action !== null && !['ADD', 'OBSERVE', 'DELETE'].includes(e.action) && e.type !== 'TransformationEvent') {
+    return { omit: `action "${e.action}" is none of ADD, OBSERVE, DELETE` };
+  }
+  let offset = e.event_time_zone_offset;
+  if (!EPCIS_OFFSET.test(offset)) {
+    notes.push(`eventTimeZoneOffset "${offset}" is outside -14:00…+14:00; +00:00 given (eventTime is UTC)`);
+    offset = '+00:00';
+  }
   const ev: Record<string, unknown> = {
     type: e.type,
     eventID: `urn:uuid:${e.id}`,
-    eventTime: e.event_time.toISOString(),
-    eventTimeZoneOffset: e.event_time_zone_offset,
+    eventTime,
+    eventTimeZoneOffset: offset,
     recordTime: e.record_time.toISOString(),
   };
+  const placed = ROLES_OF[e.type]?.placed ?? [];
+  for (const i of items) {
+    if (!i.material) notes.push(`a ${i.role} item names no material, lot or serial`);
+    else if (!placed.includes(i.role)) notes.push(`${i.role} item ${i.material}${i.lot_number ? ` lot ${i.lot_number}` : ''}${i.serial_number ? ` serial ${i.serial_number}` : ''}: a ${e.type} has no place for the role`);
+  }
   const epcs = (role: string[]): string[] => [
     ...new Set(items.filter((i) => role.includes(i.role) && i.serial_number && i.material).map((i) => uris.instance(i.gtin, i.material!, i.serial_number!))),
   ];
@@ -233,9 +324,17 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): Record<st
     items
       .filter((i) => role.includes(i.role) && !i.serial_number && i.material)
       .map((i) => {
+        const epcClass = uris.lotClass(i.gtin, i.material!, i.lot_number);
         const qty = i.base_quantity ?? i.quantity;
-        const uom = uomOf(i.base_quantity !== null ? i.base_uom : i.uom);
-        return { epcClass: uris.lotClass(i.gtin, i.material!, i.lot_number), ...(qty !== null ? { quantity: Number(qty) } : {}), ...(uom ? { uom } : {}) };
+        if (qty === null) return { epcClass };
+        const unit = i.base_quantity !== null ? i.base_uom : i.uom;
+        const uom = unit === null ? null : uomOf(unit);
+        if (uom === undefined) {
+          // without a UN/CEFACT unit the quantity would read as a count of instances: left out
+          notes.push(`quantity ${Number(qty)} "${unit}" of ${epcClass}: the unit has no UN/CEFACT Rec. 20 code`);
+          return { epcClass };
+        }
+        return { epcClass, quantity: Number(qty), ...(uom ? { uom } : {}) };
       });
   const setList = (key: string, v: unknown[]): void => {
     if (v.length) ev[key] = v;
@@ -245,50 +344,107 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): Record<st
     setList('inputQuantityList', quantities(['input']));
     setList('outputEPCList', epcs(['output']));
     setList('outputQuantityList', quantities(['output']));
+    const inputs = Boolean(ev.inputEPCList || ev.inputQuantityList);
+    const outputs = Boolean(ev.outputEPCList || ev.outputQuantityList);
+    if (!inputs && !outputs) return { omit: 'a TransformationEvent with neither inputs nor outputs' };
+    // the source's transformation (an MES segment); a one-sided event needs one: then its own id
+    if (e.transformation_id) ev.transformationID = uris.transformation(e.transformation_id);
+    else if (!inputs || !outputs) ev.transformationID = `urn:uuid:${e.id}`;
   } else if (e.type === 'AggregationEvent' || e.type === 'AssociationEvent') {
-    const parent = items.find((i) => i.role === 'parent' && i.material);
+    const parents = items.filter((i) => i.role === 'parent' && i.material);
+    const parent = parents[0];
     if (parent) ev.parentID = parent.serial_number ? uris.instance(parent.gtin, parent.material!, parent.serial_number) : uris.lotClass(parent.gtin, parent.material!, parent.lot_number);
+    for (const p of parents.slice(1)) notes.push(`parent ${p.material}${p.lot_number ? ` lot ${p.lot_number}` : ''}${p.serial_number ? ` serial ${p.serial_number}` : ''}: an ${e.type} has one parentID`);
     ev.action = e.action ?? 'OBSERVE';
     setList('childEPCs', epcs(['child', 'subject']));
     setList('childQuantityList', quantities(['child', 'subject']));
+    if (e.type === 'AssociationEvent' && !parent) return { omit: 'an AssociationEvent without a parent' };
+    if (!ev.childEPCs && !ev.childQuantityList && ev.action !== 'DELETE') return { omit: `an ${e.type} ${String(ev.action)} without children` };
   } else {
+    let parentUri: string | undefined;
     if (e.type === 'TransactionEvent') {
       const parent = items.find((i) => i.role === 'parent' && i.serial_number && i.material);
-      if (parent) ev.parentID = uris.instance(parent.gtin, parent.material!, parent.serial_number!);
+      if (parent) parentUri = ev.parentID = uris.instance(parent.gtin, parent.material!, parent.serial_number!);
     }
     ev.action = e.action ?? 'OBSERVE';
-    setList('epcList', epcs(['subject', 'child', 'input', 'output']));
-    setList('quantityList', quantities(['subject', 'child', 'input', 'output']));
+    setList('epcList', epcs(['subject', 'child', 'input', 'output', 'parent']).filter((u) => u !== parentUri));
+    setList('quantityList', quantities(['subject', 'child', 'input', 'output', 'parent']));
   }
   ev.bizStep = uris.bizStep(e.biz_step);
   if (e.disposition) ev.disposition = uris.disposition(e.disposition);
   if (e.read_point || e.location_code) ev.readPoint = { id: e.read_point ? uris.readPoint(e.read_point) : uris.location(e.location_gln, e.location_code!) };
   if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code) };
-  const bts = (e.biz_transactions ?? []).filter((b) => b && b.value).map((b) => ({ type: uris.bizTransactionType(b.type), bizTransaction: uris.bizTransaction(b.type, b.value) }));
+  const stored = Array.isArray(e.biz_transactions) ? (e.biz_transactions as unknown[]) : [];
+  if (e.biz_transactions !== null && !Array.isArray(e.biz_transactions)) notes.push('biz_transactions is not a list');
+  const bts: Array<Record<string, string>> = [];
+  for (const b of stored) {
+    const bt = b as { type?: unknown; value?: unknown } | null;
+    const value = bt && (typeof bt.value === 'string' || typeof bt.value === 'number') ? String(bt.value).trim() : '';
+    if (!value) {
+      notes.push(`business transaction ${JSON.stringify(b)} has no value`);
+      continue;
+    }
+    const type = bt && typeof bt.type === 'string' && bt.type.trim() ? bt.type.trim() : null;
+    // EPCIS's type is optional: a transaction of no stated type is exported without one
+    bts.push({ ...(type ? { type: uris.bizTransactionType(type) } : {}), bizTransaction: uris.bizTransaction(type ?? 'untyped', value) });
+  }
   if (e.type === 'TransactionEvent' && bts.length === 0) {
     // a TransactionEvent needs one: the inbound message it came from stands in
     bts.push({ type: uris.bizTransactionType('message'), bizTransaction: uris.message(e.source_message_id) });
   }
   if (bts.length) ev.bizTransactionList = bts;
-  const sensors = (e.sensor_readings ?? [])
-    .filter((s) => s && Array.isArray(s.sensorReport) && s.sensorReport.length > 0)
-    .map((s) => {
-      const meta: Record<string, unknown> = {};
-      if (s.sensorMetadata?.time) meta.time = new Date(String(s.sensorMetadata.time)).toISOString();
-      if (s.sensorMetadata?.deviceID) meta.deviceID = uris.device(String(s.sensorMetadata.deviceID));
-      const reports = s.sensorReport.map((r) => {
-        const out: Record<string, unknown> = {};
-        if (typeof r.type === 'string') out.type = r.type; // CBV measurement type names (Temperature …) as the context maps them
-        if (typeof r.value === 'number') out.value = r.value;
-        if (typeof r.uom === 'string' && /^[A-Z0-9]{2,3}$/.test(r.uom)) out.uom = r.uom;
-        return out;
-      });
-      return { ...(Object.keys(meta).length ? { sensorMetadata: meta } : {}), sensorReport: reports };
-    });
+  const sensors = sensorElements(e.sensor_readings, uris, notes);
   if (sensors.length) ev.sensorElementList = sensors;
-  if (e.type === 'ObjectEvent' && !ev.epcList && !ev.quantityList && !(ev.sensorElementList && ev.readPoint)) {
+  if ((e.type === 'ObjectEvent' || e.type === 'TransactionEvent') && !ev.epcList && !ev.quantityList && !(e.type === 'ObjectEvent' && ev.sensorElementList && ev.readPoint)) {
     ev.epcList = []; // an event about no identified object (EPCIS requires the list, empty is allowed)
   }
   ev['lb:sourceMessage'] = uris.message(e.source_message_id);
-  return ev;
+  if (notes.length) ev['lb:notExported'] = notes;
+  return { event: ev };
+}
+
+/** The stored sensor elements as EPCIS ones; what does not fit is named in `notes`. */
+function sensorElements(stored: unknown, uris: EpcisUris, notes: string[]): Array<Record<string, unknown>> {
+  if (stored === null || stored === undefined) return [];
+  if (!Array.isArray(stored)) {
+    notes.push('sensor_readings is not a list');
+    return [];
+  }
+  const out: Array<Record<string, unknown>> = [];
+  for (const s of stored as Array<{ sensorMetadata?: Record<string, unknown>; sensorReport?: unknown } | null>) {
+    const reports: Array<Record<string, unknown>> = [];
+    for (const r of Array.isArray(s?.sensorReport) ? (s!.sensorReport as Array<Record<string, unknown> | null>) : []) {
+      if (!r || typeof r.type !== 'string' || !r.type.trim()) {
+        notes.push(`sensor report ${JSON.stringify(r)} names no measurement type`);
+        continue;
+      }
+      const rep: Record<string, unknown> = { type: uris.measurementType(r.type.trim()) };
+      if (typeof r.value === 'number') rep.value = r.value;
+      else if (typeof r.value === 'string' && r.value.trim() !== '' && Number.isFinite(Number(r.value))) rep.value = Number(r.value);
+      else if (typeof r.value === 'string') rep.stringValue = r.value;
+      else if (typeof r.value === 'boolean') rep.booleanValue = r.value;
+      if (typeof r.uom === 'string' && r.uom.trim()) {
+        const u = r.uom.trim();
+        const code = /^[A-Z0-9]{2,3}$/.test(u) ? u : SENSOR_UOM[u.toUpperCase()] ?? SENSOR_UOM[u];
+        if (code) rep.uom = code;
+        else if (rep.value !== undefined) {
+          // a value in a unit EPCIS has no code for would read as the type's default unit: left out
+          delete rep.value;
+          notes.push(`sensor value ${String(r.value)} "${u}": the unit has no UN/CEFACT Rec. 20 code`);
+        }
+      }
+      reports.push(rep);
+    }
+    if (reports.length === 0) continue;
+    const meta: Record<string, unknown> = {};
+    const time = s?.sensorMetadata?.time;
+    if (time !== undefined && time !== null) {
+      const d = new Date(String(time));
+      if (!Number.isNaN(d.getTime()) && /^\d{4}-/.test(d.toISOString())) meta.time = d.toISOString();
+      else notes.push(`sensor time "${String(time)}" is not a date-time`);
+    }
+    if (s?.sensorMetadata?.deviceID) meta.deviceID = uris.device(String(s.sensorMetadata.deviceID));
+    out.push({ ...(Object.keys(meta).length ? { sensorMetadata: meta } : {}), sensorReport: reports });
+  }
+  return out;
 }

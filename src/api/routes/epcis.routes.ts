@@ -66,6 +66,8 @@ export function registerEpcisRoutes(app: FastifyInstance, ctx: ApiContext): void
         next.set('cursor', page.nextCursor);
         void reply.header('link', `</api/v1/epcis/events?${next.toString()}>; rel="next"`).header('gs1-next-page-token', page.nextCursor);
       }
+      // stored events EPCIS 2.0 cannot express: left out of this page, named in the body's lb:omittedEvents
+      if (page.omitted > 0) void reply.header('lotbridge-epcis-omitted', String(page.omitted));
       void reply.header('gs1-epcis-version', '2.0.0').type('application/ld+json; charset=utf-8');
       return JSON.stringify(page.document);
     },

@@ -3,7 +3,7 @@
  * against GS1's EPCIS 2.0 JSON Schema: real fixtures through the real hub (HTTP and MLLP ingest,
  * the BullMQ pipeline, the normalizers) and the stock CSV import, then GET /api/v1/epcis/events.
  *
- * Feeds: an HL7 DFT^P03 implant (TransactionEvent), master data, WMS receive/put-away/move/pick/
+ * Feeds: an HL7 DFT^P03 implant (ObjectEvent, bizStep consuming), master data, WMS receive/put-away/move/pick/
  * issue/ship/adjust/count (ObjectEvents, a serial, business references, a +14:00 and a −05:00
  * source offset) and two temperature readings (sensor elements, no items), the MES production
  * report of the README (TransformationEvent with inputs and outputs), a report whose two segments
@@ -118,7 +118,7 @@ describe('EPCIS 2.0 export of what the connectors write', () => {
     // the shapes this test is about are all there
     const shapes = new Set(stored.map((s: { type: string; biz_step: string; action: string | null }) => `${s.type} ${s.biz_step} ${s.action ?? '-'}`));
     for (const s of [
-      'TransactionEvent dispensing ADD', 'ObjectEvent receiving OBSERVE', 'ObjectEvent storing OBSERVE', 'ObjectEvent picking OBSERVE', 'ObjectEvent shipping OBSERVE',
+      'ObjectEvent consuming OBSERVE', 'ObjectEvent receiving OBSERVE', 'ObjectEvent storing OBSERVE', 'ObjectEvent picking OBSERVE', 'ObjectEvent shipping OBSERVE',
       'ObjectEvent dispensing OBSERVE', 'ObjectEvent other OBSERVE', 'ObjectEvent cycle_counting OBSERVE', 'ObjectEvent sensor_reporting OBSERVE',
       'TransformationEvent commissioning -', 'ObjectEvent inspecting OBSERVE', 'ObjectEvent shipping DELETE', 'ObjectEvent stock_taking ADD',
     ]) {
