@@ -20,6 +20,7 @@ import * as mOutboxRelayPosition from '../../migrations/20260301002300_outbox_re
 import * as mSetBasedReferenceChecks from '../../migrations/20260301002400_set_based_reference_checks';
 import * as mReferenceChecksByKey from '../../migrations/20260301002500_reference_checks_by_key';
 import * as mCountEventsIndex from '../../migrations/20260301002600_count_events_index';
+import * as mTraceEventShapeChecks from '../../migrations/20260301002700_trace_event_shape_checks';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -46,6 +47,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002400_set_based_reference_checks', mSetBasedReferenceChecks],
   ['20260301002500_reference_checks_by_key', mReferenceChecksByKey],
   ['20260301002600_count_events_index', mCountEventsIndex],
+  ['20260301002700_trace_event_shape_checks', mTraceEventShapeChecks],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

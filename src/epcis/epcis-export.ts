@@ -327,7 +327,8 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
         const epcClass = uris.lotClass(i.gtin, i.material!, i.lot_number);
         const qty = i.base_quantity ?? i.quantity;
         if (qty === null) return { epcClass };
-        const unit = i.base_quantity !== null ? i.base_uom : i.uom;
+        // a quantity stored without a unit is in the material's base unit (as the writers store them)
+        const unit = i.base_quantity !== null ? i.base_uom : (i.uom ?? i.base_uom);
         const uom = unit === null ? null : uomOf(unit);
         if (uom === undefined) {
           // without a UN/CEFACT unit the quantity would read as a count of instances: left out
