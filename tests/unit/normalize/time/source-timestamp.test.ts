@@ -31,6 +31,9 @@ describe('parseSourceTimestamp', () => {
     ['2026-03-01T24:00:00Z', /not a valid time of day/],
     ['2026-03-01T10:60:00Z', /not a valid time of day/],
     ['2026-03-01T10:00:00+15:00', /impossible UTC offset/],
+    // no zone is more than 14 hours from UTC (and EPCIS's eventTimeZoneOffset stops at ±14:00)
+    ['2026-03-01T10:00:00+14:30', /impossible UTC offset/],
+    ['2026-03-01T10:00:00-1401', /impossible UTC offset/],
     ['2026-03-01', /has no time of day/],
     ['01.03.2026 10:00', /not an ISO-8601 timestamp/],
   ])('refuses %s', (text, problem) => {

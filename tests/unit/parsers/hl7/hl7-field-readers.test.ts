@@ -59,6 +59,9 @@ describe('parseHl7DateTime', () => {
     ['20260315250000', 'is not a valid time of day'],
     ['20260315106000', 'is not a valid time of day'],
     ['20260315101500+1500', 'has an impossible UTC offset +1500'],
+    // no zone is more than 14 hours from UTC (and EPCIS's eventTimeZoneOffset stops at ±14:00)
+    ['20260315101500+1430', 'has an impossible UTC offset +1430'],
+    ['20260315101500-1401', 'has an impossible UTC offset -1401'],
     ['2026031', 'is not an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])'],
     ['20260315T1015', 'is not an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])'],
   ])('refuses %s', (text, problem) => {
