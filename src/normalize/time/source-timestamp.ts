@@ -129,7 +129,8 @@ export function parseSourceTimestamp(text: string, zone: string): SourceInstant 
       const digits = tz.slice(1).replace(':', '');
       const oh = Number(digits.slice(0, 2));
       const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-      if (oh > 14 || om > 59) {
+      // no zone is more than 14 hours from UTC (and EPCIS's eventTimeZoneOffset stops at ±14:00)
+      if (oh * 60 + om > 14 * 60 || om > 59) {
         return { problem: `"${text}" has an impossible UTC offset ${tz}` };
       }
       offset = (tz[0] === '-' ? -1 : 1) * (oh * 60 + om);

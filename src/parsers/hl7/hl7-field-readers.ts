@@ -110,7 +110,8 @@ export function parseHl7DateTime(text: string, opts: Hl7DateTimeOptions): Hl7Dat
   }
   let offset: string | undefined;
   if (Z !== undefined) {
-    if (Number(Z.slice(1, 3)) > 14 || Number(Z.slice(3, 5)) > 59) {
+    // no zone is more than 14 hours from UTC (and EPCIS's eventTimeZoneOffset stops at ±14:00)
+    if (Number(Z.slice(1, 3)) * 60 + Number(Z.slice(3, 5)) > 14 * 60 || Number(Z.slice(3, 5)) > 59) {
       return { problem: `has an impossible UTC offset ${Z}` };
     }
     offset = `${Z.slice(0, 3)}:${Z.slice(3, 5)}`;
