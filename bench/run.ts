@@ -21,7 +21,7 @@ import { fromRoot } from '../src/paths';
  * BENCH_CONSOLE_MESSAGES (default 1000000), BENCH_CONSOLE_ITERATIONS (default 100),
  * BENCH_ONLY (pipeline|import|hl7|trace|mes|console|edi|nodered). Node-RED section: BENCH_NODERED_EVENTS (3000), BENCH_NODERED_CONCURRENCY (64, both paths). EDI section: BENCH_EDI_RUNS (3), BENCH_EDI_SMALL (300).
  * Trace section: BENCH_TRACE_LOTS (100000), BENCH_TRACE_EVENTS (1000000), BENCH_TRACE_FANOUT (500), BENCH_TRACE_SAMPLES (1000),
- * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_KEEP (1: keep the database), BENCH_TRACE_SLOWEST (n: print the n slowest traced lots per direction), BENCH_IMPORT_KEEP (1: keep the import's database and CSV).
+ * BENCH_TRACE_RECALLS (20), BENCH_AUDIT_SECONDS (10), BENCH_AUDIT_VERIFY_ROWS (1000000), BENCH_TRACE_SKIP (1: skip the graph, trace and recall part, only audit append and verify), BENCH_TRACE_KEEP (1: keep the database), BENCH_TRACE_SLOWEST (n: print the n slowest traced lots per direction), BENCH_IMPORT_KEEP (1: keep the import's database and CSV).
  */
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
         recalls: Number(process.env.BENCH_TRACE_RECALLS ?? 20),
         auditSeconds: Number(process.env.BENCH_AUDIT_SECONDS ?? 10),
         verifyRows: Number(process.env.BENCH_AUDIT_VERIFY_ROWS ?? 1_000_000),
+        skipTrace: process.env.BENCH_TRACE_SKIP === '1',
         keep: process.env.BENCH_TRACE_KEEP === '1',
       })),
     );

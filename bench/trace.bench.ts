@@ -34,6 +34,8 @@ export interface TraceBenchOptions {
   auditSeconds: number;
   /** Rows in audit_log when `audit verify` is timed (issue: 1,000,000). */
   verifyRows: number;
+  /** Skip the graph, trace and recall part: only audit append and verify. */
+  skipTrace?: boolean;
   keep?: boolean;
 }
 
@@ -234,6 +236,92 @@ function stats(ms: number[]): { p50: number; p95: number; p99: number; max: numb
   return { p50: r2(percentile(s, 50)), p95: r2(percentile(s, 95)), p99: r2(percentile(s, 99)), max: r2(s[s.length - 1]) };
 }
 
+/**
+ * Audit append (hash-chained vs. a copy of audit_log without triggers) and `audit verify` of
+ * `verifyRows` rows, in the bench database (`BENCH_TRACE_SKIP=1` runs only this part).
+ */
+async function auditBench(db: Db, url: string, o: TraceBenchOptions, log: (m: string) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  // audit append while "the pipeline writes": writers like the pipeline's (canonical rows + their audit rows in one transaction)
+  await db.raw(`CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES)`);
+  await db.raw(`CREATE SEQUENCE bench_chain_seq`);
+  await db.raw(`CREATE SEQUENCE bench_plain_seq`);
+  await db.raw(`ALTER TABLE audit_plain ALTER COLUMN seq SET DEFAULT nextval('bench_plain_seq')`);
+  await db.raw(`CREATE TABLE bench_canonical (id bigserial PRIMARY KEY, lot_id uuid, qty numeric, at timestamptz DEFAULT now())`);
+  const append = async (table: 'audit_log' | 'audit_plain', seconds: number): Promise<number> => {
+    const writers = 4;
+    const batch = 200;
+    const until = performance.now() + seconds * 1000;
+    let rows = 0;
+    const pool = new pg.Pool({ connectionString: url, max: writers + 2 });
+    // the pipeline: concurrent transactions writing canonical rows (no audit: that is measured below)
+    let pipelineRows = 0;
+    const pipelineWriter = async (): Promise<void> => {
+      while (performance.now() < until) {
+        await pool.query(`INSERT INTO bench_canonical (lot_id, qty) SELECT gen_random_uuid(), g FROM generate_series(1, 200) g`);
+        pipelineRows += 200;
+      }
+    };
+    const writer = async (w: number): Promise<void> => {
+      let i = 0;
+      while (performance.now() < until) {
+        const chain = `pipeline:bench:${String((w * 7 + i++) % 16).padStart(2, '0')}`;
+        const sql = table === 'audit_log'
+          ? `INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, after, source_message_id)
+             SELECT $1, 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid() FROM generate_series(1, ${batch}) g`
+          : `INSERT INTO audit_plain (chain, chain_seq, actor, action, entity_type, entity_id, after, source_message_id, prev_hash, hash)
+             SELECT $1, nextval('bench_chain_seq'), 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid(), repeat('0', 64), repeat('0', 64) FROM generate_series(1, ${batch}) g`;
+        await pool.query(sql, [chain]);
+        rows += batch;
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all([pipelineWriter(), ...Array.from({ length: writers }, (_, w) => writer(w))]);
+    const secs = (performance.now() - t0) / 1000;
+    await pool.end();
+    log(`${table}: ${rows} rows in ${secs.toFixed(1)} s beside ${pipelineRows} pipeline rows`);
+    return rows / secs;
+  };
+  const plainRate = await append('audit_plain', Math.max(2, Math.round(o.auditSeconds / 2)));
+  const chainedRate = await append('audit_log', o.auditSeconds);
+  results.push({
+    name: 'audit append (hash-chained, 16 pipeline chains, 4 writers, batches of 200) while pipeline-like transactions write',
+    figures: { rowsPerSecond: Math.round(chainedRate) },
+    baseline: { unchainedRowsPerSecond: Math.round(plainRate) },
+    ratio: r2(chainedRate / plainRate),
+    target: 10000,
+    pass: chainedRate >= 10000,
+    notes: 'target ≥ 10,000 rows/s (absolute); ratio = chained ÷ the same inserts into a copy of audit_log without triggers',
+  });
+
+  // audit verify of verifyRows rows
+  const have = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM audit_log')).rows[0].n);
+  const chunk = 50_000;
+  for (let done = have, c = 0; done < o.verifyRows; done += chunk, c++) {
+    const nrows = Math.min(chunk, o.verifyRows - done);
+    await db.raw(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id)
+      SELECT 'pipeline:fill:' || lpad(((g + ${c}) % 16)::text, 2, '0'), 'connector:fill', 'lot.updated', 'lot', gen_random_uuid()::text,
+             jsonb_build_object('status', 'released'), jsonb_build_object('status', 'on_hold', 'qty', g), NULL, gen_random_uuid()
+        FROM generate_series(1, ${nrows}) g ORDER BY 1`);
+  }
+  await anchorAuditChains(db, { force: true });
+  await db.raw('VACUUM ANALYZE audit_log');
+  const scan = await timed(() => db.raw(`SELECT count(*), sum(length(hash)), sum(length(coalesce(after::text, ''))) FROM audit_log`));
+  const v = await timed(() => verifyAuditLog(db));
+  if (!v.value.ok) throw new Error(`audit verify found breaks in the bench data: ${v.value.breaks[0]?.reason}`);
+  results.push({
+    name: `audit verify of ${v.value.rows} rows in ${v.value.chains} chains (hashes, links, gaps, order, anchors)`,
+    figures: { seconds: r2(v.ms / 1000), rowsPerSecond: Math.round(v.value.rows / (v.ms / 1000)) },
+    baseline: { fullScanSeconds: r2(scan.ms / 1000) },
+    ratio: r2(v.ms / scan.ms),
+    target: 10,
+    lowerIsBetter: true,
+    pass: v.ms / 1000 <= 10,
+    notes: 'target ≤ 10 s (absolute); ratio = verify ÷ a plain full scan of audit_log reading the same columns',
+  });
+  return results;
+}
+
 /** The trace section of `npm run bench` (BENCH_ONLY=trace). */
 export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]> {
   const log = (m: string): void => console.log(`[trace bench] ${m}`);
@@ -247,6 +335,11 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
   try {
     await migrateLatest(db);
+    if (o.skipTrace) {
+      log('trace and recall part skipped (BENCH_TRACE_SKIP=1): audit append and verify only');
+      results.push(...(await auditBench(db, url, o, log)));
+      return results;
+    }
     const gen = await timed(() => generate(db, o, log));
     log(`generated in ${Math.round(gen.ms / 1000)} s`);
     const key = (await createApiKey(db, { name: 'bench', role: 'admin' })).key;
@@ -394,83 +487,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
       notes: 'target ≤ 2 s (absolute); ratio = recall ÷ the bare genealogy walk of the same lot',
     });
 
-    // audit append while "the pipeline writes": writers like the pipeline's (canonical rows + their audit rows in one transaction)
-    await db.raw(`CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES)`);
-    await db.raw(`CREATE SEQUENCE bench_chain_seq`);
-    await db.raw(`CREATE SEQUENCE bench_plain_seq`);
-    await db.raw(`ALTER TABLE audit_plain ALTER COLUMN seq SET DEFAULT nextval('bench_plain_seq')`);
-    await db.raw(`CREATE TABLE bench_canonical (id bigserial PRIMARY KEY, lot_id uuid, qty numeric, at timestamptz DEFAULT now())`);
-    const append = async (table: 'audit_log' | 'audit_plain', seconds: number): Promise<number> => {
-      const writers = 4;
-      const batch = 200;
-      const until = performance.now() + seconds * 1000;
-      let rows = 0;
-      const pool = new pg.Pool({ connectionString: url, max: writers + 2 });
-      // the pipeline: concurrent transactions writing canonical rows (no audit: that is measured below)
-      let pipelineRows = 0;
-      const pipelineWriter = async (): Promise<void> => {
-        while (performance.now() < until) {
-          await pool.query(`INSERT INTO bench_canonical (lot_id, qty) SELECT gen_random_uuid(), g FROM generate_series(1, 200) g`);
-          pipelineRows += 200;
-        }
-      };
-      const writer = async (w: number): Promise<void> => {
-        let i = 0;
-        while (performance.now() < until) {
-          const chain = `pipeline:bench:${String((w * 7 + i++) % 16).padStart(2, '0')}`;
-          const sql = table === 'audit_log'
-            ? `INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, after, source_message_id)
-               SELECT $1, 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid() FROM generate_series(1, ${batch}) g`
-            : `INSERT INTO audit_plain (chain, chain_seq, actor, action, entity_type, entity_id, after, source_message_id, prev_hash, hash)
-               SELECT $1, nextval('bench_chain_seq'), 'connector:bench', 'message.processed', 'inbound_message', g::text, jsonb_build_object('status', 'processed', 'n', g), gen_random_uuid(), repeat('0', 64), repeat('0', 64) FROM generate_series(1, ${batch}) g`;
-          await pool.query(sql, [chain]);
-          rows += batch;
-        }
-      };
-      const t0 = performance.now();
-      await Promise.all([pipelineWriter(), ...Array.from({ length: writers }, (_, w) => writer(w))]);
-      const secs = (performance.now() - t0) / 1000;
-      await pool.end();
-      log(`${table}: ${rows} rows in ${secs.toFixed(1)} s beside ${pipelineRows} pipeline rows`);
-      return rows / secs;
-    };
-    const plainRate = await append('audit_plain', Math.max(2, Math.round(o.auditSeconds / 2)));
-    const chainedRate = await append('audit_log', o.auditSeconds);
-    results.push({
-      name: 'audit append (hash-chained, 16 pipeline chains, 4 writers, batches of 200) while pipeline-like transactions write',
-      figures: { rowsPerSecond: Math.round(chainedRate) },
-      baseline: { unchainedRowsPerSecond: Math.round(plainRate) },
-      ratio: r2(chainedRate / plainRate),
-      target: 10000,
-      pass: chainedRate >= 10000,
-      notes: 'target ≥ 10,000 rows/s (absolute); ratio = chained ÷ the same inserts into a copy of audit_log without triggers',
-    });
-
-    // audit verify of verifyRows rows
-    const have = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM audit_log')).rows[0].n);
-    const chunk = 50_000;
-    for (let done = have, c = 0; done < o.verifyRows; done += chunk, c++) {
-      const nrows = Math.min(chunk, o.verifyRows - done);
-      await db.raw(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id, before, after, reason, source_message_id)
-        SELECT 'pipeline:fill:' || lpad(((g + ${c}) % 16)::text, 2, '0'), 'connector:fill', 'lot.updated', 'lot', gen_random_uuid()::text,
-               jsonb_build_object('status', 'released'), jsonb_build_object('status', 'on_hold', 'qty', g), NULL, gen_random_uuid()
-          FROM generate_series(1, ${nrows}) g ORDER BY 1`);
-    }
-    await anchorAuditChains(db, { force: true });
-    await db.raw('VACUUM ANALYZE audit_log');
-    const scan = await timed(() => db.raw(`SELECT count(*), sum(length(hash)), sum(length(coalesce(after::text, ''))) FROM audit_log`));
-    const v = await timed(() => verifyAuditLog(db));
-    if (!v.value.ok) throw new Error(`audit verify found breaks in the bench data: ${v.value.breaks[0]?.reason}`);
-    results.push({
-      name: `audit verify of ${v.value.rows} rows in ${v.value.chains} chains (hashes, links, gaps, order, anchors)`,
-      figures: { seconds: r2(v.ms / 1000), rowsPerSecond: Math.round(v.value.rows / (v.ms / 1000)) },
-      baseline: { fullScanSeconds: r2(scan.ms / 1000) },
-      ratio: r2(v.ms / scan.ms),
-      target: 10,
-      lowerIsBetter: true,
-      pass: v.ms / 1000 <= 10,
-      notes: 'target ≤ 10 s (absolute); ratio = verify ÷ a plain full scan of audit_log reading the same columns',
-    });
+    results.push(...(await auditBench(db, url, o, log)));
   } finally {
     await app?.close();
     await db.destroy();
