@@ -8,7 +8,7 @@ export interface AuditBreak {
   seq: number;
   chain: string;
   chainSeq: number;
-  problem: 'hash' | 'link' | 'sequence' | 'order' | 'truncated' | 'anchor';
+  problem: 'hash' | 'link' | 'sequence' | 'order' | 'version' | 'truncated' | 'anchor';
   /** What is wrong, in words, naming the row. */
   reason: string;
 }
@@ -29,19 +29,23 @@ const MAX_BREAKS = 100;
 
 async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): Promise<AuditBreak[]> {
   const r = await db.raw<{
-    rows: Array<{ seq: number; chain: string; chain_seq: number; hash_ok: boolean; link_ok: boolean; seq_ok: boolean; order_ok: boolean; prev_seq: number | null; prev_chain_seq: number | null }>;
+    rows: Array<{
+      seq: number; chain: string; chain_seq: number; hash_ok: boolean; link_ok: boolean; seq_ok: boolean; order_ok: boolean; version_ok: boolean;
+      digest_version: number; prev_version: number | null; v2_from: string; prev_seq: number | null; prev_chain_seq: number | null;
+    }>;
   }>(
     `SELECT * FROM (
-       SELECT seq, chain, chain_seq,
-              hash = lotbridge_audit_digest(a) AS hash_ok,
+       SELECT seq, chain, chain_seq, digest_version, lag(digest_version) OVER w AS prev_version, lotbridge_audit_v2_from()::text AS v2_from,
+              coalesce(hash = lotbridge_audit_digest(a), false) AS hash_ok,
               prev_hash = coalesce(lag(hash) OVER w, repeat('0', 64)) AS link_ok,
               chain_seq = coalesce(lag(chain_seq) OVER w, 0) + 1 AS seq_ok,
               (seq <= lotbridge_audit_ordered_from() OR seq > coalesce(lag(seq) OVER w, 0)) AS order_ok,
+              (digest_version = 2 OR (seq <= lotbridge_audit_v2_from() AND coalesce(lag(digest_version) OVER w, 1) = 1)) AS version_ok,
               lag(seq) OVER w AS prev_seq, lag(chain_seq) OVER w AS prev_chain_seq
          FROM audit_log a ${where}
        WINDOW w AS (PARTITION BY chain ORDER BY chain_seq)
      ) v
-     WHERE NOT (hash_ok AND link_ok AND seq_ok AND order_ok)
+     WHERE NOT (hash_ok AND link_ok AND seq_ok AND order_ok AND version_ok)
      ORDER BY seq LIMIT ${MAX_BREAKS}`,
     params,
   );
@@ -49,8 +53,18 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
     const seq = Number(x.seq);
     const cs = Number(x.chain_seq);
     const name = `row seq ${seq} (chain ${x.chain} #${cs})`;
+    const reordered = `its seq is not after the seq of chain row #${cs - 1} (seq ${x.prev_seq}): rows were reordered`;
     if (!x.hash_ok) {
-      return { seq, chain: x.chain, chainSeq: cs, problem: 'hash', reason: `${name}: its content does not match its hash (edited)` };
+      const what = ![1, 2].includes(Number(x.digest_version)) ? `unknown digest version ${x.digest_version}` : 'its content does not match its hash (edited)';
+      // seq is hashed since digest version 2: a reordered row fails its hash too
+      return { seq, chain: x.chain, chainSeq: cs, problem: 'hash', reason: `${name}: ${what}${x.order_ok ? '' : `; ${reordered}`}` };
+    }
+    if (!x.version_ok) {
+      // a consistent version 1 row where only version 2 can be: its hash was recomputed with the older digest
+      const why = x.prev_version !== null && Number(x.prev_version) >= 2
+        ? `digest version 1 after a version ${x.prev_version} row of its chain`
+        : `digest version 1, but written after version 2 was introduced (seq > ${x.v2_from})`;
+      return { seq, chain: x.chain, chainSeq: cs, problem: 'version', reason: `${name}: ${why} (downgraded)` };
     }
     if (!x.seq_ok) {
       const from = x.prev_chain_seq === null ? 1 : Number(x.prev_chain_seq) + 1;
@@ -63,12 +77,14 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
     if (!x.link_ok) {
       return { seq, chain: x.chain, chainSeq: cs, problem: 'link', reason: `${name}: prev_hash does not match the hash of the row before it in its chain (rows removed or replaced)` };
     }
-    return { seq, chain: x.chain, chainSeq: cs, problem: 'order', reason: `${name}: its seq is not after the seq of chain row #${cs - 1} (seq ${x.prev_seq}): rows were reordered` };
+    return { seq, chain: x.chain, chainSeq: cs, problem: 'order', reason: `${name}: ${reordered}` };
   });
 }
 
 /**
- * Recomputes every audit row's hash (lotbridge_audit_digest, the function the insert trigger uses),
+ * Recomputes every audit row's hash by its own digest version (lotbridge_audit_digest: version 2,
+ * the one the insert trigger writes, or version 1 for rows written before migration 20260301002800;
+ * a version 1 row after a version 2 row of its chain or written since then is a downgrade),
  * checks each row's prev_hash against the previous row of its chain, the chain sequence for gaps,
  * and that seq grows with the chain sequence (no reordering; for rows written since migration
  * 20260301001000, which draws seq under the chain lock). Then checks the anchors: the anchor

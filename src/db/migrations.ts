@@ -21,6 +21,7 @@ import * as mSetBasedReferenceChecks from '../../migrations/20260301002400_set_b
 import * as mReferenceChecksByKey from '../../migrations/20260301002500_reference_checks_by_key';
 import * as mCountEventsIndex from '../../migrations/20260301002600_count_events_index';
 import * as mTraceEventShapeChecks from '../../migrations/20260301002700_trace_event_shape_checks';
+import * as mAuditDigestV2 from '../../migrations/20260301002800_audit_digest_v2';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -48,6 +49,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002500_reference_checks_by_key', mReferenceChecksByKey],
   ['20260301002600_count_events_index', mCountEventsIndex],
   ['20260301002700_trace_event_shape_checks', mTraceEventShapeChecks],
+  ['20260301002800_audit_digest_v2', mAuditDigestV2],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

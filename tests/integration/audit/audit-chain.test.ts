@@ -113,7 +113,11 @@ describe('audit chain', () => {
     await asSuperuser('UPDATE audit_log SET seq = ? WHERE seq = ?', [a, b]);
     await asSuperuser('UPDATE audit_log SET seq = ? WHERE seq = -1', [b]);
     const v = await verify();
-    expect(v.body).toEqual({ ok: false, firstBrokenRow: a, reason: `row seq ${a} (chain recall #5): its seq is not after the seq of chain row #4 (seq ${b}): rows were reordered` });
+    // seq is hashed (digest version 2): both rows fail their hashes, and the one out of order says so
+    expect(v.body).toEqual({
+      ok: false, firstBrokenRow: a,
+      reason: `row seq ${a} (chain recall #5): its content does not match its hash (edited); its seq is not after the seq of chain row #4 (seq ${b}): rows were reordered (and 1 more break)`,
+    });
   });
 
   it('detects reordered rows (chain positions swapped) by their hashes', async () => {
@@ -127,6 +131,64 @@ describe('audit chain', () => {
     // both moved rows fail their hashes; the row after them no longer links to its predecessor
     expect(v.breaks.map((x) => [x.seq, x.problem])).toEqual([[a, 'hash'], [b, 'hash'], [c, 'link']]);
     expect((await verify()).body).toEqual(expect.objectContaining({ ok: false, firstBrokenRow: a }));
+  });
+
+  it('detects text moved across a field boundary, and NULL turned into empty text (digest version 2)', async () => {
+    // each edit leaves the |-joined text of digest version 1 as it was
+    await t.db('audit_log').insert({ chain: 'recall', actor: 'operator:a|b', action: 'c', entity_type: 'lot', entity_id: 'L7|x' });
+    const seq = await seqOf('recall', 7);
+    const edits = [
+      "UPDATE audit_log SET actor = 'operator:a', action = 'b|c' WHERE seq = ?",
+      "UPDATE audit_log SET entity_type = 'lot|L7', entity_id = 'x' WHERE seq = ?",
+      "UPDATE audit_log SET entity_id = 'L7|x', reason = '' WHERE seq = ?", // reason NULL → ''
+    ];
+    const row = await t.db('audit_log').where({ seq }).first();
+    expect(row).toEqual(expect.objectContaining({ reason: null }));
+    for (const sql of edits) {
+      await asSuperuser(sql, [seq]);
+      expect((await verify()).body).toEqual({ ok: false, firstBrokenRow: seq, reason: `row seq ${seq} (chain recall #7): its content does not match its hash (edited)` });
+      await asSuperuser("UPDATE audit_log SET actor = 'operator:a|b', action = 'c', entity_type = 'lot', entity_id = 'L7|x', reason = NULL WHERE seq = ?", [seq]);
+      expect((await verify()).body).toEqual({ ok: true, rows: 17 });
+    }
+  });
+
+  it('detects seq values swapped between rows of different chains (each chain still in order)', async () => {
+    const a = await seqOf('pipeline:wms:00', 3);
+    const b = await seqOf('recall', 3);
+    expect(b).toBe(a + 1); // written one after the other: the swap keeps both chains' seq increasing
+    await asSuperuser('UPDATE audit_log SET seq = -1 WHERE seq = ?', [a]);
+    await asSuperuser('UPDATE audit_log SET seq = ? WHERE seq = ?', [a, b]);
+    await asSuperuser('UPDATE audit_log SET seq = ? WHERE seq = -1', [b]);
+    const v = await verifyAuditLog(t.db);
+    expect(v.breaks.map((x) => [x.seq, x.chain, x.problem])).toEqual([[a, 'recall', 'hash'], [b, 'pipeline:wms:00', 'hash']]);
+  });
+
+  it('detects a digest version changed on a row: alone (the version is hashed) and with the hash recomputed by version 1 (a downgrade)', async () => {
+    const seq = await seqOf('recall', 4);
+    const next = await seqOf('recall', 5);
+    await asSuperuser('UPDATE audit_log SET digest_version = 1 WHERE seq = ?', [seq]);
+    expect((await verifyAuditLog(t.db)).breaks.map((x) => [x.seq, x.problem])).toEqual([[seq, 'hash']]);
+    // now a consistent version 1 row: its own hash matches, but version 1 after version 2 rows is refused
+    await asSuperuser('UPDATE audit_log a SET hash = lotbridge_audit_digest_v1(a) WHERE seq = ?', [seq]);
+    const v = await verifyAuditLog(t.db);
+    expect(v.breaks.map((x) => [x.seq, x.problem])).toEqual([[seq, 'version'], [next, 'link']]);
+    expect(v.breaks[0].reason).toBe(`row seq ${seq} (chain recall #4): digest version 1 after a version 2 row of its chain (downgraded)`);
+  });
+
+  it('detects the first row of a chain downgraded to digest version 1 (written after version 2 was introduced)', async () => {
+    const seq = await seqOf('recall', 1);
+    await asSuperuser('UPDATE audit_log SET digest_version = 1 WHERE seq = ?', [seq]);
+    await asSuperuser('UPDATE audit_log a SET hash = lotbridge_audit_digest(a) WHERE seq = ?', [seq]);
+    const v = await verifyAuditLog(t.db);
+    expect(v.breaks.map((x) => [x.seq, x.problem])).toEqual([[seq, 'version'], [await seqOf('recall', 2), 'link']]);
+    expect(v.breaks[0].reason).toMatch(new RegExp(`^row seq ${seq} \\(chain recall #1\\): digest version 1, but written after version 2 was introduced \\(seq > \\d+\\) \\(downgraded\\)$`));
+  });
+
+  it('writes digest version 2 whatever the insert says', async () => {
+    await t.db('audit_log').insert({ chain: 'admin', actor: 'cli', action: 'x', entity_type: 'y', digest_version: 1 });
+    const rows = await t.db('audit_log').distinct('digest_version');
+    expect(rows).toEqual([{ digest_version: 2 }]);
+    expect((await verify()).body).toEqual({ ok: true, rows: 17 });
   });
 
   it('detects a truncated tail once the chain heads were anchored, naming the missing row', async () => {
@@ -181,6 +243,13 @@ describe('audit chain', () => {
     const logRow = await t.db('audit_log').where({ chain: ANCHOR_CHAIN, entity_id: String(a2!.id) }).first<{ seq: number }>('seq');
     await asSuperuser('DELETE FROM audit_log WHERE seq = ?', [logRow!.seq]);
     expect((await verifyAuditLog(t.db)).breaks.map((b) => b.reason)).toContain(`audit anchor #${a2!.id} has no row in chain ${ANCHOR_CHAIN} of the log (deleted)`);
+  });
+
+  it('detects an anchor edited behind the triggers (its own hash: fixed-width prev_hash, integers, then heads, so "|" cannot move a field)', async () => {
+    const a = await anchorAuditChains(t.db);
+    await asSuperuser(`UPDATE audit_anchors SET heads = jsonb_set(heads, '{0,chain_seq}', '99') WHERE id = ?`, [a!.id]);
+    const v = await verifyAuditLog(t.db);
+    expect(v.breaks.map((b) => b.reason)).toContain(`audit anchor #${a!.id}: its content does not match its hash (edited)`);
   });
 
   it('anchors only when a chain moved since the last anchor (unless forced)', async () => {
