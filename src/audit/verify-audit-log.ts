@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
-import { ANCHOR_CHAIN } from './anchor-audit-chains';
+import { ANCHOR_CHAIN, type ChainHead } from './anchor-audit-chains';
+
+/** An anchor hash as printed by `lotbridge audit anchor`: 64 hex digits. */
+export const ANCHOR_HASH_PATTERN = '^[0-9a-fA-F]{64}$';
 
 /** A row that breaks its chain, and how. */
 export interface AuditBreak {
@@ -18,6 +21,8 @@ export interface AuditVerification {
   rows: number;
   chains: number;
   anchors: number;
+  /** The anchor asked for by hash (`anchor` option), when it is present. */
+  anchor?: { id: number; hash: string; at: string; chains: number };
   /** The first breaks found (at most 100), by seq. */
   breaks: AuditBreak[];
 }
@@ -94,9 +99,15 @@ async function verifyChains(db: Db, where: string, params: Knex.RawBinding[]): P
  * Rows cannot be changed through SQL (the triggers refuse); a break means someone went around them
  * (disabled triggers, replica mode, edited files, a partial restore).
  * @param db - knex instance
- * @param opts - chain: verify one chain only (anchors are then checked for that chain only)
+ * Deleting the newest anchor together with the rows after the anchor before it cannot be seen
+ * from inside the database; `anchor` closes that: the hash of an anchor kept elsewhere (printed by
+ * `lotbridge audit anchor`, logged by the hub) must still be in audit_anchors, and then its chain
+ * heads are checked like every anchor's.
+ * @param db - knex instance
+ * @param opts - chain: verify one chain only (anchors are then checked for that chain only);
+ *   anchor: the hex hash of an anchor kept outside the database, which must still be there
  */
-export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: number } = {}): Promise<AuditVerification> {
+export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: number; anchor?: string } = {}): Promise<AuditVerification> {
   const breaks: AuditBreak[] = [];
   const parallel = opts.chain ? 1 : Math.max(1, opts.parallel ?? 2);
   const counts = db.raw<{ rows: Array<{ rows: number; chains: number }> }>(
@@ -172,9 +183,24 @@ export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: 
       breaks.push({ seq: Number(h.found_seq), chain: h.chain, chainSeq: Number(h.chain_seq), problem: 'truncated', reason: `${name}, anchored by audit anchor #${h.anchor_id}, has another seq than anchored, ${h.found_seq} (rows renumbered)` });
     }
   }
+  let anchor: AuditVerification['anchor'];
+  if (opts.anchor !== undefined) {
+    const want = opts.anchor.trim().toLowerCase();
+    const found = await db('audit_anchors').where({ hash: want }).first<{ id: number; hash: string; at: Date; heads: ChainHead[] } | undefined>('id', 'hash', 'at', 'heads');
+    if (found) {
+      // its heads were checked above with every anchor's (and its own hash with the anchor chain)
+      anchor = { id: Number(found.id), hash: found.hash, at: found.at.toISOString(), chains: found.heads.length };
+    } else {
+      const newest = await db('audit_anchors').orderBy('id', 'desc').first<{ id: number; at: Date } | undefined>('id', 'at');
+      breaks.push({
+        seq: 0, chain: ANCHOR_CHAIN, chainSeq: 0, problem: 'anchor',
+        reason: `the audit anchor with hash ${want} (kept outside the database) is not in audit_anchors: anchors were deleted or rewritten, and the rows they anchored may be gone with them (${newest ? `newest anchor now #${newest.id} of ${newest.at.toISOString()}` : 'no anchors left'})`,
+      });
+    }
+  }
   breaks.sort((a, b) => a.seq - b.seq);
   const total = c.rows[0];
-  return { ok: breaks.length === 0, rows: Number(total.rows), chains: Number(total.chains), anchors: anchorCount.rows[0].n, breaks: breaks.slice(0, MAX_BREAKS) };
+  return { ok: breaks.length === 0, rows: Number(total.rows), chains: Number(total.chains), anchors: anchorCount.rows[0].n, ...(anchor ? { anchor } : {}), breaks: breaks.slice(0, MAX_BREAKS) };
 }
 
 /** The issue's answer shape: `{ok:true, rows}` or `{ok:false, firstBrokenRow, reason}`. */

@@ -11,7 +11,7 @@ import { LotBridgeError, isLotBridgeError } from '../errors';
 import { ROLES, createApiKey, createUser, listApiKeys, revokeApiKey } from '../security/api-keys';
 import type { Role } from '../api/context';
 import { registerImportCommand } from './import.command';
-import { verifyAnswer, verifyAuditLog } from '../audit/verify-audit-log';
+import { ANCHOR_HASH_PATTERN, verifyAnswer, verifyAuditLog } from '../audit/verify-audit-log';
 import { anchorAuditChains } from '../audit/anchor-audit-chains';
 import { registerTraceCommands } from './trace.command';
 import { registerPartnerCommands } from './partners.command';
@@ -268,14 +268,19 @@ export function buildProgram(): Command {
     .command('verify')
     .description('recompute every audit chain (hashes, links, gaps, order) and check the anchored chain heads (tail truncation); exits 1 with LB_ERR_AUDIT_CHAIN_BROKEN on a break')
     .option('--chain <chain>', 'verify one chain only (e.g. recall, admin, pipeline:wms:03)')
+    .option('--anchor <hash>', 'also check that this anchor hash, kept outside the database (printed by `lotbridge audit anchor`), is still there with its chain heads')
     .option('--json', 'print the answer of GET /api/v1/audit/verify: {"ok":true,"rows":N} or {"ok":false,"firstBrokenRow":…,"reason":…}')
-    .action(async (opts: { chain?: string; json?: boolean }) => {
+    .action(async (opts: { chain?: string; anchor?: string; json?: boolean }) => {
+      if (opts.anchor !== undefined && !new RegExp(ANCHOR_HASH_PATTERN).test(opts.anchor.trim())) {
+        throw new Error(`--anchor takes an anchor hash, 64 hex digits (as \`lotbridge audit anchor\` prints it), not "${opts.anchor}"`);
+      }
       await withDb(async (db) => {
         const v = await verifyAuditLog(db, opts);
         if (opts.json) {
           console.log(JSON.stringify(verifyAnswer(v)));
         } else if (v.ok) {
-          console.log(`audit log intact: ${v.rows} rows in ${v.chains} chain(s), ${v.anchors} anchor(s) checked`);
+          const a = v.anchor ? `; anchor #${v.anchor.id} of ${v.anchor.at} (hash ${v.anchor.hash}) present with its ${v.anchor.chains} chain head(s)` : '';
+          console.log(`audit log intact: ${v.rows} rows in ${v.chains} chain(s), ${v.anchors} anchor(s) checked${a}`);
         } else {
           for (const b of v.breaks) {
             console.log(`break: ${b.reason}`);

@@ -19,8 +19,8 @@ describe('audit chain', () => {
       await trx.raw(sql, bindings);
     });
   };
-  const verify = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const r = await api.request({ url: '/api/v1/audit/verify', headers: api.auth('auditor') });
+  const verify = async (query = ''): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const r = await api.request({ url: `/api/v1/audit/verify${query}`, headers: api.auth('auditor') });
     return { status: r.statusCode, body: r.json<Record<string, unknown>>() };
   };
 
@@ -250,6 +250,31 @@ describe('audit chain', () => {
     await asSuperuser(`UPDATE audit_anchors SET heads = jsonb_set(heads, '{0,chain_seq}', '99') WHERE id = ?`, [a!.id]);
     const v = await verifyAuditLog(t.db);
     expect(v.breaks.map((b) => b.reason)).toContain(`audit anchor #${a!.id}: its content does not match its hash (edited)`);
+  });
+
+  it('with ?anchor=<hash> kept elsewhere: detects the newest anchor deleted together with the tail it anchored', async () => {
+    const a1 = await anchorAuditChains(t.db);
+    for (const id of ['L7', 'L8']) await t.db('audit_log').insert({ chain: 'recall', actor: 'operator:ana', action: 'lot.on_hold', entity_type: 'lot', entity_id: id });
+    const a2 = await anchorAuditChains(t.db);
+    expect((await verify(`?anchor=${a2!.hash.toUpperCase()}`)).body).toEqual({ ok: true, rows: 20 });
+    const v = await verifyAuditLog(t.db, { anchor: a2!.hash });
+    expect(v.anchor).toEqual({ id: a2!.id, hash: a2!.hash, at: a2!.at, chains: 4 });
+
+    // the newest anchor, its log row and the rows only it anchored: gone without a trace inside the database
+    await asSuperuser('DELETE FROM audit_anchors WHERE id = ?', [a2!.id]);
+    await asSuperuser('DELETE FROM audit_log WHERE chain = ? AND entity_id = ?', [ANCHOR_CHAIN, String(a2!.id)]);
+    await asSuperuser("DELETE FROM audit_log WHERE chain = 'recall' AND chain_seq >= 7");
+    expect((await verify()).body).toEqual({ ok: true, rows: 17 });
+    expect((await verify(`?anchor=${a1!.hash}`)).body).toEqual({ ok: true, rows: 17 });
+    expect((await verify(`?anchor=${a2!.hash}`)).body).toEqual({
+      ok: false, firstBrokenRow: 0,
+      reason: `the audit anchor with hash ${a2!.hash} (kept outside the database) is not in audit_anchors: anchors were deleted or rewritten, and the rows they anchored may be gone with them (newest anchor now #${a1!.id} of ${a1!.at})`,
+    });
+  });
+
+  it('answers 400 to an anchor that is not 64 hex digits', async () => {
+    const r = await verify('?anchor=abc');
+    expect(r.status).toBe(400);
   });
 
   it('anchors only when a chain moved since the last anchor (unless forced)', async () => {

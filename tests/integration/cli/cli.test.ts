@@ -256,6 +256,47 @@ describe('database commands on a database without the current schema', () => {
   }, 60000);
 });
 
+describe('lotbridge audit anchor and audit verify --anchor', () => {
+  const { url, env } = freshDatabaseForDescribe();
+
+  test('verify --anchor <hash> passes while the printed anchor is there and fails once it was deleted with the tail it anchored', async () => {
+    expect((await lotbridge(['migrate', 'up'], env)).code).toBe(0);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    let hash = '';
+    try {
+      await client.query(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id) VALUES ('recall', 'operator:ana', 'lot.on_hold', 'lot', 'L1')`);
+      const first = await lotbridge(['audit', 'anchor'], env);
+      expect(first.code).toBe(0);
+      await client.query(`INSERT INTO audit_log (chain, actor, action, entity_type, entity_id) VALUES ('recall', 'operator:ana', 'lot.on_hold', 'lot', 'L2')`);
+      const printed = await lotbridge(['audit', 'anchor'], env);
+      const m = /^anchor #(\d+) at (\S+): \d+ chain\(s\) up to seq \d+, hash ([0-9a-f]{64})$/.exec(printed.stdout.trim());
+      expect(m).not.toBeNull();
+      const [, id, at] = m!;
+      hash = m![3];
+      const ok = await lotbridge(['audit', 'verify', '--anchor', hash], env);
+      expect([ok.code, ok.stdout.trim()]).toEqual([0, expect.stringMatching(new RegExp(`^audit log intact: 4 rows in 2 chain\\(s\\), 2 anchor\\(s\\) checked; anchor #${id} of ${at} \\(hash ${hash}\\) present with its 2 chain head\\(s\\)$`))]);
+
+      // a superuser removes the newest anchor, its log row and the row only it anchored
+      await client.query('BEGIN');
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query('DELETE FROM audit_anchors WHERE id = $1', [id]);
+      await client.query(`DELETE FROM audit_log WHERE (chain = 'audit:anchor' AND entity_id = $1) OR (chain = 'recall' AND entity_id = 'L2')`, [id]);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    expect((await lotbridge(['audit', 'verify'], env)).code).toBe(0); // nothing left inside the database to tell
+    const broken = await lotbridge(['audit', 'verify', '--anchor', hash.toUpperCase(), '--json'], env);
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout)).toEqual({ ok: false, firstBrokenRow: 0, reason: expect.stringMatching(new RegExp(`^the audit anchor with hash ${hash} \\(kept outside the database\\) is not in audit_anchors`)) });
+    expect(broken.stderr).toContain('LB_ERR_AUDIT_CHAIN_BROKEN');
+    const bad = await lotbridge(['audit', 'verify', '--anchor', 'abc'], env);
+    expect([bad.code, bad.stdout]).toEqual([1, '']);
+    expect(bad.stderr).toContain('--anchor takes an anchor hash, 64 hex digits');
+  }, 90000);
+});
+
 describe('keys, users, send and reprocess against a running hub', () => {
   let th: TestHub;
   let env: Record<string, string>;
