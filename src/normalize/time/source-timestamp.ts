@@ -81,8 +81,20 @@ function computeZoneOffsetMinutes(zone: string, at: Date): number {
       parts[p.type] = Number(p.value);
     }
   }
-  const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  const asUtc = utcWallMillis(parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second);
   return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60000);
+}
+
+/**
+ * Milliseconds since the epoch of a UTC wall time, for every year 0000–9999: `Date.UTC` alone reads
+ * the years 0–99 as 1900–1999.
+ * @param y - year; mo - month 1–12; the rest as Date.UTC takes them
+ */
+export function utcWallMillis(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const t = new Date(Date.UTC(2000, 0, 1, h, mi, s, ms));
+  t.setUTCFullYear(y, mo - 1, d);
+  return t.getTime();
 }
 
 /**
@@ -121,7 +133,7 @@ export function parseSourceTimestamp(text: string, zone: string): SourceInstant 
   if (h > 23 || mi > 59 || s > 59) {
     return { problem: `"${text}" is not a valid time of day` };
   }
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const wall = utcWallMillis(y, mo, d, h, mi, s, ms);
   const tz = m[8];
   if (tz !== undefined) {
     let offset = 0;

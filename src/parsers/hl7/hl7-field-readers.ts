@@ -1,6 +1,6 @@
 import { LotBridgeError } from '../../errors';
 import { daysInMonth, MONTH_NAMES } from '../../gs1/gs1-date';
-import { isTimestampProblem, parseSourceTimestamp } from '../../normalize/time/source-timestamp';
+import { isTimestampProblem, parseSourceTimestamp, utcWallMillis } from '../../normalize/time/source-timestamp';
 import { describeHl7Location } from './hl7-location';
 import type { Hl7Segment } from './hl7-segment';
 
@@ -117,13 +117,7 @@ export function parseHl7DateTime(text: string, opts: Hl7DateTimeOptions): Hl7Dat
     offset = `${Z.slice(0, 3)}:${Z.slice(3, 5)}`;
   }
   const ms = F === undefined ? 0 : Number(F.length >= 3 ? F.slice(0, 3) : F.padEnd(3, '0'));
-  let wall = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  if (y < 100) {
-    // Date.UTC reads years 0-99 as 1900-1999
-    const t = new Date(wall);
-    t.setUTCFullYear(y);
-    wall = t.getTime();
-  }
+  const wall = utcWallMillis(y, mo, d, h, mi, s, ms);
   if (offset !== undefined) {
     const minutes = (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
     return { text, utc: new Date(wall - minutes * 60000).toISOString(), offset, explicitOffset: true, precision, local };

@@ -21,6 +21,12 @@ describe('parseSourceTimestamp', () => {
     ['2026-03-29T02:30:00', 'Europe/Berlin', ['2026-03-29T01:30:00.000Z', '+02:00', false]],
     ['2026-10-25T02:30:00', 'Europe/Berlin', ['2026-10-25T00:30:00.000Z', '+02:00', false]],
     ['2028-02-29T00:00:00Z', 'UTC', ['2028-02-29T00:00:00.000Z', '+00:00', true]],
+    // years 0000-0099 stay themselves (Date.UTC alone reads them as 1900-1999); local time then is
+    // the zone's local mean time (Berlin +00:53:28, offsets kept to the minute)
+    ['0050-06-01T12:00:00Z', 'UTC', ['0050-06-01T12:00:00.000Z', '+00:00', true]],
+    ['0000-02-29T00:00:00+01:00', 'UTC', ['0000-02-28T23:00:00.000Z', '+01:00', true]],
+    ['0099-12-31T23:59:59', 'UTC', ['0099-12-31T23:59:59.000Z', '+00:00', false]],
+    ['0075-07-01T12:00:00', 'Europe/Berlin', ['0075-07-01T11:07:00.000Z', '+00:53', false]],
   ])('reads %s in %s', (text, zone, expected) => {
     expect(instant(text, zone)).toEqual(expected);
   });
