@@ -13,21 +13,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 import { hl7Fixture, mllpPortOf, mllpSend, parseAck, waitAllSettled } from '../../helpers/hl7';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { ediFixture, ediVariant, postAndWait } from '../../helpers/edi';
 import { importMasterDataCsv } from '../../../src/model/master-data/import/import-master-data';
 import { importStockCsv } from '../../../src/model/stock/import-stock-csv';
+import { epcisValidator, withEpcisSchema } from '../../helpers/epcis-schema';
 
-const EPCIS_DIR = path.resolve(__dirname, '../../../../shared/data/epcis');
-const SCHEMA_FILE = process.env.LOTBRIDGE_EPCIS_SCHEMA ?? path.join(EPCIS_DIR, 'EPCIS-JSON-Schema.json');
-const haveSchema = fs.existsSync(SCHEMA_FILE);
-if (!haveSchema) {
-  console.warn(`EPCIS 2.0 JSON Schema not found at ${SCHEMA_FILE}: the schema-validation tests are skipped`);
-}
-const withSchema = haveSchema ? it : it.skip;
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
 const b2mml = (name: string): Buffer => fs.readFileSync(path.join(FIXTURES, 'b2mml', name));
 
@@ -99,10 +91,8 @@ describe('EPCIS 2.0 export of what the connectors write', () => {
     return docs;
   }
 
-  withSchema('every event the connectors wrote is in the export, and every page validates against the EPCIS 2.0 JSON Schema', async () => {
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')));
+  withEpcisSchema('every event the connectors wrote is in the export, and every page validates against the EPCIS 2.0 JSON Schema', async () => {
+    const validate = epcisValidator();
     const stored = await h.hub.db('trace_events').select('id', 'type', 'biz_step', 'action');
     for (const q of ['limit=1000', 'limit=1000&document=capture', 'limit=3']) {
       const docs = await exportAll(q);

@@ -1,24 +1,12 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/genealogy-fixture';
 import { EPCIS_CONTEXT_URL } from '../../../src/epcis/epcis-export';
 import { decodeGs1 } from '../../../src/gs1/gs1-decode';
+import { epcisValidator, withEpcisSchema, EPCIS_CONTEXT_FILE } from '../../helpers/epcis-schema';
 
-/** GS1's EPCIS 2.0 JSON Schema and JSON-LD context, kept outside the repository (see ../shared/data/README.md). */
-const EPCIS_DIR = path.resolve(__dirname, '../../../../shared/data/epcis');
-const SCHEMA_FILE = process.env.LOTBRIDGE_EPCIS_SCHEMA ?? path.join(EPCIS_DIR, 'EPCIS-JSON-Schema.json');
-const CONTEXT_FILE = path.join(path.dirname(SCHEMA_FILE), 'epcis-context.jsonld');
-const haveSchema = fs.existsSync(SCHEMA_FILE) && fs.existsSync(CONTEXT_FILE);
-if (!haveSchema) {
-  // the files are GS1's, not ours: without them the schema checks cannot run, and say so
-  console.warn(`EPCIS 2.0 JSON Schema/context not found at ${SCHEMA_FILE}: the schema-validation tests are skipped`);
-}
-const withSchema = haveSchema ? it : it.skip;
 
 /** Every term the EPCIS context defines, at any nesting (scoped contexts), and its prefixes. */
 function contextTerms(): Set<string> {
@@ -31,7 +19,7 @@ function contextTerms(): Set<string> {
       }
     }
   };
-  walk((JSON.parse(fs.readFileSync(CONTEXT_FILE, 'utf8')) as { '@context': unknown })['@context']);
+  walk((JSON.parse(fs.readFileSync(EPCIS_CONTEXT_FILE, 'utf8')) as { '@context': unknown })['@context']);
   return terms;
 }
 
@@ -85,14 +73,12 @@ describe('EPCIS 2.0 export', () => {
     await t.destroy();
   });
 
-  withSchema('answers an EPCISQueryDocument that the EPCIS 2.0 JSON Schema accepts, with the EPCIS context', async () => {
+  withEpcisSchema('answers an EPCISQueryDocument that the EPCIS 2.0 JSON Schema accepts, with the EPCIS context', async () => {
     const r = await get('');
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^application\/ld\+json/);
     const doc = r.json<any>();
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')));
+    const validate = epcisValidator();
     const ok = validate(doc);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);

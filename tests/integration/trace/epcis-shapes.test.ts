@@ -4,22 +4,12 @@
  * schema-valid EPCIS, refused by the database (migration 20260301002700), or left out of the
  * document and named in `lb:omittedEvents` with the LotBridge-EPCIS-Omitted header.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { buildTestApi, type TestApi } from '../../helpers/api-app';
 import { buildKneeGenealogy, GTIN, type GenealogyFixture } from '../../helpers/genealogy-fixture';
+import { epcisValidator, withEpcisSchema } from '../../helpers/epcis-schema';
 
-const EPCIS_DIR = path.resolve(__dirname, '../../../../shared/data/epcis');
-const SCHEMA_FILE = process.env.LOTBRIDGE_EPCIS_SCHEMA ?? path.join(EPCIS_DIR, 'EPCIS-JSON-Schema.json');
-const haveSchema = fs.existsSync(SCHEMA_FILE);
-if (!haveSchema) {
-  console.warn(`EPCIS 2.0 JSON Schema not found at ${SCHEMA_FILE}: the schema-validation test is skipped`);
-}
-const withSchema = haveSchema ? it : it.skip;
 
 describe('EPCIS 2.0 export of the shapes the table permits but no connector writes', () => {
   let t: TestDatabase;
@@ -96,10 +86,8 @@ describe('EPCIS 2.0 export of the shapes the table permits but no connector writ
     await expect(insert({ type: 'ObjectEvent', action: 'OBSERVE', biz_step: 'storing' }, [{ role: 'subject', quantity: 1, uom: 'EA' }])).rejects.toThrow('trace_event_items_names_check');
   });
 
-  withSchema('maps every other shape to schema-valid EPCIS, and names what it leaves out', async () => {
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')));
+  withEpcisSchema('maps every other shape to schema-valid EPCIS, and names what it leaves out', async () => {
+    const validate = epcisValidator();
     for (const q of ['?limit=1000', '?limit=1000&document=capture', '?from=2026-05-01T00:00:00Z&limit=2']) {
       const r = await get(q);
       expect(r.statusCode).toBe(200);
