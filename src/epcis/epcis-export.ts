@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
+import { findCharsetViolation } from '../gs1/gs1-charset';
 
 /** The EPCIS 2.0 JSON-LD context (GS1), referenced by URL in every document. */
 export const EPCIS_CONTEXT_URL = 'https://ref.gs1.org/standards/epcis/epcis-context.jsonld';
@@ -44,8 +45,8 @@ const MEASUREMENT_TYPES = new Map(['AbsoluteHumidity', 'AbsorbedDose', 'Absorbed
 const SENSOR_UOM: Record<string, string> = { '°C': 'CEL', C: 'CEL', DEGC: 'CEL', CELSIUS: 'CEL', '°F': 'FAH', F: 'FAH', FAHRENHEIT: 'FAH', K: 'KEL', KELVIN: 'KEL', '%': 'P1', '%RH': 'P1' };
 /** EPCIS event time zone offsets: −14:00 … +14:00 (the JSON Schema's pattern). */
 const EPCIS_OFFSET = /^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$/;
-/** GS1 AI (10) lot and (21) serial: 1–20 characters of GS1's character set 82. */
-const CSET82_20 = /^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$/;
+/** Whether AI (10) lot or (21) serial can hold the value: 1–20 characters of GS1's character set 82. */
+const fitsAi10or21 = (v: string): boolean => v.length >= 1 && v.length <= 20 && findCharsetViolation('X', v) === undefined;
 /** CBV 1.x URNs of a vocabulary value (urn:epcglobal:cbv:bizstep:shipping …) → the short name. */
 const CBV_URN = /^urn:epcglobal:cbv:(bizstep|disp|btt):([a-z_]+)$/;
 /** The prefixes of CBV values that EPCIS 2.0 forbids outside its own vocabulary (the JSON Schema's vocab-other-uri). */
@@ -75,12 +76,12 @@ export class EpcisUris {
   lotClass(gtin: string | null, material: string, lot: string | null): string {
     const g = this.gtin14(gtin);
     // a lot that AI (10) cannot hold (over 20 characters, outside character set 82) is no Digital Link
-    if (g && (lot === null || CSET82_20.test(lot))) return lot ? `${DIGITAL_LINK}/01/${g}/10/${dl(lot)}` : `${DIGITAL_LINK}/01/${g}`;
+    if (g && (lot === null || fitsAi10or21(lot))) return lot ? `${DIGITAL_LINK}/01/${g}/10/${dl(lot)}` : `${DIGITAL_LINK}/01/${g}`;
     return lot ? this.b(`material/${enc(material)}/lot/${enc(lot)}`) : this.b(`material/${enc(material)}`);
   }
   instance(gtin: string | null, material: string, serial: string): string {
     const g = this.gtin14(gtin);
-    return g && CSET82_20.test(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
+    return g && fitsAi10or21(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
   location(gln: string | null, code: string): string {
     return gln && /^\d{13}$/.test(gln) ? `${DIGITAL_LINK}/414/${gln}` : this.b(`location/${enc(code)}`);
@@ -281,13 +282,17 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
   return { document, nextCursor: more && last ? cursorOf(last.t, last.id) : null, events: page.length, omitted: omitted.length };
 }
 
-const ROLES_OF: Record<string, { placed: string[] }> = {
-  ObjectEvent: { placed: ['subject', 'child', 'input', 'output', 'parent'] },
-  TransactionEvent: { placed: ['subject', 'child', 'input', 'output', 'parent'] },
-  TransformationEvent: { placed: ['input', 'output'] },
-  AggregationEvent: { placed: ['parent', 'child', 'subject'] },
-  AssociationEvent: { placed: ['parent', 'child', 'subject'] },
+/** The item roles each event type has a place for. */
+const ROLES_OF: Record<string, string[]> = {
+  ObjectEvent: ['subject', 'child', 'input', 'output', 'parent'],
+  TransactionEvent: ['subject', 'child', 'input', 'output', 'parent'],
+  TransformationEvent: ['input', 'output'],
+  AggregationEvent: ['parent', 'child', 'subject'],
+  AssociationEvent: ['parent', 'child', 'subject'],
 };
+
+/** An item as a note names it: material, lot, serial. */
+const itemName = (i: ItemRow): string => `${i.material}${i.lot_number ? ` lot ${i.lot_number}` : ''}${i.serial_number ? ` serial ${i.serial_number}` : ''}`;
 
 /**
  * One stored event as an EPCIS 2.0 event, or the reason it cannot be one. What of the row EPCIS
@@ -312,10 +317,10 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
     eventTimeZoneOffset: offset,
     recordTime: e.record_time.toISOString(),
   };
-  const placed = ROLES_OF[e.type]?.placed ?? [];
+  const placed = ROLES_OF[e.type] ?? [];
   for (const i of items) {
     if (!i.material) notes.push(`a ${i.role} item names no material, lot or serial`);
-    else if (!placed.includes(i.role)) notes.push(`${i.role} item ${i.material}${i.lot_number ? ` lot ${i.lot_number}` : ''}${i.serial_number ? ` serial ${i.serial_number}` : ''}: a ${e.type} has no place for the role`);
+    else if (!placed.includes(i.role)) notes.push(`${i.role} item ${itemName(i)}: a ${e.type} has no place for the role`);
   }
   const epcs = (role: string[]): string[] => [
     ...new Set(items.filter((i) => role.includes(i.role) && i.serial_number && i.material).map((i) => uris.instance(i.gtin, i.material!, i.serial_number!))),
@@ -355,7 +360,7 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
     const parents = items.filter((i) => i.role === 'parent' && i.material);
     const parent = parents[0];
     if (parent) ev.parentID = parent.serial_number ? uris.instance(parent.gtin, parent.material!, parent.serial_number) : uris.lotClass(parent.gtin, parent.material!, parent.lot_number);
-    for (const p of parents.slice(1)) notes.push(`parent ${p.material}${p.lot_number ? ` lot ${p.lot_number}` : ''}${p.serial_number ? ` serial ${p.serial_number}` : ''}: an ${e.type} has one parentID`);
+    for (const p of parents.slice(1)) notes.push(`parent ${itemName(p)}: an ${e.type} has one parentID`);
     ev.action = e.action ?? 'OBSERVE';
     setList('childEPCs', epcs(['child', 'subject']));
     setList('childQuantityList', quantities(['child', 'subject']));
