@@ -3,6 +3,7 @@ import { LotBridgeError, isLotBridgeError } from '../errors';
 import { decodeGs1 } from '../gs1/gs1-decode';
 import { normalizeGtin } from '../model/master-data/gs1-keys';
 import { findMaterialIdByCode } from '../model/master-data/get-material';
+import { rawNamed } from '../db/named-statement';
 
 /** How a caller names what to trace: the parameters of `GET /api/v1/lots`, plus serial and barcode. */
 export interface TraceQuery {
@@ -57,6 +58,29 @@ async function materialOf(db: Db, gtin: string | undefined, material: string | u
     materialId = byCode;
   }
   return materialId;
+}
+
+/**
+ * The id of lot `lot` of the material named by `gtin` (a GTIN or UDI-DI identifier, the GTIN first)
+ * or by `material` (its code, else an internal identifier), as {@link materialOf} and a lot look-up
+ * find it, in one prepared statement; undefined when the material or the lot is unknown.
+ */
+async function lotIdOf(db: Db, gtin: string | undefined, material: string | undefined, lot: string): Promise<string | undefined> {
+  if (gtin) {
+    const g = normalizeGtin(gtin);
+    if (!g.ok) {
+      throw bad(`gtin: ${g.reason}`, 'gtin');
+    }
+    const r = await rawNamed<{ rows: Array<{ id: string }> }>(db, `SELECT l.id FROM lots l
+       WHERE l.lot_number = ? AND l.material_id = (SELECT mi.material_id FROM material_identifiers mi
+              WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = ? ORDER BY mi.scheme = 'gtin' DESC LIMIT 1)`, [lot.trim(), g.gtin]);
+    return r.rows[0]?.id;
+  }
+  const code = material!.trim();
+  const r = await rawNamed<{ rows: Array<{ id: string }> }>(db, `SELECT l.id FROM lots l
+     WHERE l.lot_number = ? AND l.material_id = coalesce((SELECT m.id FROM materials m WHERE m.code = ?),
+           (SELECT mi.material_id FROM material_identifiers mi WHERE mi.scheme = 'internal' AND mi.value = ? LIMIT 1))`, [lot.trim(), code, code]);
+  return r.rows[0]?.id;
 }
 
 /**
@@ -119,6 +143,14 @@ export async function resolveTraceSubject(db: Db, q: TraceQuery): Promise<TraceS
   }
   if (lot && !gtin && !material) {
     throw bad('name the lot with gtin=… or material=…, and lot=…', 'gtin');
+  }
+  if (lot && !serial && (gtin ? !material : material)) {
+    // the common case (a lot by GTIN or by material code) in one statement, not two or three
+    const id = await lotIdOf(db, gtin, material, lot);
+    if (!id) {
+      throw notFound(asked);
+    }
+    return { lotIds: [id], asked };
   }
   const materialId = gtin || material ? await materialOf(db, gtin, material) : undefined;
   if (materialId === null) {
