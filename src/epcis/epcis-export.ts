@@ -3,6 +3,7 @@ import { fullFormats } from 'ajv-formats/dist/formats';
 import type { Db } from '../db/knex';
 import { LotBridgeError } from '../errors';
 import { findCharsetViolation } from '../gs1/gs1-charset';
+import { checkGln, normalizeGtin } from '../model/master-data/gs1-keys';
 
 /** The EPCIS 2.0 JSON-LD context (GS1), referenced by URL in every document. */
 export const EPCIS_CONTEXT_URL = 'https://ref.gs1.org/standards/epcis/epcis-context.jsonld';
@@ -69,9 +70,15 @@ export class EpcisUris {
   private b(path: string): string {
     return `${this.base.replace(/\/+$/, '')}/${path}`;
   }
-  /** The GTIN as 14 digits (GTIN-8/12/13 zero-padded), or null when it is none. */
+  /**
+   * The GTIN as 14 digits (GTIN-8/12/13 zero-padded), or null when it is none: not 8, 12, 13 or 14
+   * digits, or a wrong check digit (a Digital Link must name a real GTIN; such a key, written by
+   * hand or before master data checked keys, goes under the private base).
+   */
   private gtin14(gtin: string | null): string | null {
-    return gtin && /^(\d{8}|\d{12,14})$/.test(gtin) ? gtin.padStart(14, '0') : null;
+    if (!gtin) return null;
+    const g = normalizeGtin(gtin);
+    return g.ok ? g.gtin : null;
   }
   lotClass(gtin: string | null, material: string, lot: string | null): string {
     const g = this.gtin14(gtin);
@@ -84,7 +91,9 @@ export class EpcisUris {
     return g && fitsAi10or21(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
   location(gln: string | null, code: string): string {
-    return gln && /^\d{13}$/.test(gln) ? `${DIGITAL_LINK}/414/${gln}` : this.b(`location/${enc(code)}`);
+    // a GLN with a wrong check digit is no Digital Link either
+    const g = gln ? checkGln(gln) : undefined;
+    return g?.ok ? `${DIGITAL_LINK}/414/${g.gln}` : this.b(`location/${enc(code)}`);
   }
   readPoint(value: string): string {
     return isUri(value) ? value : this.b(`readpoint/${enc(value)}`);
