@@ -99,10 +99,10 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
   const existing = await trx<DbShipmentRow>('shipments').where({ direction: 'inbound', shipment_number: doc.asnNumber }).forUpdate().first();
   if (doc.purpose === 'cancel') {
     if (!existing) {
-      throw new LotBridgeError('LB_ERR_X12_ELEMENT_INVALID', `ASN ${doc.asnNumber} is cancelled but no such ASN was received`, { location: { segment: 'BSN', field: 'BSN01' } });
+      throw new LotBridgeError('LB_ERR_X12_ELEMENT_INVALID', `ASN ${doc.asnNumber} is cancelled but no such ASN was received`, { location: purposeElement(partner) });
     }
     if (existing.status !== 'cancelled') {
-      await cancelAsn(w, existing);
+      await cancelAsn(w, existing, partner);
     }
     return { shipmentId: existing.id, asnNumber: doc.asnNumber, applied: existing.status !== 'cancelled', lines: 0, lots: 0, serials: 0 };
   }
@@ -229,14 +229,14 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
     perLot.set(l.lot.id, cur);
   }
   // event items: one per serial, and one per lot (and unit) for the unserialised quantities
-  type Item = { role: 'subject'; materialId: string; lotId: string; serialId?: string; serial?: string; gtin: string; lotNumber: string; quantity: number; uom: string; baseQuantity: number };
+  type Item = { role: 'subject'; materialId: string; lotId: string; serialId?: string; serial?: string; gtin?: string; lotNumber: string; quantity: number; uom: string; baseQuantity: number };
   const items: Item[] = [];
   const lotItems = new Map<string, Item>();
   for (const l of lines) {
     if (!l.lot) continue;
     if (l.serial) {
       const serialId = serialIds.get(`${l.material.id}|${l.serial}`);
-      items.push({ role: 'subject', materialId: l.material.id, lotId: l.lot.id, ...(serialId ? { serialId } : {}), serial: l.serial, gtin: l.item.gtin ?? '', lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor });
+      items.push({ role: 'subject', materialId: l.material.id, lotId: l.lot.id, ...(serialId ? { serialId } : {}), serial: l.serial, ...(l.item.gtin ? { gtin: l.item.gtin } : {}), lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor });
       continue;
     }
     const k = `${l.lot.id}|${l.item.uom}`;
@@ -245,7 +245,7 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
       cur.quantity += l.qty;
       cur.baseQuantity += l.qty * l.material.factor;
     } else {
-      const it: Item = { role: 'subject', materialId: l.material.id, lotId: l.lot.id, gtin: l.item.gtin ?? '', lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor };
+      const it: Item = { role: 'subject', materialId: l.material.id, lotId: l.lot.id, ...(l.item.gtin ? { gtin: l.item.gtin } : {}), lotNumber: l.lot.lot_number, quantity: l.qty, uom: l.item.uom, baseQuantity: l.qty * l.material.factor };
       lotItems.set(k, it);
       items.push(it);
     }
@@ -275,26 +275,65 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
   return { shipmentId: shipment.id, asnNumber: doc.asnNumber, applied: true, lines: lines.length, lots: perLot.size, serials: withSerial.length };
 }
 
-/** Cancels an inbound ASN: status cancelled, its in-transit stock taken back at the receiving location. */
-async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: string | null }): Promise<void> {
+/** Where an ASN says it is a cancellation: X12 BSN01, EDIFACT BGM data element 1225. */
+function purposeElement(partner: DbEdiPartnerRow): { segment: string; field: string } {
+  return partner.standard === 'edifact' ? { segment: 'BGM', field: '1225' } : { segment: 'BSN', field: 'BSN01' };
+}
+
+/**
+ * Cancels an inbound ASN (X12 BSN01 = 01, EDIFACT BGM 1225 = 1): status cancelled; the in-transit
+ * stock its shipping event booked is taken back at the receiving location, per lot in the
+ * material's base unit, as that event's items hold it (`base_quantity`: a line in cases took back
+ * cases × units per case); and a CBV `void_shipping` event names the same items and business
+ * transactions as the shipping event it voids ("objects of a prior shipping event were not
+ * shipped as indicated"). An ASN against which goods were already received is not cancelled: the
+ * message fails with an error naming it, so nothing in stock is taken back twice.
+ */
+async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: string | null; edi_partner_id?: string | null }, partner: DbEdiPartnerRow): Promise<void> {
   const trx = w.ctx.trx;
+  if (s.delivered_at !== null) {
+    throw new LotBridgeError(
+      'LB_ERR_X12_ELEMENT_INVALID',
+      `ASN ${s.shipment_number} is cancelled, but goods against it were received on ${new Date(s.delivered_at).toISOString().slice(0, 10)}; the cancellation is not applied`,
+      { location: purposeElement(partner) },
+    );
+  }
   await trx('shipments').where({ id: s.id }).update({ status: 'cancelled' });
-  const perLot = await trx('shipment_lines as l').join('lots as t', 't.id', 'l.lot_id').where('l.shipment_id', s.id).groupBy('l.lot_id', 't.lot_number')
-    .select<Array<{ lot_id: string; lot_number: string; qty: string }>>('l.lot_id', 't.lot_number', trx.raw('sum(l.quantity_shipped) AS qty'));
   const loc = s.to_location_id ? await trx<DbLocationRow>('locations').where({ id: s.to_location_id }).first() : undefined;
-  if (!loc || perLot.length === 0) return;
-  const eventId = await w.recordEvent(
-    {
-      eventType: 'ObjectEvent', action: 'DELETE', bizStep: 'shipping', disposition: 'cancelled', eventTime: new Date().toISOString(), eventTimeZoneOffset: '+00:00', location: loc.code,
-      bizTransactions: [{ type: 'desadv', value: s.shipment_number }], sensorElementList: null, sourceKey: `edi:asn-cancel:${s.id}`,
-      items: [], details: { asnNumber: s.shipment_number, cancelled: true },
-    },
-    loc.id,
-    null,
-  );
-  if (!eventId) return;
-  for (const p of perLot) {
-    await w.book({ eventId, lotId: p.lot_id, gtin: '', lotNumber: p.lot_number, location: loc, stockState: 'in_transit', delta: -Number(p.qty), eventTime: new Date(), reason: 'movement', uom: '', recordId: s.shipment_number });
+  // the ASN's shipping event (applyAsn: one per ASN with lots) and its items
+  const shipping = s.edi_partner_id
+    ? await trx('trace_events').where({ source_key: `edi:asn:${s.edi_partner_id}:${s.shipment_number}` }).first<{ id: string; biz_transactions: Array<{ type: string; value: string }> } | undefined>('id', 'biz_transactions')
+    : undefined;
+  if (loc && shipping) {
+    const shipped = await trx('trace_event_items as i').join('lots as t', 't.id', 'i.lot_id').where('i.event_id', shipping.id).orderBy('i.id')
+      .select<Array<{ role: 'subject'; material_id: string; lot_id: string; lot_number: string; serial_id: string | null; quantity: number; uom: string; base_quantity: number }>>(
+        'i.role', 'i.material_id', 'i.lot_id', 't.lot_number', 'i.serial_id', 'i.quantity', 'i.uom', 'i.base_quantity');
+    const at = w.ctx.message.receivedAt;
+    const eventId = await w.recordEvent(
+      {
+        eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'void_shipping', disposition: null, eventTime: at.toISOString(), eventTimeZoneOffset: '+00:00', location: loc.code,
+        bizTransactions: shipping.biz_transactions, sensorElementList: null, sourceKey: `edi:asn-cancel:${s.id}`,
+        items: shipped.map((i) => ({
+          role: i.role, materialId: i.material_id, lotId: i.lot_id, ...(i.serial_id ? { serialId: i.serial_id } : {}), lotNumber: i.lot_number,
+          quantity: Number(i.quantity), uom: i.uom, baseQuantity: Number(i.base_quantity),
+        })),
+        details: { asnNumber: s.shipment_number, cancelled: true, voids: shipping.id },
+      },
+      loc.id,
+      null,
+    );
+    if (eventId) {
+      const perLot = new Map<string, { lotNumber: string; qty: number }>();
+      for (const i of shipped) {
+        const p = perLot.get(i.lot_id) ?? { lotNumber: i.lot_number, qty: 0 };
+        p.qty += Number(i.base_quantity);
+        perLot.set(i.lot_id, p);
+      }
+      for (const [lotId, p] of perLot) {
+        if (p.qty === 0) continue;
+        await w.book({ eventId, lotId, gtin: '', lotNumber: p.lotNumber, location: loc, stockState: 'in_transit', delta: -p.qty, eventTime: at, reason: 'movement', uom: '', recordId: s.shipment_number });
+      }
+    }
   }
   await w.ctx.audit({ action: 'shipment.cancel', entityType: 'shipment', entityId: s.id, after: { status: 'cancelled' } });
 }
@@ -322,7 +361,7 @@ async function bookInTransit(
   }
   if (bulk.length === 0) return;
   for (const p of bulk) {
-    w.ctx.validate(CANONICAL.inventoryChange, { eventId, lotId: p.lot.id, locationId: location.id, location: location.code, gtin: p.gtin, lotNumber: p.lot.lot_number, stockState: 'in_transit', delta: p.qty, eventTime: at.toISOString(), reason: 'movement' });
+    w.ctx.validate(CANONICAL.inventoryChange, { eventId, lotId: p.lot.id, locationId: location.id, location: location.code, ...(p.gtin ? { gtin: p.gtin } : {}), lotNumber: p.lot.lot_number, stockState: 'in_transit', delta: p.qty, eventTime: at.toISOString(), reason: 'movement' });
   }
   const ords = bulk.map(() => w.ctx.nextOrdinal());
   await trx.raw(

@@ -38,7 +38,8 @@ export interface CanonicalTraceEvent {
     materialId: string;
     lotId: string;
     serialId?: string;
-    gtin: string;
+    /** 14 digits; absent when the source names the item without a GTIN (an ASN line by part number). */
+    gtin?: string;
     lotNumber: string;
     serial?: string;
     quantity: number;

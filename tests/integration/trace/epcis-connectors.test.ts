@@ -110,7 +110,7 @@ describe('EPCIS 2.0 export of what the connectors write', () => {
     for (const s of [
       'ObjectEvent consuming OBSERVE', 'ObjectEvent receiving OBSERVE', 'ObjectEvent storing OBSERVE', 'ObjectEvent picking OBSERVE', 'ObjectEvent shipping OBSERVE',
       'ObjectEvent dispensing OBSERVE', 'ObjectEvent other OBSERVE', 'ObjectEvent cycle_counting OBSERVE', 'ObjectEvent sensor_reporting OBSERVE',
-      'TransformationEvent commissioning -', 'ObjectEvent inspecting OBSERVE', 'ObjectEvent shipping DELETE', 'ObjectEvent stock_taking ADD',
+      'TransformationEvent commissioning -', 'ObjectEvent inspecting OBSERVE', 'ObjectEvent void_shipping OBSERVE', 'ObjectEvent stock_taking ADD',
     ]) {
       expect({ s, present: shapes.has(s) }).toEqual({ s, present: true });
     }
