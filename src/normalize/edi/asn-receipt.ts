@@ -22,6 +22,15 @@ export interface AsnReceiptLine {
   receivedAt: Date;
 }
 
+/**
+ * Base units per unit of a shipment line `l`: the units per packaging level of the GTIN it names (a
+ * case GTIN of 10 → 10; a GTIN before a UDI-DI of the same digits, as the ASN mapping looked it up),
+ * 1 for a line without GTIN or with a GTIN nobody knows. The ASN mapping booked the line's in-transit
+ * stock with this factor; receipts count base units.
+ */
+const LINE_FACTOR = `coalesce((SELECT mi.quantity_per_level FROM material_identifiers mi WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = l.gtin
+   ORDER BY mi.scheme = 'gtin' DESC LIMIT 1), 1)`;
+
 type InboundShipment = DbShipmentRow & { to_location_id: string | null; edi_partner_id: string | null };
 
 const TOUCHED = 'edi:asn-receipts-touched';
@@ -64,7 +73,9 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
     return;
   }
   touched(w).set(s.id, s);
-  const lines = await trx('shipment_lines').where({ shipment_id: s.id }).orderBy('line_no').select<Array<{ id: number; lot_id: string | null; material_id: string | null; serial_id: string | null; serial_number: string | null; quantity_shipped: string | null; quantity_received: string | null }>>('id', 'lot_id', 'material_id', 'serial_id', 'serial_number', 'quantity_shipped', 'quantity_received');
+  const lines = (await trx.raw<{ rows: Array<{ id: number; lot_id: string | null; material_id: string | null; serial_id: string | null; serial_number: string | null; quantity_shipped: string | null; quantity_received: string | null; factor: string }> }>(
+    `SELECT l.id, l.lot_id, l.material_id, l.serial_id, l.serial_number, l.quantity_shipped, l.quantity_received, ${LINE_FACTOR} AS factor
+       FROM shipment_lines l WHERE l.shipment_id = ? ORDER BY l.line_no`, [s.id])).rows;
   const ofLot = lines.filter((l) => l.lot_id === r.lot.id);
   const day = r.receivedAt.toISOString().slice(0, 10);
   if (ofLot.length === 0) {
@@ -76,17 +87,19 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
     if (!line) {
       await w.alert(discrepancy(s, 'unexpected_serial', `${r.lot.id}:${r.serial}`, `received serial ${r.serial} of lot ${r.lot.lot_number}, which the ASN does not list (record ${r.recordId})`, { gtin: r.gtin, lotNumber: r.lot.lot_number, serial: r.serial, recordId: r.recordId }));
     } else {
-      await trx('shipment_lines').where({ id: line.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [r.quantity]) });
+      await trx('shipment_lines').where({ id: line.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [r.quantity / Number(line.factor)]) });
     }
   } else {
-    // the lot's lines fill in order up to what each announced; the rest goes on the last
+    // the lot's lines fill in order up to what each announced (in base units: a line of 2 cases
+    // of 10 takes 20); the rest goes on the last. Each line keeps what it received in its own unit.
     let rest = r.quantity;
     for (let i = 0; i < ofLot.length && rest > 0; i++) {
       const l = ofLot[i];
-      const room = i === ofLot.length - 1 ? rest : Math.max(0, Number(l.quantity_shipped ?? 0) - Number(l.quantity_received ?? 0));
+      const f = Number(l.factor);
+      const room = i === ofLot.length - 1 ? rest : Math.max(0, (Number(l.quantity_shipped ?? 0) - Number(l.quantity_received ?? 0)) * f);
       const take = Math.min(room, rest);
       if (take > 0) {
-        await trx('shipment_lines').where({ id: l.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [take]) });
+        await trx('shipment_lines').where({ id: l.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [take / f]) });
         rest -= take;
       }
     }
@@ -125,8 +138,13 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
 export async function reconcileAsnReceipts(w: WmsWriter): Promise<void> {
   const trx = w.ctx.trx;
   for (const s of touched(w).values()) {
-    const perLot = await trx('shipment_lines as l').leftJoin('lots as t', 't.id', 'l.lot_id').where('l.shipment_id', s.id).whereNotNull('l.lot_id').groupBy('l.lot_id', 't.lot_number', 'l.gtin')
-      .select<Array<{ lot_id: string; lot_number: string; gtin: string | null; shipped: string; received: string }>>('l.lot_id', 't.lot_number', 'l.gtin', trx.raw('sum(coalesce(l.quantity_shipped, 0)) AS shipped'), trx.raw('sum(coalesce(l.quantity_received, 0)) AS received'));
+    // per lot, announced and received in base units (each line's quantities × its GTIN's units per level)
+    const perLot = (await trx.raw<{ rows: Array<{ lot_id: string; lot_number: string; gtin: string | null; shipped: string; received: string }> }>(
+      `SELECT l.lot_id, t.lot_number, min(l.gtin) AS gtin,
+              sum(coalesce(l.quantity_shipped, 0) * ${LINE_FACTOR}) AS shipped, sum(coalesce(l.quantity_received, 0) * ${LINE_FACTOR}) AS received
+         FROM shipment_lines l LEFT JOIN lots t ON t.id = l.lot_id
+        WHERE l.shipment_id = ? AND l.lot_id IS NOT NULL
+        GROUP BY l.lot_id, t.lot_number ORDER BY min(l.line_no)`, [s.id])).rows;
     let complete = true;
     for (const p of perLot) {
       const shipped = Number(p.shipped);
