@@ -287,7 +287,7 @@ function purposeElement(partner: DbEdiPartnerRow): { segment: string; field: str
  * cases × units per case); and a CBV `void_shipping` event names the same items and business
  * transactions as the shipping event it voids ("objects of a prior shipping event were not
  * shipped as indicated"). An ASN against which goods were already received is not cancelled: the
- * message fails with an error naming it, so nothing in stock is taken back twice.
+ * message is rejected with an error naming it, and nothing in stock is taken back twice.
  */
 async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: string | null; edi_partner_id?: string | null }, partner: DbEdiPartnerRow): Promise<void> {
   const trx = w.ctx.trx;
