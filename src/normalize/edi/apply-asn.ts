@@ -305,9 +305,9 @@ async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: str
     ? await trx('trace_events').where({ source_key: `edi:asn:${s.edi_partner_id}:${s.shipment_number}` }).first<{ id: string; biz_transactions: Array<{ type: string; value: string }> } | undefined>('id', 'biz_transactions')
     : undefined;
   if (loc && shipping) {
-    const shipped = await trx('trace_event_items as i').join('lots as t', 't.id', 'i.lot_id').where('i.event_id', shipping.id).orderBy('i.id')
-      .select<Array<{ role: 'subject'; material_id: string; lot_id: string; lot_number: string; serial_id: string | null; quantity: number; uom: string; base_quantity: number }>>(
-        'i.role', 'i.material_id', 'i.lot_id', 't.lot_number', 'i.serial_id', 'i.quantity', 'i.uom', 'i.base_quantity');
+    const shipped = await trx('trace_event_items as i').join('lots as t', 't.id', 'i.lot_id').join('materials as m', 'm.id', 'i.material_id').where('i.event_id', shipping.id).orderBy('i.id')
+      .select<Array<{ role: 'subject'; material_id: string; lot_id: string; lot_number: string; serial_id: string | null; quantity: number; uom: string; base_quantity: number; base_uom: string }>>(
+        'i.role', 'i.material_id', 'i.lot_id', 't.lot_number', 'i.serial_id', 'i.quantity', 'i.uom', 'i.base_quantity', 'm.base_uom');
     const at = w.ctx.message.receivedAt;
     const eventId = await w.recordEvent(
       {
@@ -323,15 +323,15 @@ async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: str
       null,
     );
     if (eventId) {
-      const perLot = new Map<string, { lotNumber: string; qty: number }>();
+      const perLot = new Map<string, { lotNumber: string; qty: number; uom: string }>();
       for (const i of shipped) {
-        const p = perLot.get(i.lot_id) ?? { lotNumber: i.lot_number, qty: 0 };
+        const p = perLot.get(i.lot_id) ?? { lotNumber: i.lot_number, qty: 0, uom: i.base_uom };
         p.qty += Number(i.base_quantity);
         perLot.set(i.lot_id, p);
       }
       for (const [lotId, p] of perLot) {
         if (p.qty === 0) continue;
-        await w.book({ eventId, lotId, gtin: '', lotNumber: p.lotNumber, location: loc, stockState: 'in_transit', delta: -p.qty, eventTime: at, reason: 'movement', uom: '', recordId: s.shipment_number });
+        await w.book({ eventId, lotId, gtin: '', lotNumber: p.lotNumber, location: loc, stockState: 'in_transit', delta: -p.qty, eventTime: at, reason: 'movement', uom: p.uom, recordId: s.shipment_number });
       }
     }
   }

@@ -90,11 +90,6 @@ export interface WmsSummary {
   created: { materials: number; lots: number; locations: number; parties: number; shipments: number };
 }
 
-/**
- * The WMS mapper's side of a ProcessContext: lineage for new rows, canonical validation before
- * each write, alerts with their outbox event and audit row, and ledger bookings (with the
- * count rules). One per message.
- */
 /** The `negative_balance` alert of a booking that left its balance below zero (one open per lot/location/state). */
 export function negativeBalanceAlert(
   b: Pick<Booking, 'lotId' | 'lotNumber' | 'gtin' | 'location' | 'stockState' | 'uom' | 'recordId'>,
@@ -106,7 +101,7 @@ export function negativeBalanceAlert(
     severity: 'warning',
     subjectType: 'lot',
     subjectId: b.lotId,
-    message: `lot ${b.lotNumber} (GTIN ${b.gtin}) at ${b.location.code} (${b.stockState}) is at ${balance} ${b.uom} after ${feedName} record ${b.recordId}`,
+    message: `lot ${b.lotNumber}${b.gtin ? ` (GTIN ${b.gtin})` : ''} at ${b.location.code} (${b.stockState}) is at ${balance}${b.uom ? ` ${b.uom}` : ''} after ${feedName} record ${b.recordId}`,
     details: { lotId: b.lotId, gtin: b.gtin, lotNumber: b.lotNumber, location: b.location.code, stockState: b.stockState, balance, recordId: b.recordId },
     dedupKey: `negative_balance:${b.lotId}:${b.location.id}:${b.stockState}`,
   };
@@ -121,6 +116,11 @@ function memo<T>(cache: Map<string, unknown>, key: string): Map<string, T> {
   return m;
 }
 
+/**
+ * The WMS mapper's side of a ProcessContext: lineage for new rows, canonical validation before
+ * each write, alerts with their outbox event and audit row, and ledger bookings (with the
+ * count rules). One per message.
+ */
 export class WmsWriter {
   /** `(source_message_id, ordinal)` of new rows. */
   readonly lineage: RowLineage;
