@@ -286,11 +286,21 @@ function purposeElement(partner: DbEdiPartnerRow): { segment: string; field: str
  * material's base unit, as that event's items hold it (`base_quantity`: a line in cases took back
  * cases × units per case); and a CBV `void_shipping` event names the same items and business
  * transactions as the shipping event it voids ("objects of a prior shipping event were not
- * shipped as indicated"). An ASN against which goods were already received is not cancelled: the
- * message is rejected with an error naming it, and nothing in stock is taken back twice.
+ * shipped as indicated"). The take-back is capped at the lot's in-transit balance there (a receipt
+ * against another ASN of the same lot may have used part of it). Rejected with an error naming
+ * the reason, nothing changed: a cancellation from another partner than the ASN's sender, and one
+ * of an ASN against which goods were already received.
  */
 async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: string | null; edi_partner_id?: string | null }, partner: DbEdiPartnerRow): Promise<void> {
   const trx = w.ctx.trx;
+  // ASN numbers are the sender's: only the partner that sent the ASN may cancel it
+  if (s.edi_partner_id !== partner.id) {
+    throw new LotBridgeError(
+      'LB_ERR_X12_ELEMENT_INVALID',
+      `ASN ${s.shipment_number} is cancelled by ${partner.interchange_id}, but it was not sent by that partner; the cancellation is not applied`,
+      { location: purposeElement(partner) },
+    );
+  }
   if (s.delivered_at !== null) {
     throw new LotBridgeError(
       'LB_ERR_X12_ELEMENT_INVALID',
@@ -329,9 +339,15 @@ async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: str
         p.qty += Number(i.base_quantity);
         perLot.set(i.lot_id, p);
       }
+      // at most what is still in transit for the lot there: in-transit stock of a lot at a location is
+      // one balance, and a receipt against another ASN of the same lot may have taken part of this one's
+      const balances = await trx('inventory_balances').whereIn('lot_id', [...perLot.keys()]).where({ location_id: loc.id, stock_state: 'in_transit' })
+        .select<Array<{ lot_id: string; quantity: string }>>('lot_id', 'quantity');
+      const inTransit = new Map(balances.map((b) => [b.lot_id, Number(b.quantity)]));
       for (const [lotId, p] of perLot) {
-        if (p.qty === 0) continue;
-        await w.book({ eventId, lotId, gtin: '', lotNumber: p.lotNumber, location: loc, stockState: 'in_transit', delta: -p.qty, eventTime: at, reason: 'movement', uom: p.uom, recordId: s.shipment_number });
+        const take = Math.min(p.qty, Math.max(0, inTransit.get(lotId) ?? 0));
+        if (take <= 0) continue;
+        await w.book({ eventId, lotId, gtin: '', lotNumber: p.lotNumber, location: loc, stockState: 'in_transit', delta: -take, eventTime: at, reason: 'movement', uom: p.uom, recordId: s.shipment_number });
       }
     }
   }

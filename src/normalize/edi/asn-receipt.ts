@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { DbLotRow, DbShipmentRow } from '../../db/tables';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
@@ -22,14 +23,44 @@ export interface AsnReceiptLine {
   receivedAt: Date;
 }
 
+/** A line of an inbound ASN with the base units per unit it was announced in. */
+interface AsnLine {
+  id: number;
+  lot_id: string | null;
+  lot_number: string | null;
+  material_id: string | null;
+  serial_id: string | null;
+  serial_number: string | null;
+  gtin: string | null;
+  uom: string | null;
+  quantity_shipped: string | null;
+  /** Base units received against the line (what receipts count). */
+  quantity_received: string | null;
+  /** Base units per unit of `quantity_shipped`. */
+  factor: number;
+}
+
 /**
- * Base units per unit of a shipment line `l`: the units per packaging level of the GTIN it names (a
- * case GTIN of 10 → 10; a GTIN before a UDI-DI of the same digits, as the ASN mapping looked it up),
- * 1 for a line without GTIN or with a GTIN nobody knows. The ASN mapping booked the line's in-transit
- * stock with this factor; receipts count base units.
+ * The ASN's lines, each with the base units per unit it was announced in: the factor the ASN
+ * mapping used when it booked the in-transit stock, read back from its shipping event's items
+ * (`base_quantity ÷ quantity` of the item of the line's lot and unit), so a change of master data
+ * after the ASN changes nothing here; for a line without such an item (no lot), the units per
+ * packaging level of its GTIN, else 1.
  */
-const LINE_FACTOR = `coalesce((SELECT mi.quantity_per_level FROM material_identifiers mi WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = l.gtin
-   ORDER BY mi.scheme = 'gtin' DESC LIMIT 1), 1)`;
+async function asnLines(trx: Knex.Transaction, s: InboundShipment): Promise<AsnLine[]> {
+  const r = await trx.raw<{ rows: Array<Omit<AsnLine, 'factor'> & { master_factor: string; event_factor: string | null }> }>(
+    `SELECT l.id, l.lot_id, t.lot_number, l.material_id, l.serial_id, l.serial_number, l.gtin, l.uom, l.quantity_shipped, l.quantity_received,
+            coalesce((SELECT mi.quantity_per_level FROM material_identifiers mi WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = l.gtin
+                       ORDER BY mi.scheme = 'gtin' DESC LIMIT 1), 1) AS master_factor,
+            (SELECT i.base_quantity / i.quantity FROM trace_events e JOIN trace_event_items i ON i.event_id = e.id
+              WHERE e.source_key = 'edi:asn:' || ? || ':' || ? AND i.lot_id = l.lot_id AND i.uom = l.uom AND i.quantity > 0
+              ORDER BY i.id LIMIT 1) AS event_factor
+       FROM shipment_lines l LEFT JOIN lots t ON t.id = l.lot_id
+      WHERE l.shipment_id = ? ORDER BY l.line_no`,
+    [s.edi_partner_id ?? '', s.shipment_number, s.id],
+  );
+  return r.rows.map(({ master_factor, event_factor, ...l }) => ({ ...l, factor: Number(event_factor ?? master_factor) }));
+}
 
 type InboundShipment = DbShipmentRow & { to_location_id: string | null; edi_partner_id: string | null };
 
@@ -73,9 +104,7 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
     return;
   }
   touched(w).set(s.id, s);
-  const lines = (await trx.raw<{ rows: Array<{ id: number; lot_id: string | null; material_id: string | null; serial_id: string | null; serial_number: string | null; quantity_shipped: string | null; quantity_received: string | null; factor: string }> }>(
-    `SELECT l.id, l.lot_id, l.material_id, l.serial_id, l.serial_number, l.quantity_shipped, l.quantity_received, ${LINE_FACTOR} AS factor
-       FROM shipment_lines l WHERE l.shipment_id = ? ORDER BY l.line_no`, [s.id])).rows;
+  const lines = await asnLines(trx, s);
   const ofLot = lines.filter((l) => l.lot_id === r.lot.id);
   const day = r.receivedAt.toISOString().slice(0, 10);
   if (ofLot.length === 0) {
@@ -87,19 +116,18 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
     if (!line) {
       await w.alert(discrepancy(s, 'unexpected_serial', `${r.lot.id}:${r.serial}`, `received serial ${r.serial} of lot ${r.lot.lot_number}, which the ASN does not list (record ${r.recordId})`, { gtin: r.gtin, lotNumber: r.lot.lot_number, serial: r.serial, recordId: r.recordId }));
     } else {
-      await trx('shipment_lines').where({ id: line.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [r.quantity / Number(line.factor)]) });
+      await trx('shipment_lines').where({ id: line.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [r.quantity]) });
     }
   } else {
-    // the lot's lines fill in order up to what each announced (in base units: a line of 2 cases
-    // of 10 takes 20); the rest goes on the last. Each line keeps what it received in its own unit.
+    // the lot's lines fill in order up to what each announced, in base units (a line of 2 cases
+    // of 10 takes 20; `quantity_received` counts base units); the rest goes on the last
     let rest = r.quantity;
     for (let i = 0; i < ofLot.length && rest > 0; i++) {
       const l = ofLot[i];
-      const f = Number(l.factor);
-      const room = i === ofLot.length - 1 ? rest : Math.max(0, (Number(l.quantity_shipped ?? 0) - Number(l.quantity_received ?? 0)) * f);
+      const room = i === ofLot.length - 1 ? rest : Math.max(0, Number(l.quantity_shipped ?? 0) * l.factor - Number(l.quantity_received ?? 0));
       const take = Math.min(room, rest);
       if (take > 0) {
-        await trx('shipment_lines').where({ id: l.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [take / f]) });
+        await trx('shipment_lines').where({ id: l.id }).update({ quantity_received: trx.raw('coalesce(quantity_received, 0) + ?', [take]) });
         rest -= take;
       }
     }
@@ -138,17 +166,21 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
 export async function reconcileAsnReceipts(w: WmsWriter): Promise<void> {
   const trx = w.ctx.trx;
   for (const s of touched(w).values()) {
-    // per lot, announced and received in base units (each line's quantities × its GTIN's units per level)
-    const perLot = (await trx.raw<{ rows: Array<{ lot_id: string; lot_number: string; gtin: string | null; shipped: string; received: string }> }>(
-      `SELECT l.lot_id, t.lot_number, min(l.gtin) AS gtin,
-              sum(coalesce(l.quantity_shipped, 0) * ${LINE_FACTOR}) AS shipped, sum(coalesce(l.quantity_received, 0) * ${LINE_FACTOR}) AS received
-         FROM shipment_lines l LEFT JOIN lots t ON t.id = l.lot_id
-        WHERE l.shipment_id = ? AND l.lot_id IS NOT NULL
-        GROUP BY l.lot_id, t.lot_number ORDER BY min(l.line_no)`, [s.id])).rows;
+    // per lot, announced and received in base units (each line's announced quantity × the factor it
+    // was announced in; received quantities are base units)
+    const perLot = new Map<string, { lot_id: string; lot_number: string; gtin: string | null; shipped: number; received: number }>();
+    for (const l of await asnLines(trx, s)) {
+      if (l.lot_id === null) continue;
+      const p = perLot.get(l.lot_id) ?? { lot_id: l.lot_id, lot_number: l.lot_number ?? '', gtin: l.gtin, shipped: 0, received: 0 };
+      p.shipped += Number(l.quantity_shipped ?? 0) * l.factor;
+      p.received += Number(l.quantity_received ?? 0);
+      perLot.set(l.lot_id, p);
+    }
     let complete = true;
-    for (const p of perLot) {
-      const shipped = Number(p.shipped);
-      const received = Number(p.received);
+    for (const p of perLot.values()) {
+      // base units are whole in practice; rounding to 4 places keeps a fractional factor from leaving a remainder
+      const shipped = Math.round(p.shipped * 1e4) / 1e4;
+      const received = Math.round(p.received * 1e4) / 1e4;
       const shortKey = `asn_discrepancy:${s.id}:short:${p.lot_id}`;
       if (received < shipped) {
         complete = false;
@@ -163,7 +195,10 @@ export async function reconcileAsnReceipts(w: WmsWriter): Promise<void> {
     if (complete) {
       await trx('shipments').where({ id: s.id }).update({ status: 'received' });
     }
-    await w.ctx.emit('shipment.received', { shipmentId: s.id, asnNumber: s.shipment_number, complete, lots: perLot.map((p) => ({ lotNumber: p.lot_number, announced: Number(p.shipped), received: Number(p.received) })) });
+    await w.ctx.emit('shipment.received', {
+      shipmentId: s.id, asnNumber: s.shipment_number, complete,
+      lots: [...perLot.values()].map((p) => ({ lotNumber: p.lot_number, announced: Math.round(p.shipped * 1e4) / 1e4, received: Math.round(p.received * 1e4) / 1e4 })),
+    });
   }
   touched(w).clear();
 }

@@ -117,6 +117,40 @@ describe('ASN cancellation (X12 856 BSN01 = 01, EDIFACT DESADV BGM 1225 = 1)', (
     expect(await inTransit('K4-2603')).toBe(22);
   });
 
+  /** The fixture as ASN `asn` of lots K4-<tag>/DR-<tag> and serials K4-SN-<tag>-…, from `sender`, control number `control`. */
+  const asnVariant = (o: { asn: string; control: number; tag: string; cancel?: boolean; sender?: string }): Buffer => ediVariant('x12', FIXTURE, [
+    ['BSN*00*ASN-20260310-07', `BSN*${o.cancel ? '01' : '00'}*${o.asn}`],
+    [/K4-2603/g, `K4-${o.tag}`], [/DR-2603/g, `DR-${o.tag}`], [/K4-SN-01/g, `K4-SN-${o.tag}-`],
+    [/000005101/g, String(o.control).padStart(9, '0')], ['*1400*5101*X*', `*1400*${o.control}*X*`], ['GE*1*5101', `GE*1*${o.control}`],
+    ...(o.sender ? [['*ZZ*MEDSUPPLY01    *', `*ZZ*${o.sender.padEnd(15)}*`] as [string, string], ['GS*SH*MEDSUPPLY01*', `GS*SH*${o.sender}*`] as [string, string]] : []),
+  ]);
+
+  it('refuses a cancellation from another partner than the ASN\'s sender, naming it', async () => {
+    expect((await postAndWait(h, 'x12', asnVariant({ asn: 'ASN-20260310-09', control: 5201, tag: '2609' }))).status).toBe('processed');
+    expect(await inTransit('K4-2609')).toBe(22);
+    const m = await postAndWait(h, 'x12', asnVariant({ asn: 'ASN-20260310-09', control: 7001, tag: '2609', cancel: true, sender: 'OTHERSUP01' }));
+    expect(m.status).toBe('rejected');
+    expect(m.error).toMatchObject({ code: 'LB_ERR_X12_ELEMENT_INVALID', message: expect.stringContaining('ASN ASN-20260310-09 is cancelled by OTHERSUP01, but it was not sent by that partner') });
+    expect((await h.hub.db('shipments').where({ shipment_number: 'ASN-20260310-09' }).first()).status).toBe('in_transit');
+    expect(await inTransit('K4-2609')).toBe(22);
+  });
+
+  it('takes back no more than is still in transit when a receipt against another ASN of the lot took part of it', async () => {
+    const db = h.hub.db;
+    expect((await postAndWait(h, 'x12', asnVariant({ asn: 'ASN-20260310-10', control: 5301, tag: '2610' }))).status).toBe('processed');
+    expect((await postAndWait(h, 'x12', asnVariant({ asn: 'ASN-20260310-11', control: 5302, tag: '2610' }))).status).toBe('processed');
+    expect(await inTransit('K4-2610')).toBe(44);
+    // 30 received against ASN -11 (8 more than it announced): taken from the lot's one in-transit balance
+    const r = await h.api('POST', '/api/v1/ingest/wms', JSON.stringify([{ movementId: 'OVER-2610', type: 'receive', occurredAt: '2026-03-11T09:00:00Z', location: 'DOCK-1',
+      stockState: 'pending_inspection', reference: { asn: 'ASN-20260310-11' }, gtin: '09506000134352', lot: 'K4-2610', quantity: 30, uom: 'EA' }]), { 'content-type': 'application/json' });
+    expect((await h.waitForStatus(r.json.messageId)).status).toBe('processed');
+    expect(await inTransit('K4-2610')).toBe(14);
+    const m = await postAndWait(h, 'x12', asnVariant({ asn: 'ASN-20260310-10', control: 5303, tag: '2610', cancel: true }));
+    expect([m.status, m.error]).toEqual(['processed', null]);
+    expect(await inTransit('K4-2610')).toBe(0);
+    expect(await db('alerts').where({ type: 'negative_balance' }).whereRaw(`message LIKE '%K4-2610%'`).count<{ count: string }[]>('* as count')).toEqual([{ count: 0 }]);
+  });
+
   it('cancels an EDIFACT DESADV (BGM 1225 = 1) the same way, and names BGM 1225 for an unknown one', async () => {
     const desadv = (fn: string, ref: string, num = 'DES-77120') => ediVariant('edifact', 'desadv-unoc-release-serials.edi', [['BGM+351+DES-77120+9', `BGM+351+${num}+${fn}`], [/DSP00017/g, ref]]);
     expect((await postAndWait(h, 'edifact', desadv('9', 'DSP00017'))).status).toBe('processed');

@@ -50,8 +50,19 @@ describe('trace subject: naming a lot', () => {
     expect(await lotOf({ gtin: GTIN.KIT.slice(1), lot: 'K-1' })).toBe('K1');
   });
 
+  it('takes a material code before another material\'s internal identifier of the same text', async () => {
+    // material PE-ALIAS has the code; RAW-PE has "PE-ALIAS" as its internal identifier; both have a lot PE-001
+    await f.material('PE-ALIAS');
+    await t.db('material_identifiers').where({ scheme: 'internal', value: 'PE-ALIAS' }).update({ material_id: f.materials.get('RAW-PE') });
+    await f.lot('PA1', 'PE-ALIAS', 'PE-001');
+    expect(await lotOf({ material: 'PE-ALIAS', lot: 'PE-001' })).toBe('PA1');
+    expect(await lotOf({ material: 'PE-ALIAS', lot: 'PE-002' })).toBe('LB_ERR_LOT_NOT_FOUND: no lot PE-002 of material PE-ALIAS');
+  });
+
   it('takes a UDI-DI for a GTIN, and the GTIN first when one number is both', async () => {
     expect(await lotOf({ gtin: PE_UDI, lot: 'PE-001' })).toBe('R2');
+    // (the unique index on (scheme, value) lists 'gtin' before 'udi_di' too, so this holds without
+    // the statement's ORDER BY as well; the ORDER BY makes it a rule rather than a plan's accident)
     expect(await lotOf({ gtin: SHARED, lot: 'TI-001' })).toBe('R1');
     // SHARED names RAW-TI (its GTIN), which has no lot PE-001
     expect(await lotOf({ gtin: SHARED, lot: 'PE-001' })).toBe(`LB_ERR_LOT_NOT_FOUND: no lot PE-001 of GTIN ${SHARED}`);
