@@ -122,7 +122,12 @@ export interface DbShipmentLineRow {
   lot_id: string | null;
   serial_id: string | null;
   quantity_expected: number | null;
+  /** In `uom`. */
   quantity_shipped: number | null;
+  /**
+   * On an inbound ASN's line: base units received against it by WMS receipts (src/normalize/edi/asn-receipt.ts);
+   * on an outbound shipment's line: what the customer's receiving advice (861/RECADV) reports, in `uom`.
+   */
   quantity_received: number | null;
   uom: string | null;
   source_message_id: string;
