@@ -224,6 +224,13 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
         throw new LotBridgeError('LB_ERR_HL7_ITEM_UNIDENTIFIED', `FT1 ${setId}: device ${di + 1} is not identified: ${why}`, { location: dev.udiSource ?? dev.source, details: { hibccDi: dev.hibccDi ?? null } });
       }
       const units = devices.length > 1 ? (dev.quantity ?? 1) : (dev.quantity ?? quantity);
+      if (dev.serial && Math.abs(units) !== 1) {
+        // a serial number is one unit: two implants of one serial would put one device into two patients' records
+        const where = dev.quantity !== undefined || devices.length > 1 ? dev.source : ft1.location(10);
+        throw new LotBridgeError('LB_ERR_HL7_SERIAL_QUANTITY', `FT1 ${setId}: device ${di + 1} is serial ${dev.serial}, one unit, but its quantity is ${units}`, {
+          location: where, details: { serial: dev.serial, quantity: units },
+        });
+      }
       const signed = credit ? -Math.abs(units) : units;
       const rec: StockRecord = {
         kind: 'movement', type: 'consume', id: `${ctx.message.controlId ?? ctx.message.id}/FT1-${setId}/${di + 1}`, at: dev.source, pathPrefix: '',

@@ -201,6 +201,23 @@ describe('HL7 DFT^P03 mapping: usage, stock, demand', () => {
     expect(lot.json.events).toEqual([expect.objectContaining({ bizStep: 'consuming', location: 'STMARY/OR1', sourceMessageId: sent.id })]);
   });
 
+  it('rejects FT1-10 = 2 for the one serialised device of its PRT, naming FT1-10; a credit of that one unit (-1) is taken', async () => {
+    const text = fixture('dft-p03-v282-escaped-lot-serial.hl7').toString('utf8');
+    // FT1 1 says 2 units of the one serialised anchor of its PRT
+    const two = text.replace('|ORIS-20260318-000610|', '|ORIS-20260318-000611|').replace('|Suture anchor|1|||ORTHO', '|Suture anchor|2|||ORTHO');
+    const sent = await send(h, two);
+    expect(sent.message).toMatchObject({
+      status: 'rejected',
+      error: { code: 'LB_ERR_HL7_SERIAL_QUANTITY', message: 'FT1 1: device 1 is serial SN|0042~7\\X, one unit, but its quantity is 2', location: { segment: 'FT1', field: '10', occurrence: 1 } },
+    });
+    expect(await usagesOf(db(), sent.id)).toEqual([]);
+    // a credit of the one unit (-1) is no contradiction
+    const credit = text.replace('|ORIS-20260318-000610|', '|ORIS-20260318-000612|').replace('|CG|ACL-ANC^Suture anchor \\T\\ inserter^99LB||Suture anchor|1|', '|CD|ACL-ANC^Suture anchor \\T\\ inserter^99LB||Suture anchor|-1|');
+    expect(credit).not.toBe(text.replace('|ORIS-20260318-000610|', '|ORIS-20260318-000612|'));
+    const ok = await send(h, credit);
+    expect(ok.message.error).toBeNull();
+  });
+
   it('a message with custom delimiters (MSH#$*@!) maps exactly like its twin with the standard ones', async () => {
     const std = await send(h, fixture('dft-p03-v282-twin-standard-delimiters.hl7'));
     const cus = await send(h, fixture('dft-p03-v282-twin-custom-delimiters.hl7'));
