@@ -317,8 +317,11 @@ async function printRecall(client: HubClient, opts: ConnOpts & { json?: string; 
     if (r.message) console.log(r.message);
     console.log(`${r.recallNumber}  class ${r.class ?? '-'}  ${r.status}  opened ${r.openedAt} by ${r.openedBy}`);
     console.log(`reason: ${r.reason}`);
-    console.log(`lots: ${tt.lots} (${tt.namedLots} recalled, ${tt.derivedLots} derived → on hold)${tt.serials ? `, serials: ${tt.serials}` : ''}`);
-    for (const l of r.impact.lots.slice(0, 50)) console.log(`  ${l.role === 'named' ? 'RECALLED' : 'on hold '}  ${l.material} / ${l.lot}  (depth ${l.depth}, was ${l.previousStatus})`);
+    const held = r.impact.lots.filter((l: any) => l.role === 'derived' && l.newStatus === 'on_hold' && l.previousStatus !== 'on_hold').length;
+    console.log(`lots: ${tt.lots} (${tt.namedLots} recalled, ${tt.derivedLots} derived, ${held} of them put on hold)${tt.serials ? `, serials: ${tt.serials}` : ''}`);
+    // each lot with what the recall made of it: RECALLED, on hold, or its status kept (already recalled, rejected, expired …)
+    const label = (l: any): string => (l.newStatus === 'recalled' ? 'RECALLED' : l.newStatus === 'on_hold' ? 'on hold ' : `kept ${l.newStatus}`);
+    for (const l of r.impact.lots.slice(0, 50)) console.log(`  ${label(l)}  ${l.material} / ${l.lot}  (${l.role}, depth ${l.depth}, was ${l.previousStatus})`);
     if (r.impact.lots.length > 50) console.log(`  … ${r.impact.lots.length - 50} more (see --json/--csv)`);
     // per unit of measure (the totals add KG and EA together: a number for sorting, not for reading)
     console.log(`on hand: ${byUom(r.impact.unitsByLocation)}; shipped: ${byUom(r.impact.unitsByCustomer)} to ${tt.customers} customer(s); consumed: ${byUom(r.impact.consumedByHospital)} at ${tt.hospitals} hospital(s)`);
@@ -327,7 +330,7 @@ async function printRecall(client: HubClient, opts: ConnOpts & { json?: string; 
     for (const b of r.impact.unitsByLocation) console.log(`  at ${b.location} (${b.stockState}): ${b.units} ${b.uom}`);
     if (r.impact.openShipments.length) {
       console.log(`open shipments to stop: ${r.impact.openShipments.length}`);
-      for (const s of r.impact.openShipments) console.log(`  ${s.shipmentNumber} (${s.status}) to ${s.customer}: ${s.units} units [${s.lots.join(', ')}]`);
+      for (const s of r.impact.openShipments) console.log(`  ${s.shipmentNumber} (${s.status}) to ${s.customer}: ${byUom(s.quantities ?? [])} [${s.lots.join(', ')}]`);
     }
   }
   if (opts.json) writeOut(opts.json, `${JSON.stringify(r, null, 2)}\n`);

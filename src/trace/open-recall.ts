@@ -293,7 +293,7 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
         recallId: id, recallNumber, class: req.class ?? null, reason: req.reason, openedBy: actorName, openedAt: (row.opened_at as Date).toISOString(),
         namedLots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
         lots: lots.filter((l) => l.role === 'named').map((l) => ({ material: l.material, gtin: l.gtin, lot: l.lot })),
-        impact: { customers: notify.map((c) => ({ partyId: c.party_id, code: c.customer, gln: c.gln, name: c.name, units: Math.round(Number(c.units) * 10000) / 10000, lots: c.lots })) },
+        impact: { customers: notify.map((c) => ({ partyId: c.party_id, code: c.customer, gln: c.gln, name: c.name, units: c.units, quantities: c.quantities, lots: c.lots })) },
         serials: serials.map((s) => ({ material: s.material, serial: s.serial })),
         totals: impact.totals,
         customers: impact.unitsByCustomer.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, units: c.units, uom: c.uom })),

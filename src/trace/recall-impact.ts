@@ -66,7 +66,10 @@ export interface ImpactOpenShipment {
   customerName: string | null;
   shippedAt: string | null;
   expectedAt: string | null;
-  units: number;
+  /** The shipment's units of the affected lots when its lines are in one unit of measure; null when they are in several (see `quantities`). */
+  units: number | null;
+  /** Per unit of measure. */
+  quantities: Array<{ units: number; uom: string | null }>;
   lots: string[];
 }
 
@@ -114,7 +117,9 @@ export interface RecallNotifyCustomer {
   customer: string;
   gln: string | null;
   name: string | null;
-  units: number;
+  /** Units received of the affected lots when in one unit of measure; null when in several (see `quantities`). */
+  units: number | null;
+  quantities: Array<{ units: number; uom: string | null }>;
   lots: Array<{ material: string; lot: string }>;
 }
 
@@ -179,19 +184,32 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
               count(DISTINCT x.shipment_id)::int AS shipments, count(DISTINCT x.lot_id)::int AS lots
          FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
         GROUP BY 1, 2, 3, 4),
+     open_u AS (
+       SELECT x.shipment_id, x.uom, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units
+         FROM lines x WHERE x.status = ANY(?::text[]) GROUP BY 1, 2),
      open AS (
        SELECT x.shipment_id AS id, x.shipment_number, x.status, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.name AS customer_name,
-              x.shipped_at, x.expected_at, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
+              x.shipped_at, x.expected_at,
+              (SELECT CASE WHEN count(*) = 1 THEN max(u.units) END FROM open_u u WHERE u.shipment_id = x.shipment_id) AS units,
+              (SELECT jsonb_agg(jsonb_build_object('units', u.units, 'uom', u.uom) ORDER BY u.uom) FROM open_u u WHERE u.shipment_id = x.shipment_id) AS quantities,
               array_agg(DISTINCT x.material || coalesce(' / ' || x.lot_number, '') ORDER BY x.material || coalesce(' / ' || x.lot_number, '')) AS lots
          FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
         WHERE x.status = ANY(?::text[])
         GROUP BY x.shipment_id, x.shipment_number, x.status, 4, p.name, x.shipped_at, x.expected_at),
-     notify AS (
-       SELECT p.id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.gln, p.name,
-              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
+     notify_u AS (
+       SELECT x.to_party_id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, x.uom,
+              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id GROUP BY 1, 2, 3),
+     notify_l AS (
+       SELECT x.to_party_id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer,
               jsonb_agg(DISTINCT jsonb_build_object('material', x.material, 'lot', x.lot_number)) AS lots
-         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
-        GROUP BY p.id, 2, p.gln, p.name),
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id GROUP BY 1, 2),
+     notify AS (
+       SELECT u.party_id, u.customer, p.gln, p.name, CASE WHEN count(*) = 1 THEN max(u.units) END AS units,
+              jsonb_agg(jsonb_build_object('units', u.units, 'uom', u.uom) ORDER BY u.uom) AS quantities, l.lots
+         FROM notify_u u JOIN notify_l l ON l.party_id IS NOT DISTINCT FROM u.party_id AND l.customer = u.customer
+         LEFT JOIN parties p ON p.id = u.party_id
+        GROUP BY u.party_id, u.customer, p.gln, p.name, l.lots),
      loc AS (
        SELECT loc.code AS location, loc.name AS location_name, coalesce(p.code, p.gln) AS party, b.stock_state, m.base_uom AS uom,
               sum(b.quantity) AS units, count(DISTINCT b.lot_id)::int AS lots
@@ -199,14 +217,15 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
          JOIN locations loc ON loc.id = b.location_id
          JOIN lots l ON l.id = b.lot_id JOIN materials m ON m.id = l.material_id
          LEFT JOIN parties p ON p.id = loc.party_id
-        WHERE b.lot_id = ANY(?::uuid[]) AND b.quantity <> 0
+        WHERE b.lot_id = ANY(?::uuid[]) AND b.quantity > 0
         GROUP BY 1, 2, 3, 4, 5),
      hosp AS (
-       SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, count(*)::int AS usages,
-              min(u.used_at) AS first_used_at, max(u.used_at) AS last_used_at
+       SELECT coalesce(p.gln, p.code, loc.code) AS hospital, p.gln, p.name, u.uom, sum(u.quantity) AS units, (count(*) FILTER (WHERE u.quantity > 0))::int AS usages,
+              min(u.used_at) FILTER (WHERE u.quantity > 0) AS first_used_at, max(u.used_at) FILTER (WHERE u.quantity > 0) AS last_used_at
          FROM device_usages u JOIN locations loc ON loc.id = u.location_id LEFT JOIN parties p ON p.id = u.party_id
         WHERE ${usages}
-        GROUP BY 1, 2, 3, 4),
+        GROUP BY 1, 2, 3, 4
+       HAVING sum(u.quantity) > 0),
      cons AS (
        SELECT coalesce(p.gln, p.code, loc.code) AS hospital, loc.code AS location, u.used_at, m.code AS material, l.lot_number AS lot,
               sr.serial_number AS serial, u.quantity, u.uom, u.procedure_code, u.procedure_ref_hmac, u.id
@@ -219,7 +238,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
             (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.hospital, c.used_at, c.id), '[]') FROM cons c) AS cons,
             (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.shipment_number), '[]') FROM open o) AS open,
             (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.customer), '[]') FROM notify n) AS notify`,
-    [ids, ...(serialIds.length === 0 ? [] : [serialIds, ids]), OPEN_SHIPMENT_STATUSES, ids, ...usageParams, ...usageParams],
+    [ids, ...(serialIds.length === 0 ? [] : [serialIds, ids]), OPEN_SHIPMENT_STATUSES, OPEN_SHIPMENT_STATUSES, ids, ...usageParams, ...usageParams],
   );
   const q = r.rows[0];
   // timestamps arrive as jsonb text: answered as ISO 8601 UTC, as before
@@ -252,10 +271,14 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
     })),
     openShipments: q.open.map((o) => ({
       shipmentId: o.id, shipmentNumber: o.shipment_number, status: o.status, customer: o.customer, customerName: o.customer_name,
-      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), units: round(o.units), lots: o.lots,
+      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), units: o.units === null ? null : round(o.units),
+      quantities: (o.quantities as Array<{ units: number; uom: string | null }>).map((x) => ({ units: round(x.units), uom: x.uom })), lots: o.lots,
     })),
   };
-  const notify: RecallNotifyCustomer[] = q.notify.map((n) => ({ party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, units: Number(n.units), lots: n.lots }));
+  const notify: RecallNotifyCustomer[] = q.notify.map((n) => ({
+    party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, units: n.units === null ? null : round(n.units),
+    quantities: (n.quantities as Array<{ units: number; uom: string | null }>).map((x) => ({ units: round(x.units), uom: x.uom })), lots: n.lots,
+  }));
   return { impact, notify };
 }
 
@@ -279,7 +302,10 @@ export function recallImpactCsv(recall: { recallNumber: string; reason: string; 
   for (const b of impact.unitsByLocation) rows.push({ section: 'on_hand', location: b.location, party: b.party, partyName: b.locationName, stockState: b.stockState, units: b.units, uom: b.uom, count: b.lots });
   for (const h of impact.consumedByHospital) rows.push({ section: 'hospital', party: h.hospital, gln: h.gln, partyName: h.name, units: h.units, uom: h.uom, count: h.usages, date: h.lastUsedAt });
   for (const c of impact.consumption) rows.push({ section: 'consumption', party: c.hospital, location: c.location, date: c.usedAt, material: c.material, lot: c.lot, units: c.quantity, uom: c.uom, status: c.procedureCode, reference: c.procedureRef ?? c.serial, serial: c.serial });
-  for (const s of impact.openShipments) rows.push({ section: 'open_shipment', shipment: s.shipmentNumber, status: s.status, party: s.customer, partyName: s.customerName, date: s.shippedAt, units: s.units, reference: s.lots.join('; ') });
+  // one row per open shipment and unit of measure
+  for (const s of impact.openShipments) {
+    for (const q of s.quantities) rows.push({ section: 'open_shipment', shipment: s.shipmentNumber, status: s.status, party: s.customer, partyName: s.customerName, date: s.shippedAt, units: q.units, uom: q.uom, reference: s.lots.join('; ') });
+  }
   const lines = [CSV_COLUMNS.join(',')];
   for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
   return `${lines.join('\r\n')}\r\n`;

@@ -47,7 +47,7 @@ export interface RecallPatientsExport {
 export async function recallPatientsOf(
   db: Db, phi: PhiProtector, recall: RecallPatientsExport['recall'], hospitalKey: string,
 ): Promise<RecallPatientsExport> {
-  const party = await db('parties').where({ gln: hospitalKey }).orWhere({ code: hospitalKey }).orderByRaw('(gln = ?) DESC', [hospitalKey])
+  const party = await db('parties').where({ gln: hospitalKey }).orWhere({ code: hospitalKey }).orderByRaw('(gln = ?) DESC NULLS LAST', [hospitalKey])
     .first<{ id: string; code: string | null; gln: string | null; name: string | null } | undefined>('id', 'code', 'gln', 'name');
   if (!party) {
     throw new LotBridgeError('LB_ERR_API_NOT_FOUND', `no hospital (party) has GLN or code ${hospitalKey}`, { location: { path: 'hospital' } });

@@ -97,9 +97,9 @@ describe('recall API', () => {
     expect(outbox[0].payload.totals).toEqual(im.totals);
     // the shape the default Node-RED flow "recall → notify customers" reads: impact.customers with lots
     expect(outbox[0].payload.impact.customers).toEqual([
-      { partyId: f.parties.get('CUST-A'), code: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital', units: 14,
+      { partyId: f.parties.get('CUST-A'), code: 'CUST-A', gln: '4012345000016', name: 'St. Anna Hospital', units: 14, quantities: [{ units: 14, uom: 'EA' }],
         lots: expect.arrayContaining([{ material: 'FG-KNEE', lot: 'FG-1' }, { material: 'FG-KNEE', lot: 'FG-2' }, { material: 'KIT-KNEE', lot: 'K-1' }]) },
-      { partyId: f.parties.get('CUST-B'), code: 'CUST-B', gln: '4012345000023', name: 'MedDistri GmbH', units: 10,
+      { partyId: f.parties.get('CUST-B'), code: 'CUST-B', gln: '4012345000023', name: 'MedDistri GmbH', units: 10, quantities: [{ units: 10, uom: 'EA' }],
         lots: expect.arrayContaining([{ material: 'FG-KNEE', lot: 'FG-1' }, { material: 'FG-KNEE', lot: 'FG-2' }]) },
     ]);
     const rl = await t.db('recall_lots').where({ recall_id: first.id }).select('role', 'new_status');
@@ -199,7 +199,7 @@ describe('recall API', () => {
       expect(im.openShipments).toEqual([expect.objectContaining({ shipmentNumber: 'SHH-1', status: 'planned', customer: 'CUST-H', units: 1, lots: ['FG-HIP / HP-1'] })]);
     }
     const event = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw("payload->>'recallId' = ?", [a.id]).first<{ payload: any }>('payload');
-    expect(event!.payload.impact.customers).toEqual([{ partyId: g.parties.get('CUST-H'), code: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', units: 1, lots: [{ material: 'FG-HIP', lot: 'HP-1' }] }]);
+    expect(event!.payload.impact.customers).toEqual([{ partyId: g.parties.get('CUST-H'), code: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', units: 1, quantities: [{ units: 1, uom: 'EA' }], lots: [{ material: 'FG-HIP', lot: 'HP-1' }] }]);
     expect(event!.payload.openShipments).toEqual(['SHH-1']);
     // the CSV keeps the implanted unit's serial beside its procedure reference, and the customer's GLN
     const csv = (await api.request({ url: a.links.csv, headers: api.auth('auditor') })).body.trim().split('\r\n');
