@@ -123,6 +123,27 @@ export interface RecallNotifyCustomer {
   lots: Array<{ material: string; lot: string }>;
 }
 
+/**
+ * Rows aggregated per unit of measure (one per `uom`), grouped by `key` in their order: each group's
+ * first row and all its rows.
+ */
+function perUom<T>(rows: T[], key: (r: T) => string): Array<[T, T[]]> {
+  const groups = new Map<string, [T, T[]]>();
+  for (const r of rows) {
+    const k = key(r);
+    const g = groups.get(k);
+    if (g) g[1].push(r);
+    else groups.set(k, [r, [r]]);
+  }
+  return [...groups.values()];
+}
+
+/** `quantities` per unit of measure of rows with `units` and `uom`, and `units` when they are in one unit (null when in several). */
+function quantitiesOf(rows: Array<{ units: number | string; uom: string | null }>): { units: number | null; quantities: Array<{ units: number; uom: string | null }> } {
+  const quantities = rows.map((x) => ({ units: round(Number(x.units)), uom: x.uom }));
+  return { units: quantities.length === 1 ? quantities[0].units : null, quantities };
+}
+
 /** Lot counts up to which the shipment lines are read lot by lot (index probes); above, PostgreSQL picks its join. */
 const LATERAL_LINES_UP_TO = 1000;
 
@@ -184,32 +205,19 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
               count(DISTINCT x.shipment_id)::int AS shipments, count(DISTINCT x.lot_id)::int AS lots
          FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
         GROUP BY 1, 2, 3, 4),
-     open_u AS (
-       SELECT x.shipment_id, x.uom, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units
-         FROM lines x WHERE x.status = ANY(?::text[]) GROUP BY 1, 2),
      open AS (
        SELECT x.shipment_id AS id, x.shipment_number, x.status, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.name AS customer_name,
-              x.shipped_at, x.expected_at,
-              (SELECT CASE WHEN count(*) = 1 THEN max(u.units) END FROM open_u u WHERE u.shipment_id = x.shipment_id) AS units,
-              (SELECT jsonb_agg(jsonb_build_object('units', u.units, 'uom', u.uom) ORDER BY u.uom) FROM open_u u WHERE u.shipment_id = x.shipment_id) AS quantities,
+              x.shipped_at, x.expected_at, x.uom, sum(coalesce(x.quantity_shipped, x.quantity_expected, 0)) AS units,
               array_agg(DISTINCT x.material || coalesce(' / ' || x.lot_number, '') ORDER BY x.material || coalesce(' / ' || x.lot_number, '')) AS lots
          FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
         WHERE x.status = ANY(?::text[])
-        GROUP BY x.shipment_id, x.shipment_number, x.status, 4, p.name, x.shipped_at, x.expected_at),
-     notify_u AS (
-       SELECT x.to_party_id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, x.uom,
-              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units
-         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id GROUP BY 1, 2, 3),
-     notify_l AS (
-       SELECT x.to_party_id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer,
-              jsonb_agg(DISTINCT jsonb_build_object('material', x.material, 'lot', x.lot_number)) AS lots
-         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id GROUP BY 1, 2),
+        GROUP BY x.shipment_id, x.shipment_number, x.status, 4, p.name, x.shipped_at, x.expected_at, x.uom),
      notify AS (
-       SELECT u.party_id, u.customer, p.gln, p.name, CASE WHEN count(*) = 1 THEN max(u.units) END AS units,
-              jsonb_agg(jsonb_build_object('units', u.units, 'uom', u.uom) ORDER BY u.uom) AS quantities, l.lots
-         FROM notify_u u JOIN notify_l l ON l.party_id IS NOT DISTINCT FROM u.party_id AND l.customer = u.customer
-         LEFT JOIN parties p ON p.id = u.party_id
-        GROUP BY u.party_id, u.customer, p.gln, p.name, l.lots),
+       SELECT p.id AS party_id, coalesce(p.code, p.gln, x.ship_to, 'unknown') AS customer, p.gln, p.name, x.uom,
+              sum(coalesce(x.quantity_shipped, x.quantity_expected, x.quantity_received, 0)) AS units,
+              jsonb_agg(DISTINCT jsonb_build_object('material', x.material, 'lot', x.lot_number)) AS lots
+         FROM lines x LEFT JOIN parties p ON p.id = x.to_party_id
+        GROUP BY p.id, 2, p.gln, p.name, x.uom),
      loc AS (
        SELECT loc.code AS location, loc.name AS location_name, coalesce(p.code, p.gln) AS party, b.stock_state, m.base_uom AS uom,
               sum(b.quantity) AS units, count(DISTINCT b.lot_id)::int AS lots
@@ -236,9 +244,9 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
             (SELECT coalesce(jsonb_agg(to_jsonb(b) ORDER BY b.location, b.stock_state, b.uom), '[]') FROM loc b) AS loc,
             (SELECT coalesce(jsonb_agg(to_jsonb(h) ORDER BY h.hospital, h.uom), '[]') FROM hosp h) AS hosp,
             (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.hospital, c.used_at, c.id), '[]') FROM cons c) AS cons,
-            (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.shipment_number), '[]') FROM open o) AS open,
-            (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.customer), '[]') FROM notify n) AS notify`,
-    [ids, ...(serialIds.length === 0 ? [] : [serialIds, ids]), OPEN_SHIPMENT_STATUSES, OPEN_SHIPMENT_STATUSES, ids, ...usageParams, ...usageParams],
+            (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.shipment_number, o.uom), '[]') FROM open o) AS open,
+            (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.customer, n.party_id, n.uom), '[]') FROM notify n) AS notify`,
+    [ids, ...(serialIds.length === 0 ? [] : [serialIds, ids]), OPEN_SHIPMENT_STATUSES, ids, ...usageParams, ...usageParams],
   );
   const q = r.rows[0];
   // timestamps arrive as jsonb text: answered as ISO 8601 UTC, as before
@@ -269,16 +277,17 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
       hospital: c.hospital, location: c.location, usedAt: ts(c.used_at) ?? '', material: c.material, lot: c.lot, serial: c.serial,
       quantity: round(c.quantity), uom: c.uom, procedureCode: c.procedure_code, procedureRef: c.procedure_ref_hmac,
     })),
-    openShipments: q.open.map((o) => ({
+    openShipments: perUom(q.open, (o) => o.id).map(([o, rows]) => ({
       shipmentId: o.id, shipmentNumber: o.shipment_number, status: o.status, customer: o.customer, customerName: o.customer_name,
-      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), units: o.units === null ? null : round(o.units),
-      quantities: (o.quantities as Array<{ units: number; uom: string | null }>).map((x) => ({ units: round(x.units), uom: x.uom })), lots: o.lots,
+      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), ...quantitiesOf(rows),
+      lots: [...new Set(rows.flatMap((x) => x.lots as string[]))].sort(),
     })),
   };
-  const notify: RecallNotifyCustomer[] = q.notify.map((n) => ({
-    party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, units: n.units === null ? null : round(n.units),
-    quantities: (n.quantities as Array<{ units: number; uom: string | null }>).map((x) => ({ units: round(x.units), uom: x.uom })), lots: n.lots,
-  }));
+  const notify: RecallNotifyCustomer[] = perUom(q.notify, (n) => `${n.party_id ?? ''}|${n.customer}`).map(([n, rows]) => {
+    const seen = new Map<string, { material: string; lot: string }>();
+    for (const l of rows.flatMap((x) => x.lots as Array<{ material: string; lot: string }>)) seen.set(`${l.material}\u0000${l.lot}`, l);
+    return { party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, ...quantitiesOf(rows), lots: [...seen.values()] };
+  });
   return { impact, notify };
 }
 
