@@ -1,7 +1,5 @@
-import path from 'node:path';
-import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { ediVariant, postAndWait } from '../../helpers/edi';
-import { importMasterDataCsv } from '../../../src/model/master-data/import/import-master-data';
+import type { TestHub } from '../../helpers/start-hub';
+import { ediVariant, postAndWait, startEdiHubWithCaseMaterials } from '../../helpers/edi';
 
 const FIXTURE = '856-case-gtin-no-gtin-line.x12';
 /** The fixture as a cancellation (BSN01 = 01) in an interchange of its own control number. */
@@ -22,9 +20,7 @@ const cancellation = (control: number): Buffer => ediVariant('x12', FIXTURE, [
 describe('ASN cancellation (X12 856 BSN01 = 01, EDIFACT DESADV BGM 1225 = 1)', () => {
   let h: TestHub;
   beforeAll(async () => {
-    h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });
-    const file = path.join(__dirname, '..', '..', 'fixtures', 'master-data', 'materials-case-box-gtins.csv');
-    expect((await importMasterDataCsv(h.hub.db, 'materials', file, { actor: 'test' })).errors).toEqual([]);
+    h = await startEdiHubWithCaseMaterials();
   });
   afterAll(async () => {
     await h?.stop();

@@ -1,7 +1,5 @@
-import path from 'node:path';
-import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { ediVariant, postAndWait } from '../../helpers/edi';
-import { importMasterDataCsv } from '../../../src/model/master-data/import/import-master-data';
+import type { TestHub } from '../../helpers/start-hub';
+import { ediVariant, postAndWait, setCaseSize, startEdiHubWithCaseMaterials } from '../../helpers/edi';
 
 /**
  * ASN-vs-receipt matching in base units: the 856 announces lot K4-2603 as 2 cases of a case GTIN
@@ -12,9 +10,7 @@ import { importMasterDataCsv } from '../../../src/model/master-data/import/impor
 describe('ASN-vs-receipt matching in base units (an ASN line in cases, receipts in eaches)', () => {
   let h: TestHub;
   beforeAll(async () => {
-    h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });
-    const file = path.join(__dirname, '..', '..', 'fixtures', 'master-data', 'materials-case-box-gtins.csv');
-    expect((await importMasterDataCsv(h.hub.db, 'materials', file, { actor: 'test' })).errors).toEqual([]);
+    h = await startEdiHubWithCaseMaterials();
     expect((await postAndWait(h, 'x12', ediVariant('x12', '856-case-gtin-no-gtin-line.x12', []))).status).toBe('processed');
   });
   afterAll(async () => {
@@ -73,12 +69,9 @@ describe('ASN-vs-receipt matching in base units (an ASN line in cases, receipts 
 describe('ASN-vs-receipt matching with the factor the ASN was booked with (cases of 12)', () => {
   let h: TestHub;
   beforeAll(async () => {
-    h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });
-    const file = path.join(__dirname, '..', '..', 'fixtures', 'master-data', 'materials-case-box-gtins.csv');
-    expect((await importMasterDataCsv(h.hub.db, 'materials', file, { actor: 'test' })).errors).toEqual([]);
-    await h.hub.db('material_identifiers').where({ scheme: 'gtin', value: '19506000134359' }).update({ quantity_per_level: 12 });
+    h = await startEdiHubWithCaseMaterials(12);
     expect((await postAndWait(h, 'x12', ediVariant('x12', '856-case-gtin-no-gtin-line.x12', []))).status).toBe('processed');
-    await h.hub.db('material_identifiers').where({ scheme: 'gtin', value: '19506000134359' }).update({ quantity_per_level: 10 });
+    await setCaseSize(h, 10);
   });
   afterAll(async () => {
     await h?.stop();
