@@ -254,6 +254,13 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
   const unitsByCustomer: ImpactCustomer[] = q.cust.map((c) => ({ customer: c.customer, gln: c.gln, name: c.name, uom: c.uom, units: round(c.units), shipments: c.shipments, lots: c.lots }));
   const unitsByLocation: ImpactLocation[] = q.loc.map((b) => ({ location: b.location, locationName: b.location_name, party: b.party, stockState: b.stock_state, uom: b.uom, units: round(b.units), lots: b.lots }));
   const consumedByHospital: ImpactHospital[] = q.hosp.map((h) => ({ hospital: h.hospital, gln: h.gln, name: h.name, uom: h.uom, units: round(h.units), usages: h.usages, firstUsedAt: ts(h.first_used_at) ?? '', lastUsedAt: ts(h.last_used_at) ?? '' }));
+  // one row per shipment and unit of measure from the statement: one entry per shipment (its lots in
+  // PostgreSQL's order; merged in code order when the shipment has lines in several units)
+  const openShipments: ImpactOpenShipment[] = perUom(q.open, (o) => o.id).map(([o, rows]) => ({
+    shipmentId: o.id, shipmentNumber: o.shipment_number, status: o.status, customer: o.customer, customerName: o.customer_name,
+    shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), ...quantitiesOf(rows),
+    lots: rows.length === 1 ? (o.lots as string[]) : [...new Set(rows.flatMap((x) => x.lots as string[]))].sort(),
+  }));
   const impact: RecallImpact = {
     takenAt: new Date().toISOString(),
     totals: {
@@ -266,7 +273,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
       unitsConsumed: round(consumedByHospital.reduce((s, x) => s + x.units, 0)),
       customers: new Set(unitsByCustomer.map((x) => x.customer)).size,
       hospitals: new Set(consumedByHospital.map((x) => x.hospital)).size,
-      openShipments: q.open.length,
+      openShipments: openShipments.length,
     },
     lots,
     serials,
@@ -277,11 +284,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
       hospital: c.hospital, location: c.location, usedAt: ts(c.used_at) ?? '', material: c.material, lot: c.lot, serial: c.serial,
       quantity: round(c.quantity), uom: c.uom, procedureCode: c.procedure_code, procedureRef: c.procedure_ref_hmac,
     })),
-    openShipments: perUom(q.open, (o) => o.id).map(([o, rows]) => ({
-      shipmentId: o.id, shipmentNumber: o.shipment_number, status: o.status, customer: o.customer, customerName: o.customer_name,
-      shippedAt: ts(o.shipped_at), expectedAt: ts(o.expected_at), ...quantitiesOf(rows),
-      lots: [...new Set(rows.flatMap((x) => x.lots as string[]))].sort(),
-    })),
+    openShipments,
   };
   const notify: RecallNotifyCustomer[] = perUom(q.notify, (n) => `${n.party_id ?? ''}|${n.customer}`).map(([n, rows]) => {
     const seen = new Map<string, { material: string; lot: string }>();

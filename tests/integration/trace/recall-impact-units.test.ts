@@ -78,7 +78,9 @@ describe('recall impact: negative balances, credits, units of measure', () => {
     const r = await post({ lots: [{ material: 'RAW-C', lot: 'RC-1' }], reason: 'units' });
     const a = r.json<{ id: string; impact: RecallImpact }>();
     expect(a.impact.unitsByCustomer.map((c) => `${c.units} ${c.uom}`)).toEqual(['10 EA', '2 KG']);
-    expect(a.impact.openShipments.map((s) => [s.shipmentNumber, s.units, s.quantities])).toEqual([['SC-1', null, [{ units: 10, uom: 'EA' }, { units: 2, uom: 'KG' }]]]);
+    expect(a.impact.openShipments.map((s) => [s.shipmentNumber, s.units, s.quantities, s.lots])).toEqual([['SC-1', null, [{ units: 10, uom: 'EA' }, { units: 2, uom: 'KG' }], ['FG-C / FC-1', 'RAW-C / RC-1']]]);
+    // one shipment to stop, though its lines are in two units
+    expect(a.impact.totals.openShipments).toBe(1);
     const ev = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw(`payload->>'recallId' = ?`, [a.id]).first();
     expect(ev.payload.impact.customers.map((c: any) => [c.code, c.units, c.quantities])).toEqual([['CUST-C', null, [{ units: 10, uom: 'EA' }, { units: 2, uom: 'KG' }]]]);
     // the CSV export: one open_shipment row per unit of measure
