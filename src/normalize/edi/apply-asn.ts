@@ -7,6 +7,7 @@ import type { DbEdiPartnerRow } from '../../model/edi/edi-partners';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import type { AsnDocument, AsnItem } from '../../parsers/edi/edi-documents';
 import { CANONICAL, type WmsWriter } from '../wms/wms-writer';
+import { asnShippingEventKey } from './asn-receipt';
 
 /** What one ASN did. */
 export interface AsnOutcome {
@@ -256,7 +257,7 @@ export async function applyAsn(w: WmsWriter, doc: AsnDocument, partner: DbEdiPar
       {
         eventType: 'ObjectEvent', action: 'OBSERVE', bizStep: 'shipping', disposition: 'in_transit', eventTime, eventTimeZoneOffset: '+00:00', location: location.code,
         bizTransactions: [{ type: 'desadv', value: doc.asnNumber }, ...doc.poNumbers.map((po) => ({ type: 'po', value: po }))],
-        sensorElementList: null, sourceKey: `edi:asn:${partner.id}:${doc.asnNumber}`,
+        sensorElementList: null, sourceKey: asnShippingEventKey(partner.id, doc.asnNumber),
         items,
         details: { asnNumber: doc.asnNumber, partner: partner.interchange_id, expectedAt: expectedAt?.toISOString() ?? null },
       },
@@ -312,7 +313,7 @@ async function cancelAsn(w: WmsWriter, s: DbShipmentRow & { to_location_id?: str
   const loc = s.to_location_id ? await trx<DbLocationRow>('locations').where({ id: s.to_location_id }).first() : undefined;
   // the ASN's shipping event (applyAsn: one per ASN with lots) and its items
   const shipping = s.edi_partner_id
-    ? await trx('trace_events').where({ source_key: `edi:asn:${s.edi_partner_id}:${s.shipment_number}` }).first<{ id: string; biz_transactions: Array<{ type: string; value: string }> } | undefined>('id', 'biz_transactions')
+    ? await trx('trace_events').where({ source_key: asnShippingEventKey(s.edi_partner_id, s.shipment_number) }).first<{ id: string; biz_transactions: Array<{ type: string; value: string }> } | undefined>('id', 'biz_transactions')
     : undefined;
   if (loc && shipping) {
     const shipped = await trx('trace_event_items as i').join('lots as t', 't.id', 'i.lot_id').join('materials as m', 'm.id', 'i.material_id').where('i.event_id', shipping.id).orderBy('i.id')

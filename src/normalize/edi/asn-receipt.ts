@@ -1,8 +1,15 @@
-import type { Knex } from 'knex';
 import type { DbLotRow, DbShipmentRow } from '../../db/tables';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import type { WmsWriter } from '../wms/wms-writer';
+
+/**
+ * The source key of an ASN's `shipping` trace event (applyAsn writes it; the cancellation and the
+ * receipt matching read the event's items by it): ASN numbers are the sender's, so the key holds both.
+ */
+export function asnShippingEventKey(partnerId: string, asnNumber: string): string {
+  return `edi:asn:${partnerId}:${asnNumber}`;
+}
 
 /** The reference kinds of a WMS receipt that name the inbound ASN it receives against. */
 export const ASN_REFERENCE_KINDS = ['asn', 'desadv', 'shipment'] as const;
@@ -47,19 +54,42 @@ interface AsnLine {
  * after the ASN changes nothing here; for a line without such an item (no lot), the units per
  * packaging level of its GTIN, else 1.
  */
-async function asnLines(trx: Knex.Transaction, s: InboundShipment): Promise<AsnLine[]> {
-  const r = await trx.raw<{ rows: Array<Omit<AsnLine, 'factor'> & { master_factor: string; event_factor: string | null }> }>(
-    `SELECT l.id, l.lot_id, t.lot_number, l.material_id, l.serial_id, l.serial_number, l.gtin, l.uom, l.quantity_shipped, l.quantity_received,
-            coalesce((SELECT mi.quantity_per_level FROM material_identifiers mi WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = l.gtin
-                       ORDER BY mi.scheme = 'gtin' DESC LIMIT 1), 1) AS master_factor,
-            (SELECT i.base_quantity / i.quantity FROM trace_events e JOIN trace_event_items i ON i.event_id = e.id
-              WHERE e.source_key = 'edi:asn:' || ? || ':' || ? AND i.lot_id = l.lot_id AND i.uom = l.uom AND i.quantity > 0
-              ORDER BY i.id LIMIT 1) AS event_factor
+async function asnLines(w: WmsWriter, s: InboundShipment): Promise<AsnLine[]> {
+  const factors = await lineFactors(w, s);
+  const r = await w.ctx.trx.raw<{ rows: Array<Omit<AsnLine, 'factor'>> }>(
+    `SELECT l.id, l.lot_id, t.lot_number, l.material_id, l.serial_id, l.serial_number, l.gtin, l.uom, l.quantity_shipped, l.quantity_received
        FROM shipment_lines l LEFT JOIN lots t ON t.id = l.lot_id
       WHERE l.shipment_id = ? ORDER BY l.line_no`,
-    [s.edi_partner_id ?? '', s.shipment_number, s.id],
+    [s.id],
   );
-  return r.rows.map(({ master_factor, event_factor, ...l }) => ({ ...l, factor: Number(event_factor ?? master_factor) }));
+  return r.rows.map((l) => ({ ...l, factor: factors.get(l.id) ?? 1 }));
+}
+
+const FACTORS = 'edi:asn-line-factors';
+
+/**
+ * The factor of each line of the ASN (see {@link asnLines}), read once per transaction: a receipt
+ * message matches every record against the ASN, and the factors do not change meanwhile (only the
+ * lines' received quantities do).
+ */
+async function lineFactors(w: WmsWriter, s: InboundShipment): Promise<Map<number, number>> {
+  const key = `${FACTORS}:${s.id}`;
+  let m = w.ctx.cache.get(key) as Map<number, number> | undefined;
+  if (!m) {
+    const r = await w.ctx.trx.raw<{ rows: Array<{ id: number; master_factor: string; event_factor: string | null }> }>(
+      `SELECT l.id,
+              coalesce((SELECT mi.quantity_per_level FROM material_identifiers mi WHERE mi.scheme IN ('gtin', 'udi_di') AND mi.value = l.gtin
+                         ORDER BY mi.scheme = 'gtin' DESC LIMIT 1), 1) AS master_factor,
+              (SELECT i.base_quantity / i.quantity FROM trace_events e JOIN trace_event_items i ON i.event_id = e.id
+                WHERE e.source_key = ? AND i.lot_id = l.lot_id AND i.uom = l.uom AND i.quantity > 0
+                ORDER BY i.id LIMIT 1) AS event_factor
+         FROM shipment_lines l WHERE l.shipment_id = ?`,
+      [asnShippingEventKey(s.edi_partner_id ?? '', s.shipment_number), s.id],
+    );
+    m = new Map(r.rows.map((x) => [Number(x.id), Number(x.event_factor ?? x.master_factor)]));
+    w.ctx.cache.set(key, m);
+  }
+  return m;
 }
 
 type InboundShipment = DbShipmentRow & { to_location_id: string | null; edi_partner_id: string | null };
@@ -104,7 +134,7 @@ export async function matchAsnReceipt(w: WmsWriter, r: AsnReceiptLine): Promise<
     return;
   }
   touched(w).set(s.id, s);
-  const lines = await asnLines(trx, s);
+  const lines = await asnLines(w, s);
   const ofLot = lines.filter((l) => l.lot_id === r.lot.id);
   const day = r.receivedAt.toISOString().slice(0, 10);
   if (ofLot.length === 0) {
@@ -169,7 +199,7 @@ export async function reconcileAsnReceipts(w: WmsWriter): Promise<void> {
     // per lot, announced and received in base units (each line's announced quantity × the factor it
     // was announced in; received quantities are base units)
     const perLot = new Map<string, { lot_id: string; lot_number: string; gtin: string | null; shipped: number; received: number }>();
-    for (const l of await asnLines(trx, s)) {
+    for (const l of await asnLines(w, s)) {
       if (l.lot_id === null) continue;
       const p = perLot.get(l.lot_id) ?? { lot_id: l.lot_id, lot_number: l.lot_number ?? '', gtin: l.gtin, shipped: 0, received: 0 };
       p.shipped += Number(l.quantity_shipped ?? 0) * l.factor;
