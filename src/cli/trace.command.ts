@@ -125,7 +125,9 @@ export function traceTree(t: FullTrace): string {
     const m = new Map<string, T[]>();
     for (const r of rows) {
       const key = r.lotId ?? unit?.id ?? '';
-      m.set(key, [...(m.get(key) ?? []), r]);
+      const list = m.get(key);
+      if (list) list.push(r);
+      else m.set(key, [r]);
     }
     return m;
   };
