@@ -100,7 +100,8 @@ export function movement(i: number, run: string): string {
 
 export type LoadCommand =
   | { cmd: 'warm'; base: string; key: string; run: string; messages: number }
-  | { cmd: 'sustained'; base: string; key: string; run: string; messages: number; senders: number }
+  /** `seconds`: stop sending after this long (at most `messages`); the answer says how many were sent. */
+  | { cmd: 'sustained'; base: string; key: string; run: string; messages: number; senders: number; seconds?: number }
   | { cmd: 'latency'; base: string; key: string; run: string; rate: number; seconds: number; target: 'ingest' | 'healthz' };
 
 export interface LatencyResult {
@@ -131,7 +132,7 @@ export async function runLoad(c: LoadCommand): Promise<unknown> {
         await Promise.all(Array.from({ length: c.senders }, async () => {
           const conn = new Connection(new URL(c.base));
           try {
-            while (next < c.messages) {
+            while (next < c.messages && (c.seconds === undefined || performance.now() - t0 < c.seconds * 1000)) {
               const i = next++;
               const res = await post(conn, c.key, movement(i, c.run));
               if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${res.body.toString()}`);
@@ -140,7 +141,7 @@ export async function runLoad(c: LoadCommand): Promise<unknown> {
             conn.close();
           }
         }));
-        return { intakeMs: performance.now() - t0 };
+        return { intakeMs: performance.now() - t0, sent: next };
       }
       case 'latency': {
         // open loop at a steady rate: request i is due at i/rate s, whatever the earlier ones do

@@ -16,7 +16,7 @@ import { runLoad, type LatencyResult, type LoadCommand } from './pipeline-load';
  * The HTTP load generator: a child process (default), so that its CPU is not taken from the hub's
  * event loop; BENCH_PIPELINE_CLIENT=inproc runs it in the bench process beside the hub, as before.
  */
-function loadGenerator(): { pid?: number; run<T>(c: LoadCommand): Promise<T>; close(): void } {
+export function loadGenerator(): { pid?: number; run<T>(c: LoadCommand): Promise<T>; close(): void } {
   if (process.env.BENCH_PIPELINE_CLIENT === 'inproc') {
     return { run: async <T>(c: LoadCommand) => (await runLoad(c)) as T, close: () => undefined };
   }

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     results.push(
       ...(await runTraceBench({
         serverUrl,
+        redisUrl,
         lots: Number(process.env.BENCH_TRACE_LOTS ?? 100_000),
         events: Number(process.env.BENCH_TRACE_EVENTS ?? 1_000_000),
         fanout: Number(process.env.BENCH_TRACE_FANOUT ?? 500),
