@@ -1,0 +1,81 @@
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
+import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api-app';
+import { buildKneeGenealogy, GTIN } from '../../helpers/genealogy-fixture';
+import type { TracePage } from '../../../src/trace/trace-page';
+
+/** Review of the trace/recall API's handling of bad input: each case here answered wrongly before its fix. */
+describe('trace and recall API, bad input (review)', () => {
+  let t: TestDatabase;
+  let api: TestApi;
+  const get = async (path: string) => api.request({ url: path, headers: api.auth('operator') });
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    api = await buildTestApi(t);
+    await buildKneeGenealogy(t.db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await t.destroy();
+  });
+
+  it('answers 400 with a code, not 500, to a NUL byte (%00) in any text query parameter or path id', async () => {
+    const paths = [
+      '/api/v1/trace/forward?material=RAW-TI&lot=TI-%00',
+      '/api/v1/trace/forward?material=RAW%00&lot=TI-001',
+      '/api/v1/trace/backward?serial=SN-%00',
+      '/api/v1/trace/recall-impact?material=RAW-TI&lot=%00',
+      '/api/v1/trace/forward?gtin=09506000134352&serial=SN%00',
+      '/api/v1/lots?material=RAW-TI&lot=%00',
+      '/api/v1/lots?material=%00&lot=TI-001',
+      '/api/v1/recalls/RC-%00',
+      '/api/v1/recalls/RC-%00/export?format=json',
+    ];
+    const got = [];
+    for (const p of paths) {
+      const r = await get(p);
+      got.push({ p, status: r.statusCode, code: r.json<ApiErrorBody>().error.code });
+    }
+    expect(got).toEqual(paths.map((p) => ({ p, status: 400, code: 'LB_ERR_API_BAD_REQUEST' })));
+  });
+
+  it('answers 400, not 500, to a recall whose lot, serial or reason holds a NUL character, and changes nothing', async () => {
+    const before = await t.db('lots').select('id', 'status').orderBy('id');
+    const recallsBefore = Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n);
+    for (const body of [
+      { lots: [{ material: 'RAW-TI', lot: 'TI-\u0000' }], reason: 'x' },
+      { lots: [{ material: 'RAW-TI', lot: 'TI-001' }], reason: 'fatigue\u0000' },
+      { serials: ['SN-\u0000'], reason: 'x' },
+    ]) {
+      const r = await api.request({ method: 'POST', url: '/api/v1/recalls', headers: api.auth('operator'), payload: body });
+      expect({ body, status: r.statusCode, code: r.json<ApiErrorBody>().error.code }).toEqual({ body, status: 400, code: 'LB_ERR_API_BAD_REQUEST' });
+    }
+    expect(await t.db('lots').select('id', 'status').orderBy('id')).toEqual(before);
+    expect(Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(recallsBefore);
+  });
+
+  it('refuses a barcode whose lot or serial differs from lot=/serial= (as it refuses a differing gtin=), instead of tracing another lot than the one scanned', async () => {
+    const barcode = encodeURIComponent(`(01)${GTIN.KNEE}(10)FG-1`);
+    // the GTIN conflict is refused today
+    const g = await get(`/api/v1/trace/forward?barcode=${barcode}&gtin=${GTIN.KIT}`);
+    expect([g.statusCode, g.json<ApiErrorBody>().error.code]).toEqual([400, 'LB_ERR_API_BAD_REQUEST']);
+    // the lot conflict: the scan says FG-1, the answer traced FG-2
+    const l = await get(`/api/v1/trace/forward?barcode=${barcode}&lot=FG-2`);
+    expect({ status: l.statusCode, lot: l.statusCode === 200 ? l.json<TracePage>().subject.lot : l.json<ApiErrorBody>().error.location?.path })
+      .toEqual({ status: 400, lot: 'lot' });
+    const sb = encodeURIComponent(`(01)${GTIN.KNEE}(21)SN-0001`);
+    const s = await get(`/api/v1/trace/forward?barcode=${sb}&serial=SN-0002`);
+    expect([s.statusCode, s.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'serial']);
+    // the same values are no conflict
+    expect((await get(`/api/v1/trace/forward?barcode=${barcode}&lot=FG-1`)).statusCode).toBe(200);
+    expect((await get(`/api/v1/trace/forward?barcode=${barcode}&gtin=${GTIN.KNEE}`)).statusCode).toBe(200);
+  });
+
+  it('refuses an invalid gtin= next to a barcode (as without one), instead of ignoring it', async () => {
+    const barcode = encodeURIComponent(`(01)${GTIN.KNEE}(10)FG-1`);
+    const alone = await get('/api/v1/trace/forward?gtin=abc&lot=FG-1');
+    expect([alone.statusCode, alone.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'gtin']);
+    const r = await get(`/api/v1/trace/forward?barcode=${barcode}&gtin=abc`);
+    expect([r.statusCode, r.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'gtin']);
+  });
+});
