@@ -2,7 +2,7 @@ import { schemaRegistry } from '../schemas/registry';
 import type { PhiProtector } from '../security/phi';
 import http from 'node:http';
 import { NodeRedHost } from '../nodered/nodered-host';
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import type { Db } from '../db/knex';
 import type { LotBridgeConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
@@ -89,6 +89,12 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // the router's own errors (a path that is not valid percent-encoded UTF-8, a path parameter over
+    // maxParamLength) in the API's error envelope, like every other error answer (docs/errors.md)
+    frameworkErrors: (err, _req, reply) => {
+      const e = new LotBridgeError('LB_ERR_API_BAD_REQUEST', `${err.message} (${err.code})`, { location: { path: 'path' } });
+      void (reply as unknown as FastifyReply).status(errorCatalog[e.code].http).send({ error: e.toJSON() });
+    },
     // one HTTP server: Node-RED's paths go to its Express 4 app, the rest to Fastify
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {

@@ -78,4 +78,13 @@ describe('trace and recall API, bad input (review)', () => {
     const r = await get(`/api/v1/trace/forward?barcode=${barcode}&gtin=abc`);
     expect([r.statusCode, r.json<ApiErrorBody>().error.location?.path]).toEqual([400, 'gtin']);
   });
+
+  it('answers an invalid UTF-8 path (%C3%28) and an over-long path id in the API error envelope with a code, not Fastify\'s own body', async () => {
+    for (const [path, status] of [['/api/v1/recalls/%C3%28', 400], ['/api/v1/recalls/%C3%28/export?format=json', 400], [`/api/v1/recalls/${'R'.repeat(101)}`, 400]] as const) {
+      const r = await get(path);
+      const body = r.json<Record<string, unknown>>();
+      expect({ path, status: r.statusCode, code: (body.error as { code?: string } | undefined)?.code ?? body.code })
+        .toEqual({ path, status, code: 'LB_ERR_API_BAD_REQUEST' });
+    }
+  });
 });
