@@ -87,4 +87,13 @@ describe('trace and recall API, bad input (review)', () => {
         .toEqual({ path, status, code: 'LB_ERR_API_BAD_REQUEST' });
     }
   });
+
+  it('refuses a recall whose reason is only blanks (a missing reason in disguise), and opens none', async () => {
+    const recallsBefore = Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n);
+    for (const reason of ['   ', '\t\n', '\u00a0']) {
+      const r = await api.request({ method: 'POST', url: '/api/v1/recalls', headers: api.auth('operator'), payload: { lots: [{ material: 'FG-KNEE', lot: 'FG-9' }], reason } });
+      expect({ reason, status: r.statusCode, path: r.statusCode === 400 ? r.json<ApiErrorBody>().error.location?.path : undefined }).toEqual({ reason, status: 400, path: '/reason' });
+    }
+    expect(Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(recallsBefore);
+  });
 });
