@@ -96,4 +96,13 @@ describe('trace and recall API, bad input (review)', () => {
     }
     expect(Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(recallsBefore);
   });
+
+  it('answers 400, not 500, to an offset past PostgreSQL\'s bigint in GET /api/v1/recalls (and the other offset-paged lists)', async () => {
+    for (const u of ['/api/v1/recalls?offset=1e20', '/api/v1/recalls?offset=9223372036854775807', '/api/v1/recalls?offset=99999999999999999999', '/api/v1/materials?offset=1e20', '/api/v1/parties?offset=1e20', '/api/v1/locations?offset=1e20']) {
+      const r = await api.request({ url: u, headers: api.auth('admin') });
+      expect({ u, status: r.statusCode, code: r.json<ApiErrorBody>().error?.code }).toEqual({ u, status: 400, code: 'LB_ERR_API_BAD_REQUEST' });
+    }
+    const ok = await api.request({ url: '/api/v1/recalls?offset=2147483648', headers: api.auth('operator') });
+    expect([ok.statusCode, ok.json<{ items: unknown[] }>().items]).toEqual([200, []]);
+  });
 });
