@@ -187,7 +187,8 @@ export async function resolveTraceSubject(db: Db, q: TraceQuery): Promise<TraceS
     const s = rows[0];
     if (lot) {
       const lotRow = await db('lots').where({ material_id: s.material_id, lot_number: lot.trim() }).first<{ id: string } | undefined>('id');
-      if (!lotRow || (s.lot_id && s.lot_id !== lotRow.id)) {
+      // the serial must be in that lot: a serial in no lot is not in lot=… either
+      if (!lotRow || s.lot_id !== lotRow.id) {
         throw notFound(asked);
       }
     }

@@ -105,4 +105,20 @@ describe('trace and recall API, bad input (review)', () => {
     const ok = await api.request({ url: '/api/v1/recalls?offset=2147483648', headers: api.auth('operator') });
     expect([ok.statusCode, ok.json<{ items: unknown[] }>().items]).toEqual([200, []]);
   });
+
+  it('answers 404 for a serial named with a lot it is not in, also when the serial has no lot (instead of tracing the unit as if lot= matched)', async () => {
+    await t.db.transaction(async (trx) => {
+      const kit = await trx('materials').where({ code: 'KIT-KNEE' }).first<{ id: string }>('id');
+      await trx('serials').insert({ id: '0190f000-0000-7000-8000-00000000a001', material_id: kit!.id, lot_id: null, serial_number: 'REVIEW-LOTLESS-1' });
+    });
+    // a serial in another lot: 404 today
+    const other = await get('/api/v1/trace/forward?material=FG-KNEE&lot=FG-2&serial=SN-0001');
+    expect([other.statusCode, other.json<ApiErrorBody>().error.code]).toEqual([404, 'LB_ERR_LOT_NOT_FOUND']);
+    // a serial in no lot, named with lot K-1 (which exists): the same
+    const lotless = await get('/api/v1/trace/forward?material=KIT-KNEE&lot=K-1&serial=REVIEW-LOTLESS-1');
+    expect({ status: lotless.statusCode, code: lotless.statusCode === 200 ? lotless.json<TracePage>().subject : lotless.json<ApiErrorBody>().error.code })
+      .toEqual({ status: 404, code: 'LB_ERR_LOT_NOT_FOUND' });
+    // without lot= the unit is traced as before
+    expect((await get('/api/v1/trace/forward?material=KIT-KNEE&serial=REVIEW-LOTLESS-1')).statusCode).toBe(200);
+  });
 });
