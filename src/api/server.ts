@@ -2,7 +2,7 @@ import { schemaRegistry } from '../schemas/registry';
 import type { PhiProtector } from '../security/phi';
 import http from 'node:http';
 import { NodeRedHost } from '../nodered/nodered-host';
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import type { Db } from '../db/knex';
 import type { LotBridgeConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
@@ -71,6 +71,9 @@ export async function closeServer(app: FastifyInstance, graceMs: number): Promis
   }
 }
 
+/** PostgreSQL SQLSTATEs of text it cannot take: 22021 invalid byte sequence (a NUL byte in text), 22P05 untranslatable character (\u0000 in jsonb). */
+const INVALID_TEXT_PG_CODES = new Set(['22021', '22P05']);
+
 /** Paths that need no key. */
 const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/api\/docs(\/.*)?$/];
 
@@ -86,6 +89,12 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // the router's own errors (a path that is not valid percent-encoded UTF-8, a path parameter over
+    // maxParamLength) in the API's error envelope, like every other error answer (docs/errors.md)
+    frameworkErrors: (err, _req, reply) => {
+      const e = new LotBridgeError('LB_ERR_API_BAD_REQUEST', `${err.message} (${err.code})`, { location: { path: 'path' } });
+      void (reply as unknown as FastifyReply).status(errorCatalog[e.code].http).send({ error: e.toJSON() });
+    },
     // one HTTP server: Node-RED's paths go to its Express 4 app, the rest to Fastify
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
@@ -159,6 +168,10 @@ export function buildServer(ctx: HubApiContext): FastifyInstance {
     } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
       const code = (err as FastifyError).statusCode!;
       e = new LotBridgeError(code === 413 ? 'LB_ERR_INGEST_TOO_LARGE' : code === 415 ? 'LB_ERR_INGEST_UNSUPPORTED_MEDIA' : code === 404 ? 'LB_ERR_API_NOT_FOUND' : 'LB_ERR_API_BAD_REQUEST', err.message);
+    } else if (INVALID_TEXT_PG_CODES.has(String((err as { code?: unknown }).code))) {
+      // a NUL byte (%00 in a query or path, \u0000 in a JSON body) reaches PostgreSQL as text it
+      // cannot store or compare: the request's fault, not the hub's
+      e = new LotBridgeError('LB_ERR_API_BAD_REQUEST', 'the request holds a character PostgreSQL cannot take (a NUL byte, %00 or \\u0000, or an invalid byte sequence): remove it', { cause: err });
     } else if (classifyError(err) === 'transient') {
       e = new LotBridgeError('LB_ERR_SERVICE_UNAVAILABLE', 'a backing service (PostgreSQL or the queue) is unavailable; try again later', { cause: err });
     } else {

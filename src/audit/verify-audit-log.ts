@@ -136,10 +136,18 @@ export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: 
     [ANCHOR_CHAIN],
   );
   const anchorCount = await db.raw<{ rows: Array<{ n: number }> }>(`SELECT count(*)::int AS n FROM audit_anchors`);
+  // the log row of each broken anchor (present or not: an edited anchor's log row is intact), so
+  // that the break names a row of the log and not 0
+  const brokenLogRows = anchorRows.rows.length
+    ? (await db.raw<{ rows: Array<{ entity_id: string; seq: number; chain_seq: number }> }>(
+      `SELECT entity_id, seq, chain_seq FROM audit_log WHERE chain = ? AND entity_id = ANY(?::text[])`,
+      [ANCHOR_CHAIN, anchorRows.rows.map((a) => String(a.id))],
+    )).rows
+    : [];
   for (const a of anchorRows.rows) {
-    const logRow = anchorLog.rows.find((x) => x.anchor_id === a.id);
+    const logRow = brokenLogRows.find((x) => x.entity_id === String(a.id));
     breaks.push({
-      seq: logRow?.log_seq ?? 0, chain: ANCHOR_CHAIN, chainSeq: logRow?.log_chain_seq ?? 0, problem: 'anchor',
+      seq: logRow ? Number(logRow.seq) : 0, chain: ANCHOR_CHAIN, chainSeq: logRow ? Number(logRow.chain_seq) : 0, problem: 'anchor',
       reason: `audit anchor #${a.id}: ${!a.hash_ok ? 'its content does not match its hash (edited)' : 'its prev_hash does not match the anchor before it (anchors removed)'}`,
     });
   }
@@ -198,7 +206,10 @@ export async function verifyAuditLog(db: Db, opts: { chain?: string; parallel?: 
       });
     }
   }
-  breaks.sort((a, b) => a.seq - b.seq);
+  // by seq; a break that names no row (seq 0: an anchor whose log row is gone, an outside anchor
+  // missing) after those that do, so firstBrokenRow names a row whenever one is known
+  const sortKey = (b: AuditBreak): number => (b.seq > 0 ? b.seq : Number.MAX_SAFE_INTEGER);
+  breaks.sort((a, b) => sortKey(a) - sortKey(b));
   const total = c.rows[0];
   return { ok: breaks.length === 0, rows: Number(total.rows), chains: Number(total.chains), anchors: anchorCount.rows[0].n, ...(anchor ? { anchor } : {}), breaks: breaks.slice(0, MAX_BREAKS) };
 }

@@ -40,19 +40,36 @@ export async function ensureBootstrapKey(db: Db, value: string): Promise<void> {
   if (!row) {
     await createApiKey(db, { name: 'bootstrap-admin', role: 'admin', value });
   } else if (row.revoked_at || row.role !== 'admin') {
-    await db('api_keys').where({ id: row.id }).update({ revoked_at: null, role: 'admin' });
+    // un-revoking a key or raising it to admin is a key change: audited like creation and revocation
+    await db.transaction(async (trx) => {
+      await trx('api_keys').where({ id: row.id }).update({ revoked_at: null, role: 'admin' });
+      await trx('audit_log').insert({
+        chain: 'admin', actor: 'bootstrap', action: 'api_key.restored', entity_type: 'api_key', entity_id: row.id,
+        before: JSON.stringify({ name: row.name, role: row.role, revoked: row.revoked_at !== null }),
+        after: JSON.stringify({ name: row.name, role: 'admin', revoked: false }),
+        reason: 'LOTBRIDGE_BOOTSTRAP_ADMIN_KEY names this key',
+      });
+    });
   }
 }
 
 /** Revokes a key by id or name; returns how many were revoked. */
 export async function revokeApiKey(db: Db, idOrName: string): Promise<number> {
-  const q = db('api_keys').whereNull('revoked_at');
   const isUuid = /^[0-9a-f-]{36}$/i.test(idOrName);
-  const n = await (isUuid ? q.where({ id: idOrName }) : q.where({ name: idOrName })).update({ revoked_at: db.fn.now() });
-  if (n > 0) {
-    await db('audit_log').insert({ chain: 'admin', actor: 'cli', action: 'api_key.revoked', entity_type: 'api_key', entity_id: idOrName });
-  }
-  return n;
+  return db.transaction(async (trx) => {
+    const q = trx('api_keys').whereNull('revoked_at');
+    const revoked = await (isUuid ? q.where({ id: idOrName }) : q.where({ name: idOrName }))
+      .update({ revoked_at: trx.fn.now() })
+      .returning<Array<{ id: string; name: string; role: string }>>(['id', 'name', 'role']);
+    // one row per key, by id: a name can be shared by several keys
+    if (revoked.length > 0) {
+      await trx('audit_log').insert(revoked.map((k) => ({
+        chain: 'admin', actor: 'cli', action: 'api_key.revoked', entity_type: 'api_key', entity_id: k.id,
+        before: JSON.stringify({ name: k.name, role: k.role, revoked: false }), after: JSON.stringify({ name: k.name, role: k.role, revoked: true }),
+      })));
+    }
+    return revoked.length;
+  });
 }
 
 export async function listApiKeys(db: Db): Promise<DbApiKeyRow[]> {

@@ -129,9 +129,23 @@ export async function resolveTraceSubject(db: Db, q: TraceQuery): Promise<TraceS
   const material = q.material;
   if (q.barcode !== undefined) {
     const b = readTraceBarcode(q.barcode);
-    const given = gtin ? normalizeGtin(gtin) : undefined;
-    if (given?.ok && given.gtin !== b.gtin) {
-      throw bad(`barcode GTIN ${b.gtin} differs from gtin=${gtin}`, 'gtin');
+    if (gtin !== undefined) {
+      // a gtin= next to a barcode is checked as without one: invalid is an error, not ignored
+      const given = normalizeGtin(gtin);
+      if (!given.ok) {
+        throw bad(`gtin: ${given.reason}`, 'gtin');
+      }
+      if (given.gtin !== b.gtin) {
+        throw bad(`barcode GTIN ${b.gtin} differs from gtin=${gtin}`, 'gtin');
+      }
+    }
+    // a lot= or serial= that differs from the scanned one would trace another lot or unit than the
+    // one scanned: refused like a differing gtin=
+    if (lot !== undefined && b.lot !== undefined && lot.trim() !== b.lot) {
+      throw bad(`barcode lot ${b.lot} differs from lot=${lot}`, 'lot');
+    }
+    if (serial !== undefined && b.serial !== undefined && serial.trim() !== b.serial) {
+      throw bad(`barcode serial ${b.serial} differs from serial=${serial}`, 'serial');
     }
     gtin = b.gtin;
     lot = lot ?? b.lot;
@@ -173,7 +187,8 @@ export async function resolveTraceSubject(db: Db, q: TraceQuery): Promise<TraceS
     const s = rows[0];
     if (lot) {
       const lotRow = await db('lots').where({ material_id: s.material_id, lot_number: lot.trim() }).first<{ id: string } | undefined>('id');
-      if (!lotRow || (s.lot_id && s.lot_id !== lotRow.id)) {
+      // the serial must be in that lot: a serial in no lot is not in lot=… either
+      if (!lotRow || s.lot_id !== lotRow.id) {
         throw notFound(asked);
       }
     }

@@ -38,10 +38,11 @@ export function validateBody<T>(schemaId: string, body: unknown): T {
   return body as T;
 }
 
-/** Querystring schema properties for `limit` (1–1000, default 50) and `offset` (default 0). */
+/** Querystring schema properties for `limit` (1–1000, default 50) and `offset` (0 – 2^53 - 1, default 0). */
 export const pageQueryProperties = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-  offset: { type: 'integer', minimum: 0, default: 0 },
+  // at most 2^53 - 1: a larger number is no exact integer in JSON/JS, and past PostgreSQL's bigint the OFFSET failed (500)
+  offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
 } as const;
 
 /** `limit`/`offset` with defaults applied (Fastify's ajv applies them too; this covers a bare instance). */
