@@ -226,8 +226,28 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     params.push(q.to);
   }
   if (q.bizStep) {
-    where.push('e.biz_step = ?');
-    params.push(q.bizStep.replace(/^https:\/\/ref\.gs1\.org\/cbv\/BizStep-/, ''));
+    // the events the export writes with this bizStep: a CBV step (its name in any case, its CBV 1.x
+    // URN or its Web URI) matches rows storing any of those forms, as EpcisUris.bizStep maps them;
+    // another value (or its URI under the private base) matches rows storing it as it is
+    const asked = q.bizStep.trim();
+    const privatePrefix = `${uriBase.replace(/\/+$/, '')}/bizstep/`;
+    let raw = asked.replace(/^https:\/\/ref\.gs1\.org\/cbv\/BizStep-/, '');
+    if (raw.startsWith(privatePrefix)) {
+      try {
+        raw = decodeURIComponent(raw.slice(privatePrefix.length));
+      } catch {
+        // not one the export wrote: matched as it is
+      }
+    }
+    const urn = CBV_URN.exec(raw);
+    const name = urn && urn[1] === 'bizstep' ? urn[2] : raw.toLowerCase();
+    if (CBV_BIZSTEPS.has(name)) {
+      where.push(`(CASE WHEN e.biz_step ~ '^urn:epcglobal:cbv:bizstep:[a-z_]+$' THEN substr(e.biz_step, 27) ELSE lower(e.biz_step) END) = ?`);
+      params.push(name);
+    } else {
+      where.push('e.biz_step = ?');
+      params.push(raw);
+    }
   }
   if (q.lotId) {
     where.push('EXISTS (SELECT 1 FROM trace_event_items li WHERE li.event_id = e.id AND li.lot_id = ?)');
@@ -254,8 +274,11 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
   const items = page.length
     ? await db.raw<{ rows: ItemRow[] }>(
       `SELECT i.event_id, i.role, m.code AS material, m.base_uom, l.lot_number, s.serial_number, i.quantity, i.base_quantity, i.uom,
-              (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
-                ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
+              -- the GTIN of one base unit (quantities are in the base unit): a GTIN or a UDI-DI (a GTIN as
+              -- master data records a device's), never a case's or pallet's GTIN, whose class would
+              -- count cases; none: the private base
+              (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme IN ('gtin', 'udi_di') AND mi.quantity_per_level = 1
+                ORDER BY mi.scheme = 'gtin' DESC, array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
          FROM trace_event_items i
          LEFT JOIN lots l ON l.id = i.lot_id LEFT JOIN serials s ON s.id = i.serial_id
          -- an item naming only its lot or serial is of that lot's or serial's material

@@ -1,0 +1,86 @@
+/**
+ * Review of the EPCIS 2.0 export (branch review-epcis): defects found, each proved by one test.
+ */
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
+import { buildTestApi, type TestApi } from '../../helpers/api-app';
+import { buildKneeGenealogy, type GenealogyFixture } from '../../helpers/genealogy-fixture';
+import { epcisValidator, withEpcisSchema } from '../../helpers/epcis-schema';
+import { normalizeGtin } from '../../../src/model/master-data/gs1-keys';
+
+/** A case GTIN (indicator 1) and a GTIN used as UDI-DI, both with valid check digits. */
+const CASE_GTIN = '19506000134359';
+const UDI_DI = '09506000134406';
+
+describe('EPCIS 2.0 export (review)', () => {
+  let t: TestDatabase;
+  let api: TestApi;
+  let f: GenealogyFixture;
+  let ordinal = 20000;
+  const get = async (q: string) => api.request({ url: `/api/v1/epcis/events${q}`, headers: api.auth('auditor') });
+  const listOf = (r: { json: <T>() => T }): any[] => (r.json<any>().epcisBody.queryResults.resultsBody.eventList as any[]);
+  const insert = async (row: Record<string, unknown>, items: Array<Record<string, unknown>> = []): Promise<string> => {
+    const id = randomUUID();
+    await t.db('trace_events').insert({ id, source_message_id: f.messageId, ordinal: ordinal++, biz_transactions: '[]', event_time_zone_offset: '+00:00', action: 'OBSERVE', ...row });
+    for (const i of items) await t.db('trace_event_items').insert({ event_id: id, ...i });
+    return id;
+  };
+
+  beforeAll(async () => {
+    expect(normalizeGtin(CASE_GTIN).ok).toBe(true);
+    expect(normalizeGtin(UDI_DI).ok).toBe(true);
+    t = await createTestDatabase();
+    api = await buildTestApi(t);
+    f = await buildKneeGenealogy(t.db);
+  });
+  afterAll(async () => {
+    await api.close();
+    await t.destroy();
+  });
+
+  withEpcisSchema('a material known only by its case GTIN: the base-unit quantity is not stated as a count of cases', async () => {
+    // master data: a sterile drape sold in cases of 12; its only GTIN is the case's (as gtin_case + case_qty in the CSV import)
+    const m = await f.material('DRAPE', { uom: 'EA' });
+    await t.db('material_identifiers').insert({ material_id: m, scheme: 'gtin', value: CASE_GTIN, packaging_level: 'case', quantity_per_level: 12 });
+    await f.lot('D1', 'DRAPE', 'D-1');
+    // 24 drapes (2 cases) shipped: quantity 24 EA, base quantity 24
+    await insert({ type: 'ObjectEvent', biz_step: 'shipping', event_time: '2026-06-01T08:00:00Z' },
+      [{ role: 'subject', material_id: m, lot_id: f.lots.get('D1'), quantity: 24, uom: 'EA', base_quantity: 24 }]);
+    const r = await get('?from=2026-06-01T00:00:00Z&to=2026-06-02T00:00:00Z');
+    const doc = r.json<any>();
+    const validate = epcisValidator();
+    expect(validate(doc)).toBe(true);
+    const [ev] = listOf(r);
+    // wrong: { epcClass: https://id.gs1.org/01/19506000134359/10/D-1, quantity: 24 } = 24 cases = 288 drapes
+    expect(ev.quantityList).not.toEqual([{ epcClass: `https://id.gs1.org/01/${CASE_GTIN}/10/D-1`, quantity: 24 }]);
+    // the quantity is in the base unit, so the class is the base unit's (no each-level GTIN: the private base)
+    expect(ev.quantityList).toEqual([{ epcClass: 'https://lotbridge.local/id/material/DRAPE/lot/D-1', quantity: 24 }]);
+  });
+
+  it('a material whose GTIN is recorded as its UDI-DI (scheme udi_di) is exported as a GS1 Digital Link, as ?gtin= finds it', async () => {
+    const m = await f.material('CATH', { uom: 'EA' });
+    await t.db('material_identifiers').insert({ material_id: m, scheme: 'udi_di', value: UDI_DI, packaging_level: 'each', quantity_per_level: 1 });
+    await f.lot('CA1', 'CATH', 'CA-1');
+    await insert({ type: 'ObjectEvent', biz_step: 'receiving', event_time: '2026-06-02T08:00:00Z' },
+      [{ role: 'subject', material_id: m, lot_id: f.lots.get('CA1'), quantity: 5, uom: 'EA', base_quantity: 5 }]);
+    // the lot filter resolves the UDI-DI as the material's GTIN ...
+    const r = await get(`?gtin=${UDI_DI}&lot=CA-1`);
+    expect(r.statusCode).toBe(200);
+    const [ev] = listOf(r);
+    // ... but the class was https://lotbridge.local/id/material/CATH/lot/CA-1
+    expect(ev.quantityList).toEqual([{ epcClass: `https://id.gs1.org/01/${UDI_DI}/10/CA-1`, quantity: 5 }]);
+  });
+
+  it('bizStep filter finds the events the export writes with that bizStep (stored as CBV 1.x URN or in another case)', async () => {
+    const urn = await insert({ type: 'ObjectEvent', biz_step: 'urn:epcglobal:cbv:bizstep:inspecting', event_time: '2026-06-03T08:00:00Z' });
+    const upper = await insert({ type: 'ObjectEvent', biz_step: 'Inspecting', event_time: '2026-06-03T09:00:00Z' });
+    const plain = await insert({ type: 'ObjectEvent', biz_step: 'inspecting', event_time: '2026-06-03T10:00:00Z' });
+    const all = listOf(await get('?from=2026-06-03T00:00:00Z&to=2026-06-04T00:00:00Z'));
+    // the export writes all three with the same CBV bizStep
+    expect(all.map((e) => [e.eventID, e.bizStep])).toEqual([urn, upper, plain].map((id) => [`urn:uuid:${id}`, 'https://ref.gs1.org/cbv/BizStep-inspecting']));
+    for (const q of ['inspecting', 'https://ref.gs1.org/cbv/BizStep-inspecting', 'urn:epcglobal:cbv:bizstep:inspecting']) {
+      const found = listOf(await get(`?bizStep=${encodeURIComponent(q)}`)).map((e) => e.eventID);
+      expect({ q, found }).toEqual({ q, found: [urn, upper, plain].map((id) => `urn:uuid:${id}`) });
+    }
+  });
+});
