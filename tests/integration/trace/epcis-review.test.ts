@@ -83,4 +83,13 @@ describe('EPCIS 2.0 export (review)', () => {
       expect({ q, found }).toEqual({ q, found: [urn, upper, plain].map((id) => `urn:uuid:${id}`) });
     }
   });
+
+  it('a NUL character in a text parameter is a 400 naming the parameter, not a 500', async () => {
+    for (const [q, path] of [['bizStep=%00', 'bizStep'], ['material=FG-KNEE&lot=FG%001', 'lot'], ['material=FG%00&lot=FG-1', 'material']]) {
+      const r = await get(`?${q}`);
+      // was 500 LB_ERR_INTERNAL (PostgreSQL: invalid byte sequence for encoding "UTF8": 0x00)
+      expect({ q, status: r.statusCode, code: r.json<any>().error?.code }).toEqual({ q, status: 400, code: 'LB_ERR_API_BAD_REQUEST' });
+      expect(r.json<any>().error.location.path).toContain(path);
+    }
+  });
 });
