@@ -16,8 +16,11 @@ const DIGITAL_LINK = 'https://id.gs1.org';
 const CBV_BIZSTEPS = new Set(['accepting', 'arriving', 'assembling', 'collecting', 'commissioning', 'consigning', 'creating_class_instance', 'cycle_counting', 'decommissioning', 'departing', 'destroying', 'disassembling', 'dispensing', 'encoding', 'entering_exiting', 'holding', 'inspecting', 'installing', 'killing', 'loading', 'other', 'packing', 'picking', 'receiving', 'removing', 'repackaging', 'repairing', 'replacing', 'reserving', 'retail_selling', 'shipping', 'staging_outbound', 'stock_taking', 'stocking', 'storing', 'transporting', 'unloading', 'unpacking', 'void_shipping', 'sensor_reporting', 'sampling']);
 const CBV_DISPOSITIONS = new Set(['active', 'container_closed', 'damaged', 'destroyed', 'dispensed', 'disposed', 'encoded', 'expired', 'in_progress', 'in_transit', 'inactive', 'no_pedigree_match', 'non_sellable_other', 'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned', 'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unknown', 'available', 'completeness_verified', 'completeness_inferred', 'conformant', 'container_open', 'mismatch_instance', 'mismatch_class', 'mismatch_quantity', 'needs_replacement', 'non_conformant', 'unavailable']);
 const CBV_BTT = new Set(['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc', 'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt']);
-/** Base units as UN/CEFACT Recommendation 20 codes (EPCIS uom). EA and PCE are counts: no uom. */
-const REC20: Record<string, string | null> = { EA: null, PCE: null, PC: null, UNIT: null, KG: 'KGM', G: 'GRM', MG: 'MGM', L: 'LTR', ML: 'MLT', M: 'MTR', CM: 'CMT', MM: 'MMT', M2: 'MTK', BOX: 'BX', CS: 'CS', PK: 'PK', SET: 'SET', PR: 'PR' };
+/**
+ * Base units as UN/CEFACT Recommendation 20 codes (EPCIS uom). Counts — every spelling of "each" the
+ * connectors read as pieces (wms-mapping UOM_LEVELS: EA, EACH, PCE, PC, PCS, UNIT, C62) — have no uom.
+ */
+const REC20: Record<string, string | null> = { EA: null, EACH: null, PCE: null, PC: null, PCS: null, UNIT: null, C62: null, KG: 'KGM', G: 'GRM', MG: 'MGM', L: 'LTR', ML: 'MLT', M: 'MTR', CM: 'CMT', MM: 'MMT', M2: 'MTK', BOX: 'BX', CS: 'CS', PK: 'PK', SET: 'SET', PR: 'PR' };
 
 export interface EpcisQuery {
   from?: string;

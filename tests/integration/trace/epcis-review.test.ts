@@ -92,4 +92,23 @@ describe('EPCIS 2.0 export (review)', () => {
       expect(r.json<any>().error.location.path).toContain(path);
     }
   });
+
+  it('a count in a base unit the connectors read as "each" (PCS, EACH) is exported as a count, not with a bogus uom or without its quantity', async () => {
+    // the WMS connector reads EA, EACH, PCE, PC, PCS, UNIT, C62 as pieces (wms-mapping UOM_LEVELS); master data takes any base unit
+    const pcs = await f.material('SWAB-PCS', { uom: 'PCS' });
+    const each = await f.material('SWAB-EACH', { uom: 'EACH' });
+    await f.lot('SP1', 'SWAB-PCS', 'SP-1');
+    await f.lot('SE1', 'SWAB-EACH', 'SE-1');
+    await insert({ type: 'ObjectEvent', biz_step: 'receiving', event_time: '2026-06-04T08:00:00Z' }, [
+      { role: 'subject', material_id: pcs, lot_id: f.lots.get('SP1'), quantity: 10, uom: 'PCS', base_quantity: 10 },
+      { role: 'subject', material_id: each, lot_id: f.lots.get('SE1'), quantity: 7, uom: 'EACH', base_quantity: 7 },
+    ]);
+    const [ev] = listOf(await get('?from=2026-06-04T00:00:00Z&to=2026-06-05T00:00:00Z'));
+    // was [{…SP-1, quantity: 10, uom: 'PCS'} (no UN/CEFACT Rec. 20 code), {…SE-1} (quantity left out, "the unit has no UN/CEFACT Rec. 20 code")]
+    expect(ev.quantityList).toEqual([
+      { epcClass: 'https://lotbridge.local/id/material/SWAB-PCS/lot/SP-1', quantity: 10 },
+      { epcClass: 'https://lotbridge.local/id/material/SWAB-EACH/lot/SE-1', quantity: 7 },
+    ]);
+    expect(ev['lb:notExported']).toBeUndefined();
+  });
 });
