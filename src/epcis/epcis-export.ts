@@ -150,6 +150,9 @@ interface EventRow {
   read_point: string | null;
   location_code: string | null;
   location_gln: string | null;
+  /** the location the stored read point names by its code (the WMS writes a put-away's source so), or null */
+  read_point_code: string | null;
+  read_point_gln: string | null;
   /** jsonb as stored: an array of {type, value} (the CHECK of 20260301002700 holds for rows written since) */
   biz_transactions: unknown;
   /** jsonb as stored: an array of EPCIS sensor elements, or null */
@@ -265,8 +268,10 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     `SELECT e.id, e.type, e.action, e.biz_step, e.disposition, e.event_time,
             to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
             e.event_time_zone_offset, e.record_time, e.read_point, loc.code AS location_code, loc.gln AS location_gln,
+            rp.code AS read_point_code, rp.gln AS read_point_gln,
             e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id
        FROM trace_events e LEFT JOIN locations loc ON loc.id = e.location_id
+            LEFT JOIN locations rp ON rp.code = e.read_point
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY e.event_time, e.id
       LIMIT ${limit + 1}`,
@@ -413,7 +418,9 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
   }
   ev.bizStep = uris.bizStep(e.biz_step);
   if (e.disposition) ev.disposition = uris.disposition(e.disposition);
-  if (e.read_point || e.location_code) ev.readPoint = { id: e.read_point ? uris.readPoint(e.read_point) : uris.location(e.location_gln, e.location_code!) };
+  // a read point naming a location (by code) is that location's identifier, as in bizLocation
+  const readPoint = e.read_point_code ? uris.location(e.read_point_gln, e.read_point_code) : e.read_point ? uris.readPoint(e.read_point) : null;
+  if (readPoint || e.location_code) ev.readPoint = { id: readPoint ?? uris.location(e.location_gln, e.location_code!) };
   if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code) };
   const stored = Array.isArray(e.biz_transactions) ? (e.biz_transactions as unknown[]) : [];
   if (e.biz_transactions !== null && !Array.isArray(e.biz_transactions)) notes.push('biz_transactions is not a list');

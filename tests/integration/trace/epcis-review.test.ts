@@ -111,4 +111,18 @@ describe('EPCIS 2.0 export (review)', () => {
     ]);
     expect(ev['lb:notExported']).toBeUndefined();
   });
+
+  it('a read point that is a location code (as the WMS writes the put-away source) names that location as the bizLocations do', async () => {
+    const dock = await f.location('DOCK-1');
+    await t.db('locations').where({ id: dock }).update({ gln: '9506000000015' });
+    const shelf = await f.location('SHELF-1');
+    // a receipt at DOCK-1, then a put-away DOCK-1 → SHELF-1 (apply-wms-movement: location = to, read_point = from.code)
+    await insert({ type: 'ObjectEvent', biz_step: 'receiving', event_time: '2026-06-05T08:00:00Z', location_id: dock }, [{ role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('F1'), quantity: 1, uom: 'EA' }]);
+    await insert({ type: 'ObjectEvent', biz_step: 'storing', event_time: '2026-06-05T09:00:00Z', location_id: shelf, read_point: 'DOCK-1' }, [{ role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('F1'), quantity: 1, uom: 'EA' }]);
+    const [receipt, putaway] = listOf(await get('?from=2026-06-05T00:00:00Z&to=2026-06-06T00:00:00Z'));
+    expect(receipt.bizLocation).toEqual({ id: 'https://id.gs1.org/414/9506000000015' });
+    // was { id: 'https://lotbridge.local/id/readpoint/DOCK-1' }: the same dock under two identifiers
+    expect(putaway.readPoint).toEqual({ id: 'https://id.gs1.org/414/9506000000015' });
+    expect(putaway.bizLocation).toEqual({ id: 'https://lotbridge.local/id/location/SHELF-1' });
+  });
 });
