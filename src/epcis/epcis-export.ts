@@ -49,7 +49,7 @@ const MEASUREMENT_TYPES = new Map(['AbsoluteHumidity', 'AbsorbedDose', 'Absorbed
 const SENSOR_UOM: Record<string, string> = { '°C': 'CEL', C: 'CEL', DEGC: 'CEL', CELSIUS: 'CEL', '°F': 'FAH', F: 'FAH', FAHRENHEIT: 'FAH', K: 'KEL', KELVIN: 'KEL', '%': 'P1', '%RH': 'P1' };
 /** EPCIS event time zone offsets: −14:00 … +14:00 (the JSON Schema's pattern). */
 const EPCIS_OFFSET = /^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$/;
-/** Whether AI (10) lot or (21) serial can hold the value: 1–20 characters of GS1's character set 82. */
+/** Whether AI (10) lot, (21) serial or (254) GLN extension can hold the value: 1–20 characters of GS1's character set 82. */
 const fitsAi10or21 = (v: string): boolean => v.length >= 1 && v.length <= 20 && findCharsetViolation('X', v) === undefined;
 /** CBV 1.x URNs of a vocabulary value (urn:epcglobal:cbv:bizstep:shipping …) → the short name. */
 const CBV_URN = /^urn:epcglobal:cbv:(bizstep|disp|btt):([a-z_]+)$/;
@@ -93,10 +93,17 @@ export class EpcisUris {
     const g = this.gtin14(gtin);
     return g && fitsAi10or21(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
-  location(gln: string | null, code: string): string {
+  /**
+   * A location: its GLN as a Digital Link; a sub-location carrying its parent's GLN (a bin of a site
+   * identified by the site's GLN) with its code as GLN extension, AI (254), so that it is not the
+   * parent; the private base for the rest (no GLN, a wrong check digit, a code AI 254 cannot hold).
+   */
+  location(gln: string | null, code: string, parentGln: string | null = null): string {
     // a GLN with a wrong check digit is no Digital Link either
     const g = gln ? checkGln(gln) : undefined;
-    return g?.ok ? `${DIGITAL_LINK}/414/${g.gln}` : this.b(`location/${enc(code)}`);
+    if (!g?.ok) return this.b(`location/${enc(code)}`);
+    if (parentGln === null || parentGln.trim() !== g.gln) return `${DIGITAL_LINK}/414/${g.gln}`;
+    return fitsAi10or21(code) ? `${DIGITAL_LINK}/414/${g.gln}/254/${dl(code)}` : this.b(`location/${enc(code)}`);
   }
   readPoint(value: string): string {
     return isUri(value) ? value : this.b(`readpoint/${enc(value)}`);
@@ -150,9 +157,11 @@ interface EventRow {
   read_point: string | null;
   location_code: string | null;
   location_gln: string | null;
+  location_parent_gln: string | null;
   /** the location the stored read point names by its code (the WMS writes a put-away's source so), or null */
   read_point_code: string | null;
   read_point_gln: string | null;
+  read_point_parent_gln: string | null;
   /** jsonb as stored: an array of {type, value} (the CHECK of 20260301002700 holds for rows written since) */
   biz_transactions: unknown;
   /** jsonb as stored: an array of EPCIS sensor elements, or null */
@@ -268,10 +277,11 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     `SELECT e.id, e.type, e.action, e.biz_step, e.disposition, e.event_time,
             to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
             e.event_time_zone_offset, e.record_time, e.read_point, loc.code AS location_code, loc.gln AS location_gln,
-            rp.code AS read_point_code, rp.gln AS read_point_gln,
+            locp.gln AS location_parent_gln, rp.code AS read_point_code, rp.gln AS read_point_gln, rpp.gln AS read_point_parent_gln,
             e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id
        FROM trace_events e LEFT JOIN locations loc ON loc.id = e.location_id
-            LEFT JOIN locations rp ON rp.code = e.read_point
+            LEFT JOIN locations locp ON locp.id = loc.parent_id
+            LEFT JOIN locations rp ON rp.code = e.read_point LEFT JOIN locations rpp ON rpp.id = rp.parent_id
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY e.event_time, e.id
       LIMIT ${limit + 1}`,
@@ -419,9 +429,9 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
   ev.bizStep = uris.bizStep(e.biz_step);
   if (e.disposition) ev.disposition = uris.disposition(e.disposition);
   // a read point naming a location (by code) is that location's identifier, as in bizLocation
-  const readPoint = e.read_point_code ? uris.location(e.read_point_gln, e.read_point_code) : e.read_point ? uris.readPoint(e.read_point) : null;
-  if (readPoint || e.location_code) ev.readPoint = { id: readPoint ?? uris.location(e.location_gln, e.location_code!) };
-  if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code) };
+  const readPoint = e.read_point_code ? uris.location(e.read_point_gln, e.read_point_code, e.read_point_parent_gln) : e.read_point ? uris.readPoint(e.read_point) : null;
+  if (readPoint || e.location_code) ev.readPoint = { id: readPoint ?? uris.location(e.location_gln, e.location_code!, e.location_parent_gln) };
+  if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code, e.location_parent_gln) };
   const stored = Array.isArray(e.biz_transactions) ? (e.biz_transactions as unknown[]) : [];
   if (e.biz_transactions !== null && !Array.isArray(e.biz_transactions)) notes.push('biz_transactions is not a list');
   const bts: Array<Record<string, string>> = [];

@@ -125,4 +125,23 @@ describe('EPCIS 2.0 export (review)', () => {
     expect(putaway.readPoint).toEqual({ id: 'https://id.gs1.org/414/9506000000015' });
     expect(putaway.bizLocation).toEqual({ id: 'https://lotbridge.local/id/location/SHELF-1' });
   });
+
+  it('two sub-locations sharing their site\'s GLN are told apart (GLN extension, AI 254), not merged into one identifier', async () => {
+    const site = await f.location('SITE-B', { kind: 'site' });
+    const binA = await f.location('B-BIN-A', { kind: 'bin' });
+    const binB = await f.location('B-BIN-B', { kind: 'bin' });
+    // a site and its bins carrying the site's GLN (master data allows it: locations.gln is not unique)
+    await t.db('locations').where({ id: site }).update({ gln: '9506000000022' });
+    await t.db('locations').whereIn('id', [binA, binB]).update({ gln: '9506000000022', parent_id: site });
+    for (const [loc, time] of [[site, '2026-06-06T08:00:00Z'], [binA, '2026-06-06T09:00:00Z'], [binB, '2026-06-06T10:00:00Z']]) {
+      await insert({ type: 'ObjectEvent', biz_step: 'storing', event_time: time, location_id: loc }, [{ role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('F1'), quantity: 1, uom: 'EA' }]);
+    }
+    const evs = listOf(await get('?from=2026-06-06T00:00:00Z&to=2026-06-07T00:00:00Z'));
+    // was https://id.gs1.org/414/9506000000022 for all three: bin A and bin B indistinguishable from each other and the site
+    expect(evs.map((e) => e.bizLocation.id)).toEqual([
+      'https://id.gs1.org/414/9506000000022',
+      'https://id.gs1.org/414/9506000000022/254/B-BIN-A',
+      'https://id.gs1.org/414/9506000000022/254/B-BIN-B',
+    ]);
+  });
 });
