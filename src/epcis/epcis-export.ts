@@ -132,7 +132,8 @@ export class EpcisUris {
   }
   /** A measurement type: the CBV name (any case), a URI outside GS1's vocabulary, else under the private base. */
   measurementType(v: string): string {
-    const known = MEASUREMENT_TYPES.get(v.toLowerCase());
+    // GS1's own term as its Web Vocabulary URI (https://gs1.org/voc/Temperature) is the CBV name too
+    const known = MEASUREMENT_TYPES.get(v.replace(/^https?:\/\/(www\.)?gs1\.org\/voc\//, '').toLowerCase());
     if (known) return known;
     return isUri(v) && !/^https?:\/\/(www\.)?gs1\.org\/voc\//.test(v) ? v : this.b(`measurement/${enc(v)}`);
   }

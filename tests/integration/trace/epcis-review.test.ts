@@ -144,4 +144,15 @@ describe('EPCIS 2.0 export (review)', () => {
       'https://id.gs1.org/414/9506000000022/254/B-BIN-B',
     ]);
   });
+
+  withEpcisSchema('a measurement type written as its GS1 Web Vocabulary URI is the CBV measurement type', async () => {
+    await insert({ type: 'ObjectEvent', biz_step: 'sensor_reporting', event_time: '2026-06-07T08:00:00Z', location_id: f.locations.get('WH1'),
+      sensor_readings: JSON.stringify([{ sensorMetadata: { deviceID: 'T-9' }, sensorReport: [{ type: 'https://gs1.org/voc/Temperature', value: 4, uom: 'CEL' }] }]) });
+    const r = await get('?from=2026-06-07T00:00:00Z&to=2026-06-08T00:00:00Z');
+    const validate = epcisValidator();
+    expect(validate(r.json<any>())).toBe(true);
+    const [ev] = listOf(r);
+    // was { type: 'https://lotbridge.local/id/measurement/https%3A%2F%2Fgs1.org%2Fvoc%2FTemperature', … }: a private type for GS1's own
+    expect(ev.sensorElementList[0].sensorReport).toEqual([{ type: 'Temperature', value: 4, uom: 'CEL' }]);
+  });
 });
