@@ -137,6 +137,14 @@ export class EpcisUris {
     if (known) return known;
     return isUri(v) && !/^https?:\/\/(www\.)?gs1\.org\/voc\//.test(v) ? v : this.b(`measurement/${enc(v)}`);
   }
+  /** A party (owning_party source/destination): its GLN as a Digital Link, AI (417), else under the private base. */
+  party(gln: string | null, key: string): string {
+    const g = gln ? checkGln(gln) : undefined;
+    return g?.ok ? `${DIGITAL_LINK}/417/${g.gln}` : this.b(`party/${enc(key)}`);
+  }
+  sourceDestType(name: 'owning_party' | 'possessing_party' | 'location'): string {
+    return `${CBV}SDT-${name}`;
+  }
   transformation(id: string): string {
     return this.b(`transformation/${enc(id)}`);
   }
@@ -167,6 +175,9 @@ interface EventRow {
   biz_transactions: unknown;
   /** jsonb as stored: an array of EPCIS sensor elements, or null */
   sensor_readings: unknown;
+  /** `details.shipTo` (WMS ships: the customer's GLN or code) and that party's GLN */
+  ship_to: string | null;
+  ship_to_gln: string | null;
   /** `details.transformationID` (MES segments) */
   transformation_id: string | null;
   source_message_id: string;
@@ -279,7 +290,10 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
             to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
             e.event_time_zone_offset, e.record_time, e.read_point, loc.code AS location_code, loc.gln AS location_gln,
             locp.gln AS location_parent_gln, rp.code AS read_point_code, rp.gln AS read_point_gln, rpp.gln AS read_point_parent_gln,
-            e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id
+            e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id,
+            e.details->>'shipTo' AS ship_to,
+            (SELECT p.gln FROM parties p WHERE p.gln = e.details->>'shipTo' OR p.code = e.details->>'shipTo'
+              ORDER BY p.gln = e.details->>'shipTo' DESC NULLS LAST, p.id LIMIT 1) AS ship_to_gln
        FROM trace_events e LEFT JOIN locations loc ON loc.id = e.location_id
             LEFT JOIN locations locp ON locp.id = loc.parent_id
             LEFT JOIN locations rp ON rp.code = e.read_point LEFT JOIN locations rpp ON rpp.id = rp.parent_id
@@ -452,6 +466,10 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
     bts.push({ type: uris.bizTransactionType('message'), bizTransaction: uris.message(e.source_message_id) });
   }
   if (bts.length) ev.bizTransactionList = bts;
+  // where the goods went: the ship-to party (the customer), as findOrCreateParty resolved it on writing
+  if (e.ship_to && e.ship_to.trim()) {
+    ev.destinationList = [{ type: uris.sourceDestType('owning_party'), destination: uris.party(e.ship_to_gln ?? e.ship_to, e.ship_to.trim()) }];
+  }
   const sensors = sensorElements(e.sensor_readings, uris, notes);
   if (sensors.length) ev.sensorElementList = sensors;
   if ((e.type === 'ObjectEvent' || e.type === 'TransactionEvent') && !ev.epcList && !ev.quantityList && !(e.type === 'ObjectEvent' && ev.sensorElementList && ev.readPoint)) {

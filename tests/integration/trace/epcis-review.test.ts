@@ -155,4 +155,22 @@ describe('EPCIS 2.0 export (review)', () => {
     // was { type: 'https://lotbridge.local/id/measurement/https%3A%2F%2Fgs1.org%2Fvoc%2FTemperature', … }: a private type for GS1's own
     expect(ev.sensorElementList[0].sensorReport).toEqual([{ type: 'Temperature', value: 4, uom: 'CEL' }]);
   });
+
+  withEpcisSchema('a shipment\'s ship-to party (WMS ship details.shipTo) is exported as the destination, not dropped', async () => {
+    await f.party('CUST-GLN', 'customer', 'Hospital A', '4098765432101');
+    await f.party('CUST-9', 'customer', 'Hospital B');
+    // as apply-wms-movement writes a ship: details.shipTo is the GLN or code of the customer (findOrCreateParty)
+    for (const [shipTo, time] of [['4098765432101', '2026-06-08T08:00:00Z'], ['CUST-9', '2026-06-08T09:00:00Z']]) {
+      await insert({ type: 'ObjectEvent', biz_step: 'shipping', disposition: 'in_transit', event_time: time, location_id: f.locations.get('WH1'), details: JSON.stringify({ wmsType: 'ship', shipTo }) },
+        [{ role: 'subject', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('F1'), quantity: 1, uom: 'EA' }]);
+    }
+    const r = await get('?from=2026-06-08T00:00:00Z&to=2026-06-09T00:00:00Z');
+    const validate = epcisValidator();
+    validate(r.json<any>());
+    expect(validate.errors ?? []).toEqual([]);
+    const [toGln, toCode] = listOf(r);
+    // was: no destinationList, nothing in lb:notExported — where the goods went was lost
+    expect(toGln.destinationList).toEqual([{ type: 'https://ref.gs1.org/cbv/SDT-owning_party', destination: 'https://id.gs1.org/417/4098765432101' }]);
+    expect(toCode.destinationList).toEqual([{ type: 'https://ref.gs1.org/cbv/SDT-owning_party', destination: 'https://lotbridge.local/id/party/CUST-9' }]);
+  });
 });
