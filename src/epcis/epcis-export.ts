@@ -16,8 +16,11 @@ const DIGITAL_LINK = 'https://id.gs1.org';
 const CBV_BIZSTEPS = new Set(['accepting', 'arriving', 'assembling', 'collecting', 'commissioning', 'consigning', 'creating_class_instance', 'cycle_counting', 'decommissioning', 'departing', 'destroying', 'disassembling', 'dispensing', 'encoding', 'entering_exiting', 'holding', 'inspecting', 'installing', 'killing', 'loading', 'other', 'packing', 'picking', 'receiving', 'removing', 'repackaging', 'repairing', 'replacing', 'reserving', 'retail_selling', 'shipping', 'staging_outbound', 'stock_taking', 'stocking', 'storing', 'transporting', 'unloading', 'unpacking', 'void_shipping', 'sensor_reporting', 'sampling']);
 const CBV_DISPOSITIONS = new Set(['active', 'container_closed', 'damaged', 'destroyed', 'dispensed', 'disposed', 'encoded', 'expired', 'in_progress', 'in_transit', 'inactive', 'no_pedigree_match', 'non_sellable_other', 'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned', 'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unknown', 'available', 'completeness_verified', 'completeness_inferred', 'conformant', 'container_open', 'mismatch_instance', 'mismatch_class', 'mismatch_quantity', 'needs_replacement', 'non_conformant', 'unavailable']);
 const CBV_BTT = new Set(['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc', 'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt']);
-/** Base units as UN/CEFACT Recommendation 20 codes (EPCIS uom). EA and PCE are counts: no uom. */
-const REC20: Record<string, string | null> = { EA: null, PCE: null, PC: null, UNIT: null, KG: 'KGM', G: 'GRM', MG: 'MGM', L: 'LTR', ML: 'MLT', M: 'MTR', CM: 'CMT', MM: 'MMT', M2: 'MTK', BOX: 'BX', CS: 'CS', PK: 'PK', SET: 'SET', PR: 'PR' };
+/**
+ * Base units as UN/CEFACT Recommendation 20 codes (EPCIS uom). Counts — every spelling of "each" the
+ * connectors read as pieces (wms-mapping UOM_LEVELS: EA, EACH, PCE, PC, PCS, UNIT, C62) — have no uom.
+ */
+const REC20: Record<string, string | null> = { EA: null, EACH: null, PCE: null, PC: null, PCS: null, UNIT: null, C62: null, KG: 'KGM', G: 'GRM', MG: 'MGM', L: 'LTR', ML: 'MLT', M: 'MTR', CM: 'CMT', MM: 'MMT', M2: 'MTK', BOX: 'BX', CS: 'CS', PK: 'PK', SET: 'SET', PR: 'PR' };
 
 export interface EpcisQuery {
   from?: string;
@@ -46,7 +49,7 @@ const MEASUREMENT_TYPES = new Map(['AbsoluteHumidity', 'AbsorbedDose', 'Absorbed
 const SENSOR_UOM: Record<string, string> = { '°C': 'CEL', C: 'CEL', DEGC: 'CEL', CELSIUS: 'CEL', '°F': 'FAH', F: 'FAH', FAHRENHEIT: 'FAH', K: 'KEL', KELVIN: 'KEL', '%': 'P1', '%RH': 'P1' };
 /** EPCIS event time zone offsets: −14:00 … +14:00 (the JSON Schema's pattern). */
 const EPCIS_OFFSET = /^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$/;
-/** Whether AI (10) lot or (21) serial can hold the value: 1–20 characters of GS1's character set 82. */
+/** Whether AI (10) lot, (21) serial or (254) GLN extension can hold the value: 1–20 characters of GS1's character set 82. */
 const fitsAi10or21 = (v: string): boolean => v.length >= 1 && v.length <= 20 && findCharsetViolation('X', v) === undefined;
 /** CBV 1.x URNs of a vocabulary value (urn:epcglobal:cbv:bizstep:shipping …) → the short name. */
 const CBV_URN = /^urn:epcglobal:cbv:(bizstep|disp|btt):([a-z_]+)$/;
@@ -90,10 +93,17 @@ export class EpcisUris {
     const g = this.gtin14(gtin);
     return g && fitsAi10or21(serial) ? `${DIGITAL_LINK}/01/${g}/21/${dl(serial)}` : this.b(`material/${enc(material)}/serial/${enc(serial)}`);
   }
-  location(gln: string | null, code: string): string {
+  /**
+   * A location: its GLN as a Digital Link; a sub-location carrying its parent's GLN (a bin of a site
+   * identified by the site's GLN) with its code as GLN extension, AI (254), so that it is not the
+   * parent; the private base for the rest (no GLN, a wrong check digit, a code AI 254 cannot hold).
+   */
+  location(gln: string | null, code: string, parentGln: string | null = null): string {
     // a GLN with a wrong check digit is no Digital Link either
     const g = gln ? checkGln(gln) : undefined;
-    return g?.ok ? `${DIGITAL_LINK}/414/${g.gln}` : this.b(`location/${enc(code)}`);
+    if (!g?.ok) return this.b(`location/${enc(code)}`);
+    if (parentGln === null || parentGln.trim() !== g.gln) return `${DIGITAL_LINK}/414/${g.gln}`;
+    return fitsAi10or21(code) ? `${DIGITAL_LINK}/414/${g.gln}/254/${dl(code)}` : this.b(`location/${enc(code)}`);
   }
   readPoint(value: string): string {
     return isUri(value) ? value : this.b(`readpoint/${enc(value)}`);
@@ -122,9 +132,18 @@ export class EpcisUris {
   }
   /** A measurement type: the CBV name (any case), a URI outside GS1's vocabulary, else under the private base. */
   measurementType(v: string): string {
-    const known = MEASUREMENT_TYPES.get(v.toLowerCase());
+    // GS1's own term as its Web Vocabulary URI (https://gs1.org/voc/Temperature) is the CBV name too
+    const known = MEASUREMENT_TYPES.get(v.replace(/^https?:\/\/(www\.)?gs1\.org\/voc\//, '').toLowerCase());
     if (known) return known;
     return isUri(v) && !/^https?:\/\/(www\.)?gs1\.org\/voc\//.test(v) ? v : this.b(`measurement/${enc(v)}`);
+  }
+  /** A party (owning_party source/destination): its GLN as a Digital Link, AI (417), else under the private base. */
+  party(gln: string | null, key: string): string {
+    const g = gln ? checkGln(gln) : undefined;
+    return g?.ok ? `${DIGITAL_LINK}/417/${g.gln}` : this.b(`party/${enc(key)}`);
+  }
+  sourceDestType(name: 'owning_party' | 'possessing_party' | 'location'): string {
+    return `${CBV}SDT-${name}`;
   }
   transformation(id: string): string {
     return this.b(`transformation/${enc(id)}`);
@@ -147,10 +166,18 @@ interface EventRow {
   read_point: string | null;
   location_code: string | null;
   location_gln: string | null;
+  location_parent_gln: string | null;
+  /** the location the stored read point names by its code (the WMS writes a put-away's source so), or null */
+  read_point_code: string | null;
+  read_point_gln: string | null;
+  read_point_parent_gln: string | null;
   /** jsonb as stored: an array of {type, value} (the CHECK of 20260301002700 holds for rows written since) */
   biz_transactions: unknown;
   /** jsonb as stored: an array of EPCIS sensor elements, or null */
   sensor_readings: unknown;
+  /** `details.shipTo` (WMS ships: the customer's GLN or code) and that party's GLN */
+  ship_to: string | null;
+  ship_to_gln: string | null;
   /** `details.transformationID` (MES segments) */
   transformation_id: string | null;
   source_message_id: string;
@@ -226,8 +253,28 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     params.push(q.to);
   }
   if (q.bizStep) {
-    where.push('e.biz_step = ?');
-    params.push(q.bizStep.replace(/^https:\/\/ref\.gs1\.org\/cbv\/BizStep-/, ''));
+    // the events the export writes with this bizStep: a CBV step (its name in any case, its CBV 1.x
+    // URN or its Web URI) matches rows storing any of those forms, as EpcisUris.bizStep maps them;
+    // another value (or its URI under the private base) matches rows storing it as it is
+    const asked = q.bizStep.trim();
+    const privatePrefix = `${uriBase.replace(/\/+$/, '')}/bizstep/`;
+    let raw = asked.replace(/^https:\/\/ref\.gs1\.org\/cbv\/BizStep-/, '');
+    if (raw.startsWith(privatePrefix)) {
+      try {
+        raw = decodeURIComponent(raw.slice(privatePrefix.length));
+      } catch {
+        // not one the export wrote: matched as it is
+      }
+    }
+    const urn = CBV_URN.exec(raw);
+    const name = urn && urn[1] === 'bizstep' ? urn[2] : raw.toLowerCase();
+    if (CBV_BIZSTEPS.has(name)) {
+      where.push(`(CASE WHEN e.biz_step ~ '^urn:epcglobal:cbv:bizstep:[a-z_]+$' THEN substr(e.biz_step, 27) ELSE lower(e.biz_step) END) = ?`);
+      params.push(name);
+    } else {
+      where.push('e.biz_step = ?');
+      params.push(raw);
+    }
   }
   if (q.lotId) {
     where.push('EXISTS (SELECT 1 FROM trace_event_items li WHERE li.event_id = e.id AND li.lot_id = ?)');
@@ -242,8 +289,14 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
     `SELECT e.id, e.type, e.action, e.biz_step, e.disposition, e.event_time,
             to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t,
             e.event_time_zone_offset, e.record_time, e.read_point, loc.code AS location_code, loc.gln AS location_gln,
-            e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id
+            locp.gln AS location_parent_gln, rp.code AS read_point_code, rp.gln AS read_point_gln, rpp.gln AS read_point_parent_gln,
+            e.biz_transactions, e.sensor_readings, e.details->>'transformationID' AS transformation_id, e.source_message_id,
+            e.details->>'shipTo' AS ship_to,
+            (SELECT p.gln FROM parties p WHERE p.gln = e.details->>'shipTo' OR p.code = e.details->>'shipTo'
+              ORDER BY p.gln = e.details->>'shipTo' DESC NULLS LAST, p.id LIMIT 1) AS ship_to_gln
        FROM trace_events e LEFT JOIN locations loc ON loc.id = e.location_id
+            LEFT JOIN locations locp ON locp.id = loc.parent_id
+            LEFT JOIN locations rp ON rp.code = e.read_point LEFT JOIN locations rpp ON rpp.id = rp.parent_id
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY e.event_time, e.id
       LIMIT ${limit + 1}`,
@@ -254,8 +307,11 @@ export async function exportEpcisEvents(db: Db, q: EpcisQuery, uriBase: string):
   const items = page.length
     ? await db.raw<{ rows: ItemRow[] }>(
       `SELECT i.event_id, i.role, m.code AS material, m.base_uom, l.lot_number, s.serial_number, i.quantity, i.base_quantity, i.uom,
-              (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme = 'gtin'
-                ORDER BY array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
+              -- the GTIN of one base unit (quantities are in the base unit): a GTIN or a UDI-DI (a GTIN as
+              -- master data records a device's), never a case's or pallet's GTIN, whose class would
+              -- count cases; none: the private base
+              (SELECT mi.value FROM material_identifiers mi WHERE mi.material_id = m.id AND mi.scheme IN ('gtin', 'udi_di') AND mi.quantity_per_level = 1
+                ORDER BY mi.scheme = 'gtin' DESC, array_position(ARRAY['each','inner','box','case','pallet'], mi.packaging_level), mi.value LIMIT 1) AS gtin
          FROM trace_event_items i
          LEFT JOIN lots l ON l.id = i.lot_id LEFT JOIN serials s ON s.id = i.serial_id
          -- an item naming only its lot or serial is of that lot's or serial's material
@@ -387,8 +443,10 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
   }
   ev.bizStep = uris.bizStep(e.biz_step);
   if (e.disposition) ev.disposition = uris.disposition(e.disposition);
-  if (e.read_point || e.location_code) ev.readPoint = { id: e.read_point ? uris.readPoint(e.read_point) : uris.location(e.location_gln, e.location_code!) };
-  if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code) };
+  // a read point naming a location (by code) is that location's identifier, as in bizLocation
+  const readPoint = e.read_point_code ? uris.location(e.read_point_gln, e.read_point_code, e.read_point_parent_gln) : e.read_point ? uris.readPoint(e.read_point) : null;
+  if (readPoint || e.location_code) ev.readPoint = { id: readPoint ?? uris.location(e.location_gln, e.location_code!, e.location_parent_gln) };
+  if (e.location_code) ev.bizLocation = { id: uris.location(e.location_gln, e.location_code, e.location_parent_gln) };
   const stored = Array.isArray(e.biz_transactions) ? (e.biz_transactions as unknown[]) : [];
   if (e.biz_transactions !== null && !Array.isArray(e.biz_transactions)) notes.push('biz_transactions is not a list');
   const bts: Array<Record<string, string>> = [];
@@ -408,6 +466,10 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
     bts.push({ type: uris.bizTransactionType('message'), bizTransaction: uris.message(e.source_message_id) });
   }
   if (bts.length) ev.bizTransactionList = bts;
+  // where the goods went: the ship-to party (the customer), as findOrCreateParty resolved it on writing
+  if (e.ship_to && e.ship_to.trim()) {
+    ev.destinationList = [{ type: uris.sourceDestType('owning_party'), destination: uris.party(e.ship_to_gln ?? e.ship_to, e.ship_to.trim()) }];
+  }
   const sensors = sensorElements(e.sensor_readings, uris, notes);
   if (sensors.length) ev.sensorElementList = sensors;
   if ((e.type === 'ObjectEvent' || e.type === 'TransactionEvent') && !ev.epcList && !ev.quantityList && !(e.type === 'ObjectEvent' && ev.sensorElementList && ev.readPoint)) {

@@ -4,6 +4,9 @@ import { requireRole, type ApiContext } from '../context';
 import { exportEpcisEvents } from '../../epcis/epcis-export';
 import { resolveTraceSubject } from '../../trace/trace-subject';
 
+/** Text PostgreSQL can hold (a NUL is refused by the database: a 400 here, not a 500 there). */
+const NO_NUL = '^[^\\u0000]*$';
+
 interface EpcisQs {
   from?: string;
   to?: string;
@@ -36,12 +39,12 @@ export function registerEpcisRoutes(app: FastifyInstance, ctx: ApiContext): void
           properties: {
             from: { type: 'string', format: 'date-time' },
             to: { type: 'string', format: 'date-time' },
-            gtin: { type: 'string', minLength: 1, maxLength: 14 },
-            material: { type: 'string', minLength: 1, maxLength: 64 },
-            lot: { type: 'string', minLength: 1, maxLength: 80 },
-            bizStep: { type: 'string', minLength: 1, maxLength: 128 },
+            gtin: { type: 'string', minLength: 1, maxLength: 14, pattern: NO_NUL },
+            material: { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL },
+            lot: { type: 'string', minLength: 1, maxLength: 80, pattern: NO_NUL },
+            bizStep: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 },
-            cursor: { type: 'string', minLength: 1, maxLength: 512 },
+            cursor: { type: 'string', minLength: 1, maxLength: 512, pattern: NO_NUL },
             document: { enum: ['query', 'capture'], default: 'query' },
           },
         },

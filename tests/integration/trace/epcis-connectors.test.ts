@@ -138,6 +138,6 @@ describe('EPCIS 2.0 export of what the connectors write', () => {
       [{ sensorMetadata: { time: '2025-06-05T08:05:00.000Z', deviceID: 'urn:epc:id:giai:4012345.SENSOR7' }, sensorReport: [{ type: 'Temperature', value: -3, uom: 'CEL' }] }],
     ]);
     const putaway = events.find((e) => e.eventTime === '2025-05-19T20:00:00.000Z');
-    expect(putaway).toEqual(expect.objectContaining({ eventTimeZoneOffset: '+14:00', readPoint: { id: 'https://lotbridge.local/id/readpoint/RM-01' } }));
+    expect(putaway).toEqual(expect.objectContaining({ eventTimeZoneOffset: '+14:00', readPoint: { id: 'https://lotbridge.local/id/location/RM-01' } }));
   });
 });
