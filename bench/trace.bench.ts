@@ -287,6 +287,8 @@ async function auditBench(db: Db, url: string, o: TraceBenchOptions, log: (m: st
   const hub = await startHub(loadConfig({
     DATABASE_URL: url, REDIS_URL: o.redisUrl, LOTBRIDGE_HTTP_PORT: '0', LOTBRIDGE_HTTP_HOST: '127.0.0.1', LOTBRIDGE_DATA_DIR: dataDir,
     LOTBRIDGE_BOOTSTRAP_ADMIN_KEY: hubKey, LOTBRIDGE_QUEUE_PREFIX: `lbbench_${run}`, LOTBRIDGE_WORKER_CONCURRENCY: '8',
+    // the pipeline's per-batch info lines would bury the bench's report (info and warn cost the same CPU per message, see pipeline.bench.ts)
+    LOTBRIDGE_LOG_LEVEL: process.env.LOTBRIDGE_LOG_LEVEL ?? 'warn',
   }), silentLogger(), { mode: 'all' });
   const hubBase = `http://127.0.0.1:${(hub.app!.server.address() as AddressInfo).port}`;
   const load = loadGenerator();
