@@ -3,8 +3,8 @@ import { buildTestApi, type ApiErrorBody, type TestApi } from '../../helpers/api
 import { buildKneeGenealogy, GTIN } from '../../helpers/genealogy-fixture';
 import type { TracePage } from '../../../src/trace/trace-page';
 
-/** Review of the trace/recall API's handling of bad input: each case here answered wrongly before its fix. */
-describe('trace and recall API, bad input (review)', () => {
+/** The trace/recall API's handling of bad input: each case here answered wrongly before its fix. */
+describe('trace and recall API, bad input', () => {
   let t: TestDatabase;
   let api: TestApi;
   const get = async (path: string) => api.request({ url: path, headers: api.auth('operator') });

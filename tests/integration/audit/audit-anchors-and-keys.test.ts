@@ -3,8 +3,8 @@ import { anchorAuditChains, ANCHOR_CHAIN } from '../../../src/audit/anchor-audit
 import { verifyAnswer, verifyAuditLog } from '../../../src/audit/verify-audit-log';
 import { createApiKey, ensureBootstrapKey, revokeApiKey } from '../../../src/security/api-keys';
 
-/** Review of the audit chain: verify's answer names a row, and operator actions on keys are audited. */
-describe('audit chain (review)', () => {
+/** Audit chain: verify's answer names a row whenever one is known, and operator actions on keys are audited. */
+describe('audit chain: anchors named by their log rows, key changes audited', () => {
   let t: TestDatabase;
   const asSuperuser = async (sql: string, bindings: Array<string | number> = []): Promise<void> => {
     await t.db.transaction(async (trx) => {

@@ -1,5 +1,7 @@
 /**
- * Review of the EPCIS 2.0 export (branch review-epcis): defects found, each proved by one test.
+ * EPCIS 2.0 export: identifiers (base-unit GTINs, UDI-DIs, GLN extensions, read points naming
+ * locations), count units, the bizStep filter, ship-to destinations, NUL bytes. Each case answered
+ * wrongly before its fix.
  */
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
@@ -12,7 +14,7 @@ import { normalizeGtin } from '../../../src/model/master-data/gs1-keys';
 const CASE_GTIN = '19506000134359';
 const UDI_DI = '09506000134406';
 
-describe('EPCIS 2.0 export (review)', () => {
+describe('EPCIS 2.0 export: identifiers, units, filters, destinations', () => {
   let t: TestDatabase;
   let api: TestApi;
   let f: GenealogyFixture;
