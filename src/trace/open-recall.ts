@@ -29,6 +29,8 @@ export interface AlreadyRecalled {
   lot: string | null;
   /** Set when the entry is a serial. */
   serial?: string;
+  /** A serial that is not recalled itself but whose lot is: the lot's recall covers the unit (`recallId` is that recall). */
+  byLot?: true;
   recallId: string | null;
   recallNumber: string | null;
 }
@@ -165,15 +167,18 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
          FROM lots l JOIN materials m ON m.id = l.material_id WHERE l.id = ANY(?::uuid[]) ORDER BY l.id FOR UPDATE OF l`,
       [[...new Set(namedLotIds)]],
     );
-    const serialRows = await trx.raw<{ rows: Array<{ id: string; status: string; serial_number: string; material: string; lot_id: string | null; lot_number: string | null; location: string | null }> }>(
-      `SELECT s.id, s.status, s.serial_number, m.code AS material, s.lot_id, l.lot_number, loc.code AS location
+    const serialRows = await trx.raw<{ rows: Array<{ id: string; status: string; serial_number: string; material: string; lot_id: string | null; lot_number: string | null; lot_status: string | null; location: string | null }> }>(
+      `SELECT s.id, s.status, s.serial_number, m.code AS material, s.lot_id, l.lot_number, l.status AS lot_status, loc.code AS location
          FROM serials s JOIN materials m ON m.id = s.material_id LEFT JOIN lots l ON l.id = s.lot_id LEFT JOIN locations loc ON loc.id = s.location_id
         WHERE s.id = ANY(?::uuid[]) ORDER BY s.id FOR UPDATE OF s`,
       [[...new Set(serialIds)]],
     );
     const already = named.rows.filter((l) => l.status === 'recalled');
     const fresh = named.rows.filter((l) => l.status !== 'recalled');
-    const freshSerials = serialRows.rows.filter((s) => s.status !== 'recalled');
+    // a unit of a recalled lot is recalled with its lot: named again, it is already recalled (by the
+    // lot's recall), as the lot itself would be
+    const coveredByLot = (s: { status: string; lot_status: string | null }): boolean => s.status !== 'recalled' && s.lot_status === 'recalled';
+    const freshSerials = serialRows.rows.filter((s) => s.status !== 'recalled' && !coveredByLot(s));
     const alreadyRecalled: AlreadyRecalled[] = [];
     if (already.length > 0) {
       const prior = await trx.raw<{ rows: Array<{ lot_id: string; id: string; recall_number: string }> }>(
@@ -200,7 +205,20 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
         alreadyRecalled.push({ material: x.material, lot: x.lot_number, serial: x.serial_number, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
       }
     }
-    const nameOf = (a: AlreadyRecalled): string => (a.serial !== undefined ? `${a.material} serial ${a.serial}` : `${a.material} / ${a.lot}`);
+    const covered = serialRows.rows.filter(coveredByLot);
+    if (covered.length > 0) {
+      const prior = await trx.raw<{ rows: Array<{ lot_id: string; id: string; recall_number: string }> }>(
+        `SELECT DISTINCT ON (rl.lot_id) rl.lot_id, r.id, r.recall_number FROM recall_lots rl JOIN recalls r ON r.id = rl.recall_id
+          WHERE rl.lot_id = ANY(?::uuid[]) AND rl.role = 'named' ORDER BY rl.lot_id, r.opened_at DESC`,
+        [[...new Set(covered.map((x) => x.lot_id!))]],
+      );
+      const byLot = new Map(prior.rows.map((p) => [p.lot_id, p]));
+      for (const x of covered) {
+        const p = byLot.get(x.lot_id!);
+        alreadyRecalled.push({ material: x.material, lot: x.lot_number, serial: x.serial_number, byLot: true, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
+      }
+    }
+    const nameOf = (a: AlreadyRecalled): string => (a.serial === undefined ? `${a.material} / ${a.lot}` : a.byLot ? `${a.material} serial ${a.serial} of recalled lot ${a.lot}` : `${a.material} serial ${a.serial}`);
     if (fresh.length === 0 && freshSerials.length === 0) {
       const firstPrior = alreadyRecalled.find((a) => a.recallId);
       const earlier = firstPrior?.recallId ? await trx('recalls').where({ id: firstPrior.recallId }).first() : undefined;

@@ -12,7 +12,7 @@ interface RecallAnswer {
   status: string;
   class: string;
   message: string;
-  alreadyRecalled: Array<{ material: string; lot: string | null; serial?: string; recallId: string | null; recallNumber: string | null }>;
+  alreadyRecalled: Array<{ material: string; lot: string | null; serial?: string; byLot?: true; recallId: string | null; recallNumber: string | null }>;
   impact: RecallImpact;
   links: { csv: string; json: string };
 }
@@ -229,6 +229,25 @@ describe('recall API', () => {
       { material: 'FG-HIP', lot: 'HP-1', serial: 'HS-1', recallId: a.id, recallNumber: a.recallNumber },
     ]);
     expect(none.json<RecallAnswer>().message).toBe(`already recalled: FG-HIP / HP-1 (recall ${both.json<RecallAnswer>().recallNumber}), FG-HIP serial HS-1 (recall ${a.recallNumber}); nothing changed`);
+
+    // a unit of the recalled lot HP-1 that no recall named: recalled with its lot, so named alone it
+    // is already recalled (by the lot's recall) and nothing changes; named beside a new lot it is
+    // listed as such and the new recall leaves it out
+    await g.serial('HS3', 'FG-HIP', 'H1', 'HS-3');
+    const recallsBefore = Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n);
+    const unit = await post({ serials: [{ material: 'FG-HIP', serial: 'HS-3' }], reason: 'unit of a recalled lot' });
+    expect([unit.statusCode, unit.json<RecallAnswer>().created, unit.json<RecallAnswer>().id]).toEqual([200, false, both.json<RecallAnswer>().id]);
+    const byLot = { material: 'FG-HIP', lot: 'HP-1', serial: 'HS-3', byLot: true, recallId: both.json<RecallAnswer>().id, recallNumber: both.json<RecallAnswer>().recallNumber };
+    expect(unit.json<RecallAnswer>().alreadyRecalled).toEqual([byLot]);
+    expect(unit.json<RecallAnswer>().message).toBe(`already recalled: FG-HIP serial HS-3 of recalled lot HP-1 (recall ${both.json<RecallAnswer>().recallNumber}); nothing changed`);
+    expect(Number((await t.db('recalls').count<Array<{ n: number }>>({ n: '*' }))[0].n)).toBe(recallsBefore);
+    expect((await t.db('serials').where({ serial_number: 'HS-3' }).first())!.status).toBe('active');
+    await g.lot('H3', 'FG-HIP', 'HP-3');
+    const withNew = await post({ lots: [{ material: 'FG-HIP', lot: 'HP-3' }], serials: [{ material: 'FG-HIP', serial: 'HS-3' }], reason: 'third lot' });
+    expect(withNew.statusCode).toBe(201);
+    expect(withNew.json<RecallAnswer>().alreadyRecalled).toEqual([byLot]);
+    expect(withNew.json<RecallAnswer>().impact.serials).toEqual([]);
+    expect(withNew.json<RecallAnswer>().message).toContain(`already recalled before: FG-HIP serial HS-3 of recalled lot HP-1 (${both.json<RecallAnswer>().recallNumber})`);
   });
 
   it('leaves cancelled outbound shipments out of the units per customer and the customers to notify (the units never left)', async () => {
