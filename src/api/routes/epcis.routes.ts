@@ -17,13 +17,23 @@ interface EpcisQs {
   limit?: number;
   cursor?: string;
   document?: 'query' | 'capture';
+  // the EPCIS 2.0 REST binding's names of the same parameters (a GS1 client's query)
+  GE_eventTime?: string;
+  LT_eventTime?: string;
+  EQ_bizStep?: string;
+  perPage?: number;
+  nextPageToken?: string;
 }
+
+/** EPCIS 2.0 REST binding name → this route's name of the same parameter. */
+const EPCIS_ALIASES = [['GE_eventTime', 'from'], ['LT_eventTime', 'to'], ['EQ_bizStep', 'bizStep'], ['perPage', 'limit'], ['nextPageToken', 'cursor']] as const;
 
 /**
  * `GET /api/v1/epcis/events` (operator, auditor, admin): trace events as a GS1 EPCIS 2.0 JSON-LD
  * EPCISQueryDocument (or `document=capture`: EPCISDocument), ordered by eventTime; filters from/to,
  * lot (gtin or material, and lot), bizStep; pages of `limit` events, the next page in the `Link`
- * header (rel="next") and `GS1-Next-Page-Token`.
+ * header (rel="next") and `GS1-Next-Page-Token`. The EPCIS 2.0 REST binding's names (GE_eventTime,
+ * LT_eventTime, EQ_bizStep, perPage, nextPageToken) are read as from, to, bizStep, limit, cursor.
  * @param app - the Fastify instance
  * @param ctx - database, config (LOTBRIDGE_EPCIS_URI_BASE)
  */
@@ -46,12 +56,29 @@ export function registerEpcisRoutes(app: FastifyInstance, ctx: ApiContext): void
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 },
             cursor: { type: 'string', minLength: 1, maxLength: 512, pattern: NO_NUL },
             document: { enum: ['query', 'capture'], default: 'query' },
+            GE_eventTime: { type: 'string', format: 'date-time' },
+            LT_eventTime: { type: 'string', format: 'date-time' },
+            EQ_bizStep: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL },
+            perPage: { type: 'integer', minimum: 1, maximum: 1000 },
+            nextPageToken: { type: 'string', minLength: 1, maxLength: 512, pattern: NO_NUL },
           },
         },
       },
     },
     async (req, reply) => {
-      const q = req.query;
+      // a GS1 client's names (GE_eventTime, nextPageToken …) read as this route's; both names at once is an error
+      const q: EpcisQs = { ...req.query };
+      for (const [alias, name] of EPCIS_ALIASES) {
+        const v = q[alias];
+        if (v === undefined) continue;
+        // limit has a default: perPage wins over it, not over a limit the client gave
+        const given = name === 'limit' ? /[?&]limit=/.test(req.url) : q[name] !== undefined;
+        if (given) {
+          throw new LotBridgeError('LB_ERR_API_BAD_REQUEST', `${alias} and ${name} name the same parameter: give one`, { location: { path: alias } });
+        }
+        (q as Record<string, unknown>)[name] = v;
+        delete q[alias];
+      }
       let lotId: string | undefined;
       if (q.gtin || q.material || q.lot) {
         if (!q.lot) {

@@ -154,6 +154,36 @@ describe('EPCIS 2.0 export', () => {
     expect(new Set(seen).size).toBe(6);
   });
 
+  it('takes the EPCIS 2.0 REST binding\'s parameter names: a GS1 client pages with perPage and nextPageToken (the GS1-Next-Page-Token header), filters with GE_eventTime, LT_eventTime, EQ_bizStep', async () => {
+    const ids = (r: { json: <T>() => T }): string[] => (r.json<any>().epcisBody.queryResults.resultsBody.eventList as any[]).map((e) => e.eventID);
+    const all = ids(await get(''));
+    const seen: string[] = [];
+    let token: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const r = await get(`?perPage=2${token ? `&nextPageToken=${encodeURIComponent(token)}` : ''}`);
+      expect(r.statusCode).toBe(200);
+      const page = ids(r);
+      expect(page.length).toBeLessThanOrEqual(2);
+      seen.push(...page);
+      token = r.headers['gs1-next-page-token'] as string | undefined;
+      // the Link header names the next page in this route's own names
+      if (token) {
+        const next = new URLSearchParams(String(r.headers.link).replace(/^<[^?]*\?/, '').replace(/>; rel="next"$/, ''));
+        expect([next.get('limit'), next.get('cursor'), next.has('perPage'), next.has('nextPageToken')]).toEqual(['2', token, false, false]);
+      }
+      if (!token) break;
+    }
+    expect(seen).toEqual(all);
+    const march = (await get('?GE_eventTime=2026-03-02T00:00:00Z&LT_eventTime=2026-03-03T00:00:00Z')).json<any>().epcisBody.queryResults.resultsBody.eventList as any[];
+    expect(march.map((e) => e.bizStep.replace(/^.*BizStep-/, ''))).toEqual(['shipping', 'sensor_reporting']);
+    expect((await get('?EQ_bizStep=packing')).json<any>().epcisBody.queryResults.resultsBody.eventList).toHaveLength(1);
+    // one parameter under both names is an error naming the alias
+    for (const [qs, path] of [['?from=2026-03-01T00:00:00Z&GE_eventTime=2026-03-02T00:00:00Z', 'GE_eventTime'], ['?limit=5&perPage=2', 'perPage'], ['?cursor=a&nextPageToken=b', 'nextPageToken']]) {
+      const r = await get(qs);
+      expect([qs, r.statusCode, r.json<any>().error.code, r.json<any>().error.location?.path]).toEqual([qs, 400, 'LB_ERR_API_BAD_REQUEST', path]);
+    }
+  });
+
   it('rejects bad input: unknown lot 404, bad times and cursors 400, SQL-ish values as plain strings', async () => {
     const unknown = await get('?material=FG-KNEE&lot=NOPE');
     expect([unknown.statusCode, unknown.json<ApiErrorBody>().error.code]).toEqual([404, 'LB_ERR_LOT_NOT_FOUND']);
