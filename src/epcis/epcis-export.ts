@@ -430,6 +430,8 @@ function toEpcisEvent(e: EventRow, items: ItemRow[], uris: EpcisUris): { event: 
     setList('childEPCs', epcs(['child', 'subject']));
     setList('childQuantityList', quantities(['child', 'subject']));
     if (e.type === 'AssociationEvent' && !parent) return { omit: 'an AssociationEvent without a parent' };
+    // EPCIS 2.0: an aggregation's parentID is optional for OBSERVE only; ADD and DELETE need it
+    if (!parent && ev.action !== 'OBSERVE') return { omit: `an AggregationEvent ${String(ev.action)} without a parent (parentID is required for ADD and DELETE)` };
     if (!ev.childEPCs && !ev.childQuantityList && ev.action !== 'DELETE') return { omit: `an ${e.type} ${String(ev.action)} without children` };
   } else {
     let parentUri: string | undefined;

@@ -59,6 +59,21 @@ describe('EPCIS 2.0 export: identifiers, units, filters, destinations', () => {
     expect(ev.quantityList).toEqual([{ epcClass: 'https://lotbridge.local/id/material/DRAPE/lot/D-1', quantity: 24 }]);
   });
 
+  it('an AggregationEvent ADD or DELETE without a parent is left out and named (EPCIS requires parentID for them); OBSERVE without one is exported', async () => {
+    const child = [{ role: 'child', material_id: f.materials.get('FG-KNEE'), lot_id: f.lots.get('F2'), quantity: 1, uom: 'EA' }];
+    const add = await insert({ type: 'AggregationEvent', action: 'ADD', biz_step: 'packing', event_time: '2026-07-15T08:00:00Z' }, child);
+    const del = await insert({ type: 'AggregationEvent', action: 'DELETE', biz_step: 'unpacking', event_time: '2026-07-15T09:00:00Z' }, child);
+    const observe = await insert({ type: 'AggregationEvent', action: 'OBSERVE', biz_step: 'stocking', event_time: '2026-07-15T10:00:00Z' }, child);
+    const r = await get('?from=2026-07-15T00:00:00Z&to=2026-07-16T00:00:00Z');
+    expect(r.statusCode).toBe(200);
+    expect(listOf(r).map((e) => e.eventID)).toEqual([`urn:uuid:${observe}`]);
+    expect(r.json<any>().epcisBody.queryResults.resultsBody['lb:omittedEvents']).toEqual([
+      { 'lb:eventID': `urn:uuid:${add}`, 'lb:storedType': 'AggregationEvent', 'lb:reason': 'an AggregationEvent ADD without a parent (parentID is required for ADD and DELETE)' },
+      { 'lb:eventID': `urn:uuid:${del}`, 'lb:storedType': 'AggregationEvent', 'lb:reason': 'an AggregationEvent DELETE without a parent (parentID is required for ADD and DELETE)' },
+    ]);
+    expect(r.headers['lotbridge-epcis-omitted']).toBe('2');
+  });
+
   it('a material whose GTIN is recorded as its UDI-DI (scheme udi_di) is exported as a GS1 Digital Link, as ?gtin= finds it', async () => {
     const m = await f.material('CATH', { uom: 'EA' });
     await t.db('material_identifiers').insert({ material_id: m, scheme: 'udi_di', value: UDI_DI, packaging_level: 'each', quantity_per_level: 1 });
