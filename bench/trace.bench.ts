@@ -296,7 +296,11 @@ async function auditBench(db: Db, url: string, o: TraceBenchOptions, log: (m: st
   const pipelineAudit = (): Promise<number> => count(`SELECT count(*) AS n FROM audit_log WHERE chain LIKE 'pipeline:wms:%'`);
   const processed = (): Promise<number> => count(`SELECT count(*) AS n FROM inbound_messages WHERE status = 'processed'`);
   const drained = async (): Promise<void> => {
-    while ((await count(`SELECT count(*) AS n FROM inbound_messages WHERE status IN ('received', 'queued')`)) > 0) await sleep(100);
+    const until = performance.now() + 120_000;
+    while ((await count(`SELECT count(*) AS n FROM inbound_messages WHERE status IN ('received', 'queued')`)) > 0) {
+      if (performance.now() > until) throw new Error('the hub did not process the posted WMS movements within 120 s');
+      await sleep(100);
+    }
   };
   let phase = 0;
   const append = async (table: 'audit_log' | 'audit_plain', seconds: number): Promise<{ rowsPerSecond: number; pipelineMessagesPerSecond: number; pipelineAuditRowsPerSecond: number }> => {
