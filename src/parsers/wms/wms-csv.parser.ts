@@ -8,11 +8,22 @@ const CANONICAL = new Map<string, string>(WMS_CSV_COLUMNS.map((c) => [c.toLowerC
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
 
-/** Offsets of the LF bytes of a buffer, to turn byte offsets into line numbers. */
+/**
+ * Offsets of the bytes that end lines (LF, and a CR not followed by LF: the reader splits records
+ * at CR LF, LF or a lone CR), to turn byte offsets into line numbers.
+ */
 function newlineOffsets(buf: Buffer): number[] {
   const out: number[] = [];
-  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
-    out.push(i);
+  if (!buf.includes(0x0d)) {
+    for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
+      out.push(i);
+    }
+    return out;
+  }
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0x0a || (buf[i] === 0x0d && buf[i + 1] !== 0x0a)) {
+      out.push(i);
+    }
   }
   return out;
 }
@@ -38,7 +49,7 @@ function lineOfRecordStart(buf: Buffer, newlines: number[], from: number): numbe
 
 /** The field delimiter: `;` or tab when the header line uses it and no comma (spreadsheet exports). */
 function detectDelimiter(text: string): string {
-  const nl = text.indexOf('\n');
+  const nl = text.search(/[\r\n]/);
   const header = nl === -1 ? text : text.slice(0, nl);
   if (!header.includes(',')) {
     if (header.includes(';')) {
