@@ -506,10 +506,10 @@ export class B2mmlWriter {
     lot: DbLotRow,
     material: MesMaterial,
     to: LotStatus,
-    o: { at: At; raw: string; override?: { reason: string }; time: { utc: Date; offset: string }; document: string },
+    o: { at: At; raw: string; override?: { reason: string }; failedTests?: readonly string[]; time: { utc: Date; offset: string }; document: string },
   ): Promise<boolean> {
     const name = `${material.code} / ${lot.lot_number}`;
-    const change = assertLotStatusChange({ lot: name, from: lot.status, to, actor: 'mes', ...(o.override ? { override: o.override } : {}) }, o.at);
+    const change = assertLotStatusChange({ lot: name, from: lot.status, to, actor: 'mes', ...(o.override ? { override: o.override } : {}), ...(o.failedTests ? { failedTests: o.failedTests } : {}) }, o.at);
     if (change === 'none') {
       return false;
     }
