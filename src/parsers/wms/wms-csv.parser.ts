@@ -154,6 +154,10 @@ export function parseWmsCsv(text: string): WmsParseResult {
     throw new LotBridgeError('LB_ERR_INGEST_EMPTY', 'the CSV body has no header row', { location: { line: 1 } });
   }
   const columns = rows[0].record.map(headerName);
+  // a trailing delimiter (`a;b;c;`) leaves empty last header cells: no columns (an unnamed one inside is an error)
+  while (columns.length > 0 && columns[columns.length - 1] === '') {
+    columns.pop();
+  }
   checkHeader(columns);
 
   const records: WmsParsedRecord[] = [];
@@ -166,7 +170,8 @@ export function parseWmsCsv(text: string): WmsParseResult {
     if (row.record.every((c) => c === '')) {
       continue;
     }
-    if (row.record.length > columns.length) {
+    // empty cells past the header (a trailing delimiter) carry nothing; data there is a record error
+    if (row.record.length > columns.length && row.record.slice(columns.length).some((c) => c !== '')) {
       errors.push(
         new LotBridgeError('LB_ERR_WMS_CSV_SYNTAX', `CSV row at line ${line} has ${row.record.length} fields; the header has ${columns.length}`, {
           location: { index, line },
@@ -177,7 +182,7 @@ export function parseWmsCsv(text: string): WmsParseResult {
     }
     const value: Record<string, unknown> = {};
     const reference: Record<string, string> = {};
-    for (const [i, cell] of row.record.entries()) {
+    for (const [i, cell] of row.record.slice(0, columns.length).entries()) {
       if (cell === '') {
         continue;
       }
