@@ -4,7 +4,9 @@ import { WMS_CSV_COLUMNS, WMS_CSV_MOVEMENT_REQUIRED, WMS_CSV_NUMERIC_COLUMNS, WM
 import type { WmsParsedRecord, WmsParseResult } from './wms-parse.types';
 import { parseReferenceText } from './wms-reference';
 
-const CANONICAL = new Map<string, string>(WMS_CSV_COLUMNS.map((c) => [c.toLowerCase(), c]));
+/** A header name's match key: case, spaces, `_` and `-` ignored (`Movement ID`, `movement_id` → movementid). */
+const headerKey = (name: string): string => name.toLowerCase().replace(/[\s_-]+/g, '');
+const CANONICAL = new Map<string, string>(WMS_CSV_COLUMNS.map((c) => [headerKey(c), c]));
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
 
@@ -68,7 +70,7 @@ function headerName(raw: string): string {
   if (lower.startsWith('reference.')) {
     return `reference.${name.slice('reference.'.length)}`;
   }
-  return CANONICAL.get(lower) ?? name;
+  return CANONICAL.get(headerKey(name)) ?? name;
 }
 
 function checkHeader(columns: string[]): void {
