@@ -194,7 +194,7 @@ export function parseWmsCsv(text: string): WmsParseResult {
       } else if (column.startsWith('reference.')) {
         reference[column.slice('reference.'.length)] = cell;
       } else {
-        value[column] = cellValue(column, cell, delimiter === ';');
+        value[column] = cellValue(column, cell, delimiter !== ','); // with ';' or tab, a comma is no delimiter: a decimal comma
       }
     }
     if (Object.keys(reference).length > 0) {
