@@ -16,6 +16,8 @@ export interface LotStatusChange {
   actor: LotStatusActor;
   /** An explicit override (with its reason) that lets a rejected/recalled/expired lot be released. */
   override?: { reason: string };
+  /** Test codes whose latest quality result for the lot failed: releasing the lot then needs an override. */
+  failedTests?: readonly string[];
 }
 
 /** What a permitted change is. */
@@ -45,7 +47,8 @@ const RECALL_CLOSES_TO: readonly LotStatus[] = ['quarantine', 'on_hold', 'releas
 /**
  * The lot status rules, in one place: whether `from` → `to` is allowed for this actor, with or
  * without an explicit override. The same status again is no change. Leaving `rejected`,
- * `recalled` or `expired` for anything but the listed states needs an override (with a reason);
+ * `recalled` or `expired` for anything but the listed states needs an override (with a reason),
+ * and so does releasing a lot whose latest result of some test failed (`failedTests`);
  * the recall process may close a recall (recalled → quarantine/on_hold/released/rejected).
  * @param c - the change
  */
@@ -53,7 +56,11 @@ export function judgeLotStatusChange(c: LotStatusChange): LotStatusVerdict {
   if (c.from === c.to) {
     return { ok: true, change: 'none' };
   }
-  if (NORMAL[c.from].includes(c.to)) {
+  const failed = c.to === 'released' ? (c.failedTests ?? []) : [];
+  if (failed.length > 0 && !(c.override !== undefined && c.override.reason.trim() !== '')) {
+    return { ok: false, reason: `its latest ${failed.join(', ')} result${failed.length > 1 ? 's' : ''} failed; a lot with a failed QC result is released only with an explicit override` };
+  }
+  if (NORMAL[c.from].includes(c.to) && failed.length === 0) {
     return { ok: true, change: 'normal' };
   }
   if (c.from === 'recalled' && c.actor === 'recall' && RECALL_CLOSES_TO.includes(c.to)) {
@@ -84,7 +91,7 @@ export function assertLotStatusChange(c: LotStatusChange, location?: { path?: st
   if (!v.ok) {
     throw new LotBridgeError('LB_ERR_LOT_STATUS_TRANSITION', `lot ${c.lot} cannot go from ${c.from} to ${c.to}: ${v.reason}`, {
       location,
-      details: { lot: c.lot, from: c.from, to: c.to, actor: c.actor },
+      details: { lot: c.lot, from: c.from, to: c.to, actor: c.actor, ...(c.failedTests?.length ? { failedTests: c.failedTests } : {}) },
     });
   }
   return v.change;

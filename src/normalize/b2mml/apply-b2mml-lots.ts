@@ -82,13 +82,23 @@ export async function applyB2mmlLots(w: B2mmlWriter, records: LotRecord[], o: Lo
   const wanted = [...byKey.values()];
   const existing = await w.findLots(wanted.map((x) => ({ materialId: x.material.id, lotNumber: x.rec.lotNumber })));
 
+  // a release needs every test's latest result (stored ones and this message's) not to have failed
+  const failedTestsOf = await failedTestsOfReleases(w, wanted.filter((x) => x.rec.status?.status === 'released').map((x) => ({ x, lot: existing.get(B2mmlWriter.lotKey(x.material.id, x.rec.lotNumber)) })));
+
   // status rules first: a lot whose change is forbidden is rejected before anything of it is written
   const ok: typeof wanted = [];
   for (const x of wanted) {
     const lot = existing.get(B2mmlWriter.lotKey(x.material.id, x.rec.lotNumber));
-    if (lot && x.rec.status) {
+    if (x.rec.status) {
       try {
-        assertLotStatusChange({ lot: `${x.material.code} / ${x.rec.lotNumber}`, from: lot.status, to: x.rec.status.status, actor: 'mes', ...(x.rec.override ? { override: { reason: x.rec.override.reason } } : {}) }, x.rec.status.at);
+        const failedTests = failedTestsOf.get(x.rec);
+        assertLotStatusChange(
+          {
+            lot: `${x.material.code} / ${x.rec.lotNumber}`, from: lot?.status ?? 'quarantine', to: x.rec.status.status, actor: 'mes',
+            ...(x.rec.override ? { override: { reason: x.rec.override.reason } } : {}), ...(failedTests ? { failedTests } : {}),
+          },
+          x.rec.status.at,
+        );
       } catch (err) {
         errors.push(inputError(err));
         continue;
@@ -274,6 +284,7 @@ export async function applyB2mmlLots(w: B2mmlWriter, records: LotRecord[], o: Lo
       at: x.rec.status.at,
       raw: x.rec.status.raw,
       ...(x.rec.override ? { override: { reason: x.rec.override.reason } } : {}),
+      ...(failedTestsOf.has(x.rec) ? { failedTests: failedTestsOf.get(x.rec) } : {}),
       time: x.rec.qa.length > 0 ? x.rec.qa[x.rec.qa.length - 1].inspectedAt : o.time,
       document: o.document,
     });
@@ -289,4 +300,46 @@ export async function applyB2mmlLots(w: B2mmlWriter, records: LotRecord[], o: Lo
   w.summary.lots += ok.length;
   w.summary.applied += ok.length;
   return errors;
+}
+
+/**
+ * For each record that asks for a release: the test codes whose latest result for the lot (stored
+ * quality results and the record's own, by inspection time; the message's wins a tie) failed.
+ * Records without such a test are left out.
+ */
+async function failedTestsOfReleases(w: B2mmlWriter, asks: Array<{ x: { rec: LotRecord }; lot: DbLotRow | undefined }>): Promise<Map<LotRecord, string[]>> {
+  const out = new Map<LotRecord, string[]>();
+  if (asks.length === 0) {
+    return out;
+  }
+  const lotIds = asks.flatMap((a) => (a.lot ? [a.lot.id] : []));
+  const stored = new Map<string, Array<{ test_code: string; result: string; inspected_at: Date }>>();
+  if (lotIds.length > 0) {
+    const r = await w.trx.raw<{ rows: Array<{ lot_id: string; test_code: string; result: string; inspected_at: Date }> }>(
+      `SELECT DISTINCT ON (lot_id, test_code) lot_id, test_code, result, inspected_at FROM quality_results
+        WHERE lot_id = ANY(?::uuid[]) ORDER BY lot_id, test_code, inspected_at DESC, id DESC`,
+      binds(lotIds),
+    );
+    for (const row of r.rows) {
+      stored.set(row.lot_id, [...(stored.get(row.lot_id) ?? []), row]);
+    }
+  }
+  for (const { x, lot } of asks) {
+    const latest = new Map<string, { result: string; at: number }>();
+    for (const q of lot ? (stored.get(lot.id) ?? []) : []) {
+      latest.set(q.test_code, { result: q.result, at: new Date(q.inspected_at).getTime() });
+    }
+    for (const q of x.rec.qa) {
+      const prev = latest.get(q.testCode);
+      const at = q.inspectedAt.utc.getTime();
+      if (prev === undefined || at >= prev.at) {
+        latest.set(q.testCode, { result: q.result, at });
+      }
+    }
+    const failed = [...latest].filter(([, v]) => v.result === 'fail').map(([code]) => code).sort();
+    if (failed.length > 0) {
+      out.set(x.rec, failed);
+    }
+  }
+  return out;
 }

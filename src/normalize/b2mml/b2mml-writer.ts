@@ -419,9 +419,11 @@ export class B2mmlWriter {
 
   /**
    * Books balance changes: ledger rows and balance upserts in one statement (deltas of one
-   * lot/location/state summed). A balance left below zero opens a `negative_balance` alert unless
-   * the lot was created by this message (its provisional_lot alert says it already).
-   * @returns the balances after the changes
+   * lot/location/state summed). The count rule of the canonical model holds (docs/connectors/wms.md,
+   * Counts): a change (not itself a count) at or before a count of its lot/location/state that is
+   * already booked was seen by that count, so it is reversed at the count's time (a late
+   * consumption never breaks a stock take). A balance left below zero opens a `negative_balance`
+   * alert unless the lot was created by this message (its provisional_lot alert says it already).
    */
   async book(deltas: ReadonlyArray<StockDelta>, quietLots: ReadonlySet<string> = new Set()): Promise<void> {
     if (deltas.length === 0) {
@@ -430,32 +432,67 @@ export class B2mmlWriter {
     for (const d of deltas.slice(0, 3)) {
       this.ctx.validate(CANONICAL.inventoryChange, { eventId: d.eventId, lotId: d.lotId, locationId: d.location.id, location: d.location.code, lotNumber: d.lotNumber, stockState: d.stockState, delta: d.delta, eventTime: d.eventTime.toISOString(), reason: 'movement' });
     }
-    const ordinals = deltas.map(() => this.lineage.nextOrdinal());
-    const r = await this.trx.raw<{ rows: Array<{ lot_id: string; location_id: string; stock_state: string; quantity: number }> }>(
-      `WITH x AS (
-         SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::numeric[], ?::timestamptz[], ?::int[])
-                AS x(event_id, lot_id, location_id, stock_state, delta, event_time, ordinal)),
-       l AS (
-         INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
-         SELECT event_id, lot_id, location_id, stock_state, delta, event_time, ?::uuid, ordinal FROM x)
-       INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
-       SELECT lot_id, location_id, stock_state, sum(delta) FROM x GROUP BY lot_id, location_id, stock_state
-       ORDER BY lot_id, location_id, stock_state
-       ON CONFLICT (lot_id, location_id, stock_state)
-       DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
-       RETURNING lot_id, location_id, stock_state, quantity`,
-      [
-        deltas.map((d) => d.eventId),
-        deltas.map((d) => d.lotId),
-        deltas.map((d) => d.location.id),
-        deltas.map((d) => d.stockState),
-        deltas.map((d) => d.delta),
-        deltas.map((d) => d.eventTime),
-        ordinals,
-        this.lineage.sourceMessageId,
-      ] as unknown as readonly Knex.RawBinding[],
-    );
-    this.summary.ledgerRows += deltas.length;
+    const insert = async (rows: ReadonlyArray<StockDelta>): Promise<Array<{ lot_id: string; location_id: string; stock_state: string; quantity: number }>> => {
+      const ordinals = rows.map(() => this.lineage.nextOrdinal());
+      const r = await this.trx.raw<{ rows: Array<{ lot_id: string; location_id: string; stock_state: string; quantity: number }> }>(
+        `WITH x AS (
+           SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::numeric[], ?::timestamptz[], ?::int[])
+                  AS x(event_id, lot_id, location_id, stock_state, delta, event_time, ordinal)),
+         l AS (
+           INSERT INTO inventory_ledger (event_id, lot_id, location_id, stock_state, delta, event_time, source_message_id, ordinal)
+           SELECT event_id, lot_id, location_id, stock_state, delta, event_time, ?::uuid, ordinal FROM x)
+         INSERT INTO inventory_balances (lot_id, location_id, stock_state, quantity)
+         SELECT lot_id, location_id, stock_state, sum(delta) FROM x GROUP BY lot_id, location_id, stock_state
+         ORDER BY lot_id, location_id, stock_state
+         ON CONFLICT (lot_id, location_id, stock_state)
+         DO UPDATE SET quantity = inventory_balances.quantity + EXCLUDED.quantity, updated_at = now()
+         RETURNING lot_id, location_id, stock_state, quantity`,
+        [
+          rows.map((d) => d.eventId),
+          rows.map((d) => d.lotId),
+          rows.map((d) => d.location.id),
+          rows.map((d) => d.stockState),
+          rows.map((d) => d.delta),
+          rows.map((d) => d.eventTime),
+          ordinals,
+          this.lineage.sourceMessageId,
+        ] as unknown as readonly Knex.RawBinding[],
+      );
+      this.summary.ledgerRows += rows.length;
+      return r.rows;
+    };
+    const booked = await insert(deltas);
+    // the count rule, after the balance rows are locked by the booking (as the WMS writer reads after its own)
+    const nonZero = deltas.map((d, n) => ({ d, n })).filter((x) => x.d.delta !== 0);
+    let absorbedRows: Array<{ lot_id: string; location_id: string; stock_state: string; quantity: number }> = [];
+    if (nonZero.length > 0) {
+      const c = await this.trx.raw<{ rows: Array<{ n: number; at: Date }> }>(
+        `SELECT k.n, c.event_time AS at
+           FROM unnest(?::int[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[], ?::uuid[]) AS k(n, lot_id, location_id, stock_state, at, event_id)
+           JOIN trace_events own ON own.id = k.event_id AND own.biz_step <> 'cycle_counting'
+           CROSS JOIN LATERAL (
+             SELECT l.event_time FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
+              WHERE l.lot_id = k.lot_id AND l.location_id = k.location_id AND l.stock_state = k.stock_state
+                AND e.biz_step = 'cycle_counting' AND l.event_time >= k.at
+              ORDER BY l.event_time, l.id LIMIT 1) c`,
+        [
+          nonZero.map((x) => x.n), nonZero.map((x) => x.d.lotId), nonZero.map((x) => x.d.location.id), nonZero.map((x) => x.d.stockState),
+          nonZero.map((x) => x.d.eventTime), nonZero.map((x) => x.d.eventId),
+        ] as unknown as readonly Knex.RawBinding[],
+      );
+      const absorbed = c.rows.sort((a, b) => Number(a.n) - Number(b.n)).map((row) => {
+        const d = deltas[Number(row.n)];
+        return { ...d, delta: -d.delta, eventTime: new Date(row.at) };
+      });
+      for (const d of absorbed.slice(0, 3)) {
+        this.ctx.validate(CANONICAL.inventoryChange, { eventId: d.eventId, lotId: d.lotId, locationId: d.location.id, location: d.location.code, lotNumber: d.lotNumber, stockState: d.stockState, delta: d.delta, eventTime: d.eventTime.toISOString(), reason: 'count_absorbed' });
+      }
+      if (absorbed.length > 0) {
+        absorbedRows = await insert(absorbed);
+      }
+    }
+    const finalByKey = new Map([...booked, ...absorbedRows].map((b) => [`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`, b]));
+    const r = { rows: [...finalByKey.values()] };
     const negative = r.rows.filter((b) => Number(b.quantity) < 0 && !quietLots.has(b.lot_id));
     if (negative.length > 0) {
       const byKey = new Map(deltas.map((d) => [`${d.lotId}\u0000${d.location.id}\u0000${d.stockState}`, d]));
@@ -506,10 +543,10 @@ export class B2mmlWriter {
     lot: DbLotRow,
     material: MesMaterial,
     to: LotStatus,
-    o: { at: At; raw: string; override?: { reason: string }; time: { utc: Date; offset: string }; document: string },
+    o: { at: At; raw: string; override?: { reason: string }; failedTests?: readonly string[]; time: { utc: Date; offset: string }; document: string },
   ): Promise<boolean> {
     const name = `${material.code} / ${lot.lot_number}`;
-    const change = assertLotStatusChange({ lot: name, from: lot.status, to, actor: 'mes', ...(o.override ? { override: o.override } : {}) }, o.at);
+    const change = assertLotStatusChange({ lot: name, from: lot.status, to, actor: 'mes', ...(o.override ? { override: o.override } : {}), ...(o.failedTests ? { failedTests: o.failedTests } : {}) }, o.at);
     if (change === 'none') {
       return false;
     }

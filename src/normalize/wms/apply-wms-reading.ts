@@ -21,7 +21,8 @@ function outside(c: number, min: number | null, max: number | null): boolean {
  * Maps a temperature reading: an ObjectEvent (bizStep sensor_reporting) at the location with the
  * reading as an EPCIS sensorElementList, and a critical `temp_excursion` alert (one open per
  * location) when the reading is outside the location's own range or the storage range of any
- * material with stock there.
+ * material with stock there at the reading's time (its ledger as of `at`: a late reading is judged
+ * against the stock of its own time).
  * @param w - the message's writer
  * @param rec - the validated reading
  */
@@ -38,7 +39,7 @@ export async function applyWmsReading(w: WmsWriter, rec: WmsReading): Promise<Ap
   if (outside(rec.celsius, locMin, locMax)) {
     broken.push({ source: 'location', code: location.code, minC: locMin, maxC: locMax });
   }
-  for (const m of await listMaterialsStockedAt(ctx.trx, location.id)) {
+  for (const m of await listMaterialsStockedAt(ctx.trx, location.id, rec.occurredAt.utc)) {
     if (outside(rec.celsius, m.storageTempMinC, m.storageTempMaxC)) {
       broken.push({ source: 'material', code: m.code, minC: m.storageTempMinC, maxC: m.storageTempMaxC });
     }

@@ -1,4 +1,5 @@
 import { LotBridgeError } from '../../errors';
+import { decodeWindows1252 } from '../windows-1252';
 
 /** Charsets a B2MML document may be written in. */
 const CHARSETS: Readonly<Record<string, string>> = {
@@ -15,13 +16,6 @@ const CHARSETS: Readonly<Record<string, string>> = {
   'utf-16le': 'utf-16le',
   'utf-16be': 'utf-16be',
 };
-
-/** windows-1252 characters of bytes 0x80–0x9F (Node 20's TextDecoder reads them as C1 controls); undefined bytes stay as they are. */
-const CP1252_HIGH = '\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178';
-
-function decodeWindows1252(bytes: Buffer): string {
-  return bytes.toString('latin1').replace(/[\u0080-\u009F]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]);
-}
 
 /** Line (1-based) and column (1-based) of a character offset in a text. */
 export function lineColumnAt(text: string, offset: number): { line: number; column: number } {

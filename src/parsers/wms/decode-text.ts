@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LotBridgeError } from '../../errors';
+import { decodeWindows1252 } from '../windows-1252';
 
 /** Charsets a WMS body may declare (`charset=` of its Content-Type, or the watched folder's setting). */
 export const SUPPORTED_CHARSETS = ['utf-8', 'us-ascii', 'iso-8859-1', 'windows-1252'] as const;
@@ -57,7 +58,8 @@ export function decodeWmsText(payload: Buffer, declared?: string | null): string
   if (charset === 'iso-8859-1') {
     text = payload.toString('latin1');
   } else if (charset === 'windows-1252') {
-    text = new TextDecoder('windows-1252').decode(payload);
+    // not TextDecoder('windows-1252'): Node 20's reads 0x80–0x9F as C1 control characters
+    text = decodeWindows1252(payload);
   } else {
     const bad = firstInvalidUtf8Offset(payload);
     if (bad !== undefined) {

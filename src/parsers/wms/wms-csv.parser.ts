@@ -4,15 +4,28 @@ import { WMS_CSV_COLUMNS, WMS_CSV_MOVEMENT_REQUIRED, WMS_CSV_NUMERIC_COLUMNS, WM
 import type { WmsParsedRecord, WmsParseResult } from './wms-parse.types';
 import { parseReferenceText } from './wms-reference';
 
-const CANONICAL = new Map<string, string>(WMS_CSV_COLUMNS.map((c) => [c.toLowerCase(), c]));
+/** A header name's match key: case, spaces, `_` and `-` ignored (`Movement ID`, `movement_id` → movementid). */
+const headerKey = (name: string): string => name.toLowerCase().replace(/[\s_-]+/g, '');
+const CANONICAL = new Map<string, string>(WMS_CSV_COLUMNS.map((c) => [headerKey(c), c]));
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
 
-/** Offsets of the LF bytes of a buffer, to turn byte offsets into line numbers. */
+/**
+ * Offsets of the bytes that end lines (LF, and a CR not followed by LF: the reader splits records
+ * at CR LF, LF or a lone CR), to turn byte offsets into line numbers.
+ */
 function newlineOffsets(buf: Buffer): number[] {
   const out: number[] = [];
-  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
-    out.push(i);
+  if (!buf.includes(0x0d)) {
+    for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
+      out.push(i);
+    }
+    return out;
+  }
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0x0a || (buf[i] === 0x0d && buf[i + 1] !== 0x0a)) {
+      out.push(i);
+    }
   }
   return out;
 }
@@ -38,7 +51,7 @@ function lineOfRecordStart(buf: Buffer, newlines: number[], from: number): numbe
 
 /** The field delimiter: `;` or tab when the header line uses it and no comma (spreadsheet exports). */
 function detectDelimiter(text: string): string {
-  const nl = text.indexOf('\n');
+  const nl = text.search(/[\r\n]/);
   const header = nl === -1 ? text : text.slice(0, nl);
   if (!header.includes(',')) {
     if (header.includes(';')) {
@@ -57,7 +70,7 @@ function headerName(raw: string): string {
   if (lower.startsWith('reference.')) {
     return `reference.${name.slice('reference.'.length)}`;
   }
-  return CANONICAL.get(lower) ?? name;
+  return CANONICAL.get(headerKey(name)) ?? name;
 }
 
 function checkHeader(columns: string[]): void {
@@ -143,6 +156,10 @@ export function parseWmsCsv(text: string): WmsParseResult {
     throw new LotBridgeError('LB_ERR_INGEST_EMPTY', 'the CSV body has no header row', { location: { line: 1 } });
   }
   const columns = rows[0].record.map(headerName);
+  // a trailing delimiter (`a;b;c;`) leaves empty last header cells: no columns (an unnamed one inside is an error)
+  while (columns.length > 0 && columns[columns.length - 1] === '') {
+    columns.pop();
+  }
   checkHeader(columns);
 
   const records: WmsParsedRecord[] = [];
@@ -155,7 +172,8 @@ export function parseWmsCsv(text: string): WmsParseResult {
     if (row.record.every((c) => c === '')) {
       continue;
     }
-    if (row.record.length > columns.length) {
+    // empty cells past the header (a trailing delimiter) carry nothing; data there is a record error
+    if (row.record.length > columns.length && row.record.slice(columns.length).some((c) => c !== '')) {
       errors.push(
         new LotBridgeError('LB_ERR_WMS_CSV_SYNTAX', `CSV row at line ${line} has ${row.record.length} fields; the header has ${columns.length}`, {
           location: { index, line },
@@ -166,7 +184,7 @@ export function parseWmsCsv(text: string): WmsParseResult {
     }
     const value: Record<string, unknown> = {};
     const reference: Record<string, string> = {};
-    for (const [i, cell] of row.record.entries()) {
+    for (const [i, cell] of row.record.slice(0, columns.length).entries()) {
       if (cell === '') {
         continue;
       }
@@ -176,7 +194,7 @@ export function parseWmsCsv(text: string): WmsParseResult {
       } else if (column.startsWith('reference.')) {
         reference[column.slice('reference.'.length)] = cell;
       } else {
-        value[column] = cellValue(column, cell, delimiter === ';');
+        value[column] = cellValue(column, cell, delimiter !== ','); // with ';' or tab, a comma is no delimiter: a decimal comma
       }
     }
     if (Object.keys(reference).length > 0) {

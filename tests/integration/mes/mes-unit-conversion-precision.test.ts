@@ -1,0 +1,47 @@
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
+import { balancesOf, lotOf, processed, runB2mml } from './mes-test-data';
+
+const pp = (id: string, actuals: string): string => `<?xml version="1.0" encoding="UTF-8"?>
+<ProductionPerformance xmlns="http://www.mesa.org/xml/B2MML" releaseID="V0700">
+  <ID>${id}</ID>
+  <PublishedDate>2026-03-02T08:05:00+01:00</PublishedDate>
+  <ProductionResponse><ID>PR-${id}</ID>
+    <SegmentResponse><ID>SR-1</ID><ActualEndTime>2026-03-02T07:30:00+01:00</ActualEndTime>
+      <HierarchyScope><EquipmentID>LINE-1</EquipmentID></HierarchyScope>
+${actuals}
+    </SegmentResponse>
+  </ProductionResponse>
+</ProductionPerformance>`;
+const act = (mat: string, lot: string, use: string, q: string, uom: string): string =>
+  `      <MaterialActual><MaterialDefinitionID>${mat}</MaterialDefinitionID><MaterialLotID>${lot}</MaterialLotID><MaterialUse>${use}</MaterialUse><Quantity><QuantityString>${q}</QuantityString><UnitOfMeasure>${uom}</UnitOfMeasure></Quantity></MaterialActual>`;
+
+/**
+ * Converted quantities are stored as numeric(18,4) in the base unit: a consumption written in a much
+ * smaller unit than the base unit (mg of a material kept in kg) is rounded away.
+ */
+describe('MES: a consumption in mg of a material kept in kg', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await t.db('materials').insert([
+      { id: '00000000-0000-7000-8000-0000000000a1', code: 'COAT-API', kind: 'raw', base_uom: 'KG' },
+      { id: '00000000-0000-7000-8000-0000000000a2', code: 'FG-STENT', kind: 'finished', base_uom: 'EA' },
+    ]);
+  });
+  afterAll(async () => {
+    await t.destroy();
+  });
+
+  // KNOWN DEFECT (not fixed on this branch): 40 MG → 0.00004 KG is rounded to 0.0000 in
+  // trace_event_items.base_quantity, lot_links.quantity and inventory_ledger.delta (all numeric(18,4));
+  // the stock of the coating lot does not change at all. Remove `.failing` with the fix.
+  it.failing('books the 40 MG consumed (0.00004 KG) against the coating lot: stock, item and genealogy quantity', async () => {
+    const r = await runB2mml(t.db, pp('PP-MG-1', [act('COAT-API', 'API-7', 'Consumed', '40', 'MG'), act('FG-STENT', 'ST-1', 'Produced', '100', 'EA')].join('\n')));
+    processed(r);
+    const api = await lotOf(t.db, 'COAT-API', 'API-7');
+    const item = await t.db('trace_event_items').where({ lot_id: api?.id, role: 'input' }).first('quantity', 'uom', 'base_quantity');
+    expect(item).toEqual({ quantity: 40, uom: 'MG', base_quantity: 0.00004 });
+    expect(await t.db('lot_links').where({ input_lot_id: api?.id }).pluck('quantity')).toEqual([0.00004]);
+    expect(await balancesOf(t.db, 'COAT-API', 'API-7')).toEqual({ 'LINE-1/raw': -0.00004 });
+  });
+});
