@@ -1,5 +1,6 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { html, raw, type SafeHtml } from './html';
+import { decodeWindows1252 } from '../parsers/windows-1252';
 
 /** A message's bytes as text for display: invalid bytes become `\xNN` (and `invalid` counts them). */
 export interface DecodedText {
@@ -17,7 +18,8 @@ const LATIN1 = new Set(['iso-8859-1', 'latin1', 'windows-1252', 'cp1252', 'iso88
 export function decodeForDisplay(bytes: Buffer, declared?: string | null): DecodedText {
   const cs = (declared ?? '').toLowerCase();
   if (LATIN1.has(cs)) {
-    return { text: new TextDecoder(cs === 'windows-1252' || cs === 'cp1252' ? 'windows-1252' : 'latin1').decode(bytes), charset: cs, invalidBytes: 0 };
+    // Latin-1 labels read as windows-1252, as WHATWG decoders do (0x80–0x9F are € – ’ …, never C1 controls)
+    return { text: decodeWindows1252(bytes), charset: cs, invalidBytes: 0 };
   }
   let out = '';
   let invalid = 0;

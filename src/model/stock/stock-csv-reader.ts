@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { LotBridgeError, type LotBridgeErrorJson } from '../../errors';
 import type { StockCsvColumn } from './stock-csv-stream';
+import { decodeWindows1252 } from '../../parsers/windows-1252';
 
 /** Lifecycle stock states a balance may have (inventory_balances_state_check). */
 export const STOCK_STATES = ['raw', 'component', 'wip', 'finished', 'pending_inspection', 'pending_shipment', 'in_transit'] as const;
@@ -166,19 +167,6 @@ const QTY_RE = /^\s*\+?(\d{1,13}(\.\d{0,4})?|\.\d{1,4})\s*$/;
 const INT_RE = /^\d+$/;
 const LOC_LIMIT = 1 << 21;
 const ITEM_LIMIT = 1 << 29;
-
-/** Windows-1252 code points for bytes 0x80–0x9F (the rest of the code page is Latin-1). */
-const CP1252_HIGH = [
-  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
-];
-// eslint-disable-next-line no-control-regex
-const C1_RE = /[\u0080-\u009f]/g;
-
-function decodeCp1252(buf: Buffer): string {
-  const s = buf.toString('latin1');
-  return C1_RE.test(s) ? s.replace(C1_RE, (c) => String.fromCharCode(CP1252_HIGH[c.charCodeAt(0) - 0x80])) : s;
-}
 
 /** Parses a quantity cell that passed QTY_RE into ten-thousandths. */
 export function parseScaled(cell: string): Scaled {
@@ -367,7 +355,7 @@ export async function readStockCsv(
         );
       }
     } else {
-      text = decodeCp1252(chunk);
+      text = decodeWindows1252(chunk);
       if (header && bytes === chunk.length && text.charCodeAt(0) === 0xfeff) {
         text = text.slice(1);
       }

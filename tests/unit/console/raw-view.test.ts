@@ -12,6 +12,9 @@ describe('console raw view', () => {
     expect(d.text).toBe('Caf\\xE9 ü € 😀 \\xC3\\xED\\xA0\\x80');
     expect(d.invalidBytes).toBe(5);
     expect(decodeForDisplay(Buffer.from([0x4d, 0xfc, 0x6c]), '8859/1')).toMatchObject({ text: 'Mül', invalidBytes: 0 });
+    // a declared single-byte charset shows 0x80–0x9F as windows-1252 (€ – ”), not as invisible C1 controls
+    expect(decodeForDisplay(Buffer.from([0x80, 0x35, 0x20, 0x96, 0x20, 0x94]), 'windows-1252')).toMatchObject({ text: '€5 – ”', invalidBytes: 0 });
+    expect(decodeForDisplay(Buffer.from([0x80, 0x35]), 'iso-8859-1').text).toBe('€5');
   });
 
   it('masks PID, NK1 and PV1-19 values of HL7 component by component, with custom delimiters too', () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { LotBridgeError, type LotBridgeErrorJson } from '../../../errors';
+import { decodeWindows1252 } from '../../../parsers/windows-1252';
 
 /** How to decode a CSV file: `auto` takes UTF-8 when the bytes are valid UTF-8, else Windows-1252/Latin-1. */
 export type CsvEncoding = 'auto' | 'utf8' | 'latin1';
@@ -48,7 +49,7 @@ export function normalizeColumnName(h: string): string {
  */
 export function decodeCsv(buf: Buffer, encoding: CsvEncoding): { text: string; encoding: 'utf8' | 'latin1' } {
   if (encoding === 'latin1') {
-    return { text: new TextDecoder('windows-1252').decode(buf), encoding: 'latin1' };
+    return { text: decodeWindows1252(buf), encoding: 'latin1' };
   }
   try {
     return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf), encoding: 'utf8' };
@@ -59,7 +60,7 @@ export function decodeCsv(buf: Buffer, encoding: CsvEncoding): { text: string; e
         cause: err,
       });
     }
-    return { text: new TextDecoder('windows-1252').decode(buf), encoding: 'latin1' };
+    return { text: decodeWindows1252(buf), encoding: 'latin1' };
   }
 }
 

@@ -32,5 +32,9 @@ describe('CSV header and bytes', () => {
     expect(decodeCsv(Buffer.from('Größe', 'utf8'), 'auto')).toEqual({ text: 'Größe', encoding: 'utf8' });
     expect(decodeCsv(Buffer.from('Größe', 'latin1'), 'auto')).toEqual({ text: 'Größe', encoding: 'latin1' });
     expect(() => decodeCsv(Buffer.from('Größe', 'latin1'), 'utf8')).toThrow(/--encoding latin1/);
+    // windows-1252's own characters at 0x80–0x9F (Node 20's TextDecoder gave C1 control characters)
+    const cp1252 = Buffer.from([0x4b, 0xdc, 0x48, 0x4c, 0x96, 0x41, 0x30, 0x31, 0x20, 0x80, 0x35, 0x20, 0x93, 0x78, 0x94]);
+    expect(decodeCsv(cp1252, 'latin1').text).toBe('KÜHL–A01 €5 “x”');
+    expect(decodeCsv(cp1252, 'auto')).toEqual({ text: 'KÜHL–A01 €5 “x”', encoding: 'latin1' });
   });
 });
