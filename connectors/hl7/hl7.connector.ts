@@ -20,7 +20,8 @@ import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
 import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
 
 /** Content-Types the HTTP variant takes. */
-const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\b/i;
+// the type must end there (parameters may follow): `application/hl7-v2+xml` (HL7 v2 XML) is not ER7
+const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\s*(;|$)/i;
 
 
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
@@ -161,7 +162,8 @@ class Hl7Connector implements ConnectorAdapter {
   /** HTTP batch files: split here, so each message is stored on its own. */
   async receiveHttp(raw: RawInbound): Promise<{ receipts: IngestReceipt[]; statusCode: number; contentType: string; body: Buffer } | undefined> {
     const text = raw.payload.toString('latin1');
-    if (!/^\s*(FHS|BHS)/.test(text.replace(/^\uFEFF/, '').replace(/^\x0b/, ''))) {
+    // the text is ISO-8859-1, one character per byte: a UTF-8 byte-order mark is the three characters EF BB BF
+    if (!/^\s*(FHS|BHS)/.test(text.replace(/^\xef\xbb\xbf/, '').replace(/^\x0b/, ''))) {
       return undefined; // one message: the ingest route stores it and asks httpAnswer
     }
     // the Content-Type's charset is the default for the file's messages, as for a single message
