@@ -227,7 +227,7 @@ class Hl7Connector implements ConnectorAdapter {
     if (!batch || batch.messages.length === 0) {
       const error = unsplittable ?? batch?.errors[0] ?? new LotBridgeError('LB_ERR_HL7_BATCH', 'the batch file holds no message');
       const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
-      const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
+      const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
       void ingest.recordAck(receipt.messageId, this.storedAck(ack));
       return { body: encodeHl7Ack(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
     }

@@ -1,5 +1,5 @@
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { hl7HubEnv, parseAck, waitFor } from '../../helpers/hl7';
+import { hl7Fixture, hl7HubEnv, parseAck, waitFor } from '../../helpers/hl7';
 
 /*
  * Review finding: application ACKs (outbox `hl7.application_ack`, MSH-16) are documented as built
@@ -58,5 +58,16 @@ describe('hl7 review: application ACK header is built like the accept ACK', () =
     expect(app).toMatchObject({ code, controlId });
     expect(app.msh.slice(3, 7)).toEqual(['LBHUB', 'MEDTECH', 'ORIS', 'STMARYS']);
     expect(app.msh[7]).toMatch(new RegExp(`\\${berlinOffset()}$`));
+  });
+
+  it('answers a batch file that holds no message with an AR in the instance zone naming ackFacility, like every other AR', async () => {
+    const r = await fetch(`${h.url}/api/v1/ingest/hl7-berlin`, {
+      method: 'POST', body: hl7Fixture('transport/batch-fhs-bhs-no-messages.hl7'), headers: { 'content-type': 'x-application/hl7-v2+er7', authorization: `Bearer ${h.key}` },
+    });
+    expect(r.status).toBe(200);
+    const ar = parseAck(await r.text());
+    expect(ar.code).toBe('AR');
+    expect(ar.msh[4]).toBe('MEDTECH');
+    expect(ar.msh[7]).toMatch(new RegExp(`\\${berlinOffset()}$`));
   });
 });
