@@ -150,7 +150,9 @@ class Hl7Connector implements ConnectorAdapter {
 
   /** HTTP: 200 with the ACK as the body, whatever its code; the receipt in the LotBridge-* headers. */
   async httpAnswer(receipt: IngestReceipt, message: RawInbound) {
-    const env = this.envelopeOf(message.payload, message.encoding ?? this.config.defaultCharset);
+    // a body over the size limit is answered from its head (AR with MSA-2 = its MSH-10)
+    const bytes = message.payload.length === 0 && message.head ? message.head : message.payload;
+    const env = this.envelopeOf(bytes, message.encoding ?? this.config.defaultCharset);
     const answer = await this.answer(receipt, env, message.transport);
     return {
       statusCode: 200,
@@ -161,6 +163,9 @@ class Hl7Connector implements ConnectorAdapter {
 
   /** HTTP batch files: split here, so each message is stored on its own. */
   async receiveHttp(raw: RawInbound): Promise<{ receipts: IngestReceipt[]; statusCode: number; contentType: string; body: Buffer } | undefined> {
+    if (raw.oversizeBytes !== undefined) {
+      return undefined; // too large: stored as one rejected message (metadata only) and answered with one AR
+    }
     const text = raw.payload.toString('latin1');
     // the text is ISO-8859-1, one character per byte: a UTF-8 byte-order mark is the three characters EF BB BF
     if (!/^\s*(FHS|BHS)/.test(text.replace(/^\xef\xbb\xbf/, '').replace(/^\x0b/, ''))) {
