@@ -240,11 +240,12 @@ class Hl7Connector implements ConnectorAdapter {
     const results = await Promise.all(
       split.messages.map(async (m, i) => {
         const bytes = Buffer.from(m.text, 'latin1');
+        // the first message's charset is the default; a message's own MSH-18 is what it is stored with
+        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const receipt = await ingest.receive(this.id, {
-          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset ?? defaultCharset,
+          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: env.decoded?.charset ?? whole.decoded?.charset ?? defaultCharset,
           envelope: { ...envelope, batchIndex: String(i + 1), ...(split.fileHeader ? { batchFile: 'FHS' } : {}) },
         });
-        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const ack = await this.answerText(receipt, env);
         return { receipt, ack, isAck: isHl7Acknowledgment(env.header.messageType) };
       }),
