@@ -53,4 +53,16 @@ describe('hl7 review: the HL7 null "" in device fields', () => {
     expect(m.result).toMatchObject({ unlotted: 1 });
     expect(await countRows(h, 'lots', { lot_number: '""' })).toBe(0);
   });
+
+  it('books a usage whose FT1-16 is "" at the PV1-3 location, not at a location named ""', async () => {
+    let m = dft('NULL-LOC-0001', 'L2506L', 'S2506L1', '1');
+    m = setHl7Field(m, 'FT1', 16, '""');
+    const [answer] = await mllpSend(mllpPortOf(h), m);
+    expect(parseAck(answer)).toMatchObject({ code: 'AA', controlId: 'NULL-LOC-0001' });
+    const [row] = await messagesOf(h, 'NULL-LOC-0001');
+    expect((await h.waitForStatus(row.id)).status).toBe('processed');
+    const usage = await h.hub.db('device_usages as u').join('locations as l', 'l.id', 'u.location_id').where({ 'u.source_message_id': row.id }).first('l.code');
+    expect(usage.code).toBe('STMARY/OR3');
+  });
 });
+
