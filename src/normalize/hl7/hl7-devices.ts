@@ -143,10 +143,24 @@ function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
     let d: Hl7Device = { source: group[0].location(), contradictions: [] };
     let udi: string | undefined;
     let udiAt: MessageLocation | undefined;
+    const seen = new Map<string, { value: string; seg: Hl7Segment }>();
     for (const s of group) {
       const what = OBX_FIELDS[(s.get(3) ?? '').toUpperCase()];
       const v = valueOf(s, 5);
       if (!v) continue;
+      // one group is one device: a second, different value for the same field is a second device
+      // the sender did not tell apart by OBX-4; taking either value would lose the other device
+      const before = seen.get(what);
+      if (before && before.value !== v) {
+        const subId = s.get(4) ?? '';
+        throw new LotBridgeError(
+          'LB_ERR_HL7_DEVICE_AMBIGUOUS',
+          `OBX ${s.occurrence}: ${what} ${JSON.stringify(v)} contradicts ${what} ${JSON.stringify(before.value)} of OBX ${before.seg.occurrence} ` +
+            `in the same device group (OBX-4 sub-id ${subId ? JSON.stringify(subId) : 'empty'}): give each device its own OBX-4 sub-id (segment OBX, occurrence ${s.occurrence}, field 5, line ${s.line})`,
+          { location: s.location(5), details: { field: what, value: v, other: before.value, otherOccurrence: before.seg.occurrence, subId } },
+        );
+      }
+      seen.set(what, { value: v, seg: s });
       if (what === 'udi') {
         udi = v;
         udiAt = s.location(5);
