@@ -1,5 +1,5 @@
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { hl7HubEnv, mllpPortOf, RawMllpPeer, replaceAll, singleImplantDft, waitFor } from '../../helpers/hl7';
+import { countRows, hl7HubEnv, mllpPortOf, RawMllpPeer, replaceAll, singleImplantDft, waitFor } from '../../helpers/hl7';
 
 /*
  * Review finding: an MLLP frame cut off by the sender (VT and part of a message, then FIN) is stored
@@ -35,8 +35,8 @@ describe('hl7 review: reprocessing a truncated MLLP frame', () => {
     await peer.waitAnswers(1);
     await peer.closed;
 
-    const row = await waitFor('the truncated frame stored', () =>
-      h.hub.db('inbound_messages').where({ control_id: controlId, error_code: 'LB_ERR_MLLP_FRAME_TRUNCATED' }).first('id', 'status'));
+    const row: { id: string; status: string } = await waitFor('the truncated frame stored', async () =>
+      (await h.hub.db('inbound_messages').where({ control_id: controlId, error_code: 'LB_ERR_MLLP_FRAME_TRUNCATED' }).first('id', 'status')) as { id: string; status: string } | undefined);
     expect(row.status).toBe('rejected');
 
     const res = await h.api('POST', `/api/v1/messages/${row.id}/reprocess`);
@@ -46,6 +46,6 @@ describe('hl7 review: reprocessing a truncated MLLP frame', () => {
     } else {
       expect(res.status).toBe(409);
     }
-    expect(await h.hub.db('device_usages').where({ source_message_id: row.id }).count<Array<{ count: string }>>('* as c').then((r) => Number((r[0] as unknown as { c: string }).c))).toBe(0);
+    expect(await countRows(h, 'device_usages', { source_message_id: row.id })).toBe(0);
   });
 });
