@@ -222,7 +222,7 @@ export async function startHub(config: LotBridgeConfig, logger: Logger, opts: Hu
       handOffBatchMax: config.pipelineHandOff ? Math.max(1, config.pipelineBatchMax) : 0,
       processDeps: {
         db: workerDb, logger,
-        handlers: messageHandlers({ phi, instances, ediUnknownPartners: config.ediUnknownPartners }),
+        handlers: messageHandlers({ phi, instances, ediUnknownPartners: config.ediUnknownPartners, timezone: config.timezone }),
         timezoneOf: (id) => connectors.get(id)?.timezone ?? config.timezone,
         onOutcome: (status) => observe({ kind: 'outcome', status }),
         fifoConnectors,

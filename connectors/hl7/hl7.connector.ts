@@ -20,7 +20,8 @@ import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
 import { readHl7Envelope, type Hl7Envelope } from './hl7-envelope';
 
 /** Content-Types the HTTP variant takes. */
-const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\b/i;
+// the type must end there (parameters may follow): `application/hl7-v2+xml` (HL7 v2 XML) is not ER7
+const HL7_MEDIA = /^(x-application\/hl7-v2\+er7|application\/hl7-v2(\+er7)?|text\/plain|application\/octet-stream)\s*(;|$)/i;
 
 
 /** An answer: the ACK bytes (or none, when the sender asked for no accept ACK) and the receipts behind it. */
@@ -149,7 +150,9 @@ class Hl7Connector implements ConnectorAdapter {
 
   /** HTTP: 200 with the ACK as the body, whatever its code; the receipt in the LotBridge-* headers. */
   async httpAnswer(receipt: IngestReceipt, message: RawInbound) {
-    const env = this.envelopeOf(message.payload, message.encoding ?? this.config.defaultCharset);
+    // a body over the size limit is answered from its head (AR with MSA-2 = its MSH-10)
+    const bytes = message.payload.length === 0 && message.head ? message.head : message.payload;
+    const env = this.envelopeOf(bytes, message.encoding ?? this.config.defaultCharset);
     const answer = await this.answer(receipt, env, message.transport);
     return {
       statusCode: 200,
@@ -160,8 +163,12 @@ class Hl7Connector implements ConnectorAdapter {
 
   /** HTTP batch files: split here, so each message is stored on its own. */
   async receiveHttp(raw: RawInbound): Promise<{ receipts: IngestReceipt[]; statusCode: number; contentType: string; body: Buffer } | undefined> {
+    if (raw.oversizeBytes !== undefined) {
+      return undefined; // too large: stored as one rejected message (metadata only) and answered with one AR
+    }
     const text = raw.payload.toString('latin1');
-    if (!/^\s*(FHS|BHS)/.test(text.replace(/^\uFEFF/, '').replace(/^\x0b/, ''))) {
+    // the text is ISO-8859-1, one character per byte: a UTF-8 byte-order mark is the three characters EF BB BF
+    if (!/^\s*(FHS|BHS)/.test(text.replace(/^\xef\xbb\xbf/, '').replace(/^\x0b/, ''))) {
       return undefined; // one message: the ingest route stores it and asks httpAnswer
     }
     // the Content-Type's charset is the default for the file's messages, as for a single message
@@ -225,7 +232,7 @@ class Hl7Connector implements ConnectorAdapter {
     if (!batch || batch.messages.length === 0) {
       const error = unsplittable ?? batch?.errors[0] ?? new LotBridgeError('LB_ERR_HL7_BATCH', 'the batch file holds no message');
       const receipt = await ingest.receive(this.id, { format: 'hl7v2', payload, receivedAt, transport, envelope, rejection: error });
-      const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], defaults: { sendingApplication: this.config.ackApplication } });
+      const ack = buildHl7Ack({ inbound: text, status: 'rejected', errors: [error], timeZone: this.timezone, defaults: { sendingApplication: this.config.ackApplication, ...(this.config.ackFacility ? { sendingFacility: this.config.ackFacility } : {}) } });
       void ingest.recordAck(receipt.messageId, this.storedAck(ack));
       return { body: encodeHl7Ack(ack.text, whole.decoded?.encoding.decoder), receipts: [receipt], codes: [ack.code] };
     }
@@ -233,11 +240,12 @@ class Hl7Connector implements ConnectorAdapter {
     const results = await Promise.all(
       split.messages.map(async (m, i) => {
         const bytes = Buffer.from(m.text, 'latin1');
+        // the first message's charset is the default; a message's own MSH-18 is what it is stored with
+        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const receipt = await ingest.receive(this.id, {
-          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: whole.decoded?.charset ?? defaultCharset,
+          format: 'hl7v2', payload: bytes, receivedAt, transport, encoding: env.decoded?.charset ?? whole.decoded?.charset ?? defaultCharset,
           envelope: { ...envelope, batchIndex: String(i + 1), ...(split.fileHeader ? { batchFile: 'FHS' } : {}) },
         });
-        const env = this.envelopeOf(bytes, whole.decoded?.charset ?? defaultCharset);
         const ack = await this.answerText(receipt, env);
         return { receipt, ack, isAck: isHl7Acknowledgment(env.header.messageType) };
       }),

@@ -23,6 +23,12 @@ export interface RawInbound {
   readonly envelope: Readonly<Record<string, string>>;
   /** Size of the body when it was too large to keep (payload is then empty). */
   readonly oversizeBytes?: number;
+  /**
+   * The first bytes (at most 64 KiB) of a body too large to keep, when the transport kept them:
+   * read for the envelope only (type, sender, control id), so the rejection can be found and
+   * answered with the message's control id; never stored.
+   */
+  readonly head?: Buffer;
   /** A transport-level error (garbage on an MLLP socket, a truncated frame): stored as rejected with it. */
   readonly rejection?: LotBridgeError;
 }

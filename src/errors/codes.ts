@@ -112,6 +112,7 @@ export const errorCatalog = {
   LB_ERR_HL7_NUMBER: { kind: 'input', http: 422, meaning: 'An NM value (a quantity or amount) is not a number.' },
   LB_ERR_HL7_CHARSET: { kind: 'input', http: 422, meaning: 'MSH-18 names a character set LotBridge cannot decode.' },
   LB_ERR_HL7_ITEM_UNIDENTIFIED: { kind: 'input', http: 422, meaning: 'A DFT^P03 FT1 names no item the hub can identify: no UDI or GTIN, and no hospital item number of a known material.' },
+  LB_ERR_HL7_DEVICE_AMBIGUOUS: { kind: 'input', http: 422, meaning: 'DFT^P03 OBX device rows of one OBX-4 sub-id give two different values for one device field (two devices without sub-ids).' },
   LB_ERR_HL7_SERIAL_QUANTITY: { kind: 'input', http: 422, meaning: 'A DFT^P03 FT1 names one serialised device (a serial number) with a quantity other than 1: a serial number is one unit.' },
   // EDI (X12 and EDIFACT)
   LB_ERR_X12_NOT_X12: { kind: 'input', http: 422, meaning: 'The text does not start with an ISA segment (after a BOM and whitespace): it is no X12 interchange.' },

@@ -258,6 +258,17 @@ export class IngestService implements IngestPort {
         `message body of ${size} bytes is over the limit of ${this.deps.maxBodyBytes} bytes; only its metadata was stored`,
         { details: { sizeBytes: size, limitBytes: this.deps.maxBodyBytes } },
       );
+      // its head (an MLLP frame's first 64 KiB, an HTTP body's head) still shows type, sender and
+      // control id, so the rejection can be found by them; the bytes are not stored
+      const head = raw.payload.length > 0 ? raw.payload.subarray(0, 64 * 1024) : raw.head;
+      if (head && head.length > 0) {
+        try {
+          const seen = connector.readEnvelope({ ...raw, payload: head });
+          info = { messageType: seen.messageType, sender: seen.sender, receiver: seen.receiver, controlId: seen.controlId };
+        } catch {
+          info = {};
+        }
+      }
     } else if (raw.rejection) {
       rejection = raw.rejection;
       // a transport-level rejection (unframed or truncated bytes) still shows what its header says, so the

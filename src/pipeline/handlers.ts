@@ -13,6 +13,8 @@ export interface HandlerDeps {
   instances: readonly ConnectorInstanceConfig[];
   /** LOTBRIDGE_EDI_UNKNOWN_PARTNERS (default reject). */
   ediUnknownPartners?: 'accept' | 'reject';
+  /** LOTBRIDGE_TIMEZONE: the zone of an `hl7` instance without `timezone` (its ACKs' MSH-7). Default UTC. */
+  timezone?: string;
 }
 
 /** Message handlers by connector kind, registered explicitly. A kind with none is `routed`. */
@@ -22,6 +24,10 @@ export function messageHandlers(deps: HandlerDeps): Map<string, MessageHandler> 
     return {
       defaultCharset: typeof c.defaultCharset === 'string' ? c.defaultCharset : 'UNICODE UTF-8',
       zSegments: Array.isArray(c.zSegments) ? (c.zSegments as Hl7HandlerConfig['zSegments']) : [],
+      // what the connector's accept ACKs use, so application ACKs are built the same way
+      timezone: typeof c.timezone === 'string' ? c.timezone : (deps.timezone ?? 'UTC'),
+      ackApplication: typeof c.ackApplication === 'string' ? c.ackApplication : 'LOTBRIDGE',
+      ...(typeof c.ackFacility === 'string' && c.ackFacility !== '' ? { ackFacility: c.ackFacility } : {}),
     };
   };
   const b2mmlConfig = (id: string): B2mmlHandlerConfig => {

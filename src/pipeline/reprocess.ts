@@ -6,7 +6,7 @@ import type { Pipeline } from './pipeline';
 /**
  * Puts a stored message through the pipeline again (after a fix to master data, a mapper, or the
  * message's sender). Effects are idempotent: re-running a processed message changes nothing.
- * Duplicates and oversize messages (no payload) cannot be reprocessed.
+ * Duplicates, oversize messages (no payload) and MLLP frames that were cut off cannot be reprocessed.
  */
 export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, actor: string): Promise<{ messageId: string; status: 'queued'; previousStatus: string }> {
   const m = await getInboundMessage(db, id);
@@ -18,6 +18,11 @@ export async function reprocessMessage(db: Db, pipeline: Pipeline, id: string, a
   }
   if (!m.payload) {
     throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} has no stored payload (it was over the size limit); ask the sender to split it`);
+  }
+  if (m.status === 'rejected' && m.error_code === 'LB_ERR_MLLP_FRAME_TRUNCATED') {
+    // the bytes of a frame that never ended are part of a message: cut at a segment boundary they
+    // parse, and mapping them would book part of it (the sender's resend, another message, books it again)
+    throw new LotBridgeError('LB_ERR_PIPELINE_NOT_REPROCESSABLE', `message ${id} is an MLLP frame that was cut off (LB_ERR_MLLP_FRAME_TRUNCATED): it holds part of a message; the sender resends the whole one`);
   }
   const old = await pipeline.ingestQueue.getJob(id);
   const state = old ? await old.getState() : undefined;

@@ -9,7 +9,12 @@ interface RawBody {
   buf: Buffer;
   size: number;
   oversize: boolean;
+  /** The first bytes of an oversize body (envelope only). */
+  head?: Buffer;
 }
+
+/** How much of an oversize body is kept for its envelope (never stored). */
+const OVERSIZE_HEAD_BYTES = 64 * 1024;
 
 /** HTTP status of a receipt: 202 accepted, 200 duplicate, 422 rejected (413 when over the size limit). */
 export function receiptStatus(r: IngestReceipt): number {
@@ -36,12 +41,19 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: HubApiContext): 
       let kept = 0;
       payload.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (kept + chunk.length <= ctx.config.maxBodyBytes) {
-          chunks.push(chunk);
-          kept += chunk.length;
+        // bytes past the limit are dropped (the body is then oversize; what was kept is its head)
+        const take = Math.min(chunk.length, ctx.config.maxBodyBytes - kept);
+        if (take > 0) {
+          chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+          kept += take;
         }
       });
-      payload.on('end', () => done(null, { buf: size > ctx.config.maxBodyBytes ? Buffer.alloc(0) : Buffer.concat(chunks, kept), size, oversize: size > ctx.config.maxBodyBytes } satisfies RawBody));
+      payload.on('end', () => {
+        const oversize = size > ctx.config.maxBodyBytes;
+        const all = Buffer.concat(chunks, kept);
+        // an oversize body keeps its head (64 KiB) for the envelope only: its control id names the rejection
+        done(null, { buf: oversize ? Buffer.alloc(0) : all, size, oversize, ...(oversize ? { head: all.subarray(0, OVERSIZE_HEAD_BYTES) } : {}) } satisfies RawBody);
+      });
       payload.on('error', (err) => done(err, undefined));
     });
 
@@ -68,6 +80,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: HubApiContext): 
           transport: 'http',
           envelope: { remoteAddress: req.ip, apiKey: req.principal?.name ?? '', ...(req.headers['x-lotbridge-file-name'] ? { fileName: String(req.headers['x-lotbridge-file-name']) } : {}) },
           oversizeBytes: body.oversize ? body.size : undefined,
+          ...(body.head ? { head: body.head } : {}),
         };
         const whole = await connector.receiveHttp?.(raw);
         if (whole) {

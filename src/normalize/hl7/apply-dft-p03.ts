@@ -60,12 +60,17 @@ export interface PlannedDft {
 
 /** The hospital's location code: `<facility>/<point of care>` from FT1-16, else PV1-3 (PL). */
 function locationCodeOf(ft1: Hl7Segment, pv1: Hl7Segment | undefined, hospital: string): string {
-  const pl = ft1.get(16) ? { seg: ft1, field: 16 } : pv1?.get(3) ? { seg: pv1, field: 3 } : undefined;
+  // the HL7 null "" is no location: FT1-16 "" falls back to PV1-3, as an empty FT1-16 does
+  const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => {
+    const v = seg.get(field, component);
+    return v === '""' ? undefined : v;
+  };
+  const pl = ft1.get(16) && val(ft1, 16) ? { seg: ft1, field: 16 } : pv1?.get(3) && val(pv1, 3) ? { seg: pv1, field: 3 } : undefined;
   if (!pl) {
     return hospital;
   }
-  const pointOfCare = pl.seg.get(pl.field, 1) ?? '';
-  const facility = pl.seg.get(pl.field, 4) || hospital;
+  const pointOfCare = val(pl.seg, pl.field, 1) ?? '';
+  const facility = val(pl.seg, pl.field, 4) || hospital;
   return pointOfCare ? `${facility}/${pointOfCare}` : facility;
 }
 

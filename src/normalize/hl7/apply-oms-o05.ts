@@ -100,16 +100,18 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
         .merge(['order_control', 'status', 'material_id', 'item_code', 'item_text', 'quantity', 'uom', 'location_id', 'needed_by', 'requested_at', 'updated_at'])
         .returning<Array<{ id: string }>>('id');
       const demandKey = `hl7-req:${sender}:${number}:${lineNo}`;
-      if (status === 'cancelled') {
+      if (status === 'cancelled' || !material || quantity === undefined) {
+        // cancelled, or changed to an item master data does not know (or without a quantity): the line is no demand
         await ctx.trx('demand_history').where({ source_key: demandKey }).delete();
-      } else if (material && quantity !== undefined) {
+      } else {
         await ctx.trx('demand_history')
           .insert({
             kind: 'requisition', material_id: material.id, location_id: location?.id ?? null, party_id: party.row.id, quantity, uom: uom ?? material.baseUom,
             occurred_at: requestedAt ? new Date(requestedAt.utc) : ctx.message.receivedAt, source_key: demandKey, source_message_id: ctx.message.id, ordinal: ctx.nextOrdinal(),
           })
           .onConflict('source_key')
-          .merge(['quantity', 'uom', 'location_id']);
+          // a change (XO) may name another item: the demand follows the line
+          .merge(['material_id', 'quantity', 'uom', 'location_id']);
       }
       await ctx.emit(status === 'cancelled' ? 'requisition.cancelled' : 'requisition.received', {
         requisitionId: saved.id, requisitionNumber: number, lineNo, orderControl: control, status, materialId: material?.id ?? null,

@@ -49,6 +49,15 @@ const OBX_FIELDS: Readonly<Record<string, keyof Pick<Hl7Device, 'udi' | 'gtin' |
 
 const gtin14 = (s: string | undefined): string | undefined => (s && /^\d{8}$|^\d{12,14}$/.test(s) ? s.padStart(14, '0') : undefined);
 
+/**
+ * A device value (component 1), undefined when empty or the HL7 null `""` (engines that "send
+ * nulls" write it for every empty field; it is no UDI, lot or serial), as the typed readers do.
+ */
+function valueOf(seg: Hl7Segment, field: number): string | undefined {
+  const v = seg.get(field);
+  return v === undefined || v === '' || v === '""' ? undefined : v;
+}
+
 function dateOf(seg: Hl7Segment, field: number, zone: string): string | undefined {
   const d = readHl7DateTime(seg, field, { zone, type: 'DTM' });
   return d?.local.slice(0, 10);
@@ -100,10 +109,10 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
  * PRT-20 serial (positions of v2.8.2). Null when the PRT names no device.
  */
 function deviceOfPrt(seg: Hl7Segment, zone: string): Hl7Device | null {
-  const udi = seg.get(10);
-  const di = seg.get(16);
-  const lot = seg.get(19);
-  const serial = seg.get(20);
+  const udi = valueOf(seg, 10);
+  const di = valueOf(seg, 16);
+  const lot = valueOf(seg, 19);
+  const serial = valueOf(seg, 20);
   if (!udi && !di && !lot && !serial) {
     return null;
   }
@@ -134,10 +143,24 @@ function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
     let d: Hl7Device = { source: group[0].location(), contradictions: [] };
     let udi: string | undefined;
     let udiAt: MessageLocation | undefined;
+    const seen = new Map<string, { value: string; seg: Hl7Segment }>();
     for (const s of group) {
       const what = OBX_FIELDS[(s.get(3) ?? '').toUpperCase()];
-      const v = s.get(5);
+      const v = valueOf(s, 5);
       if (!v) continue;
+      // one group is one device: a second, different value for the same field is a second device
+      // the sender did not tell apart by OBX-4; taking either value would lose the other device
+      const before = seen.get(what);
+      if (before && before.value !== v) {
+        const subId = s.get(4) ?? '';
+        throw new LotBridgeError(
+          'LB_ERR_HL7_DEVICE_AMBIGUOUS',
+          `OBX ${s.occurrence}: ${what} ${JSON.stringify(v)} contradicts ${what} ${JSON.stringify(before.value)} of OBX ${before.seg.occurrence} ` +
+            `in the same device group (OBX-4 sub-id ${subId ? JSON.stringify(subId) : 'empty'}): give each device its own OBX-4 sub-id (segment OBX, occurrence ${s.occurrence}, field 5, line ${s.line})`,
+          { location: s.location(5), details: { field: what, value: v, other: before.value, otherOccurrence: before.seg.occurrence, subId } },
+        );
+      }
+      seen.set(what, { value: v, seg: s });
       if (what === 'udi') {
         udi = v;
         udiAt = s.location(5);
@@ -155,7 +178,7 @@ function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
 }
 
 function deviceOfZ(seg: Hl7Segment, rule: ZSegmentRule, zone: string): Hl7Device | null {
-  const at = (f: number | undefined): string | undefined => (f === undefined ? undefined : seg.get(f) || undefined);
+  const at = (f: number | undefined): string | undefined => (f === undefined ? undefined : valueOf(seg, f));
   const udi = at(rule.udi);
   const gtin = at(rule.gtin);
   const lot = at(rule.lot);

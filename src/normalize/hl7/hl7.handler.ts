@@ -14,6 +14,20 @@ import { rawNamed } from '../../db/named-statement';
 export interface Hl7HandlerConfig {
   defaultCharset: string;
   zSegments: readonly ZSegmentRule[];
+  /** The instance's zone (its ACKs' MSH-7); default UTC. */
+  timezone?: string;
+  /** MSH-3 of its ACKs when the inbound MSH-5 is empty; default LOTBRIDGE. */
+  ackApplication?: string;
+  /** MSH-4 of its ACKs when the inbound MSH-6 is empty. */
+  ackFacility?: string;
+}
+
+/** The options that make an application ACK read like the instance's accept ACKs (zone, our names). */
+function ackOptionsOf(cfg: Hl7HandlerConfig) {
+  return {
+    timeZone: cfg.timezone ?? 'UTC',
+    defaults: { sendingApplication: cfg.ackApplication ?? 'LOTBRIDGE', ...(cfg.ackFacility ? { sendingFacility: cfg.ackFacility } : {}) },
+  };
 }
 
 export interface Hl7HandlerDeps {
@@ -121,7 +135,7 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
       if (sent) {
         return result;
       }
-      const ack = buildHl7Ack({ inbound: header, status: 'accepted', mode: 'original' });
+      const ack = buildHl7Ack({ inbound: header, status: 'accepted', mode: 'original', ...ackOptionsOf(deps.configOf(m.connectorId)) });
       await p.ctx.emit('hl7.application_ack', { messageId: m.id, connectorId: m.connectorId, to: m.sender, controlId: ack.controlId, code: ack.code, acknowledges: m.controlId, raw: ack.text });
     }
     return result;
@@ -135,12 +149,13 @@ export function createHl7Handler(deps: Hl7HandlerDeps): MessageHandler {
      * sender's outbound destination by the deliver queue).
      */
     onFailure(message: StoredMessage, _status: 'rejected' | 'failed', error: LotBridgeErrorJson) {
-      const decoded = decodeHl7Buffer(message.payload, { defaultCharset: message.encoding ?? deps.configOf(message.connectorId).defaultCharset });
+      const cfg = deps.configOf(message.connectorId);
+      const decoded = decodeHl7Buffer(message.payload, { defaultCharset: message.encoding ?? cfg.defaultCharset });
       const header = readMsh(decoded.text);
       if (!header.applicationAckType || isHl7Acknowledgment(header.messageType) || !hl7AckRequested(header, 'application', 'error')) {
         return [];
       }
-      const ack = buildHl7Ack({ inbound: header, status: 'error', errors: [LotBridgeError.fromJSON(error)], mode: 'original' });
+      const ack = buildHl7Ack({ inbound: header, status: 'error', errors: [LotBridgeError.fromJSON(error)], mode: 'original', ...ackOptionsOf(cfg) });
       return [{
         type: 'hl7.application_ack',
         payload: { messageId: message.id, connectorId: message.connectorId, to: message.sender, controlId: ack.controlId, code: ack.code, acknowledges: message.controlId, raw: ack.text },

@@ -86,13 +86,18 @@ export interface DecodeHl7Options {
  * Decodes HL7 bytes by peeking at MSH-18 of the first MSH (read as ISO-8859-1, which every
  * supported charset agrees with for the header's ASCII). UTF-8 must be valid
  * (LB_ERR_INGEST_ENCODING names the byte offset otherwise); an MSH-18 Node cannot decode is
- * LB_ERR_HL7_CHARSET. A UTF-8 byte-order mark is dropped.
+ * LB_ERR_HL7_CHARSET. A UTF-8 byte-order mark is dropped (whatever MSH-18 says), and MSH-18 is
+ * looked for after it; a message without MSH-18 that starts with one is read as UTF-8.
  * @param payload - the bytes as received (MLLP framing may still be there)
  * @param opts - the default charset
  */
 export function decodeHl7Buffer(payload: Buffer, opts: DecodeHl7Options = {}): DecodedHl7 {
-  const fallback = opts.defaultCharset ?? 'UNICODE UTF-8';
-  const header = readMsh(payload.toString('latin1'));
+  // a UTF-8 byte-order mark is not part of the message: MSH-18 is looked for after it (read as
+  // ISO-8859-1 the BOM is three characters that would hide the MSH), and a message without MSH-18
+  // that starts with one is UTF-8 whatever the default says
+  const bom = payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf;
+  const fallback = bom ? 'UNICODE UTF-8' : (opts.defaultCharset ?? 'UNICODE UTF-8');
+  const header = readMsh(payload.toString('latin1', bom ? 3 : 0));
   const declared = header.charset !== undefined && header.charset.trim() !== '';
   const charset = declared ? header.charset!.trim() : fallback;
   const encoding = hl7CharsetEncoding(charset);
@@ -106,10 +111,7 @@ export function decodeHl7Buffer(payload: Buffer, opts: DecodeHl7Options = {}): D
       { ...(location ? { location } : {}), details: { charset } },
     );
   }
-  let bytes = payload;
-  if (encoding.decoder === 'utf-8' && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    bytes = bytes.subarray(3);
-  }
+  const bytes = bom ? payload.subarray(3) : payload;
   let text: string;
   if (encoding.decoder === 'utf-8') {
     const bad = firstInvalidUtf8Offset(bytes);
