@@ -1,0 +1,60 @@
+import { ediFixture } from '../../../helpers/edi';
+import { readEdifactMessage } from '../../../../src/parsers/edifact/edifact-read';
+import { buildContrl } from '../../../../src/parsers/edifact/edifact-contrl';
+import { readX12Message } from '../../../../src/parsers/x12/x12-read';
+import { buildX12Ack } from '../../../../src/parsers/x12/x12-ack';
+
+const now = new Date('2026-03-06T09:00:00Z');
+const lines = (raw: string, term: string, el: string): string[][] =>
+  raw.split(term).map((s) => s.replace(/^[\r\n]+/, '')).filter((s) => s.length > 0).map((s) => s.split(el));
+
+describe('EDIFACT DTM format 718 (date range CCYYMMDD-CCYYMMDD)', () => {
+  it('a DESADV with a delivery window DTM+2:…:718 is read, not rejected; the window start is the expected date', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-delivery-window-718.edi'));
+    expect(r.ic.envelopeError).toBeUndefined();
+    expect(r.ic.messages[0].issues.map((i) => i.error.message)).toEqual([]);
+    expect(r.messages[0].doc).toMatchObject({ kind: 'asn', asnNumber: 'DES-77131', expectedAt: '2026-03-09' });
+  });
+
+  it('an impossible date inside a 718 range is still LB_ERR_EDIFACT_DATE at DTM C507 component 2', () => {
+    const bad = Buffer.from(ediFixture('edifact', 'desadv-delivery-window-718.edi').toString('latin1').replace('20260311:718', '20260345:718'), 'latin1');
+    const r = readEdifactMessage(bad);
+    const issue = r.ic.messages[0].issues[0];
+    expect(issue.error.code).toBe('LB_ERR_EDIFACT_DATE');
+    expect(issue.note).toEqual({ tag: 'DTM', position: 4, code: '12', element: { position: 1, component: 2 } });
+  });
+});
+
+describe('EDIFACT UNG groups', () => {
+  it('a wrong UNE count rejects the messages of its own group only, not those of the next group', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-two-groups-first-une-count-wrong.edi'));
+    expect(r.ic.envelopeError).toBeUndefined();
+    expect(r.ic.messages.map((m) => [m.ref, m.issues.map((i) => i.code)])).toEqual([['1', ['29']], ['2', []]]);
+    expect(r.messages[1].doc).toMatchObject({ kind: 'asn', asnNumber: 'DES-77133' });
+  });
+
+  it('the CONTRL of a grouped interchange reports each group with UCF and its messages under it', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-two-groups-first-une-count-wrong.edi'));
+    const ack = buildContrl(r.ic, { controlRef: 42, now });
+    const segs = lines(ack.raw, "'", '+').map((s) => s.join('+'));
+    expect(segs.slice(segs.findIndex((s) => s.startsWith('UCI')), -2)).toEqual([
+      'UCI+DSP00032+4012345000009:14+0614141000012:14+7',
+      'UCF+G0001+4012345000009:14+0614141000012:14+4+29+UNE+1',
+      'UCM+1+DESADV:D:96A:UN:EAN005+4+29',
+      'UCF+G0002+4012345000009:14+0614141000012:14+7',
+      'UCM+2+DESADV:D:96A:UN:EAN005+7',
+    ]);
+    expect(ack.status).toBe('partial');
+    const untSeg = lines(ack.raw, "'", '+').find((s) => s[0] === 'UNT');
+    expect(untSeg?.[1]).toBe(String(segs.length - 2));
+  });
+});
+
+describe('X12 997 AK9 counts', () => {
+  it('AK902 repeats the GE01 count the partner sent, AK903 the sets received (GE01 3, one set: AK9*R*3*1*0*5)', () => {
+    const r = readX12Message(ediFixture('x12', '856-ge-count-says-three.x12'));
+    expect(r.ic.envelopeError).toBeUndefined();
+    const ack = buildX12Ack(r.ic, { type: '997', interchangeControlNumber: 7, groupControlNumber: 8, now });
+    expect(lines(ack.raw, '~', '*').find((s) => s[0] === 'AK9')).toEqual(['AK9', 'R', '3', '1', '0', '5']);
+  });
+});
