@@ -58,6 +58,8 @@ export interface X12Group {
   version: string;
   gs: X12Segment;
   sets: X12Set[];
+  /** GE01 as the partner sent it (997/999 AK902), when the group has a GE. */
+  declaredSets?: string;
   /** Group-level problems (997 AK905…: 3 trailer missing, 4 control numbers differ, 5 set count wrong). */
   issues: Array<{ code: string; error: LotBridgeError }>;
 }
@@ -202,6 +204,7 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
     } else {
       const count = (trailer.elements[1] ?? '').trim();
       const ctl = (trailer.elements[2] ?? '').trim();
+      group.declaredSets = count;
       if (ctl !== group.controlNumber) {
         group.issues.push({ code: '4', error: err('LB_ERR_X12_GE_MISMATCH', `GE02 control number ${JSON.stringify(ctl)} does not match GS06 ${JSON.stringify(group.controlNumber)}`, trailer, 'GE02', { expected: group.controlNumber, got: ctl }) });
       }
