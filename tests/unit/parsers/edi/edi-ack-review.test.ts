@@ -59,3 +59,13 @@ describe('X12 997 AK9 counts', () => {
     expect(lines(ack.raw, '~', '*').find((s) => s[0] === 'AK9')).toEqual(['AK9', 'R', '3', '1', '0', '5']);
   });
 });
+
+describe('X12 ISA fixed widths', () => {
+  it('an ISA06 one character short and an ISA08 one long (106 characters in all) is LB_ERR_X12_ISA_LENGTH naming ISA06, TA1 022', () => {
+    const r = readX12Message(ediFixture('x12', '856-isa-sender-short-receiver-long.x12'));
+    expect(r.ic.envelopeError?.ta1).toBe('022');
+    expect(r.ic.envelopeError?.error).toMatchObject({ code: 'LB_ERR_X12_ISA_LENGTH', location: { segment: 'ISA', field: 'ISA06' } });
+    const ack = buildX12Ack(r.ic, { type: '997', interchangeControlNumber: 7, groupControlNumber: 8, now });
+    expect(lines(ack.raw, '~', '*').find((s) => s[0] === 'TA1')).toEqual(['TA1', '000005015', '260305', '1410', 'R', '022']);
+  });
+});
