@@ -158,6 +158,14 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
       err('LB_ERR_X12_ISA_LENGTH', `the ISA is ${raw.isaLength} characters long, not 106${off >= 0 ? `: ISA${String(off + 1).padStart(2, '0')} is ${(e[off + 1] ?? '').length} characters wide, not ${widths[off]}` : ''}`, isaSeg, off >= 0 ? `ISA${String(off + 1).padStart(2, '0')}` : undefined, { isaLength: raw.isaLength }),
     );
   }
+  {
+    // 106 in all is not enough: a short element and a long one can add up to it (each width is fixed)
+    const off = ISA_ELEMENT_WIDTHS.findIndex((w, k) => (e[k + 1] ?? '').length !== w);
+    if (off >= 0) {
+      const name = `ISA${String(off + 1).padStart(2, '0')}`;
+      return fail('022', err('LB_ERR_X12_ISA_LENGTH', `${name} is ${(e[off + 1] ?? '').length} characters wide, not ${ISA_ELEMENT_WIDTHS[off]} (the ISA is fixed-width; another element makes up the 106 characters)`, isaSeg, name, { isaLength: raw.isaLength }));
+    }
+  }
   for (const c of ISA_CHECKS) {
     const value = e[c.n] ?? '';
     if (!c.ok(value.trim() === '' ? value.trim() : c.n === 6 || c.n === 8 ? value : value.trim())) {
