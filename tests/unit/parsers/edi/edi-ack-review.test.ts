@@ -69,3 +69,27 @@ describe('X12 ISA fixed widths', () => {
     expect(lines(ack.raw, '~', '*').find((s) => s[0] === 'TA1')).toEqual(['TA1', '000005015', '260305', '1410', 'R', '022']);
   });
 });
+
+describe('EDIFACT ISO 9735 syntax error codes', () => {
+  it('a segment between UNT and the next UNH is code 33 (invalid occurrence outside message), not 14', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-stray-segment-between-messages.edi'));
+    expect(r.ic.envelopeError).toMatchObject({ code: '33', tag: 'FTX' });
+    const uci = lines(buildContrl(r.ic, { controlRef: 43, now }).raw, "'", '+').find((s) => s[0] === 'UCI');
+    expect(uci).toEqual(['UCI', 'DSP00033', '4012345000009:14', '0614141000012:14', '4', '33', 'FTX']);
+  });
+
+  it('a second message with the same UNH 0062 reference in one interchange is rejected with 26 (duplicate detected)', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-two-messages-same-reference.edi'));
+    expect(r.ic.envelopeError).toBeUndefined();
+    expect(r.ic.messages.map((m) => m.issues.map((i) => i.code))).toEqual([[], ['26']]);
+    expect(r.ic.messages[1].issues[0].error).toMatchObject({ code: 'LB_ERR_EDIFACT_UNT_MISMATCH', location: { segment: 'UNH', field: '0062' } });
+    const segs = lines(buildContrl(r.ic, { controlRef: 44, now }).raw, "'", '+').map((s) => s.join('+'));
+    expect(segs.filter((s) => /^(UCI|UCM|UCS|UCD)/.test(s))).toEqual([
+      'UCI+DSP00034+4012345000009:14+0614141000012:14+7',
+      'UCM+1+DESADV:D:96A:UN:EAN005+7',
+      'UCM+1+DESADV:D:96A:UN:EAN005+4+26',
+      'UCS+1',
+      'UCD+26+1',
+    ]);
+  });
+});
