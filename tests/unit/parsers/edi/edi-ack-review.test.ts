@@ -93,3 +93,19 @@ describe('EDIFACT ISO 9735 syntax error codes', () => {
     ]);
   });
 });
+
+describe('X12 DTM with DTM05/DTM06 (R020305: DTM02, DTM03 or DTM05 is required, not DTM02 alone)', () => {
+  it('an 856 with a delivery window DTM*067****RD8*… and an expiry DTM*036****D8*… is read, not rejected as "DTM02 empty"', () => {
+    const r = readX12Message(ediFixture('x12', '856-dtm05-rd8-window-d8-expiry.x12'));
+    expect(r.sets[0].set.issues.map((i) => i.error.message)).toEqual([]);
+    expect(r.sets[0].doc).toMatchObject({ kind: 'asn', asnNumber: 'ASN-20260220-RD8', expectedAt: '2026-02-23', items: [expect.objectContaining({ lot: 'DR-2402', expiry: '2026-02-28' })] });
+  });
+
+  it('a bad date in DTM06 is LB_ERR_X12_DATE with AK4 at element 6 (code 8)', () => {
+    const bad = Buffer.from(ediFixture('x12', '856-dtm05-rd8-window-d8-expiry.x12').toString('latin1').replace('D8*20260228', 'D8*20260230'), 'latin1');
+    const r = readX12Message(bad);
+    const issue = r.sets[0].set.issues[0];
+    expect(issue.error).toMatchObject({ code: 'LB_ERR_X12_DATE', location: { segment: 'DTM', field: 'DTM06' } });
+    expect(issue.segment).toEqual({ segmentId: 'DTM', position: 11, code: '8', elements: [{ position: 6, code: '8', value: '20260230' }] });
+  });
+});
