@@ -240,6 +240,9 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
         msg = { ref: v(s, 1), type, version: v(s, 2, 1), release: v(s, 2, 2), agency: v(s, 2, 3), ...(v(s, 2, 4) ? { assoc: v(s, 2, 4) } : {}), ...(group ? { groupIndex: ic.groups.length } : {}), segments: [s], issues: [] };
         if (!msg.ref) {
           msg.issues.push({ code: '13', note: { tag: 'UNH', position: 1, code: '13', element: { position: 1 } }, error: e('LB_ERR_EDIFACT_SEGMENT_MISSING', 'UNH 0062 (message reference) is empty', s, '0062') });
+        } else if (ic.messages.some((m) => m.ref === msg?.ref)) {
+          // 0062 identifies the message in the CONTRL (UCM): it must be unique in the interchange
+          msg.issues.push({ code: '26', note: { tag: 'UNH', position: 1, code: '26', element: { position: 1 } }, error: e('LB_ERR_EDIFACT_UNT_MISMATCH', `UNH 0062 message reference ${JSON.stringify(msg.ref)} (line ${s.line}) is used by an earlier message of interchange ${ic.controlRef}`, s, '0062') });
         }
         if (!supported.has(type)) {
           msg.issues.push({ code: '14', note: { tag: 'UNH', position: 1, code: '14', element: { position: 2, component: 1 } }, error: e('LB_ERR_EDIFACT_MESSAGE_UNSUPPORTED', `message type ${JSON.stringify(type)} is not one LotBridge maps (${[...supported].join(', ')})`, s, 'S009/0065') });
@@ -251,7 +254,8 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
         closeMsg(s, s);
         break;
       default:
-        if (!msg) return fail('14', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `segment ${s.tag} at line ${s.line} stands outside a message (no UNH before it)`, s), s.tag);
+        // ISO 9735 0085 code 33: invalid occurrence outside message, package or group
+        if (!msg) return fail('33', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `segment ${s.tag} at line ${s.line} stands outside a message (no UNH before it)`, s), s.tag);
         msg.segments.push(s);
     }
   }
