@@ -106,6 +106,6 @@ describe('X12 DTM with DTM05/DTM06 (R020305: DTM02, DTM03 or DTM05 is required, 
     const r = readX12Message(bad);
     const issue = r.sets[0].set.issues[0];
     expect(issue.error).toMatchObject({ code: 'LB_ERR_X12_DATE', location: { segment: 'DTM', field: 'DTM06' } });
-    expect(issue.segment).toEqual({ segmentId: 'DTM', position: 11, code: '8', elements: [{ position: 6, code: '8', value: '20260230' }] });
+    expect(issue.segment).toEqual({ segmentId: 'DTM', position: 12, code: '8', elements: [{ position: 6, code: '8', value: '20260230' }] });
   });
 });
