@@ -109,3 +109,20 @@ describe('X12 DTM with DTM05/DTM06 (R020305: DTM02, DTM03 or DTM05 is required, 
     expect(issue.segment).toEqual({ segmentId: 'DTM', position: 12, code: '8', elements: [{ position: 6, code: '8', value: '20260230' }] });
   });
 });
+
+describe('EDIFACT UNG without UNE', () => {
+  it('a group closed by the next UNG instead of its UNE is named (LB_ERR_EDIFACT_TRUNCATED, UCF 4 13 UNE), not reported as a wrong UNZ count', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-two-groups-first-une-missing.edi'));
+    expect(r.ic.envelopeError).toBeUndefined();
+    expect(r.ic.messages.map((m) => [m.ref, m.issues.map((i) => i.code)])).toEqual([['1', ['13']], ['2', []]]);
+    expect(r.ic.messages[0].issues[0].error).toMatchObject({ code: 'LB_ERR_EDIFACT_TRUNCATED', message: expect.stringContaining('G0001') });
+    const segs = lines(buildContrl(r.ic, { controlRef: 45, now }).raw, "'", '+').map((s) => s.join('+'));
+    expect(segs.filter((s) => /^(UCI|UCF|UCM)/.test(s))).toEqual([
+      'UCI+DSP00035+4012345000009:14+0614141000012:14+7',
+      'UCF+G0001+4012345000009:14+0614141000012:14+4+13+UNE',
+      'UCM+1+DESADV:D:96A:UN:EAN005+4+13',
+      'UCF+G0002+4012345000009:14+0614141000012:14+7',
+      'UCM+2+DESADV:D:96A:UN:EAN005+7',
+    ]);
+  });
+});
