@@ -212,11 +212,19 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
     if (group) group.count++;
     msg = undefined;
   };
+  /** A group that ends (next UNG, or UNZ) without its UNE: kept, with code 13 (UNE missing) for its messages. */
+  const closeOpenGroup = (at: EdifactSegment): void => {
+    if (!group) return;
+    group.issues.push({ code: '13', error: e('LB_ERR_EDIFACT_TRUNCATED', `group ${group.ref} has no UNE before ${at.tag} (line ${at.line})`, at) });
+    ic.groups.push({ ref: group.ref, sender: group.sender, recipient: group.recipient, issues: group.issues });
+    group = undefined;
+  };
   for (let k = 1; k < segs.length - 1; k++) {
     const s = segs[k];
     switch (s.tag) {
       case 'UNG':
         if (msg) closeMsg(s);
+        closeOpenGroup(s);
         usedGroups = true;
         group = { ref: v(s, 5), sender: (s.elements[2] ?? []).map((c) => c.trim()), recipient: (s.elements[3] ?? []).map((c) => c.trim()), count: 0, issues: [] };
         break;
@@ -260,6 +268,7 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
     }
   }
   if (msg) closeMsg(last);
+  closeOpenGroup(last);
   const unz = last;
   if (v(unz, 2) !== ic.controlRef) {
     return fail('28', e('LB_ERR_EDIFACT_UNZ_MISMATCH', `UNZ 0020 ${JSON.stringify(v(unz, 2))} does not match UNB 0020 ${JSON.stringify(ic.controlRef)}`, unz, '0020', { expected: ic.controlRef, got: v(unz, 2) }), 'UNZ', { position: 2 });
