@@ -1,5 +1,5 @@
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { ediFixture, postAndWait, x12Segments } from '../../helpers/edi';
+import { ediFixture, postAndWait, postEdi, x12Segments } from '../../helpers/edi';
 
 const edifactSegs = (raw: string): string[] => raw.replace(/^UNA.{6}\n?/, '').split(/(?<!\?)'\n?/).filter((s) => s.length > 0);
 
@@ -41,5 +41,27 @@ describe('EDI review: grouped EDIFACT, DTM periods (EDIFACT 718, X12 DTM05/06) e
     expect(x12Segments(m.ack.raw).find((s) => s[0] === 'AK5')).toEqual(['AK5', 'A']);
     const lot = (await h.api('GET', '/api/v1/lots?gtin=04012345000047&lot=DR-2402')).json;
     expect(lot.expiry).toBe('2026-02-28');
+  });
+});
+
+describe('EDI review: a file whose second EDIFACT interchange is cut right after a release character', () => {
+  let h: TestHub;
+  beforeAll(async () => {
+    h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('stores each interchange apart: the complete first one is processed and acknowledged, the cut one rejected with LB_ERR_EDIFACT_RELEASE', async () => {
+    const r = await postEdi(h, 'edifact', ediFixture('edifact', 'desadv-second-interchange-cut-after-release.edi'));
+    expect(r.json.interchanges).toBe(2);
+    const ms = await Promise.all(r.json.receipts.map((x: any) => h.waitForStatus(x.messageId)));
+    expect(ms.map((m: any) => [m.status, m.controlId ?? null, m.error?.code ?? null])).toEqual([
+      ['processed', 'CUT00001', null],
+      ['rejected', null, 'LB_ERR_EDIFACT_RELEASE'],
+    ]);
+    expect(ms[0].ack).toMatchObject({ type: 'CONTRL', status: 'accepted' });
+    expect(await h.hub.db('shipments').where({ shipment_number: 'DES-77140', direction: 'inbound' })).toHaveLength(1);
   });
 });
