@@ -126,3 +126,12 @@ describe('EDIFACT UNG without UNE', () => {
     ]);
   });
 });
+
+describe('EDIFACT groups and messages mixed', () => {
+  it('a message outside any UNG group in an interchange that uses groups is UCI 4 with code 30 (groups and messages mixed) at its UNH', () => {
+    const r = readEdifactMessage(ediFixture('edifact', 'desadv-group-and-loose-message-mixed.edi'));
+    expect(r.ic.envelopeError).toMatchObject({ code: '30', tag: 'UNH' });
+    const uci = lines(buildContrl(r.ic, { controlRef: 46, now }).raw, "'", '+').find((s) => s[0] === 'UCI');
+    expect(uci).toEqual(['UCI', 'DSP00036', '4012345000009:14', '0614141000012:14', '4', '30', 'UNH']);
+  });
+});
