@@ -136,7 +136,7 @@ export const errorCatalog = {
   LB_ERR_EDIFACT_SYNTAX: { kind: 'input', http: 422, meaning: 'UNB 0001 names a syntax level LotBridge cannot decode, or a character is outside that level (UNOA/UNOB).' },
   LB_ERR_EDIFACT_TRUNCATED: { kind: 'input', http: 422, meaning: 'The interchange ends without UNZ, a group without UNE, or a message without UNT.' },
   LB_ERR_EDIFACT_UNZ_MISMATCH: { kind: 'input', http: 422, meaning: 'UNZ count or reference does not match the interchange (UNB 0020). CONTRL UCI error 28/29.' },
-  LB_ERR_EDIFACT_UNE_MISMATCH: { kind: 'input', http: 422, meaning: 'UNE count or reference does not match its UNG.' },
+  LB_ERR_EDIFACT_UNE_MISMATCH: { kind: 'input', http: 422, meaning: 'UNE count or reference does not match its UNG, or messages stand outside groups in an interchange that uses them (CONTRL 28/29/30).' },
   LB_ERR_EDIFACT_UNT_MISMATCH: { kind: 'input', http: 422, meaning: 'UNT segment count or reference does not match its UNH (CONTRL UCM error 28/29), or a UNH reference repeats in the interchange (26).' },
   LB_ERR_EDIFACT_MESSAGE_UNSUPPORTED: { kind: 'input', http: 422, meaning: 'The message type (UNH 0065) is not one LotBridge maps (ORDERS, ORDRSP, DESADV, RECADV, INVRPT, INVOIC).' },
   LB_ERR_EDIFACT_SEGMENT_MISSING: { kind: 'input', http: 422, meaning: 'A mandatory segment (BGM, LIN, QTY …) or data element is missing. CONTRL UCS/UCD code 13.' },

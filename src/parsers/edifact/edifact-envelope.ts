@@ -277,6 +277,11 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
   if (!/^\d+$/.test(v(unz, 1)) || Number(v(unz, 1)) !== expected) {
     return fail('29', e('LB_ERR_EDIFACT_UNZ_MISMATCH', `UNZ 0036 says ${JSON.stringify(v(unz, 1))} ${usedGroups ? 'groups' : 'messages'} but the interchange holds ${expected}`, unz, '0036', { expected, got: v(unz, 1) }), 'UNZ', { position: 1 });
   }
+  const loose = usedGroups ? ic.messages.find((m) => m.groupIndex === undefined) : undefined;
+  if (loose) {
+    // ISO 9735 0085 code 30: functional groups and messages outside groups mixed in one interchange
+    return fail('30', e('LB_ERR_EDIFACT_UNE_MISMATCH', `message ${loose.ref} (line ${loose.segments[0].line}) stands outside any UNG group, but interchange ${ic.controlRef} uses groups: groups and messages mixed`, loose.segments[0], '0062'), 'UNH');
+  }
   if (ic.messages.length === 0) {
     return fail('32', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `interchange ${ic.controlRef} holds no message`, unz), 'UNZ');
   }
