@@ -52,8 +52,9 @@ const two = (n: number): string => String(n).padStart(2, '0');
 
 /**
  * Builds the CONTRL for one inbound interchange: UCI (action 7 acknowledged, or 4 rejected with the
- * syntax error code and, where known, the segment and element), a UCM per message (action 7 or 4
- * with its code) and UCS/UCD naming the segment position and element of each error. Our identity is
+ * syntax error code and, where known, the segment and element), a UCF per UNG group (action 7, or 4
+ * with the UNE code), a UCM per message (action 7 or 4 with its code; under its group's UCF) and
+ * UCS/UCD naming the segment position and element of each error. Our identity is
  * the inbound recipient; the partner's the inbound sender.
  * @param ic - the checked interchange
  * @param o - our control reference and the time
@@ -80,11 +81,11 @@ export function buildContrl(ic: EdifactInterchange, o: { controlRef: number; now
     const rejected = ic.messages.filter((m) => m.issues.length > 0);
     const all = rejected.length === ic.messages.length;
     w.seg('UCI', ic.controlRef, [...their[0]], [...their[1]], all ? '4' : '7');
-    for (const m of ic.messages) {
+    const ucm = (m: (typeof ic.messages)[number]): void => {
       const bad = m.issues[0];
       if (!bad) {
         w.seg('UCM', m.ref, [m.type, m.version, m.release, m.agency, m.assoc], '7');
-        continue;
+        return;
       }
       w.seg('UCM', m.ref, [m.type, m.version, m.release, m.agency, m.assoc], '4', bad.code);
       for (const issue of m.issues) {
@@ -94,7 +95,17 @@ export function buildContrl(ic: EdifactInterchange, o: { controlRef: number; now
           w.seg('UCD', issue.note.code, [String(issue.note.element.position), issue.note.element.component ? String(issue.note.element.component) : undefined]);
         }
       }
-    }
+    };
+    // messages outside any group first (UCM at interchange level), then per UNG group a UCF with its UCMs
+    for (const m of ic.messages) if (m.groupIndex === undefined) ucm(m);
+    ic.groups.forEach((g, gi) => {
+      const msgs = ic.messages.filter((m) => m.groupIndex === gi);
+      const gBad = g.issues[0];
+      const gAll = msgs.length > 0 && msgs.every((m) => m.issues.length > 0);
+      if (gBad) w.seg('UCF', g.ref, g.sender, g.recipient, '4', gBad.code, 'UNE', g.errorElement ? String(g.errorElement) : undefined);
+      else w.seg('UCF', g.ref, g.sender, g.recipient, gAll ? '4' : '7');
+      msgs.forEach(ucm);
+    });
     status = all ? 'rejected' : rejected.length > 0 ? 'partial' : 'accepted';
   }
   w.seg('UNT', String(w.count() - start + 1), '1');

@@ -26,8 +26,21 @@ export interface EdifactMessage {
   release: string;
   agency: string;
   assoc?: string;
+  /** Index in `EdifactInterchange.groups` of the UNG group the message stands in. */
+  groupIndex?: number;
   segments: EdifactSegment[];
   issues: EdifactIssue[];
+}
+
+/** A functional group (UNG … UNE): reference, application sender/recipient (for the CONTRL UCF) and trailer problems. */
+export interface EdifactGroup {
+  ref: string;
+  /** UNG S006 and S007 as sent (id, qualifier). */
+  sender: string[];
+  recipient: string[];
+  issues: EdifactIssue[];
+  /** Where the trailer problem sits (UCF 0013 / S011): UNE element 1 (count) or 2 (reference). */
+  errorElement?: number;
 }
 
 /** An interchange with its envelope checked. */
@@ -48,7 +61,7 @@ export interface EdifactInterchange {
   test: boolean;
   messages: EdifactMessage[];
   /** Groups (UNG … UNE) when used. */
-  groups: Array<{ ref: string; issues: EdifactIssue[] }>;
+  groups: EdifactGroup[];
   /** The interchange itself is bad: answered with UCI action 4 and this code. */
   envelopeError?: { code: string; tag?: string; element?: { position: number; component?: number }; error: LotBridgeError };
   warnings: string[];
@@ -172,7 +185,7 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
     return fail('13', e('LB_ERR_EDIFACT_TRUNCATED', `interchange ${ic.controlRef} ends without its UNZ trailer (the file was cut, or the segment terminator ${JSON.stringify(raw.delimiters.segment)} is wrong)`, last), 'UNZ');
   }
   let msg: EdifactMessage | undefined;
-  let group: { ref: string; count: number; issues: EdifactIssue[]; seg: EdifactSegment } | undefined;
+  let group: (EdifactGroup & { count: number }) | undefined;
   let usedGroups = false;
   const closeMsg = (at: EdifactSegment, unt?: EdifactSegment): void => {
     if (!msg) return;
@@ -199,28 +212,45 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
     if (group) group.count++;
     msg = undefined;
   };
+  /** A group that ends (next UNG, or UNZ) without its UNE: kept, with code 13 (UNE missing) for its messages. */
+  const closeOpenGroup = (at: EdifactSegment): void => {
+    if (!group) return;
+    group.issues.push({ code: '13', error: e('LB_ERR_EDIFACT_TRUNCATED', `group ${group.ref} has no UNE before ${at.tag} (line ${at.line})`, at) });
+    ic.groups.push({ ref: group.ref, sender: group.sender, recipient: group.recipient, issues: group.issues });
+    group = undefined;
+  };
   for (let k = 1; k < segs.length - 1; k++) {
     const s = segs[k];
     switch (s.tag) {
       case 'UNG':
         if (msg) closeMsg(s);
+        closeOpenGroup(s);
         usedGroups = true;
-        group = { ref: v(s, 5), count: 0, issues: [], seg: s };
+        group = { ref: v(s, 5), sender: (s.elements[2] ?? []).map((c) => c.trim()), recipient: (s.elements[3] ?? []).map((c) => c.trim()), count: 0, issues: [] };
         break;
       case 'UNE':
         if (msg) closeMsg(s);
         if (!group) return fail('14', e('LB_ERR_EDIFACT_UNE_MISMATCH', `UNE at line ${s.line} closes no group`, s), 'UNE');
-        if (v(s, 2) !== group.ref) group.issues.push({ code: '28', error: e('LB_ERR_EDIFACT_UNE_MISMATCH', `UNE 0048 ${JSON.stringify(v(s, 2))} does not match UNG ${JSON.stringify(group.ref)}`, s, '0048') });
-        if (Number(v(s, 1)) !== group.count || !/^\d+$/.test(v(s, 1))) group.issues.push({ code: '29', error: e('LB_ERR_EDIFACT_UNE_MISMATCH', `UNE 0060 says ${JSON.stringify(v(s, 1))} messages but the group holds ${group.count}`, s, '0060') });
-        ic.groups.push({ ref: group.ref, issues: group.issues });
+        if (v(s, 2) !== group.ref) {
+          group.issues.push({ code: '28', error: e('LB_ERR_EDIFACT_UNE_MISMATCH', `UNE 0048 ${JSON.stringify(v(s, 2))} does not match UNG ${JSON.stringify(group.ref)}`, s, '0048', { expected: group.ref, got: v(s, 2) }) });
+          group.errorElement ??= 2;
+        }
+        if (Number(v(s, 1)) !== group.count || !/^\d+$/.test(v(s, 1))) {
+          group.issues.push({ code: '29', error: e('LB_ERR_EDIFACT_UNE_MISMATCH', `UNE 0060 says ${JSON.stringify(v(s, 1))} messages but the group ${group.ref} holds ${group.count}`, s, '0060', { expected: group.count, got: v(s, 1) }) });
+          group.errorElement ??= 1;
+        }
+        ic.groups.push({ ref: group.ref, sender: group.sender, recipient: group.recipient, issues: group.issues, ...(group.errorElement ? { errorElement: group.errorElement } : {}) });
         group = undefined;
         break;
       case 'UNH': {
         if (msg) closeMsg(s);
         const type = v(s, 2, 0);
-        msg = { ref: v(s, 1), type, version: v(s, 2, 1), release: v(s, 2, 2), agency: v(s, 2, 3), ...(v(s, 2, 4) ? { assoc: v(s, 2, 4) } : {}), segments: [s], issues: [] };
+        msg = { ref: v(s, 1), type, version: v(s, 2, 1), release: v(s, 2, 2), agency: v(s, 2, 3), ...(v(s, 2, 4) ? { assoc: v(s, 2, 4) } : {}), ...(group ? { groupIndex: ic.groups.length } : {}), segments: [s], issues: [] };
         if (!msg.ref) {
           msg.issues.push({ code: '13', note: { tag: 'UNH', position: 1, code: '13', element: { position: 1 } }, error: e('LB_ERR_EDIFACT_SEGMENT_MISSING', 'UNH 0062 (message reference) is empty', s, '0062') });
+        } else if (ic.messages.some((m) => m.ref === msg?.ref)) {
+          // 0062 identifies the message in the CONTRL (UCM): it must be unique in the interchange
+          msg.issues.push({ code: '26', note: { tag: 'UNH', position: 1, code: '26', element: { position: 1 } }, error: e('LB_ERR_EDIFACT_UNT_MISMATCH', `UNH 0062 message reference ${JSON.stringify(msg.ref)} (line ${s.line}) is used by an earlier message of interchange ${ic.controlRef}`, s, '0062') });
         }
         if (!supported.has(type)) {
           msg.issues.push({ code: '14', note: { tag: 'UNH', position: 1, code: '14', element: { position: 2, component: 1 } }, error: e('LB_ERR_EDIFACT_MESSAGE_UNSUPPORTED', `message type ${JSON.stringify(type)} is not one LotBridge maps (${[...supported].join(', ')})`, s, 'S009/0065') });
@@ -232,11 +262,13 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
         closeMsg(s, s);
         break;
       default:
-        if (!msg) return fail('14', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `segment ${s.tag} at line ${s.line} stands outside a message (no UNH before it)`, s), s.tag);
+        // ISO 9735 0085 code 33: invalid occurrence outside message, package or group
+        if (!msg) return fail('33', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `segment ${s.tag} at line ${s.line} stands outside a message (no UNH before it)`, s), s.tag);
         msg.segments.push(s);
     }
   }
   if (msg) closeMsg(last);
+  closeOpenGroup(last);
   const unz = last;
   if (v(unz, 2) !== ic.controlRef) {
     return fail('28', e('LB_ERR_EDIFACT_UNZ_MISMATCH', `UNZ 0020 ${JSON.stringify(v(unz, 2))} does not match UNB 0020 ${JSON.stringify(ic.controlRef)}`, unz, '0020', { expected: ic.controlRef, got: v(unz, 2) }), 'UNZ', { position: 2 });
@@ -245,15 +277,20 @@ export function checkEdifactEnvelope(raw: EdifactRawInterchange, supported: Read
   if (!/^\d+$/.test(v(unz, 1)) || Number(v(unz, 1)) !== expected) {
     return fail('29', e('LB_ERR_EDIFACT_UNZ_MISMATCH', `UNZ 0036 says ${JSON.stringify(v(unz, 1))} ${usedGroups ? 'groups' : 'messages'} but the interchange holds ${expected}`, unz, '0036', { expected, got: v(unz, 1) }), 'UNZ', { position: 1 });
   }
+  const loose = usedGroups ? ic.messages.find((m) => m.groupIndex === undefined) : undefined;
+  if (loose) {
+    // ISO 9735 0085 code 30: functional groups and messages outside groups mixed in one interchange
+    return fail('30', e('LB_ERR_EDIFACT_UNE_MISMATCH', `message ${loose.ref} (line ${loose.segments[0].line}) stands outside any UNG group, but interchange ${ic.controlRef} uses groups: groups and messages mixed`, loose.segments[0], '0062'), 'UNH');
+  }
   if (ic.messages.length === 0) {
     return fail('32', e('LB_ERR_EDIFACT_SEGMENT_MISSING', `interchange ${ic.controlRef} holds no message`, unz), 'UNZ');
   }
-  for (const g of ic.groups) {
+  ic.groups.forEach((g, gi) => {
     if (g.issues.length > 0) {
-      // a bad group trailer rejects its messages
-      for (const m of ic.messages) if (m.issues.length === 0) m.issues.push(g.issues[0]);
+      // a bad group trailer rejects its own messages (not those of the other groups)
+      for (const m of ic.messages) if (m.groupIndex === gi && m.issues.length === 0) m.issues.push({ code: g.issues[0].code, error: g.issues[0].error });
     }
-  }
+  });
   return ic;
 }
 

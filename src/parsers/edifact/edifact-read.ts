@@ -28,6 +28,7 @@ export function readEdifactMessage(payload: Buffer, index = 0): EdifactRead {
   if (!raw) {
     throw new LotBridgeError('LB_ERR_EDIFACT_NOT_EDIFACT', `the body holds ${scan.interchanges.length} interchange(s), not ${index + 1}`);
   }
+  if (raw.fatal) throw raw.fatal;
   const ic = checkEdifactEnvelope(raw, EDIFACT_SUPPORTED, scan.charset);
   ic.warnings.push(...scan.warnings);
   const messages: EdifactReadMessage[] = [];

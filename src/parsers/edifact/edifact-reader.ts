@@ -60,7 +60,7 @@ export class EdifactReader {
 
   /**
    * A DTM C507 (qualifier:value:format) as YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]; formats 102, 203,
-   * 204, 101 (YYMMDD). @throws LB_ERR_EDIFACT_DATE for an impossible date.
+   * 204, 101 (YYMMDD), 718 (period CCYYMMDD-CCYYMMDD: its first day). @throws LB_ERR_EDIFACT_DATE for an impossible date.
    */
   dtm(s: EdifactSegment): { qualifier: string; value: string } {
     const q = this.el(s, 1, 0);
@@ -68,6 +68,12 @@ export class EdifactReader {
     const fmt = this.el(s, 1, 2) || (raw.length === 8 ? '102' : raw.length === 12 ? '203' : raw.length === 6 ? '101' : '102');
     const bad = (): LotBridgeError =>
       this.fail('LB_ERR_EDIFACT_DATE', `DTM ${q} value ${JSON.stringify(raw)} is not a valid date for format ${fmt} (segment ${this.pos(s)} of message ${this.msg.ref}, line ${s.line})`, s, '12', { position: 1, component: 2 });
+    if (fmt === '718') {
+      // a period CCYYMMDD-CCYYMMDD (delivery window): both ends must be dates; the start is returned
+      const m = /^(\d{8})-(\d{8})$/.exec(raw);
+      if (!m || !isCalendarDate(m[1]) || !isCalendarDate(m[2]) || m[2] < m[1]) throw bad();
+      return { qualifier: q, value: isoDate(m[1]) };
+    }
     const date = fmt === '101' ? (/^\d{6}$/.test(raw) ? centuryOf(raw) : '') : raw.slice(0, 8);
     if (!/^\d+$/.test(raw) || !isCalendarDate(date)) throw bad();
     if (fmt === '102' || fmt === '101') {

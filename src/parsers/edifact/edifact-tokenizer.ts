@@ -34,6 +34,8 @@ export interface EdifactRawInterchange {
   end: number;
   truncated: boolean;
   warnings: string[];
+  /** Set for an interchange after the first that could not be tokenized (read on its own, it throws this). */
+  fatal?: LotBridgeError;
 }
 
 /** Default service characters (ISO 9735): level A/B/C… with `'` `+` `:` `?`, level Y/B with the IS control characters. */
@@ -92,88 +94,96 @@ export function tokenizeEdifact(text: string): EdifactRawInterchange[] {
     const start = pos;
     let d = DEFAULT_DELIMITERS;
     let hasUna = false;
-    if (text.startsWith('UNA', pos)) {
-      d = readUna(text, pos, lines.lineOf(pos));
-      hasUna = true;
-      pos += 9;
-      skipWs();
-    } else if (text.startsWith('UNB\x1d', pos)) {
-      d = LEVEL_B_DELIMITERS;
-    }
-    if (!text.startsWith('UNB', pos)) {
-      const line = lines.lineOf(pos);
-      if (out.length === 0) {
-        throw new LotBridgeError('LB_ERR_EDIFACT_NOT_EDIFACT', `the text does not start with UNA or UNB (it starts with ${JSON.stringify(text.slice(pos, pos + 3))})`, { location: { line } });
+    try {
+      if (text.startsWith('UNA', pos)) {
+        d = readUna(text, pos, lines.lineOf(pos));
+        hasUna = true;
+        pos += 9;
+        skipWs();
+      } else if (text.startsWith('UNB\x1d', pos)) {
+        d = LEVEL_B_DELIMITERS;
       }
-      out[out.length - 1].warnings.push(`text after UNZ at line ${line} is not an interchange and was ignored`);
-      break;
-    }
-    const segments: EdifactSegment[] = [];
-    let truncated = true;
-    const warnings: string[] = [];
-    while (pos < text.length) {
-      while (pos < text.length && (text[pos] === '\r' || text[pos] === '\n') && text[pos] !== d.segment) pos++;
-      if (pos >= text.length) break;
-      const segStart = pos;
-      const elements: string[][] = [];
-      const repeats: string[][][] = [];
-      let comps: string[] = [];
-      let reps: string[][] = [];
-      let cur = '';
-      let ended = false;
-      for (; pos < text.length; pos++) {
-        const c = text[pos];
-        if (d.release !== null && c === d.release) {
-          if (pos + 1 >= text.length) {
-            throw new LotBridgeError('LB_ERR_EDIFACT_RELEASE', `the release character ${JSON.stringify(d.release)} stands at the end of the data (line ${lines.lineOf(pos)}): it releases nothing`, {
-              location: { segment: elements[0]?.[0] ?? cur.slice(0, 3), line: lines.lineOf(pos) },
-            });
+      if (!text.startsWith('UNB', pos)) {
+        const line = lines.lineOf(pos);
+        if (out.length === 0) {
+          throw new LotBridgeError('LB_ERR_EDIFACT_NOT_EDIFACT', `the text does not start with UNA or UNB (it starts with ${JSON.stringify(text.slice(pos, pos + 3))})`, { location: { line } });
+        }
+        out[out.length - 1].warnings.push(`text after UNZ at line ${line} is not an interchange and was ignored`);
+        break;
+      }
+      const segments: EdifactSegment[] = [];
+      let truncated = true;
+      const warnings: string[] = [];
+      while (pos < text.length) {
+        while (pos < text.length && (text[pos] === '\r' || text[pos] === '\n') && text[pos] !== d.segment) pos++;
+        if (pos >= text.length) break;
+        const segStart = pos;
+        const elements: string[][] = [];
+        const repeats: string[][][] = [];
+        let comps: string[] = [];
+        let reps: string[][] = [];
+        let cur = '';
+        let ended = false;
+        for (; pos < text.length; pos++) {
+          const c = text[pos];
+          if (d.release !== null && c === d.release) {
+            if (pos + 1 >= text.length) {
+              throw new LotBridgeError('LB_ERR_EDIFACT_RELEASE', `the release character ${JSON.stringify(d.release)} stands at the end of the data (line ${lines.lineOf(pos)}): it releases nothing`, {
+                location: { segment: elements[0]?.[0] ?? cur.slice(0, 3), line: lines.lineOf(pos) },
+              });
+            }
+            pos++;
+            cur += text[pos];
+          } else if (c === d.component) {
+            comps.push(cur);
+            cur = '';
+          } else if (d.repetition !== null && c === d.repetition && elements.length > 0) {
+            comps.push(cur);
+            reps.push(comps);
+            comps = [];
+            cur = '';
+          } else if (c === d.element || c === d.segment) {
+            comps.push(cur);
+            reps.push(comps);
+            elements.push(reps[0]);
+            repeats.push(reps);
+            comps = [];
+            reps = [];
+            cur = '';
+            if (c === d.segment) {
+              pos++;
+              ended = true;
+              break;
+            }
+          } else {
+            cur += c;
           }
-          pos++;
-          cur += text[pos];
-        } else if (c === d.component) {
-          comps.push(cur);
-          cur = '';
-        } else if (d.repetition !== null && c === d.repetition && elements.length > 0) {
-          comps.push(cur);
-          reps.push(comps);
-          comps = [];
-          cur = '';
-        } else if (c === d.element || c === d.segment) {
+        }
+        if (!ended) {
+          // the text ended inside a segment (no terminator)
           comps.push(cur);
           reps.push(comps);
           elements.push(reps[0]);
           repeats.push(reps);
-          comps = [];
-          reps = [];
-          cur = '';
-          if (c === d.segment) {
-            pos++;
-            ended = true;
-            break;
-          }
-        } else {
-          cur += c;
         }
+        const tag = (elements[0]?.[0] ?? '').replace(/^[\s]+/, '');
+        if (elements[0]) elements[0][0] = tag;
+        if (tag === '' && elements.length <= 1) continue;
+        segments.push({ tag, elements, ...(d.repetition ? { repeats } : {}), position: segments.length + 1, line: lines.lineOf(segStart) });
+        if (tag === 'UNZ') {
+          truncated = !ended;
+          break;
+        }
+        if (!ended) break;
       }
-      if (!ended) {
-        // the text ended inside a segment (no terminator)
-        comps.push(cur);
-        reps.push(comps);
-        elements.push(reps[0]);
-        repeats.push(reps);
-      }
-      const tag = (elements[0]?.[0] ?? '').replace(/^[\s]+/, '');
-      if (elements[0]) elements[0][0] = tag;
-      if (tag === '' && elements.length <= 1) continue;
-      segments.push({ tag, elements, ...(d.repetition ? { repeats } : {}), position: segments.length + 1, line: lines.lineOf(segStart) });
-      if (tag === 'UNZ') {
-        truncated = !ended;
-        break;
-      }
-      if (!ended) break;
+      out.push({ delimiters: d, hasUna, segments, start, end: pos, truncated, warnings });
+    } catch (err) {
+      // a later interchange that cannot be read (bad UNA, cut after a release character) must not
+      // take the complete ones before it down: it is kept as its own (unreadable) part of the file
+      if (out.length === 0 || !(err instanceof LotBridgeError)) throw err;
+      out.push({ delimiters: d, hasUna, segments: [], start, end: text.length, truncated: true, warnings: [], fatal: err });
+      break;
     }
-    out.push({ delimiters: d, hasUna, segments, start, end: pos, truncated, warnings });
     skipWs();
   }
   return out;

@@ -101,8 +101,7 @@ export function read856(set: X12Set, d: X12Delimiters): AsnDocument {
       }
       case 'DTM': {
         const q = r.el(s, 1);
-        const date = r.date(s, 2, `date (qualifier ${q})`, { required: true }) as string;
-        const time = r.time(s, 3, 'time');
+        const { date, time } = r.dtm(s, `date (qualifier ${q})`);
         const at = time ? `${date}T${time.length === 5 ? `${time}:00` : time}` : date;
         const item = current?.item;
         if (item && (q === '036' || q === '208')) item.expiry = date;

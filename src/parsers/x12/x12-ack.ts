@@ -148,7 +148,9 @@ export function buildX12Ack(ic: X12Interchange, o: X12AckOptions): BuiltAck {
     const status = groupCodes.length > 0 || accepted === 0 ? 'R' : accepted === g.sets.length ? 'A' : 'P';
     if (status !== 'A') allA = false;
     if (status !== 'R') allR = false;
-    w.seg('AK9', status, String(g.sets.length), String(g.sets.length), String(groupCodes.length > 0 ? 0 : accepted), ...groupCodes);
+    // AK902 = the GE01 the partner sent, AK903 = the sets received, AK904 = the sets accepted
+    const included = g.declaredSets !== undefined && /^\d{1,6}$/.test(g.declaredSets) ? String(Number(g.declaredSets)) : String(g.sets.length);
+    w.seg('AK9', status, included, String(g.sets.length), String(groupCodes.length > 0 ? 0 : accepted), ...groupCodes);
     w.seg('SE', String(w.count() - start + 1), stCtl);
   });
   w.seg('GE', String(ic.groups.length), gcn);

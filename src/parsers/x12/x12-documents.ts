@@ -69,7 +69,7 @@ function readOrder(set: X12Set, d: X12Delimiters, kind: 'order' | 'order_respons
       const q = r.number(s, 2, 'quantity');
       line.quantityConfirmed = q ?? (line.lineStatus === 'IR' || line.lineStatus === 'R2' ? 0 : line.quantity);
     } else if (s.id === 'DTM' && (r.el(s, 1) === '002' || r.el(s, 1) === '010')) {
-      const at = r.date(s, 2, 'requested delivery date', { required: true });
+      const at = r.dtm(s, 'requested delivery date').date;
       if (line) line.requestedAt = at;
     }
   }
@@ -113,7 +113,7 @@ export function read846(set: X12Set, d: X12Delimiters): InventoryReportDocument 
     const s = set.segments[k];
     if (s.id === 'N1' && !doc.location) doc.location = party(r, s);
     else if (s.id === 'LIN') cur = product(r, s, 2);
-    else if (s.id === 'DTM' && r.el(s, 1) === '036') cur.expiry = r.date(s, 2, 'expiration date', { required: true });
+    else if (s.id === 'DTM' && r.el(s, 1) === '036') cur.expiry = r.dtm(s, 'expiration date').date;
     else if (s.id === 'QTY') {
       doc.lines.push({ ...cur, qualifier: r.required(s, 1, 'quantity qualifier'), quantity: r.number(s, 2, 'quantity', { required: true }) as number, uom: r.el(s, 3) || 'EA' });
     }

@@ -58,6 +58,8 @@ export interface X12Group {
   version: string;
   gs: X12Segment;
   sets: X12Set[];
+  /** GE01 as the partner sent it (997/999 AK902), when the group has a GE. */
+  declaredSets?: string;
   /** Group-level problems (997 AK905…: 3 trailer missing, 4 control numbers differ, 5 set count wrong). */
   issues: Array<{ code: string; error: LotBridgeError }>;
 }
@@ -156,6 +158,14 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
       err('LB_ERR_X12_ISA_LENGTH', `the ISA is ${raw.isaLength} characters long, not 106${off >= 0 ? `: ISA${String(off + 1).padStart(2, '0')} is ${(e[off + 1] ?? '').length} characters wide, not ${widths[off]}` : ''}`, isaSeg, off >= 0 ? `ISA${String(off + 1).padStart(2, '0')}` : undefined, { isaLength: raw.isaLength }),
     );
   }
+  {
+    // 106 in all is not enough: a short element and a long one can add up to it (each width is fixed)
+    const off = ISA_ELEMENT_WIDTHS.findIndex((w, k) => (e[k + 1] ?? '').length !== w);
+    if (off >= 0) {
+      const name = `ISA${String(off + 1).padStart(2, '0')}`;
+      return fail('022', err('LB_ERR_X12_ISA_LENGTH', `${name} is ${(e[off + 1] ?? '').length} characters wide, not ${ISA_ELEMENT_WIDTHS[off]} (the ISA is fixed-width; another element makes up the 106 characters)`, isaSeg, name, { isaLength: raw.isaLength }));
+    }
+  }
   for (const c of ISA_CHECKS) {
     const value = e[c.n] ?? '';
     if (!c.ok(value.trim() === '' ? value.trim() : c.n === 6 || c.n === 8 ? value : value.trim())) {
@@ -202,6 +212,7 @@ export function checkX12Envelope(raw: X12RawInterchange, supported: ReadonlySet<
     } else {
       const count = (trailer.elements[1] ?? '').trim();
       const ctl = (trailer.elements[2] ?? '').trim();
+      group.declaredSets = count;
       if (ctl !== group.controlNumber) {
         group.issues.push({ code: '4', error: err('LB_ERR_X12_GE_MISMATCH', `GE02 control number ${JSON.stringify(ctl)} does not match GS06 ${JSON.stringify(group.controlNumber)}`, trailer, 'GE02', { expected: group.controlNumber, got: ctl }) });
       }

@@ -87,6 +87,38 @@ export class X12SetReader {
     return `${v.slice(0, 2)}:${v.slice(2, 4)}${v.length >= 6 ? `:${v.slice(4, 6)}` : ''}`;
   }
 
+  /**
+   * The date of a DTM: DTM02 (CCYYMMDD) with DTM03 time, or — DTM02 being conditional (R020305) —
+   * DTM05 format qualifier with DTM06: D8 CCYYMMDD, RD8 CCYYMMDD-CCYYMMDD (a window: its first day),
+   * DT CCYYMMDDHHMM. Returns YYYY-MM-DD and, when given, the time HH:MM[:SS].
+   */
+  dtm(s: X12Segment, what: string): { date: string; time?: string } {
+    if (this.el(s, 2) !== '' || this.el(s, 5) === '') {
+      const date = this.date(s, 2, what, { required: true }) as string;
+      const time = this.time(s, 3, 'time');
+      return { date, ...(time ? { time } : {}) };
+    }
+    const fmt = this.el(s, 5);
+    const v = this.required(s, 6, `${what}, format ${fmt}`);
+    const bad = (code: string): LotBridgeError =>
+      this.fail('LB_ERR_X12_DATE', `DTM06 (${what}) ${JSON.stringify(v)} is not a valid ${fmt} date-time period (segment ${s.id} at position ${this.pos(s)}, line ${s.line})`, s, '8', { position: 6, code, value: v });
+    if (fmt === 'D8') {
+      if (!isCalendarDate(v)) throw bad('8');
+      return { date: isoDate(v) };
+    }
+    if (fmt === 'RD8') {
+      const m = /^(\d{8})-(\d{8})$/.exec(v);
+      if (!m || !isCalendarDate(m[1]) || !isCalendarDate(m[2]) || m[2] < m[1]) throw bad('8');
+      return { date: isoDate(m[1]) };
+    }
+    if (fmt === 'DT') {
+      if (!/^\d{12}$/.test(v) || !isCalendarDate(v.slice(0, 8))) throw bad('8');
+      if (!isClockTime(v.slice(8))) throw bad('9');
+      return { date: isoDate(v.slice(0, 8)), time: `${v.slice(8, 10)}:${v.slice(10, 12)}` };
+    }
+    throw this.fail('LB_ERR_X12_ELEMENT_INVALID', `DTM05 date/time format qualifier ${JSON.stringify(fmt)} is not one LotBridge reads (D8, RD8, DT) (segment ${s.id} at position ${this.pos(s)}, line ${s.line})`, s, '8', { position: 5, code: '7', value: fmt });
+  }
+
   /** Qualifier/value pairs from element `from` on (LIN03/04, 05/06, …; SLN09/10 …). */
   pairs(s: X12Segment, from: number): Array<{ q: string; v: string; n: number }> {
     const out: Array<{ q: string; v: string; n: number }> = [];
