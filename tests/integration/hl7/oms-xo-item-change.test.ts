@@ -15,7 +15,7 @@ const oms = (control: string, controlId: string, orc9: string, gtin: string, tex
     `RQD|1|ITEM^${text}^99LB|${gtin}^^GTIN||${qty}|EA^each^99LB|||CATHLAB-CAB2^Cath lab cabinet 2^99LB|20260420`,
   ].join('\r') + '\r';
 
-describe('hl7 review: OMS^O05 XO changing the item of a line', () => {
+describe('HL7: OMS^O05 XO changing the item of a line', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startMappingHub();

@@ -13,7 +13,7 @@ import { silentLogger } from '../../../src/logging/logger';
  * it read the ISO-8859-1 bytes as UTF-8, so Müller became M\uFFFDller in msg.raw (and in every
  * pass-through delivery a flow makes of it).
  */
-describe('hl7 review: msg.raw of a routed HL7 message keeps its charset', () => {
+describe('HL7: msg.raw of a routed HL7 message keeps its charset', () => {
   let h: TestHub;
   let routes: RouteConsumer;
   let kit: QueueKit;

@@ -17,7 +17,7 @@ const msg = (controlId: string, msh16: string, date: string): string =>
     `FT1|1|||${date}||CG|09506000134352^Knee^GTIN|||1`,
   ].join('\r') + '\r';
 
-describe('hl7 review: application ACK header is built like the accept ACK', () => {
+describe('HL7: application ACK header is built like the accept ACK', () => {
   let h: TestHub;
   const cfg = hl7HubEnv([{ id: 'hl7-berlin', kind: 'hl7', config: { timezone: 'Europe/Berlin', ackApplication: 'LBHUB', ackFacility: 'MEDTECH' } }]);
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import { countRows, hl7Fixture, messagesOf, mllpPortOf, mllpSend, parseAck, setH
  * non-serialised device "serial \"\"" (FT1-10 = 2 then rejected it with LB_ERR_HL7_SERIAL_QUANTITY),
  * and a PRT-19 `""` booked the usage into a lot literally named `""`.
  */
-describe('hl7 review: the HL7 null "" in device fields', () => {
+describe('HL7: the HL7 null "" in device fields', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });

@@ -3,7 +3,7 @@ import { ediFixture, postAndWait, postEdi, x12Segments } from '../../helpers/edi
 
 const edifactSegs = (raw: string): string[] => raw.replace(/^UNA.{6}\n?/, '').split(/(?<!\?)'\n?/).filter((s) => s.length > 0);
 
-describe('EDI review: grouped EDIFACT, DTM periods (EDIFACT 718, X12 DTM05/06) end to end', () => {
+describe('EDI: grouped EDIFACT, DTM periods (EDIFACT 718, X12 DTM05/06) end to end', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });
@@ -44,7 +44,7 @@ describe('EDI review: grouped EDIFACT, DTM periods (EDIFACT 718, X12 DTM05/06) e
   });
 });
 
-describe('EDI review: a file whose second EDIFACT interchange is cut right after a release character', () => {
+describe('EDI: a file whose second EDIFACT interchange is cut right after a release character', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startTestHub({ env: { LOTBRIDGE_EDI_UNKNOWN_PARTNERS: 'accept' } });

@@ -8,7 +8,7 @@ import { hl7Fixture, hl7HubEnv, messagesOf, mllpPortOf, mllpSend } from '../../h
  * 8859/1 one was stored as `8859/1`, so whatever reads the stored bytes by that column (the console's
  * raw view, a flow's msg.raw) shows it as mojibake.
  */
-describe('hl7 review: a batch file whose messages declare different charsets', () => {
+describe('HL7: a batch file whose messages declare different charsets', () => {
   let h: TestHub;
   const cfg = hl7HubEnv([]);
   beforeAll(async () => {

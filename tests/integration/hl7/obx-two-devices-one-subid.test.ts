@@ -23,7 +23,7 @@ const msg = (controlId: string): string =>
     'OBX|4|ST|SERIAL^Serial number^99LB||SB-0002||||||F',
   ].join('\r') + '\r';
 
-describe('hl7 review: two devices in OBX rows without sub-ids', () => {
+describe('HL7: two devices in OBX rows without sub-ids', () => {
   let h: TestHub;
   beforeAll(async () => {
     h = await startTestHub({ env: { LOTBRIDGE_MLLP_PORT: '0' } });

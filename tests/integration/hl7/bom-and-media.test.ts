@@ -19,7 +19,7 @@ const bomAdt = (controlId: string): Buffer => Buffer.concat([BOM, setHl7Field(hl
  * Review findings: a UTF-8 byte-order mark in front of a message or batch file, and HL7 media
  * types that are not ER7. Real sockets, real PostgreSQL/Redis through startTestHub.
  */
-describe('hl7 review: byte-order marks and media types', () => {
+describe('HL7: byte-order marks and media types', () => {
   let h: TestHub;
   const cfg = hl7HubEnv([
     // a site whose engines write Latin-1 without MSH-18; one of its systems writes UTF-8 files with a BOM and says so in MSH-18

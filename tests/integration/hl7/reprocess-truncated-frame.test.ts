@@ -9,7 +9,7 @@ import { countRows, hl7HubEnv, mllpPortOf, RawMllpPeer, replaceAll, singleImplan
  * (the whole message: another digest, another message) then books that implant a second time.
  * A frame the transport never saw end is not a message: reprocessing it must not map it.
  */
-describe('hl7 review: reprocessing a truncated MLLP frame', () => {
+describe('HL7: reprocessing a truncated MLLP frame', () => {
   let h: TestHub;
   const cfg = hl7HubEnv([]);
   beforeAll(async () => {

@@ -9,7 +9,7 @@ const MAX_MESSAGE_BYTES = 4096;
  * first 64 KiB), but its stored record had no control id, sender or type: support staff asked
  * about "the AR for ORIS-…" could not find it by control id. Its payload is still not kept.
  */
-describe('hl7 review: an oversize message can be found by its control id', () => {
+describe('HL7: an oversize message can be found by its control id', () => {
   let h: TestHub;
   const cfg = hl7HubEnv([{ id: 'hl7-mllp', kind: 'hl7', config: { mllp: { enabled: true, maxMessageBytes: MAX_MESSAGE_BYTES } } }], { LOTBRIDGE_MAX_BODY_BYTES: String(64 * 1024) });
   beforeAll(async () => {
