@@ -4,6 +4,7 @@ import type { DbLotRow, LotStatus, RowLineage } from '../../db/tables';
 import { LotBridgeError } from '../../errors';
 import type { NewAlert } from '../../model/alerts/open-alert';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findNextCounts } from '../../model/inventory/find-next-count';
 import { findOrCreateLocation } from '../../model/locations/find-or-create-location';
 import { assertLotStatusChange } from '../../model/lots/lot-status';
 import { normalizeGtin } from '../../model/master-data/gs1-keys';
@@ -463,27 +464,12 @@ export class B2mmlWriter {
     };
     const booked = await insert(deltas);
     // the count rule, after the balance rows are locked by the booking (as the WMS writer reads after its own)
-    const nonZero = deltas.map((d, n) => ({ d, n })).filter((x) => x.d.delta !== 0);
+    const nonZero = deltas.filter((d) => d.delta !== 0);
     let absorbedRows: Array<{ lot_id: string; location_id: string; stock_state: string; quantity: number }> = [];
     if (nonZero.length > 0) {
-      const c = await this.trx.raw<{ rows: Array<{ n: number; at: Date }> }>(
-        `SELECT k.n, c.event_time AS at
-           FROM unnest(?::int[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[], ?::uuid[]) AS k(n, lot_id, location_id, stock_state, at, event_id)
-           JOIN trace_events own ON own.id = k.event_id AND own.biz_step <> 'cycle_counting'
-           CROSS JOIN LATERAL (
-             SELECT l.event_time FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
-              WHERE l.lot_id = k.lot_id AND l.location_id = k.location_id AND l.stock_state = k.stock_state
-                AND e.biz_step = 'cycle_counting' AND l.event_time >= k.at
-              ORDER BY l.event_time, l.id LIMIT 1) c`,
-        [
-          nonZero.map((x) => x.n), nonZero.map((x) => x.d.lotId), nonZero.map((x) => x.d.location.id), nonZero.map((x) => x.d.stockState),
-          nonZero.map((x) => x.d.eventTime), nonZero.map((x) => x.d.eventId),
-        ] as unknown as readonly Knex.RawBinding[],
-      );
-      const absorbed = c.rows.sort((a, b) => Number(a.n) - Number(b.n)).map((row) => {
-        const d = deltas[Number(row.n)];
-        return { ...d, delta: -d.delta, eventTime: new Date(row.at) };
-      });
+      // a delta of a count (a known lot's quantity) is no change a later count saw
+      const found = await findNextCounts(this.trx, nonZero.map((d) => ({ lotId: d.lotId, locationId: d.location.id, stockState: d.stockState, at: d.eventTime, eventId: d.eventId })));
+      const absorbed = [...found].sort(([a], [b]) => a - b).map(([i, at]) => ({ ...nonZero[i], delta: -nonZero[i].delta, eventTime: at }));
       for (const d of absorbed.slice(0, 3)) {
         this.ctx.validate(CANONICAL.inventoryChange, { eventId: d.eventId, lotId: d.lotId, locationId: d.location.id, location: d.location.code, lotNumber: d.lotNumber, stockState: d.stockState, delta: d.delta, eventTime: d.eventTime.toISOString(), reason: 'count_absorbed' });
       }

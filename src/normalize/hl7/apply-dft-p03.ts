@@ -6,7 +6,7 @@ import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import { findTraceEventBySourceKey } from '../../model/trace/find-trace-event-by-source-key';
-import { readHl7DateTime, readHl7Number, type Hl7DateTime, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number, readHl7Value, type Hl7DateTime, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
 import { afterLotResolved, resolveStockMaterial, subjectItemOf, type StockItem, type StockRecord } from '../wms/wms-stock-item';
 import type { CanonicalTraceEvent, WmsWriter } from '../wms/wms-writer';
@@ -61,10 +61,7 @@ export interface PlannedDft {
 /** The hospital's location code: `<facility>/<point of care>` from FT1-16, else PV1-3 (PL). */
 function locationCodeOf(ft1: Hl7Segment, pv1: Hl7Segment | undefined, hospital: string): string {
   // the HL7 null "" is no location: FT1-16 "" falls back to PV1-3, as an empty FT1-16 does
-  const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => {
-    const v = seg.get(field, component);
-    return v === '""' ? undefined : v;
-  };
+  const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => readHl7Value(seg, field, { component });
   const pl = ft1.get(16) && val(ft1, 16) ? { seg: ft1, field: 16 } : pv1?.get(3) && val(pv1, 3) ? { seg: pv1, field: 3 } : undefined;
   if (!pl) {
     return hospital;

@@ -1,6 +1,6 @@
 import { LotBridgeError, isLotBridgeError, type MessageLocation } from '../../errors';
 import type { Hl7Segment, Hl7SegmentGroup } from '../../parsers/hl7';
-import { readHl7DateTime, readHl7Number } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number, readHl7Value } from '../../parsers/hl7';
 import { decodeUdi } from '../../udi/udi-decode';
 import { udiContradictions } from '../../udi/udi-contradictions';
 
@@ -48,15 +48,6 @@ const OBX_FIELDS: Readonly<Record<string, keyof Pick<Hl7Device, 'udi' | 'gtin' |
 };
 
 const gtin14 = (s: string | undefined): string | undefined => (s && /^\d{8}$|^\d{12,14}$/.test(s) ? s.padStart(14, '0') : undefined);
-
-/**
- * A device value (component 1), undefined when empty or the HL7 null `""` (engines that "send
- * nulls" write it for every empty field; it is no UDI, lot or serial), as the typed readers do.
- */
-function valueOf(seg: Hl7Segment, field: number): string | undefined {
-  const v = seg.get(field);
-  return v === undefined || v === '' || v === '""' ? undefined : v;
-}
 
 function dateOf(seg: Hl7Segment, field: number, zone: string): string | undefined {
   const d = readHl7DateTime(seg, field, { zone, type: 'DTM' });
@@ -109,10 +100,10 @@ function withUdi(d: Hl7Device, udi: string | undefined, where: MessageLocation):
  * PRT-20 serial (positions of v2.8.2). Null when the PRT names no device.
  */
 function deviceOfPrt(seg: Hl7Segment, zone: string): Hl7Device | null {
-  const udi = valueOf(seg, 10);
-  const di = valueOf(seg, 16);
-  const lot = valueOf(seg, 19);
-  const serial = valueOf(seg, 20);
+  const udi = readHl7Value(seg, 10);
+  const di = readHl7Value(seg, 16);
+  const lot = readHl7Value(seg, 19);
+  const serial = readHl7Value(seg, 20);
   if (!udi && !di && !lot && !serial) {
     return null;
   }
@@ -146,7 +137,7 @@ function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
     const seen = new Map<string, { value: string; seg: Hl7Segment }>();
     for (const s of group) {
       const what = OBX_FIELDS[(s.get(3) ?? '').toUpperCase()];
-      const v = valueOf(s, 5);
+      const v = readHl7Value(s, 5);
       if (!v) continue;
       // one group is one device: a second, different value for the same field is a second device
       // the sender did not tell apart by OBX-4; taking either value would lose the other device
@@ -178,7 +169,7 @@ function devicesOfObx(segs: readonly Hl7Segment[], zone: string): Hl7Device[] {
 }
 
 function deviceOfZ(seg: Hl7Segment, rule: ZSegmentRule, zone: string): Hl7Device | null {
-  const at = (f: number | undefined): string | undefined => (f === undefined ? undefined : valueOf(seg, f));
+  const at = (f: number | undefined): string | undefined => (f === undefined ? undefined : readHl7Value(seg, f));
   const udi = at(rule.udi);
   const gtin = at(rule.gtin);
   const lot = at(rule.lot);

@@ -4,6 +4,7 @@ import type { DbLotRow } from '../../db/tables';
 import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { findNextCounts } from '../../model/inventory/find-next-count';
 import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
@@ -242,23 +243,8 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
   // a leg with a count of its lot/location/state at or after its time was seen by that count, and is
   // reversed at the count's time
   const nonZero = movementRows.map((b, n) => ({ b, n })).filter((x) => x.b.delta !== 0);
-  const countAt = new Map<number, Date>();
-  if (nonZero.length > 0) {
-    const r = await trx.raw<{ rows: Array<{ n: number; at: Date }> }>(
-      `SELECT k.n, c.event_time AS at
-         FROM unnest(?::int[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[]) AS k(n, lot_id, location_id, stock_state, at)
-         CROSS JOIN LATERAL (
-           SELECT l.event_time FROM inventory_ledger l JOIN trace_events e ON e.id = l.event_id
-            WHERE l.lot_id = k.lot_id AND l.location_id = k.location_id AND l.stock_state = k.stock_state
-              AND e.biz_step = 'cycle_counting' AND l.event_time >= k.at
-            ORDER BY l.event_time, l.id LIMIT 1) c`,
-      [
-        nonZero.map((x) => x.n), nonZero.map((x) => (x.b.p.lot as DbLotRow).id), nonZero.map((x) => x.b.leg.location.id), nonZero.map((x) => x.b.leg.state),
-        nonZero.map((x) => x.b.at),
-      ] as unknown as string[],
-    );
-    for (const row of r.rows) countAt.set(Number(row.n), new Date(row.at));
-  }
+  const found = await findNextCounts(trx, nonZero.map((x) => ({ lotId: (x.b.p.lot as DbLotRow).id, locationId: x.b.leg.location.id, stockState: x.b.leg.state, at: x.b.at })));
+  const countAt = new Map([...found].map(([i, at]): [number, Date] => [nonZero[i].n, at]));
   const absorbed: Booked[] = [];
   movementRows.forEach((b, n) => {
     const at = countAt.get(n);

@@ -227,6 +227,17 @@ export function requireHl7Value(seg: Hl7Segment, field: number, opts: Omit<Hl7Va
   return valueOf(seg, field, { ...opts, required: true })!;
 }
 
+/**
+ * Reads an optional value (unescaped): undefined when absent, empty or the HL7 null `""` (engines
+ * that "send nulls" write it for every empty field; it is no data).
+ * @param seg - the segment
+ * @param field - field number
+ * @param opts - which value
+ */
+export function readHl7Value(seg: Hl7Segment, field: number, opts: Omit<Hl7ValueRef, 'required'> = {}): string | undefined {
+  return valueOf(seg, field, opts);
+}
+
 function valueOf(seg: Hl7Segment, field: number, ref: Hl7ValueRef): string | undefined {
   const v = seg.get(field, ref.component, ref.subcomponent, ref.repetition);
   if (v !== undefined && v !== '""') {

@@ -14,6 +14,7 @@ export {
   parseHl7Number,
   readHl7Number,
   requireHl7Value,
+  readHl7Value,
   type Hl7DateTime,
   type Hl7DateTimeOptions,
   type Hl7DatePrecision,
