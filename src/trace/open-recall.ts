@@ -180,13 +180,17 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     const coveredByLot = (s: { status: string; lot_status: string | null }): boolean => s.status !== 'recalled' && s.lot_status === 'recalled';
     const freshSerials = serialRows.rows.filter((s) => s.status !== 'recalled' && !coveredByLot(s));
     const alreadyRecalled: AlreadyRecalled[] = [];
-    if (already.length > 0) {
+    // per lot, the latest recall that named it
+    const recallsNaming = async (lotIds: string[]): Promise<Map<string, { id: string; recall_number: string }>> => {
       const prior = await trx.raw<{ rows: Array<{ lot_id: string; id: string; recall_number: string }> }>(
         `SELECT DISTINCT ON (rl.lot_id) rl.lot_id, r.id, r.recall_number FROM recall_lots rl JOIN recalls r ON r.id = rl.recall_id
           WHERE rl.lot_id = ANY(?::uuid[]) AND rl.role = 'named' ORDER BY rl.lot_id, r.opened_at DESC`,
-        [already.map((l) => l.id)],
+        [[...new Set(lotIds)]],
       );
-      const byLot = new Map(prior.rows.map((p) => [p.lot_id, p]));
+      return new Map(prior.rows.map((p) => [p.lot_id, p]));
+    };
+    if (already.length > 0) {
+      const byLot = await recallsNaming(already.map((l) => l.id));
       for (const l of already) {
         const p = byLot.get(l.id);
         alreadyRecalled.push({ material: l.material, lot: l.lot_number, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
@@ -207,12 +211,7 @@ export async function openRecall(db: Db, req: RecallRequest, actor: RecallActor)
     }
     const covered = serialRows.rows.filter(coveredByLot);
     if (covered.length > 0) {
-      const prior = await trx.raw<{ rows: Array<{ lot_id: string; id: string; recall_number: string }> }>(
-        `SELECT DISTINCT ON (rl.lot_id) rl.lot_id, r.id, r.recall_number FROM recall_lots rl JOIN recalls r ON r.id = rl.recall_id
-          WHERE rl.lot_id = ANY(?::uuid[]) AND rl.role = 'named' ORDER BY rl.lot_id, r.opened_at DESC`,
-        [[...new Set(covered.map((x) => x.lot_id!))]],
-      );
-      const byLot = new Map(prior.rows.map((p) => [p.lot_id, p]));
+      const byLot = await recallsNaming(covered.map((x) => x.lot_id!));
       for (const x of covered) {
         const p = byLot.get(x.lot_id!);
         alreadyRecalled.push({ material: x.material, lot: x.lot_number, serial: x.serial_number, byLot: true, recallId: p?.id ?? null, recallNumber: p?.recall_number ?? null });
