@@ -1,3 +1,4 @@
+import { findShippedBeforePicked, pickFill } from '../../model/inventory/find-shipped-before-picked';
 import { getBalance } from '../../model/inventory/get-balance';
 import { lockBalance } from '../../model/inventory/lock-balance';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
@@ -9,6 +10,7 @@ import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSour
 import type { StockState, WmsMovement } from './wms-record.types';
 import { resolveStockItem, subjectItemOf, type StockItem } from './wms-stock-item';
 import { raiseRecalledLotMovement } from './wms-recalled-lot';
+import { fillShippedBeforePicked } from './wms-pick-fill';
 import { CANONICAL, type BookedChange, type WmsWriter } from './wms-writer';
 import { ASN_REFERENCE_KINDS, matchAsnReceipt } from '../edi/asn-receipt';
 
@@ -72,12 +74,21 @@ export async function applyWmsMovement(w: WmsWriter, rec: WmsMovement): Promise<
         { location: to ?? from, state: rec.toStockState ?? fromState, delta: base },
       ];
       break;
-    case 'pick':
+    case 'pick': {
       legs = [
         { location: from, state: fromState, delta: -base },
         { location: to ?? from, state: rec.toStockState ?? 'pending_shipment', delta: base },
       ];
+      if (rec.toStockState === undefined) {
+        // ships of this stock that arrived before this pick took it from the default state
+        const key = { lotId: item.lot.id, locationId: (to ?? from).id, stockState: defaultStockState(item.material.kind), pickedAt: rec.occurredAt.utc };
+        if (pickFill(base, (await findShippedBeforePicked(w.ctx.trx, [key]))[0]) > 0) {
+          await lockBalance(w.ctx.trx, key); // then read again under the lock a concurrent booking takes too
+          fillShippedBeforePicked(legs, key.stockState, pickFill(base, (await findShippedBeforePicked(w.ctx.trx, [key]))[0]));
+        }
+      }
       break;
+    }
     case 'issue':
     case 'ship':
       legs = [{ location: from, state: fromState, delta: -base }];
@@ -90,7 +101,7 @@ export async function applyWmsMovement(w: WmsWriter, rec: WmsMovement): Promise<
       eventType: 'ObjectEvent',
       action: epcis.action,
       bizStep: epcis.bizStep,
-      disposition: dispositionOf(rec.type, legs[legs.length - 1].state),
+      disposition: dispositionOf(rec.type, legs[Math.min(1, legs.length - 1)].state),
       eventTime: rec.occurredAt.utc.toISOString(),
       eventTimeZoneOffset: rec.occurredAt.offset,
       location: where.code,
@@ -116,6 +127,7 @@ export async function applyWmsMovement(w: WmsWriter, rec: WmsMovement): Promise<
 
   const changes: BookedChange[] = [];
   for (const leg of legs) {
+    if (leg.delta === 0 && legs.length === 3) continue; // a pick wholly taken by ships that arrived before it
     changes.push(
       await w.book({
         eventId, lotId: item.lot.id, gtin: rec.item.gtin, lotNumber: item.lot.lot_number, location: leg.location, stockState: leg.state,

@@ -5,6 +5,7 @@ import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
 import { findNextCounts } from '../../model/inventory/find-next-count';
+import { findShippedBeforePicked, pickFill } from '../../model/inventory/find-shipped-before-picked';
 import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { insertTraceEventsBatch, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
@@ -12,6 +13,7 @@ import type { NewAlert } from '../../model/alerts/open-alert';
 import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import { ASN_REFERENCE_KINDS } from '../edi/asn-receipt';
 import { recalledLotMovementAlert } from './wms-recalled-lot';
+import { fillShippedBeforePicked } from './wms-pick-fill';
 import { bizTransactionsOf, defaultStockState, dispositionOf, WMS_EPCIS, wmsSourceKey } from './wms-mapping';
 import type { StockState, WmsMovement, WmsRecord } from './wms-record.types';
 import { afterLotResolved, resolveStockMaterial, subjectItemOf, type StockItem } from './wms-stock-item';
@@ -106,6 +108,41 @@ function legsOf(rec: WmsMovement, from: DbLocationRow, to: DbLocationRow | undef
 }
 
 /**
+ * Picks (into `pending_shipment`) of stock that ships took before the pick arrived, as
+ * applyWmsMovement books them: one read of the balances they book into and of the later ships,
+ * then in batch order, each pick against the balance the chunk's earlier legs leave.
+ */
+async function fillPicksShippedBefore(trx: Knex.Transaction, plans: Planned[]): Promise<void> {
+  const picks = plans.filter((p) => p.rec.type === 'pick' && p.rec.toStockState === undefined);
+  if (picks.length === 0) return;
+  const arrival = (p: Planned): { lotId: string; locationId: string; stockState: StockState; pickedAt: Date } => ({
+    lotId: (p.lot as DbLotRow).id, locationId: (p.to ?? p.from).id, stockState: defaultStockState(p.material.kind), pickedAt: p.rec.occurredAt.utc,
+  });
+  const found = await findShippedBeforePicked(trx, picks.map(arrival));
+  if (!found.some((s) => s.balance < 0)) return;
+  const shippedAfter = new Map(picks.map((p, i) => [p, found[i].shippedAfter]));
+  const running = new Map<string, number>();
+  picks.forEach((p, i) => {
+    const a = arrival(p);
+    running.set(keyOf(a.lotId, a.locationId, a.stockState), found[i].balance);
+  });
+  for (const p of plans) {
+    const lotId = (p.lot as DbLotRow).id;
+    const after = shippedAfter.get(p);
+    if (after !== undefined) {
+      const a = arrival(p);
+      const balance = running.get(keyOf(a.lotId, a.locationId, a.stockState)) as number;
+      fillShippedBeforePicked(p.legs, a.stockState, pickFill(p.rec.quantity * p.factor, { balance, shippedAfter: after }));
+    }
+    for (const leg of p.legs) {
+      const k = keyOf(lotId, leg.location.id, leg.state);
+      const b = running.get(k);
+      if (b !== undefined) running.set(k, b + leg.delta);
+    }
+  }
+}
+
+/**
  * The movements of several messages written set-based, in one transaction: each record writes what
  * applyWmsMovement writes (the same trace event with its item, ledger rows and balances, count rules,
  * alerts, `inventory.moved` event and audit row, lots and serials found or created), but lots,
@@ -159,6 +196,7 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     await afterLotResolved(p.m.w, p.rec, p.material, r, p.sourceKey);
   }
   await resolveSerials(trx, plans);
+  await fillPicksShippedBefore(trx, plans);
 
   // 4. trace events and their items, one statement
   const eventRows: TraceEventRow[] = [];
@@ -174,7 +212,7 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
       eventType: 'ObjectEvent',
       action: epcis.action,
       bizStep: epcis.bizStep,
-      disposition: dispositionOf(rec.type, p.legs[p.legs.length - 1].state),
+      disposition: dispositionOf(rec.type, p.legs[Math.min(1, p.legs.length - 1)].state),
       eventTime: rec.occurredAt.utc.toISOString(),
       eventTimeZoneOffset: rec.occurredAt.offset,
       location: where.code,
@@ -213,7 +251,8 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     });
     p.m.w.summary.ledgerRows++;
   };
-  const legs = plans.flatMap((p) => p.legs.map((leg) => ({ p, leg })));
+  // (a pick wholly taken by ships that arrived before it books no arriving leg)
+  const legs = plans.flatMap((p) => p.legs.filter((leg) => !(leg.delta === 0 && p.legs.length === 3)).map((leg) => ({ p, leg })));
   const movementRows: Booked[] = legs.map(({ p, leg }) => {
     validateChange(p, leg, leg.delta, p.rec.occurredAt.utc, 'movement');
     return { p, leg, delta: leg.delta, at: p.rec.occurredAt.utc, reason: 'movement', ordinal: p.m.w.ctx.nextOrdinal() };

@@ -75,6 +75,14 @@ function messages(): Body[] {
       movement({ movementId: 'M14a', type: 'putaway', lot: 'L3', location: 'A1', toLocation: 'A6', quantity: 1, toStockState: 'pending_inspection' }),
       movement({ movementId: 'M14b', type: 'adjust', lot: 'L3', location: 'A1', quantity: -1 }),
     ],
+    // 15: a ship from the dock before the picks that brought the stock there (one by one: DOCK -3)
+    movement({ movementId: 'M15', type: 'ship', lot: 'L3', location: 'DOCK', quantity: 3, shipTo: CUSTOMER_GLN, reference: { shipment: 'SH-15' }, occurredAt: '2026-03-01T14:00:00Z' }),
+    // 16: the picks: the first fills 2 of the 3 shipped, the second 1 (and 1 pending), the third was picked after the ship
+    [
+      movement({ movementId: 'M16a', type: 'pick', lot: 'L3', location: 'A1', toLocation: 'DOCK', quantity: 2, occurredAt: '2026-03-01T13:00:00Z' }),
+      movement({ movementId: 'M16b', type: 'pick', lot: 'L3', location: 'A1', toLocation: 'DOCK', quantity: 2, occurredAt: '2026-03-01T13:30:00Z' }),
+      movement({ movementId: 'M16c', type: 'pick', lot: 'L3', location: 'A1', toLocation: 'DOCK', quantity: 1, occurredAt: '2026-03-01T15:00:00Z' }),
+    ],
   ];
 }
 
@@ -166,6 +174,10 @@ describe('WMS movements mapped set-based in one batch = one message at a time', 
 
   it('exercised what it claims: count rules, negative and recalled alerts, record errors, duplicates', () => {
     const ledger = single.ledger as Array<{ source_key: string; delta: number; event_time: string }>;
+    // picks after an earlier-arrived ship: M16a fills 2 at DOCK/finished, M16b 1 (and 1 pending), M16c none
+    const dock = (key: string): unknown[] => (ledger as unknown as Array<{ source_key: string; code: string; stock_state: string; delta: number }>)
+      .filter((g) => g.source_key.endsWith(key) && g.code === 'DOCK').map((g) => `${g.stock_state} ${g.delta}`).sort();
+    expect([dock(':M16a'), dock(':M16b'), dock(':M16c')]).toEqual([['finished 2'], ['finished 1', 'pending_shipment 1'], ['pending_shipment 1']]);
     // M6a (11:30, before the 12:00 count) booked and reversed at the count's time; M6b (after it) stays
     expect(ledger.filter((l) => l.source_key === 'wms:wms:M6a').map((l) => [l.delta, l.event_time])).toEqual([
       [7, '2026-03-01T11:30:00.000Z'], [-7, '2026-03-01T12:00:00.000Z'],
