@@ -22,6 +22,7 @@ import * as mReferenceChecksByKey from '../../migrations/20260301002500_referenc
 import * as mCountEventsIndex from '../../migrations/20260301002600_count_events_index';
 import * as mTraceEventShapeChecks from '../../migrations/20260301002700_trace_event_shape_checks';
 import * as mAuditDigestV2 from '../../migrations/20260301002800_audit_digest_v2';
+import * as mQuantityScale from '../../migrations/20260301002900_quantity_scale';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -50,6 +51,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002600_count_events_index', mCountEventsIndex],
   ['20260301002700_trace_event_shape_checks', mTraceEventShapeChecks],
   ['20260301002800_audit_digest_v2', mAuditDigestV2],
+  ['20260301002900_quantity_scale', mQuantityScale],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {

@@ -109,7 +109,8 @@ export interface RecallImpact {
 /** Shipment statuses of an outbound shipment that can still be stopped or intercepted. */
 export const OPEN_SHIPMENT_STATUSES = ['planned', 'shipped', 'in_transit'];
 
-const round = (n: number): number => Math.round(n * 10000) / 10000;
+/** A sum of quantities without the float noise of adding them (0.1 + 0.2 → 0.3); quantities are kept with 10 decimals. */
+const round = (n: number): number => Number(n.toPrecision(15));
 
 /** A customer to notify of a recall (the `recall.opened` event's `impact.customers`): all units of every uom, and the affected lots it received. */
 export interface RecallNotifyCustomer {

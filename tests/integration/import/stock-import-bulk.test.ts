@@ -180,6 +180,6 @@ describe('lotbridge import stock: CSV reading and the bulk index build', () => {
     const r = await importStockCsv(t.db, f, { actor: 'cli:test' });
     expect(r).toMatchObject({ positions: 1, mergedRows: 1, committed: true });
     const row = await t.db.raw<{ rows: Array<{ q: string }> }>(`SELECT b.quantity::text AS q FROM inventory_balances b JOIN lots l ON l.id = b.lot_id WHERE l.lot_number = 'BIG-1'`);
-    expect(row.rows[0].q).toBe('10000000000000.0000');
+    expect(row.rows[0].q).toBe('10000000000000.0000000000');
   });
 });

@@ -16,8 +16,9 @@ const act = (mat: string, lot: string, use: string, q: string, uom: string): str
   `      <MaterialActual><MaterialDefinitionID>${mat}</MaterialDefinitionID><MaterialLotID>${lot}</MaterialLotID><MaterialUse>${use}</MaterialUse><Quantity><QuantityString>${q}</QuantityString><UnitOfMeasure>${uom}</UnitOfMeasure></Quantity></MaterialActual>`;
 
 /**
- * Converted quantities are stored as numeric(18,4) in the base unit: a consumption written in a much
- * smaller unit than the base unit (mg of a material kept in kg) is rounded away.
+ * Converted quantities are stored in the base unit, with 10 decimals (numeric(28,10); with 4 they
+ * were rounded away): a consumption written in a much smaller unit than the base unit (mg of a
+ * material kept in kg) is booked as it was written.
  */
 describe('MES: a consumption in mg of a material kept in kg', () => {
   let t: TestDatabase;
@@ -32,10 +33,9 @@ describe('MES: a consumption in mg of a material kept in kg', () => {
     await t.destroy();
   });
 
-  // KNOWN DEFECT (not fixed on this branch): 40 MG → 0.00004 KG is rounded to 0.0000 in
-  // trace_event_items.base_quantity, lot_links.quantity and inventory_ledger.delta (all numeric(18,4));
-  // the stock of the coating lot does not change at all. Remove `.failing` with the fix.
-  it.failing('books the 40 MG consumed (0.00004 KG) against the coating lot: stock, item and genealogy quantity', async () => {
+  // with numeric(18,4), 40 MG → 0.00004 KG was 0.0000 in trace_event_items.base_quantity,
+  // lot_links.quantity and inventory_ledger.delta, and the coating lot's stock did not change
+  it('books the 40 MG consumed (0.00004 KG) against the coating lot: stock, item and genealogy quantity', async () => {
     const r = await runB2mml(t.db, pp('PP-MG-1', [act('COAT-API', 'API-7', 'Consumed', '40', 'MG'), act('FG-STENT', 'ST-1', 'Produced', '100', 'EA')].join('\n')));
     processed(r);
     const api = await lotOf(t.db, 'COAT-API', 'API-7');
