@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES } from '../pipeline/queues';
+import { supersedingMessages } from '../pipeline/reprocess';
 import { applySearch, lineageMessageIds, type MessageSearch } from './search';
 
 /** A row of console_jobs. */
@@ -38,14 +39,16 @@ async function inChunks<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): P
 
 /**
  * reprocessMessage (src/pipeline/reprocess.ts) for many messages at once, with the same rules: a
- * duplicate, a message without payload or one being processed right now is skipped; the others go
+ * duplicate, a message without payload, a rejected one whose dedup key a later message holds (the
+ * sender's resend) or one being processed right now is skipped; the others go
  * back to `queued` (a rejected one reclaims its dedup key if no newer message took it), each with
  * its own audit row, and get a fresh `ingest` job. One transaction per batch.
  */
 export async function reprocessBatch(db: Db, pipeline: Pipeline, ids: string[], actor: string): Promise<{ done: number; skipped: number }> {
   const rows = (await db('inbound_messages').whereIn('id', ids)
     .select('id', 'status', 'dedup_key', 'connector_id', 'message_type', 'format', db.raw('payload IS NOT NULL AS has_payload'))) as Array<{ id: string; status: string; dedup_key: string; connector_id: string; message_type: string | null; format: string; has_payload: boolean }>;
-  const candidates = rows.filter((m) => m.status !== 'duplicate' && m.has_payload);
+  const superseded = await supersedingMessages(db, rows.filter((m) => m.status === 'rejected').map((m) => ({ id: m.id, dedupKey: m.dedup_key })));
+  const candidates = rows.filter((m) => m.status !== 'duplicate' && m.has_payload && !superseded.has(m.id));
   const withJobs = await inChunks(candidates, QUEUE_CONCURRENCY, async (m) => {
     const job = await pipeline.ingestQueue.getJob(m.id);
     return { m, job, state: job ? await job.getState() : undefined };

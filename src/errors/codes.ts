@@ -46,7 +46,7 @@ export const errorCatalog = {
   LB_ERR_PIPELINE_NO_HANDLER: { kind: 'defect', http: 500, meaning: 'No pipeline handler is registered for the message format/connector kind.' },
   LB_ERR_PIPELINE_SCHEMA_VIOLATION: { kind: 'defect', http: 500, meaning: "A mapper's output failed the canonical JSON Schema (a mapping bug)." },
   LB_ERR_PIPELINE_ATTEMPTS_EXHAUSTED: { kind: 'transient', http: 503, meaning: 'A transient error persisted through every retry.' },
-  LB_ERR_PIPELINE_NOT_REPROCESSABLE: { kind: 'input', http: 409, meaning: 'The message cannot be reprocessed (oversize: no payload stored, or a duplicate).' },
+  LB_ERR_PIPELINE_NOT_REPROCESSABLE: { kind: 'input', http: 409, meaning: 'The message cannot be reprocessed (oversize: no payload stored, a duplicate, an MLLP frame cut off, or a rejected message whose resend was taken since).' },
   // GS1 barcodes
   LB_ERR_GS1_EMPTY: { kind: 'input', http: 422, meaning: 'The barcode data is empty.' },
   LB_ERR_GS1_UNKNOWN_AI: { kind: 'input', http: 422, meaning: 'The data names a GS1 Application Identifier that does not exist.' },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { reprocessBatch } from '../../../src/console/jobs';
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
 import { ediFixture, ediVariant, postAndWait, x12Segments } from '../../helpers/edi';
 
@@ -64,6 +65,34 @@ describe('EDI trading partners: API, config file, control numbers, 999, resend',
     const again = await h.waitForStatus(m.id);
     expect(again.status).toBe('processed');
     expect(again.ack).toMatchObject({ type: '997', status: 'accepted', controlNumber: '000000002' });
+  });
+
+  it('refuses to reprocess a rejected interchange whose resend was processed since, and names the resend', async () => {
+    const body = ediVariant('x12', '856-unknown-sender.x12', [[/STRANGER9/g, 'LATECOME7'], ['ASN-UNKNOWN', 'ASN-LATECOMER']]);
+    const first = await postAndWait(h, 'x12', body);
+    expect(first.status).toBe('rejected');
+    expect((await h.api('POST', '/api/v1/partners', JSON.stringify({ standard: 'x12', qualifier: 'ZZ', interchangeId: 'LATECOME7', name: 'Late Medical' }), { 'content-type': 'application/json' })).status).toBe(200);
+    // the sender resends the interchange, same control number: a rejected message holds no dedup key, so it is taken
+    const resend = await postAndWait(h, 'x12', Buffer.from(body.toString('latin1').replace('SN1**10*EA', 'SN1**12*EA'), 'latin1')); // corrected
+    expect(resend.status).toBe('processed');
+    const lines = async (): Promise<unknown[]> => h.hub.db('shipment_lines as sl').join('shipments as s', 's.id', 'sl.shipment_id').where('s.shipment_number', 'ASN-LATECOMER').select('sl.quantity_expected');
+    expect(await lines()).toEqual([{ quantity_expected: 12 }]);
+    const r = await h.api('POST', `/api/v1/messages/${first.id}/reprocess`);
+    expect(r.status).toBe(409);
+    expect(r.json.error).toMatchObject({
+      code: 'LB_ERR_PIPELINE_NOT_REPROCESSABLE',
+      message: expect.stringContaining(`message ${resend.id} (processed) with the same dedup key`),
+      details: { supersededBy: resend.id, supersededByStatus: 'processed' },
+    });
+    expect((await h.api('GET', `/api/v1/messages/${first.id}`)).json.status).toBe('rejected');
+    expect(await lines()).toEqual([{ quantity_expected: 12 }]);
+    // the console's bulk reprocess skips it by the same rule
+    expect(await reprocessBatch(h.hub.db, h.hub.pipeline, [first.id], 'console:test')).toEqual({ done: 0, skipped: 1 });
+    expect((await h.api('GET', `/api/v1/messages/${first.id}`)).json.status).toBe('rejected');
+    // the resend itself can be reprocessed (idempotent)
+    expect((await h.api('POST', `/api/v1/messages/${resend.id}/reprocess`)).status).toBe(202);
+    expect((await h.waitForStatus(resend.id)).status).toBe('processed');
+    expect(await lines()).toEqual([{ quantity_expected: 12 }]);
   });
 
   it('resends the acknowledgement of a message to routing (edi.ack with resend: true, same control number)', async () => {
