@@ -58,10 +58,12 @@ export interface PlannedDft {
   summary: UsageSummary;
 }
 
+/** A field's component, unescaped; undefined when absent, empty or the HL7 null `""` (no data). */
+const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => readHl7Value(seg, field, { component });
+
 /** The hospital's location code: `<facility>/<point of care>` from FT1-16, else PV1-3 (PL). */
 function locationCodeOf(ft1: Hl7Segment, pv1: Hl7Segment | undefined, hospital: string): string {
   // the HL7 null "" is no location: FT1-16 "" falls back to PV1-3, as an empty FT1-16 does
-  const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => readHl7Value(seg, field, { component });
   const pl = ft1.get(16) && val(ft1, 16) ? { seg: ft1, field: 16 } : pv1?.get(3) && val(pv1, 3) ? { seg: pv1, field: 3 } : undefined;
   if (!pl) {
     return hospital;
@@ -163,9 +165,12 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
   const hospital = await hospitalOf(w, msg);
   const pid = msg.segment('PID');
   const pv1 = msg.segment('PV1');
-  // PHI: patient (PID-3, first identifier with its assigning authority and type) and encounter (PV1-19)
-  const patientRef = pid?.get(3, 1) ? [pid.get(3, 1), pid.get(3, 4) ?? '', pid.get(3, 5) ?? ''].join('^') : undefined;
-  const encounterRef = pv1?.get(19, 1) ? [pv1.get(19, 1), pv1.get(19, 4) ?? ''].join('^') : undefined;
+  // PHI: patient (PID-3, first identifier with its assigning authority and type) and encounter (PV1-19);
+  // the HL7 null "" is none (hashed, every such message would share one pseudonym)
+  const patientId = pid && val(pid, 3, 1);
+  const patientRef = patientId ? [patientId, val(pid!, 3, 4) ?? '', val(pid!, 3, 5) ?? ''].join('^') : undefined;
+  const encounterId = pv1 && val(pv1, 19, 1);
+  const encounterRef = encounterId ? [encounterId, val(pv1!, 19, 4) ?? ''].join('^') : undefined;
   const phi = {
     patient_hmac: patientRef ? opts.phi.hmac(patientRef, `PID-3:${hospital.code}`) : null,
     patient_enc: patientRef ? opts.phi.encrypt(patientRef) : null,
@@ -180,15 +185,17 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
   const usages: PlannedUsage[] = [];
   for (const [gi, group] of groups.entries()) {
     const ft1 = group.leader;
-    const setId = ft1.get(1) || String(gi + 1);
+    const setId = val(ft1, 1) || String(gi + 1);
     // FT1-4 transaction date (TS up to v2.4, DR from v2.5: its first component is the start), else FT1-5 posting date, else MSH-7
     const when = readHl7DateTime(ft1, 4, { zone }) ?? readHl7DateTime(ft1, 5, { zone }) ?? mshTime;
     if (!when) {
       throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', `FT1 ${setId}: no transaction date (FT1-4), posting date (FT1-5) or MSH-7`, { location: ft1.location(4) });
     }
     const quantity = readHl7Number(ft1, 10) ?? 1;
-    const credit = (ft1.get(6) ?? '').toUpperCase() === 'CD';
-    const procedure = ft1.get(25, 1) ?? msg.get('PR1', 1, 3, 1);
+    const transactionType = val(ft1, 6);
+    const credit = (transactionType ?? '').toUpperCase() === 'CD';
+    const pr1 = msg.segment('PR1');
+    const procedure = val(ft1, 25) ?? (pr1 && val(pr1, 3));
     const devices: Hl7Device[] = devicesOfFt1(group, zone, opts.zRules);
     // FT1-7 transaction code: a GTIN, else the hospital's item code master data knows (from MFN^M16)
     let ft1Item: { material?: string; gtin?: string } | undefined;
@@ -252,7 +259,7 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
       }
       usages.push({
         w, sourceKey, setId, deviceNo: di + 1, dev, gtin, rec, material, factor, signed, credit, when, location, partyId: hospital.id, hospitalCode: hospital.code,
-        transactionType: ft1.get(6) ?? null, procedure,
+        transactionType: transactionType ?? null, procedure,
         phi,
         procedureRefHmac: encounterRef || procedure ? opts.phi.hmac(`${encounterRef ?? ''}|${procedure ?? ''}|${when.utc}`, `procedure:${hospital.code}`) : null,
       });

@@ -139,6 +139,17 @@ describe('HL7 DFT^P03 mapping: usage, stock, demand', () => {
     expect(demand.map((d) => [d.kind, Number(d.quantity)])).toEqual([['consumption', -1]]);
   });
 
+  it('the HL7 null "" in PID-3, PV1-19, FT1-1, FT1-6 and FT1-25 is no value: no patient, encounter, procedure or transaction type, and no shared pseudonym', async () => {
+    const sent = await send(h, fixture('dft-p03-v282-hl7-nulls.hl7'));
+    expect(sent.message).toMatchObject({ status: 'processed', result: { usages: 1 } });
+    const [u] = await usagesOf(db(), sent.id);
+    expect([u.material, u.lot, Number(u.quantity), u.transaction_type, u.procedure_code]).toEqual(['SCREW-65-40', 'SCR-2409-7', 1, null, null]);
+    // a "" patient or encounter hashed as if it were one would give every such message the same pseudonym
+    expect([u.patient_hmac, u.encounter_hmac, u.procedure_ref_hmac]).toEqual([null, null, null]);
+    // FT1-1 "" is no set id: the FT1's position numbers it
+    expect(u.source_key).toMatch(/:FT1-1:1$/);
+  });
+
   it('v2.5.1 OBX device observations (grouped by OBX-4): one device per sub-id, times read in the instance time zone', async () => {
     const sent = await send(h, fixture('dft-p03-v251-obx-device-observations.hl7'), 'cityhosp');
     expect(sent.ackCode).toBe('AA');
