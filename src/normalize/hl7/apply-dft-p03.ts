@@ -6,7 +6,7 @@ import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
 import { findOrCreateSerial } from '../../model/serials/find-or-create-serial';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
 import { findTraceEventBySourceKey } from '../../model/trace/find-trace-event-by-source-key';
-import { readHl7DateTime, readHl7Number, readHl7Value, type Hl7DateTime, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
+import { readHl7Component as val, readHl7DateTime, readHl7Number, type Hl7DateTime, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import type { PhiProtector } from '../../security/phi';
 import { afterLotResolved, resolveStockMaterial, subjectItemOf, type StockItem, type StockRecord } from '../wms/wms-stock-item';
 import type { CanonicalTraceEvent, WmsWriter } from '../wms/wms-writer';
@@ -58,13 +58,10 @@ export interface PlannedDft {
   summary: UsageSummary;
 }
 
-/** A field's component, unescaped; undefined when absent, empty or the HL7 null `""` (no data). */
-const val = (seg: Hl7Segment, field: number, component = 1): string | undefined => readHl7Value(seg, field, { component });
-
 /** The hospital's location code: `<facility>/<point of care>` from FT1-16, else PV1-3 (PL). */
 function locationCodeOf(ft1: Hl7Segment, pv1: Hl7Segment | undefined, hospital: string): string {
   // the HL7 null "" is no location: FT1-16 "" falls back to PV1-3, as an empty FT1-16 does
-  const pl = ft1.get(16) && val(ft1, 16) ? { seg: ft1, field: 16 } : pv1?.get(3) && val(pv1, 3) ? { seg: pv1, field: 3 } : undefined;
+  const pl = val(ft1, 16, 1) ? { seg: ft1, field: 16 } : pv1 && val(pv1, 3, 1) ? { seg: pv1, field: 3 } : undefined;
   if (!pl) {
     return hospital;
   }
@@ -168,9 +165,9 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
   // PHI: patient (PID-3, first identifier with its assigning authority and type) and encounter (PV1-19);
   // the HL7 null "" is none (hashed, every such message would share one pseudonym)
   const patientId = pid && val(pid, 3, 1);
-  const patientRef = patientId ? [patientId, val(pid!, 3, 4) ?? '', val(pid!, 3, 5) ?? ''].join('^') : undefined;
+  const patientRef = pid && patientId ? [patientId, val(pid, 3, 4) ?? '', val(pid, 3, 5) ?? ''].join('^') : undefined;
   const encounterId = pv1 && val(pv1, 19, 1);
-  const encounterRef = encounterId ? [encounterId, val(pv1!, 19, 4) ?? ''].join('^') : undefined;
+  const encounterRef = pv1 && encounterId ? [encounterId, val(pv1, 19, 4) ?? ''].join('^') : undefined;
   const phi = {
     patient_hmac: patientRef ? opts.phi.hmac(patientRef, `PID-3:${hospital.code}`) : null,
     patient_enc: patientRef ? opts.phi.encrypt(patientRef) : null,
@@ -195,7 +192,7 @@ export async function planDftP03(w: WmsWriter, msg: Hl7Message, opts: DftOptions
     const transactionType = val(ft1, 6);
     const credit = (transactionType ?? '').toUpperCase() === 'CD';
     const pr1 = msg.segment('PR1');
-    const procedure = val(ft1, 25) ?? (pr1 && val(pr1, 3));
+    const procedure = val(ft1, 25, 1) ?? (pr1 && val(pr1, 3, 1));
     const devices: Hl7Device[] = devicesOfFt1(group, zone, opts.zRules);
     // FT1-7 transaction code: a GTIN, else the hospital's item code master data knows (from MFN^M16)
     let ft1Item: { material?: string; gtin?: string } | undefined;

@@ -1,6 +1,6 @@
 import { LotBridgeError } from '../../errors';
 import { findOrCreateLot } from '../../model/lots/find-or-create-lot';
-import { readHl7DateTime, readHl7Number, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number, readHl7Component as val, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import { upsertMaterial } from '../../model/master-data/upsert-material';
 import type { WmsWriter } from '../wms/wms-writer';
 import { expiryAsDate } from './hl7-devices';
@@ -30,12 +30,12 @@ async function learnCustomerId(w: WmsWriter, m: { id: string; code: string }, cu
  */
 async function materialOfItm(w: WmsWriter, itm: Hl7Segment, facility: string): Promise<{ id: string; code: string; created: boolean }> {
   const trx = w.ctx.trx;
-  const itemNo = itm.get(1, 1);
+  const itemNo = val(itm, 1, 1);
   if (!itemNo) {
     throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'ITM-1 (item identifier) is empty', { location: itm.location(1) });
   }
   const customerId = `${facility}:${itemNo}`;
-  const catalog = itm.get(9, 1);
+  const catalog = val(itm, 9, 1);
   if (catalog) {
     const m = await trx('materials').where({ code: catalog }).first<{ id: string; code: string } | undefined>('id', 'code');
     if (m) {
@@ -43,7 +43,7 @@ async function materialOfItm(w: WmsWriter, itm: Hl7Segment, facility: string): P
       return { ...m, created: false };
     }
   }
-  const system = (itm.get(1, 3) ?? itm.get(1, 2) ?? '').toUpperCase();
+  const system = (val(itm, 1, 3) ?? val(itm, 1, 2) ?? '').toUpperCase();
   if (/^\d{8}$|^\d{12,14}$/.test(itemNo) && (system === '' || system === 'GTIN' || system === 'GS1')) {
     const m = await w.materialByGtin(itemNo.padStart(14, '0'));
     if (m) {
@@ -55,7 +55,7 @@ async function materialOfItm(w: WmsWriter, itm: Hl7Segment, facility: string): P
   if (known) return { ...known, created: false };
   const result = await upsertMaterial(trx, {
     code: customerId,
-    description: itm.get(2) ?? null,
+    description: val(itm, 2) ?? null,
     identifiers: [{ scheme: 'customer', value: customerId }],
   }, { actor: `connector:${w.connectorId}`, reason: `HL7 MFN^M16 ${w.ctx.message.controlId ?? w.ctx.message.id}` });
   return { id: result.record.id, code: result.record.code, created: true };
@@ -83,16 +83,16 @@ export async function applyMfnM16(w: WmsWriter, msg: Hl7Message): Promise<{ item
     if (!itm) {
       throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'an MFE of MFN^M16 has no ITM segment', { location: entry.leader.location() });
     }
-    const event = (entry.leader.get(1) ?? '').toUpperCase();
+    const event = (val(entry.leader, 1) ?? '').toUpperCase();
     const material = await materialOfItm(w, itm, facility);
     items++;
     if (material.created) w.summary.created.materials++;
     for (const ivt of entry.members.filter((s) => s.name === 'IVT')) {
-      const loc = ivt.get(2, 1);
+      const loc = val(ivt, 2, 1);
       if (!loc) continue;
       const location = await w.location(`${facility}/${loc}`);
       const seed = {
-        reorder_theory: ivt.get(21, 1) ?? null,
+        reorder_theory: val(ivt, 21, 1) ?? null,
         safety_stock_days: readHl7Number(ivt, 22) ?? null,
         max_days: readHl7Number(ivt, 23) ?? null,
         recommended_order_point: readHl7Number(ivt, 24) ?? null,
@@ -112,7 +112,7 @@ export async function applyMfnM16(w: WmsWriter, msg: Hl7Message): Promise<{ item
       policies++;
     }
     for (const ilt of entry.members.filter((s) => s.name === 'ILT')) {
-      const lotNumber = ilt.get(2);
+      const lotNumber = val(ilt, 2);
       if (!lotNumber) continue;
       const expiry = readHl7DateTime(ilt, 3, { zone: ctx.timezone });
       const r = await findOrCreateLot(ctx.trx, { materialId: material.id, lotNumber, ...(expiry ? { expiry: expiryAsDate(expiry.local) } : {}) }, w.lineage);

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { LotBridgeError } from '../../errors';
 import { findOrCreateParty } from '../../model/parties/find-or-create-party';
-import { readHl7DateTime, readHl7Number, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
+import { readHl7DateTime, readHl7Number, readHl7Component as val, type Hl7Message, type Hl7Segment } from '../../parsers/hl7';
 import type { WmsWriter } from '../wms/wms-writer';
 
 /** ORC-1 order control (HL7 table 0119) → requisition status. */
@@ -13,7 +13,7 @@ const STATUS_OF_CONTROL: Readonly<Record<string, string>> = {
 /** Material of a requisition line: RQD-3 (external, e.g. GTIN or our code), else RQD-2 (internal), else RQD-4 (hospital item). */
 async function materialOf(w: WmsWriter, rqd: Hl7Segment, facility: string): Promise<{ id: string; baseUom: string } | undefined> {
   for (const f of [3, 2, 4]) {
-    const code = rqd.get(f, 1);
+    const code = val(rqd, f, 1);
     if (!code) continue;
     if (/^\d{8}$|^\d{12,14}$/.test(code)) {
       const m = await w.materialByGtin(code.padStart(14, '0'));
@@ -54,11 +54,11 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
   let superseded = 0;
   for (const order of orders) {
     const orc = order.leader;
-    const control = (orc.get(1) ?? '').toUpperCase();
+    const control = (val(orc, 1) ?? '').toUpperCase();
     if (!control) {
       throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'ORC-1 (order control) is empty', { location: orc.location(1) });
     }
-    const number = orc.get(2, 1) || orc.get(4, 1);
+    const number = val(orc, 2, 1) || val(orc, 4, 1);
     if (!number) {
       throw new LotBridgeError('LB_ERR_HL7_REQUIRED_FIELD', 'ORC-2 (placer order number) is empty: the requisition cannot be identified', { location: orc.location(2) });
     }
@@ -69,14 +69,14 @@ export async function applyOmsO05(w: WmsWriter, msg: Hl7Message): Promise<{ line
       const material = await materialOf(w, rqd, hospitalCode);
       if (!material) unknownItems++;
       const quantity = readHl7Number(rqd, 5);
-      const uom = rqd.get(6, 1) || material?.baseUom || null;
-      const deliverTo = rqd.get(9, 1);
+      const uom = val(rqd, 6, 1) || material?.baseUom || null;
+      const deliverTo = val(rqd, 9, 1);
       const location = deliverTo ? await w.location(`${hospitalCode}/${deliverTo}`) : undefined;
       const needed = readHl7DateTime(rqd, 10, { zone: ctx.timezone, type: 'DT' });
       const row = {
         party_id: party.row.id, sender, requisition_number: number, line_no: lineNo, order_control: control, status,
-        material_id: material?.id ?? null, item_code: rqd.get(3, 1) || rqd.get(2, 1) || rqd.get(4, 1) || null,
-        item_text: rqd.get(3, 2) || rqd.get(2, 2) || rqd.get(4, 2) || null, quantity: quantity ?? null, uom,
+        material_id: material?.id ?? null, item_code: val(rqd, 3, 1) || val(rqd, 2, 1) || val(rqd, 4, 1) || null,
+        item_text: val(rqd, 3, 2) || val(rqd, 2, 2) || val(rqd, 4, 2) || null, quantity: quantity ?? null, uom,
         location_id: location?.id ?? null, needed_by: needed ? neededByDate(needed.local) : null,
         requested_at: requestedAt ? new Date(requestedAt.utc) : null, source_message_id: ctx.message.id, updated_at: ctx.trx.fn.now(),
       };

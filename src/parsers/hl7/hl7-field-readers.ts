@@ -238,6 +238,17 @@ export function readHl7Value(seg: Hl7Segment, field: number, opts: Omit<Hl7Value
   return valueOf(seg, field, opts);
 }
 
+/**
+ * {@link readHl7Value} of one component (or of the field, without `component`), as `seg.get` reads
+ * it but for the HL7 null: undefined when absent, empty or `""`.
+ * @param seg - the segment
+ * @param field - field number
+ * @param component - component number (1-based); the field's text without it
+ */
+export function readHl7Component(seg: Hl7Segment, field: number, component?: number): string | undefined {
+  return valueOf(seg, field, component === undefined ? {} : { component });
+}
+
 function valueOf(seg: Hl7Segment, field: number, ref: Hl7ValueRef): string | undefined {
   const v = seg.get(field, ref.component, ref.subcomponent, ref.repetition);
   if (v !== undefined && v !== '""') {

@@ -15,6 +15,7 @@ export {
   readHl7Number,
   requireHl7Value,
   readHl7Value,
+  readHl7Component,
   type Hl7DateTime,
   type Hl7DateTimeOptions,
   type Hl7DatePrecision,

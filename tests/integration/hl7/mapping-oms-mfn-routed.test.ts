@@ -101,6 +101,16 @@ describe('HL7 OMS^O05, MFN^M16 and routed types', () => {
       const row = await db()('supply_requisitions').where({ requisition_number: 'REQ-8807', line_no: 1 }).first('needed_by', 'quantity');
       expect([row.needed_by, Number(row.quantity)]).toEqual(['2026-05-01', 50]);
     });
+
+    it('the HL7 null "" in RQD-2, RQD-4, RQD-6 and RQD-9 is no value: the GTIN in RQD-3 names the item, no unit, no location', async () => {
+      const sent = await send(h, fixture('oms-o05-v251-hl7-nulls.hl7'));
+      expect(sent.message).toMatchObject({ status: 'processed', messageType: 'OMS^O05', result: { lines: 1 } });
+      const row = await db()('supply_requisitions as r').leftJoin('materials as m', 'm.id', 'r.material_id').where({ 'r.requisition_number': 'REQ-8860', 'r.line_no': 1 })
+        .first('r.item_code', 'r.item_text', 'r.uom', 'r.location_id', 'm.base_uom');
+      // the unit falls back to the material's base unit, as for an empty RQD-6
+      expect(row).toEqual({ item_code: '05412345679011', item_text: null, uom: row.base_uom, location_id: null, base_uom: expect.any(String) });
+      expect(await db()('locations').where('code', 'like', '%/""')).toEqual([]);
+    });
   });
 
   describe('MFN^M16', () => {
@@ -157,6 +167,14 @@ describe('HL7 OMS^O05, MFN^M16 and routed types', () => {
       const p = await db()('reorder_policies').where({ material_id: balloon.id }).first();
       expect([p.method, Number(p.reorder_point), Number(p.recommended_order_point), Number(p.recommended_order_amount), p.source_message_id]).toEqual(['hl7_seed', 10, 10, 30, sent.id]);
       expect(await db()('materials').where('code', 'like', 'CITYHOSP:%')).toHaveLength(1);
+    });
+
+    it('the HL7 null "" in ITM-2, ITM-9 and ILT-2 is no value: no description, no catalog number, and no lot named ""', async () => {
+      const sent = await send(h, fixture('mfn-m16-v26-hl7-nulls.hl7'));
+      expect(sent.message).toMatchObject({ status: 'processed', messageType: 'MFN^M16', result: { items: 1, lots: 0 } });
+      expect(await db()('lots').where({ lot_number: '""' })).toEqual([]);
+      const m = await db()('materials').where({ code: 'CITYHOSP:GW-015' }).first('description');
+      expect(m).toEqual({ description: null });
     });
   });
 
