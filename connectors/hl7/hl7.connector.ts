@@ -13,7 +13,7 @@ import type {
 } from '../../src/connectors/types';
 import { isValidTimeZone } from '../../src/config/config';
 import {
-  buildHl7Ack, clipHl7Text, encodeHl7Ack, encodingCharactersOf, escapeHl7, formatHl7Time, generateControlId, hl7AckRequested, isHl7Acknowledgment, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type Hl7Delimiters, type Hl7Segment, type MshHeader,
+  buildHl7Ack, clipHl7Text, encodeHl7Ack, encodingCharactersOf, hl7AckMimeCharset, msh18OfMimeCharset, escapeHl7, formatHl7Time, generateControlId, hl7AckRequested, isHl7Acknowledgment, splitHl7Batch, type Hl7Ack, type Hl7AckStatus, type Hl7Delimiters, type Hl7Segment, type MshHeader,
 } from '../../src/parsers/hl7';
 import { createMllpServer, type MllpConnectionInfo, type MllpServer } from '../../src/transport/mllp';
 import { hl7ConfigSchema, type Hl7ConnectorConfig } from './hl7.config';
@@ -139,8 +139,8 @@ class Hl7Connector implements ConnectorAdapter {
       throw new LotBridgeError('LB_ERR_INGEST_UNSUPPORTED_MEDIA', `connector ${this.id} takes HL7 v2 (x-application/hl7-v2+er7 or text/plain), not ${contentType}`);
     }
     // a charset on the Content-Type is the default for a message without MSH-18
-    const cs = /;\s*charset="?([^";]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
-    const encoding = cs === undefined ? undefined : /^(iso-?8859-1|latin-?1)$/.test(cs) ? '8859/1' : /^utf-?8$/.test(cs) ? 'UNICODE UTF-8' : /^(us-)?ascii$/.test(cs) ? 'ASCII' : undefined;
+    const cs = /;\s*charset="?([^";]+)"?/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase();
+    const encoding = cs === undefined ? undefined : msh18OfMimeCharset(cs);
     return { format: 'hl7v2', ...(encoding ? { encoding } : {}) };
   }
 
@@ -156,7 +156,7 @@ class Hl7Connector implements ConnectorAdapter {
     const answer = await this.answer(receipt, env, message.transport);
     return {
       statusCode: 200,
-      contentType: `x-application/hl7-v2+er7; charset=${env.decoded?.encoding.decoder === 'latin1' ? 'ISO-8859-1' : 'UTF-8'}`,
+      contentType: `x-application/hl7-v2+er7; charset=${hl7AckMimeCharset(env.decoded?.encoding.decoder)}`,
       body: answer ?? Buffer.alloc(0),
     };
   }

@@ -6,7 +6,7 @@ import type { HubQueue, HubWorker, QueueKit } from '../pipeline/queue-kit';
 import { QUEUES, type RouteJobData } from '../pipeline/queues';
 import { matchesEventType, matchesGlob, routingOf, type EventRouting } from '../routing/event-pattern';
 import { plainPayload } from '../ingest/stored-payload';
-import { hl7CharsetEncoding } from '../parsers/hl7/hl7-charset';
+import { decodeHl7Bytes, hl7CharsetEncoding } from '../parsers/hl7/hl7-charset';
 import type { PhiProtector } from '../security/phi';
 import type { EventSubscriber, RouteTicket } from './bridge';
 
@@ -125,9 +125,7 @@ export class RouteConsumer {
     // `encoding` is what intake read the bytes with: for HL7 its MSH-18 spelling (`8859/1`, `8859/2`, …)
     const encoding = String(row.encoding ?? '');
     const known = encoding ? hl7CharsetEncoding(encoding) : undefined;
-    if (known && known.decoder !== 'utf-8') {
-      return known.decoder === 'latin1' ? bytes.toString('latin1') : new TextDecoder(known.decoder).decode(bytes);
-    }
+    if (known) return decodeHl7Bytes(bytes, known);
     return bytes.toString(/^(latin1|iso-?8859-1)$/i.test(encoding) ? 'latin1' : 'utf8');
   }
 

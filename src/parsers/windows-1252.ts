@@ -9,3 +9,21 @@ const CP1252_HIGH = '\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u203
 export function decodeWindows1252(bytes: Buffer): string {
   return bytes.toString('latin1').replace(/[\u0080-\u009F]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]);
 }
+
+/** The byte of each windows-1252 character of 0x80–0x9F, by character. */
+const CP1252_BYTE = new Map([...CP1252_HIGH].map((c, i) => [c, 0x80 + i]));
+
+/**
+ * Encodes text as windows-1252 bytes (the inverse of {@link decodeWindows1252}); a character the
+ * code page has no byte for becomes `?`.
+ * @param text - the text
+ */
+export function encodeWindows1252(text: string): Buffer {
+  const out = Buffer.alloc(text.length);
+  let n = 0;
+  for (const c of text) {
+    const code = c.codePointAt(0)!;
+    out[n++] = code < 0x80 || (code >= 0xa0 && code <= 0xff) ? code : CP1252_BYTE.get(c) ?? 0x3f;
+  }
+  return out.subarray(0, n);
+}

@@ -8,6 +8,7 @@ import type { Hl7Location } from './hl7-location';
 import { Hl7Message } from './hl7-message';
 import { compareHl7Versions, isHl7Version, type Hl7Version } from './hl7-version';
 import { readMsh, type MshHeader } from './read-msh';
+import { encodeWindows1252 } from '../windows-1252';
 
 /** What happened to the message: accepted, refused for its content (error), or rejected outright. */
 export type Hl7AckStatus = 'accepted' | 'error' | 'rejected';
@@ -310,11 +311,18 @@ export function isHl7Acknowledgment(messageType: string | undefined): boolean {
 
 /**
  * The bytes of an ACK, by the decoder name of the inbound charset (`Hl7Encoding.decoder`):
- * ISO-8859-1 or UTF-8. A character ISO-8859-1 has no byte for becomes `?` (Node's latin1 encoder
+ * ISO-8859-1, windows-1252 or UTF-8 (every other charset). A character ISO-8859-1 has no byte for becomes `?` (Node's latin1 encoder
  * would keep only the low byte of its code: `…` U+2026 would become `&`, a subcomponent separator).
  */
 export function encodeHl7Ack(text: string, decoder: string | undefined): Buffer {
-  return decoder === 'latin1' ? Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1') : Buffer.from(text, 'utf8');
+  if (decoder === 'latin1') return Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1');
+  if (decoder === 'windows-1252') return encodeWindows1252(text);
+  return Buffer.from(text, 'utf8');
+}
+
+/** The charset an ACK encoded by {@link encodeHl7Ack} is in, as a MIME charset name. */
+export function hl7AckMimeCharset(decoder: string | undefined): string {
+  return decoder === 'latin1' ? 'ISO-8859-1' : decoder === 'windows-1252' ? 'windows-1252' : 'UTF-8';
 }
 
 /**

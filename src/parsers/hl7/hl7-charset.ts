@@ -3,6 +3,7 @@ import { firstInvalidUtf8Offset } from '../wms/decode-text';
 import type { Hl7HexDecoding } from './hl7-escape';
 import { hl7Location } from './hl7-location';
 import { readMsh } from './read-msh';
+import { decodeWindows1252 } from '../windows-1252';
 
 /** How LotBridge decodes bytes declared with one MSH-18 value. */
 export interface Hl7Encoding {
@@ -59,6 +60,24 @@ const ENCODINGS: Record<string, Hl7Encoding> = {
  */
 export function hl7CharsetEncoding(msh18: string): Hl7Encoding | undefined {
   return ENCODINGS[msh18.trim().replace(/\s+/g, ' ').toUpperCase()];
+}
+
+/**
+ * The MSH-18 value a MIME charset name stands for (the `charset` of an HTTP Content-Type, the
+ * default of a message without MSH-18), when LotBridge can decode it: `utf-8` → UNICODE UTF-8,
+ * `iso-8859-1`/`latin1` → 8859/1, `us-ascii` → ASCII, `iso-8859-<n>` → 8859/<n> (those table 0211
+ * has), `windows-1252`/`cp1252` → WINDOWS-1252; undefined for any other.
+ * @param mime - the charset name, any case
+ */
+export function msh18OfMimeCharset(mime: string): string | undefined {
+  const c = mime.trim().toLowerCase();
+  if (/^utf-?8$/.test(c)) return 'UNICODE UTF-8';
+  if (/^(iso-?8859-1|latin-?1)$/.test(c)) return '8859/1';
+  if (/^(us-)?ascii$/.test(c)) return 'ASCII';
+  const iso = /^iso[-_]?8859[-_](\d{1,2})$/.exec(c);
+  if (iso && hl7CharsetEncoding(`8859/${iso[1]}`)) return `8859/${iso[1]}`;
+  if (c === 'windows-1252' || c === 'cp1252') return 'WINDOWS-1252';
+  return undefined;
 }
 
 /** The MSH-18 values {@link hl7CharsetEncoding} knows. */
@@ -124,10 +143,22 @@ export function decodeHl7Buffer(payload: Buffer, opts: DecodeHl7Options = {}): D
       );
     }
     text = bytes.toString('utf8');
-  } else if (encoding.decoder === 'latin1') {
-    text = bytes.toString('latin1');
   } else {
-    text = new TextDecoder(encoding.decoder).decode(bytes);
+    text = decodeHl7Bytes(bytes, encoding);
   }
   return { text, charset, declared, encoding };
+}
+
+/**
+ * Bytes as text in an HL7 charset (no validity check: a UTF-8 message is checked by
+ * {@link decodeHl7Buffer} when it is received).
+ * @param bytes - the bytes
+ * @param encoding - the charset's decoding ({@link hl7CharsetEncoding})
+ */
+export function decodeHl7Bytes(bytes: Buffer, encoding: Hl7Encoding): string {
+  if (encoding.decoder === 'utf-8') return bytes.toString('utf8');
+  if (encoding.decoder === 'latin1') return bytes.toString('latin1');
+  // Node 20's TextDecoder('windows-1252') reads 0x80–0x9F as C1 controls (€ as U+0080)
+  if (encoding.decoder === 'windows-1252') return decodeWindows1252(bytes);
+  return new TextDecoder(encoding.decoder).decode(bytes);
 }

@@ -23,7 +23,7 @@ export {
   type Hl7ValueProblem,
 } from './hl7-field-readers';
 export { HL7_V2_VERSIONS, isHl7Version, compareHl7Versions, checkHl7Version, checkHl7MessageType, type Hl7Version, type Hl7MessageType } from './hl7-version';
-export { decodeHl7Buffer, hl7CharsetEncoding, SUPPORTED_HL7_CHARSETS, type DecodedHl7, type DecodeHl7Options, type Hl7Encoding } from './hl7-charset';
+export { decodeHl7Buffer, decodeHl7Bytes, hl7CharsetEncoding, msh18OfMimeCharset, SUPPORTED_HL7_CHARSETS, type DecodedHl7, type DecodeHl7Options, type Hl7Encoding } from './hl7-charset';
 export { HL7_ERROR_CODES, hl7ErrorCodeFor, type Hl7ErrorCode } from './hl7-error-codes';
 export {
   buildHl7Ack,
@@ -33,6 +33,7 @@ export {
   clipHl7Text,
   isHl7Acknowledgment,
   encodeHl7Ack,
+  hl7AckMimeCharset,
   type BuildHl7AckOptions,
   type Hl7Ack,
   type Hl7AckCode,

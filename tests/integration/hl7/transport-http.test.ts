@@ -150,6 +150,23 @@ describe('hl7 over HTTP: POST /api/v1/ingest/hl7', () => {
     expect((await h.waitForStatus(id)).status).toBe('processed');
   });
 
+  it('reads a message without MSH-18 sent with charset=windows-1252 in that code page, and answers in it', async () => {
+    // “ ” – € Š as windows-1252 bytes 0x93 0x94 0x96 0x80 0x8A (not C1 controls)
+    const msg = Buffer.concat([
+      Buffer.from('MSH|^~\\&|ORIS|KLINIKUM-SUED|LOTBRIDGE|MEDTECH|20260316091500+0100||ADT^A01^ADT_A01|KS-CP1252-1|P|2.5.1\rEVN|A01|20260316091500+0100\rPID|1||K-1^^^KSUED^MR||', 'latin1'),
+      Buffer.from([0x8a, 0x69, 0x6d, 0x6b, 0x6f, 0x76, 0xe1, 0x5e, 0x93, 0x4a, 0x61, 0x6e, 0x61, 0x94, 0x20, 0x96, 0x20, 0x80]),
+      Buffer.from('\rPV1|1|I|CHIR2^214^1^KSUED\r', 'latin1'),
+    ]);
+    const res = await post(h, msg, 'x-application/hl7-v2+er7; charset=windows-1252');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/charset=windows-1252/i);
+    expect(parseAck(res.body)).toMatchObject({ code: 'AA', controlId: 'KS-CP1252-1' });
+    const [row] = await messagesOf(h, 'KS-CP1252-1');
+    expect(row.encoding).toBe('WINDOWS-1252');
+    expect((await payloadOf(h, row.id)).bytes.equals(msg)).toBe(true);
+    expect((await h.waitForStatus(row.id)).status).toBe('routed');
+  });
+
   it('reads a batch file without MSH-18 in the charset its Content-Type names, as it does a single message', async () => {
     const file = hl7Fixture('transport/batch-bhs-latin1-without-msh18.hl7');
     const res = await post(h, file, 'x-application/hl7-v2+er7; charset=ISO-8859-1');

@@ -1,4 +1,4 @@
-import { decodeHl7Buffer, hl7CharsetEncoding, parseHl7Message } from '../../../../src/parsers/hl7';
+import { decodeHl7Buffer, decodeHl7Bytes, encodeHl7Ack, hl7AckMimeCharset, hl7CharsetEncoding, msh18OfMimeCharset, parseHl7Message } from '../../../../src/parsers/hl7';
 import { fixture, fixtureBytes, thrown } from './hl7-test-helpers';
 
 describe('hl7CharsetEncoding', () => {
@@ -75,5 +75,40 @@ describe('decodeHl7Buffer', () => {
   it('drops a UTF-8 byte-order mark', () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fixtureBytes('adt-a01.hl7')]);
     expect(decodeHl7Buffer(bytes).text.startsWith('MSH|')).toBe(true);
+  });
+});
+
+describe('windows-1252 (MSH-18 WINDOWS-1252 / CP1252, or an HTTP charset=windows-1252)', () => {
+  // “Nadel” – Größe 5 € ™ Š : 0x93 0x94 0x96 0x80 0x99 0x8A are windows-1252 characters, not C1 controls
+  const text = 'PID|1||P-1^^^H^MR||\u201cNadel\u201d \u2013 Gr\u00f6\u00dfe 5 \u20ac \u2122 \u0160imkov\u00e1';
+  const bytes = (msh18: string): Buffer => Buffer.concat([
+    Buffer.from(`MSH|^~\\&|A|B|C|D|20260301120000||ADT^A01|W1|P|2.5.1||||||${msh18}\r`, 'latin1'),
+    Buffer.from([0x50, 0x49, 0x44, 0x7c, 0x31, 0x7c, 0x7c]), Buffer.from('P-1^^^H^MR||', 'latin1'),
+    Buffer.from([0x93, 0x4e, 0x61, 0x64, 0x65, 0x6c, 0x94, 0x20, 0x96, 0x20, 0x47, 0x72, 0xf6, 0xdf, 0x65, 0x20, 0x35, 0x20, 0x80, 0x20, 0x99, 0x20, 0x8a, 0x69, 0x6d, 0x6b, 0x6f, 0x76, 0xe1]),
+  ]);
+
+  it.each(['WINDOWS-1252', 'cp1252'])('decodes MSH-18 %s with the code page’s characters at 0x80–0x9F', (msh18) => {
+    const d = decodeHl7Buffer(bytes(msh18));
+    expect(d.text.split('\r')[1]).toBe(text);
+    expect(d.text).not.toMatch(/[\u0080-\u009f]/);
+  });
+
+  it('takes windows-1252 as the default for a message without MSH-18 when the HTTP charset says so', () => {
+    expect(msh18OfMimeCharset('Windows-1252')).toBe('WINDOWS-1252');
+    expect(decodeHl7Buffer(bytes(''), { defaultCharset: msh18OfMimeCharset('cp1252') }).text.split('\r')[1]).toBe(text);
+  });
+
+  it('maps the MIME charsets an HTTP sender writes to MSH-18 values, and none it cannot decode', () => {
+    expect(['utf-8', 'UTF8', 'iso-8859-1', 'latin1', 'us-ascii', 'iso-8859-15', 'ISO_8859-2', 'windows-1252', 'shift_jis', 'iso-8859-11'].map(msh18OfMimeCharset)).toEqual([
+      'UNICODE UTF-8', 'UNICODE UTF-8', '8859/1', '8859/1', 'ASCII', '8859/15', '8859/2', 'WINDOWS-1252', undefined, undefined,
+    ]);
+  });
+
+  it('writes an ACK to a windows-1252 message in windows-1252 (a character it lacks as ?)', () => {
+    expect([...encodeHl7Ack('MSA|AE|W1|Gr\u00f6\u00dfe \u20ac \u2013 \u4e2d', 'windows-1252')]).toEqual([
+      ...Buffer.from('MSA|AE|W1|Gr', 'latin1'), 0xf6, 0xdf, 0x65, 0x20, 0x80, 0x20, 0x96, 0x20, 0x3f,
+    ]);
+    expect(hl7AckMimeCharset('windows-1252')).toBe('windows-1252');
+    expect(decodeHl7Bytes(encodeHl7Ack(text, 'windows-1252'), hl7CharsetEncoding('CP1252')!)).toBe(text);
   });
 });
