@@ -14,6 +14,7 @@ import { insertTraceEvent, type NewTraceEventItem } from '../../model/trace/inse
 import type { ProcessContext } from '../../pipeline/handler';
 import { failAt, type At, type B2mmlQuantity } from './b2mml-records';
 import { canonicalUom, uomFactor } from './b2mml-uom';
+import { closeClearedNegativeBalances } from '../../model/alerts/close-cleared-negative-balances';
 
 /** $ids of the canonical schemas the MES mapper validates against. */
 export const CANONICAL = {
@@ -497,6 +498,17 @@ export class B2mmlWriter {
         }),
       );
     }
+    // a balance that was below zero before these changes and is not now: its alert is closed
+    const sumOf = new Map<string, number>();
+    for (const d of deltas) {
+      const k = `${d.lotId}\u0000${d.location.id}\u0000${d.stockState}`;
+      sumOf.set(k, (sumOf.get(k) ?? 0) + d.delta);
+    }
+    const cleared = booked
+      .filter((b) => Number(b.quantity) - (sumOf.get(`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`) ?? 0) < 0)
+      .filter((b) => Number((finalByKey.get(`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`) ?? b).quantity) >= 0)
+      .map((b) => b.lot_id);
+    await closeClearedNegativeBalances(this.trx, cleared);
   }
 
   /** Opens alerts in one statement, each with its `alert.opened` outbox event and audit row. */

@@ -4,6 +4,7 @@ import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { afterLotResolved, type StockItem } from '../wms/wms-stock-item';
 import { CANONICAL, negativeBalanceAlert } from '../wms/wms-writer';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { closeClearedNegativeBalances } from '../../model/alerts/close-cleared-negative-balances';
 import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
 import { findOrCreateSerialsBatch, serialKey } from '../../model/serials/find-or-create-serials-batch';
 import { checkEventsInserted, insertTraceEventsBatch, TRACE_EVENTS_CTES, traceEventArrays, traceItemRows, type TraceEventRow } from '../../model/trace/insert-trace-events-batch';
@@ -165,10 +166,19 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
   // a balance left below zero opens one negative_balance alert (deduplicated per lot/location/state), all in one statement
   const alertNegatives = async (balances: Array<{ lot_id: string; location_id: string; quantity: number | string }>): Promise<void> => {
     const negatives: Array<{ w: PlannedUsage['w']; alert: NewAlert }> = [];
+    // lots of balances that were below zero before or during the batch and end at zero or above (their alert is closed)
+    const cleared: string[] = [];
     for (const row of balances) {
       // as WmsWriter.book does one change at a time: the first change that leaves the balance below zero names it
       const mine = ledger.filter((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
-      let balance = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
+      const initial = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
+      let low = initial;
+      mine.reduce((at, b) => {
+        low = Math.min(low, at + b.delta);
+        return at + b.delta;
+      }, initial);
+      if (low < 0 && Number(row.quantity) >= 0) cleared.push(row.lot_id);
+      let balance = initial;
       const first = mine.find((b) => (balance += b.delta) < 0);
       if (!first) continue;
       const { u, lot } = first;
@@ -180,6 +190,7 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     for (const [i, id] of opened) {
       await negatives[i].w.alertOpened(negatives[i].alert, id);
     }
+    await closeClearedNegativeBalances(trx, cleared);
   };
   // device usages and demand rows (their outbox events and audit rows are buffered to the batch's end)
   const buildUsages = () => {

@@ -4,6 +4,7 @@ import type { DbLotRow } from '../../db/tables';
 import { isLotBridgeError, type LotBridgeError } from '../../errors';
 import type { LotResolution } from '../../model/lots/find-or-create-lot';
 import { openAlerts } from '../../model/alerts/open-alerts';
+import { closeClearedNegativeBalances } from '../../model/alerts/close-cleared-negative-balances';
 import { findNextCounts } from '../../model/inventory/find-next-count';
 import { findShippedBeforePicked, pickFill } from '../../model/inventory/find-shipped-before-picked';
 import { findOrCreateLotsBatch } from '../../model/lots/find-or-create-lots-batch';
@@ -301,6 +302,9 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     const k = balanceKey(b.p, b.leg);
     running.set(k, (running.get(k) as number) - b.delta);
   }
+  // lots with a balance below zero before the chunk or after one of its changes (their alert is closed below when it ends at zero or above)
+  const wasNegative = new Set<string>();
+  for (const [k, q] of running) if (q < 0) wasNegative.add(k);
   const alerts: Array<{ p: Planned; alert: NewAlert }> = [];
   movementRows.forEach((b, n) => {
     const k = balanceKey(b.p, b.leg);
@@ -314,6 +318,7 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     }
     running.set(k, balance);
     b.p.changes.push(change);
+    if (balance < 0) wasNegative.add(k);
     if (balance < 0) {
       const lot = b.p.lot as DbLotRow;
       const alert = negativeBalanceAlert(
@@ -340,6 +345,9 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     }
   });
   const opened = await openAlerts(trx, alerts.map((a) => ({ alert: a.alert, lineage: a.p.m.w.lineage })));
+  // as one booking after another would: a balance that was below zero and ends at zero or above closes its alert
+  const cleared = [...wasNegative].filter((k) => (final.get(k) as number) >= 0).map((k) => k.split('\u0000')[0]);
+  await closeClearedNegativeBalances(trx, cleared);
   const openedOf = new Map<Planned, Array<{ alert: NewAlert; id: string }>>();
   for (const [i, id] of opened) {
     const a = alerts[i];

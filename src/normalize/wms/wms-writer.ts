@@ -8,6 +8,7 @@ import type { DbLocationRow } from '../../model/master-data/master-data.types';
 import { insertTraceEvent, type NewTraceEventItem } from '../../model/trace/insert-trace-event';
 import type { ProcessContext } from '../../pipeline/handler';
 import type { StockState } from './wms-record.types';
+import { closeClearedNegativeBalances } from '../../model/alerts/close-cleared-negative-balances';
 
 /** $ids of the canonical schemas the WMS mapper's output is validated against. */
 export const CANONICAL = {
@@ -252,7 +253,8 @@ export class WmsWriter {
    * Books a balance change through the ledger. When a count of the same lot/location/state was
    * booked at or after this change's time (strictly after, for a count), that count already saw
    * the change: it is reversed at the count's time, so a late message never breaks a count.
-   * A balance that ends below zero opens a `negative_balance` alert.
+   * A balance that ends below zero opens a `negative_balance` alert; one that was below zero and
+   * is not any more closes it.
    * @param b - the change
    */
   async book(b: Booking): Promise<BookedChange> {
@@ -269,6 +271,9 @@ export class WmsWriter {
     }
     if (balance < 0) {
       await this.alert(negativeBalanceAlert(b, balance, this.feedName));
+    } else if (change.balance - b.delta < 0) {
+      // the balance was below zero before this change and is not now: its alert is closed
+      await closeClearedNegativeBalances(this.ctx.trx, [b.lotId]);
     }
     return change;
   }

@@ -139,6 +139,22 @@ describe('HL7 DFT^P03 mapping: usage, stock, demand', () => {
     expect(demand.map((d) => [d.kind, Number(d.quantity)])).toEqual([['consumption', -1]]);
   });
 
+  it('a usage that takes a lot below zero opens a negative_balance alert; the credit that brings it back to zero closes it', async () => {
+    const variant = (control: string, type: 'CG' | 'CD'): Buffer => Buffer.from(fixture('dft-p03-v282-cd-credit-unused-screw.hl7').toString('utf8')
+      .replace('ORIS-20260316-000502', control).replace('|CD|SCR-65', `|${type}|SCR-65`).replaceAll('SCR-2409-7', 'SCR-NEG-1'), 'utf8');
+    const used = await send(h, variant('ORIS-20260316-000570', 'CG'));
+    expect(used.message).toMatchObject({ status: 'processed', result: { usages: 1 } });
+    expect(await balancesOf(db(), MATERIALS.screw.gtin, 'SCR-NEG-1')).toEqual({ 'STMARY/OR2/finished': -1 });
+    const alert = async (): Promise<unknown[]> => (await db().raw(
+      `SELECT a.status FROM alerts a JOIN lots l ON l.id::text = a.subject_id WHERE a.type = 'negative_balance' AND l.lot_number = 'SCR-NEG-1'`,
+    )).rows;
+    expect(await alert()).toEqual([{ status: 'open' }]);
+    const credited = await send(h, variant('ORIS-20260316-000571', 'CD'));
+    expect(credited.message).toMatchObject({ status: 'processed', result: { usages: 1 } });
+    expect(await balancesOf(db(), MATERIALS.screw.gtin, 'SCR-NEG-1')).toEqual({});
+    expect(await alert()).toEqual([{ status: 'closed' }]);
+  });
+
   it('the HL7 null "" in PID-3, PV1-19, FT1-1, FT1-6 and FT1-25 is no value: no patient, encounter, procedure or transaction type, and no shared pseudonym', async () => {
     const sent = await send(h, fixture('dft-p03-v282-hl7-nulls.hl7'));
     expect(sent.message).toMatchObject({ status: 'processed', result: { usages: 1 } });

@@ -53,6 +53,10 @@ describe('WMS handler: a ship that arrives before its pick', () => {
     // the pick event still says what the WMS did: picked to the dock
     const ev = await t.db('trace_events').where('source_key', 'like', '%SBP-2').first<{ details: { to: unknown } }>('details');
     expect(ev?.details.to).toEqual({ location: 'DOCK', stockState: 'pending_shipment' });
+    // the ship's negative_balance alert (DOCK finished at -5) is closed: the balance is back at 0
+    expect(await t.db('alerts').where({ type: 'negative_balance' }).select('status', 'message').then((rows) => rows.map((a) => [a.status, a.message]))).toEqual([
+      ['closed', expect.stringContaining('at DOCK (finished) is at -5')],
+    ]);
   });
 
   it('a ship of part of a pick arrives first: that part fills the dock, the rest is pending shipment', async () => {
@@ -67,6 +71,7 @@ describe('WMS handler: a ship that arrives before its pick', () => {
     await ok(ship); // 10:00, nothing picked: DOCK/finished -5
     await ok({ ...pick, movementId: 'SBP-4', occurredAt: '2026-03-01T11:00:00Z' }); // picked after the ship
     expect(await balancesOf(t.db, GTIN.eachA, 'LSBP')).toEqual({ 'A1/finished': 5, 'DOCK/finished': -5, 'DOCK/pending_shipment': 5 });
+    expect(await t.db('alerts').where({ type: 'negative_balance' }).pluck('status')).toEqual(['open']);
   });
 
   it('two picks arrive after the ship: the first fills what the ship took, the second is pending shipment', async () => {
@@ -94,5 +99,7 @@ describe('WMS handler: a ship that arrives before its pick', () => {
     expect(outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed']);
     expect(await balancesOf(t.db, GTIN.eachA, 'LSBP')).toEqual({ 'A1/finished': 3, 'DOCK/pending_shipment': 3 });
     expect(await ledgerOf(t.db, GTIN.eachA, 'LSBP')).toEqual({ 'A1/finished': 3, 'DOCK/pending_shipment': 3 });
+    // the ship's alert is closed by the batch that brought DOCK/finished back to 0
+    expect(await t.db('alerts').where({ type: 'negative_balance' }).pluck('status')).toEqual(['closed']);
   });
 });

@@ -45,3 +45,31 @@ describe('MES: a consumption in mg of a material kept in kg', () => {
     expect(await balancesOf(t.db, 'COAT-API', 'API-7')).toEqual({ 'LINE-1/raw': -0.00004 });
   });
 });
+
+describe('MES: a negative balance an MES booking brings back to zero', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await t.db('materials').insert([
+      { id: '00000000-0000-7000-8000-0000000000b1', code: 'COAT-B', kind: 'raw', base_uom: 'KG' },
+      { id: '00000000-0000-7000-8000-0000000000b2', code: 'FG-B', kind: 'finished', base_uom: 'EA' },
+      { id: '00000000-0000-7000-8000-0000000000b4', code: 'STEM-B', kind: 'component', base_uom: 'EA' },
+    ]);
+  });
+  afterAll(async () => {
+    await t.destroy();
+  });
+
+  it('a WIP lot consumed beyond what was reported made opens negative_balance; the report of the rest closes the alert', async () => {
+    processed(await runB2mml(t.db, pp('PP-NB-1', [act('COAT-B', 'CB-1', 'Consumed', '1', 'KG'), act('STEM-B', 'W-1', 'Produced', '1', 'EA')].join('\n'))));
+    processed(await runB2mml(t.db, pp('PP-NB-2', [act('STEM-B', 'W-1', 'Consumed', '3', 'EA'), act('FG-B', 'FB-1', 'Produced', '3', 'EA')].join('\n'))));
+    expect(await balancesOf(t.db, 'STEM-B', 'W-1')).toEqual({ 'LINE-1/wip': -2 });
+    const lot = await lotOf(t.db, 'STEM-B', 'W-1');
+    const alerts = async (): Promise<string[]> => t.db('alerts').where({ type: 'negative_balance', subject_id: lot?.id }).pluck('status');
+    expect(await alerts()).toEqual(['open']);
+    // the other two stems made are reported late
+    processed(await runB2mml(t.db, pp('PP-NB-3', [act('COAT-B', 'CB-1', 'Consumed', '2', 'KG'), act('STEM-B', 'W-1', 'Produced', '2', 'EA')].join('\n'))));
+    expect(await balancesOf(t.db, 'STEM-B', 'W-1')).toEqual({});
+    expect(await alerts()).toEqual(['closed']);
+  });
+});
