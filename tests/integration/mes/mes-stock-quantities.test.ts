@@ -16,17 +16,22 @@ const act = (mat: string, lot: string, use: string, q: string, uom: string): str
   `      <MaterialActual><MaterialDefinitionID>${mat}</MaterialDefinitionID><MaterialLotID>${lot}</MaterialLotID><MaterialUse>${use}</MaterialUse><Quantity><QuantityString>${q}</QuantityString><UnitOfMeasure>${uom}</UnitOfMeasure></Quantity></MaterialActual>`;
 
 /**
- * Converted quantities are stored in the base unit, with 10 decimals (numeric(28,10); with 4 they
- * were rounded away): a consumption written in a much smaller unit than the base unit (mg of a
- * material kept in kg) is booked as it was written.
+ * MES stock quantities. Converted quantities are stored in the base unit, with 10 decimals
+ * (numeric(28,10); with 4 they were rounded away): a consumption written in a much smaller unit
+ * than the base unit (mg of a material kept in kg) is booked as it was written. A balance an MES
+ * consumption took below zero gets its negative_balance alert closed by the report that brings it
+ * back.
  */
-describe('MES: a consumption in mg of a material kept in kg', () => {
+describe('MES: stock quantities', () => {
   let t: TestDatabase;
   beforeAll(async () => {
     t = await createTestDatabase();
     await t.db('materials').insert([
       { id: '00000000-0000-7000-8000-0000000000a1', code: 'COAT-API', kind: 'raw', base_uom: 'KG' },
       { id: '00000000-0000-7000-8000-0000000000a2', code: 'FG-STENT', kind: 'finished', base_uom: 'EA' },
+      { id: '00000000-0000-7000-8000-0000000000b1', code: 'COAT-B', kind: 'raw', base_uom: 'KG' },
+      { id: '00000000-0000-7000-8000-0000000000b2', code: 'FG-B', kind: 'finished', base_uom: 'EA' },
+      { id: '00000000-0000-7000-8000-0000000000b4', code: 'STEM-B', kind: 'component', base_uom: 'EA' },
     ]);
   });
   afterAll(async () => {
@@ -43,21 +48,6 @@ describe('MES: a consumption in mg of a material kept in kg', () => {
     expect(item).toEqual({ quantity: 40, uom: 'MG', base_quantity: 0.00004 });
     expect(await t.db('lot_links').where({ input_lot_id: api?.id }).pluck('quantity')).toEqual([0.00004]);
     expect(await balancesOf(t.db, 'COAT-API', 'API-7')).toEqual({ 'LINE-1/raw': -0.00004 });
-  });
-});
-
-describe('MES: a negative balance an MES booking brings back to zero', () => {
-  let t: TestDatabase;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    await t.db('materials').insert([
-      { id: '00000000-0000-7000-8000-0000000000b1', code: 'COAT-B', kind: 'raw', base_uom: 'KG' },
-      { id: '00000000-0000-7000-8000-0000000000b2', code: 'FG-B', kind: 'finished', base_uom: 'EA' },
-      { id: '00000000-0000-7000-8000-0000000000b4', code: 'STEM-B', kind: 'component', base_uom: 'EA' },
-    ]);
-  });
-  afterAll(async () => {
-    await t.destroy();
   });
 
   it('a WIP lot consumed beyond what was reported made opens negative_balance; the report of the rest closes the alert', async () => {
