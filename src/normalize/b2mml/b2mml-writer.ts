@@ -478,14 +478,15 @@ export class B2mmlWriter {
         absorbedRows = await insert(absorbed);
       }
     }
-    const finalByKey = new Map([...booked, ...absorbedRows].map((b) => [`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`, b]));
+    const rowKey = (b: { lot_id: string; location_id: string; stock_state: string }): string => `${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`;
+    const finalByKey = new Map([...booked, ...absorbedRows].map((b) => [rowKey(b), b]));
     const r = { rows: [...finalByKey.values()] };
     const negative = r.rows.filter((b) => Number(b.quantity) < 0 && !quietLots.has(b.lot_id));
     if (negative.length > 0) {
-      const byKey = new Map(deltas.map((d) => [`${d.lotId}\u0000${d.location.id}\u0000${d.stockState}`, d]));
+      const byKey = new Map(deltas.map((d) => [rowKey({ lot_id: d.lotId, location_id: d.location.id, stock_state: d.stockState }), d]));
       await this.alerts(
         negative.map((b) => {
-          const d = byKey.get(`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`) as StockDelta;
+          const d = byKey.get(rowKey(b)) as StockDelta;
           return {
             type: 'negative_balance',
             severity: 'warning',
@@ -501,12 +502,11 @@ export class B2mmlWriter {
     // a balance that was below zero before these changes and is not now: its alert is closed
     const sumOf = new Map<string, number>();
     for (const d of deltas) {
-      const k = `${d.lotId}\u0000${d.location.id}\u0000${d.stockState}`;
+      const k = rowKey({ lot_id: d.lotId, location_id: d.location.id, stock_state: d.stockState });
       sumOf.set(k, (sumOf.get(k) ?? 0) + d.delta);
     }
     const cleared = booked
-      .filter((b) => Number(b.quantity) - (sumOf.get(`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`) ?? 0) < 0)
-      .filter((b) => Number((finalByKey.get(`${b.lot_id}\u0000${b.location_id}\u0000${b.stock_state}`) ?? b).quantity) >= 0)
+      .filter((b) => Number(b.quantity) - (sumOf.get(rowKey(b)) ?? 0) < 0 && Number((finalByKey.get(rowKey(b)) ?? b).quantity) >= 0)
       .map((b) => b.lot_id);
     await closeClearedNegativeBalances(this.trx, cleared);
   }

@@ -171,18 +171,18 @@ export async function applyDftP03Batch(trx: Knex.Transaction, plans: PlannedDft[
     for (const row of balances) {
       // as WmsWriter.book does one change at a time: the first change that leaves the balance below zero names it
       const mine = ledger.filter((b) => b.lot.id === row.lot_id && b.u.location.id === row.location_id);
-      const initial = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
-      let low = initial;
-      mine.reduce((at, b) => {
-        low = Math.min(low, at + b.delta);
-        return at + b.delta;
-      }, initial);
-      if (low < 0 && Number(row.quantity) >= 0) cleared.push(row.lot_id);
-      let balance = initial;
-      const first = mine.find((b) => (balance += b.delta) < 0);
+      let balance = Number(row.quantity) - mine.reduce((sum, b) => sum + b.delta, 0);
+      let low = balance;
+      let first: { b: (typeof mine)[number]; balance: number } | undefined;
+      for (const b of mine) {
+        balance += b.delta;
+        low = Math.min(low, balance);
+        if (!first && balance < 0) first = { b, balance };
+      }
+      if (low < 0 && balance >= 0) cleared.push(row.lot_id);
       if (!first) continue;
-      const { u, lot } = first;
-      const alert = negativeBalanceAlert({ lotId: lot.id, lotNumber: lot.lot_number, gtin: u.gtin, location: u.location, stockState: 'finished', uom: u.material.baseUom, recordId: u.rec.id }, balance, u.w.feedName);
+      const { u, lot } = first.b;
+      const alert = negativeBalanceAlert({ lotId: lot.id, lotNumber: lot.lot_number, gtin: u.gtin, location: u.location, stockState: 'finished', uom: u.material.baseUom, recordId: u.rec.id }, first.balance, u.w.feedName);
       u.w.validateAlert(alert);
       negatives.push({ w: u.w, alert });
     }

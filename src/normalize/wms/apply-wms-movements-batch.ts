@@ -302,9 +302,12 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     const k = balanceKey(b.p, b.leg);
     running.set(k, (running.get(k) as number) - b.delta);
   }
-  // lots with a balance below zero before the chunk or after one of its changes (their alert is closed below when it ends at zero or above)
-  const wasNegative = new Set<string>();
-  for (const [k, q] of running) if (q < 0) wasNegative.add(k);
+  // balances below zero before the chunk or after one of its changes, with their lot (the alert is closed below when the balance ends at zero or above)
+  const wasNegative = new Map<string, string>();
+  for (const b of [...movementRows, ...absorbed]) {
+    const k = balanceKey(b.p, b.leg);
+    if ((running.get(k) as number) < 0) wasNegative.set(k, (b.p.lot as DbLotRow).id);
+  }
   const alerts: Array<{ p: Planned; alert: NewAlert }> = [];
   movementRows.forEach((b, n) => {
     const k = balanceKey(b.p, b.leg);
@@ -318,9 +321,9 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
     }
     running.set(k, balance);
     b.p.changes.push(change);
-    if (balance < 0) wasNegative.add(k);
     if (balance < 0) {
       const lot = b.p.lot as DbLotRow;
+      wasNegative.set(k, lot.id);
       const alert = negativeBalanceAlert(
         { lotId: lot.id, lotNumber: lot.lot_number, gtin: b.p.rec.item.gtin, location: b.leg.location, stockState: b.leg.state, uom: b.p.material.baseUom, recordId: b.p.rec.id },
         balance,
@@ -346,8 +349,7 @@ export async function applyWmsMovementsBatch(trx: Knex.Transaction, messages: Pl
   });
   const opened = await openAlerts(trx, alerts.map((a) => ({ alert: a.alert, lineage: a.p.m.w.lineage })));
   // as one booking after another would: a balance that was below zero and ends at zero or above closes its alert
-  const cleared = [...wasNegative].filter((k) => (final.get(k) as number) >= 0).map((k) => k.split('\u0000')[0]);
-  await closeClearedNegativeBalances(trx, cleared);
+  await closeClearedNegativeBalances(trx, [...wasNegative].filter(([k]) => (final.get(k) as number) >= 0).map(([, lotId]) => lotId));
   const openedOf = new Map<Planned, Array<{ alert: NewAlert; id: string }>>();
   for (const [i, id] of opened) {
     const a = alerts[i];

@@ -1,5 +1,5 @@
 import { wmsHandler } from '../../../src/normalize/wms/wms.handler';
-import { processTestMessage } from '../../helpers/process-context';
+import { processTestMessage, type HandlerRun } from '../../helpers/process-context';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { GTIN, balancesOf, seedLocation, seedMaterial } from './wms-test-data';
 
@@ -14,6 +14,14 @@ describe('WMS CSV dialects', () => {
   afterAll(async () => {
     await t.destroy();
   });
+  /** Maps a CSV body as the WMS handler does one message; a rejected message throws its error. */
+  const bookCsv = async (csv: string): Promise<Extract<HandlerRun, { ok: true }>['result']> => {
+    const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
+    if (!r.ok) {
+      throw r.error;
+    }
+    return r.result;
+  };
 
   /**
    * The CSV reader splits records at CR LF, LF or a lone CR (old Mac/Excel "CSV (Macintosh)" exports);
@@ -27,23 +35,17 @@ describe('WMS CSV dialects', () => {
         `CR-2,receive,2026-03-01T10:05:00Z,A1,${GTIN.eachA},LCR,ten`,
         `CR-3,receive,2026-03-01T10:10:00Z,A1,${GTIN.eachA},LCR,2`,
       ].join('\r') + '\r';
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
+      const result = await bookCsv(csv);
       expect(await balancesOf(t.db, GTIN.eachA, 'LCR')).toEqual({ 'A1/finished': 7 });
-      expect(r.result.recordErrors?.map((e) => [e.code, e.location?.index, e.location?.line, e.message])).toEqual([
+      expect(result.recordErrors?.map((e) => [e.code, e.location?.index, e.location?.line, e.message])).toEqual([
         ['LB_ERR_WMS_QUANTITY', 1, 3, 'record 1 (line 3): quantity "ten" is not a number'],
       ]);
     });
 
     it('reads a CR-separated spreadsheet export with ";" and a decimal comma (the delimiter is taken from the header line only)', async () => {
       const csv = ['movementId;type;occurredAt;location;gtin;lot;quantity;uom', `CR-4;adjust;2026-03-02 10:00;A2;${GTIN.eachA};LCR2;2,5;EA`].join('\r') + '\r';
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect(await balancesOf(t.db, GTIN.eachA, 'LCR2')).toEqual({ 'A2/finished': 2.5 });
     });
   });
@@ -56,11 +58,8 @@ describe('WMS CSV dialects', () => {
         `HS-1,receive,2026-03-01T10:00:00Z,A1,,${GTIN.eachA},LHS,8,EA,pending_inspection,ASN-HS`,
         `HS-2,move,2026-03-01T11:00:00Z,A1,B1,${GTIN.eachA},LHS,3,EA,pending_inspection,`,
       ].join('\n');
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect(await balancesOf(t.db, GTIN.eachA, 'LHS')).toEqual({ 'A1/pending_inspection': 5, 'B1/pending_inspection': 3 });
     });
   });
@@ -78,21 +77,15 @@ describe('WMS CSV dialects', () => {
         `TD-2;issue;2026-03-01 11:00;A1;${GTIN.eachA};LTD;2,5;EA;`,
         '',
       ].join('\r\n');
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect(await balancesOf(t.db, GTIN.eachA, 'LTD')).toEqual({ 'A1/finished': 9.5 });
     });
 
     it('books a row that ends with an extra empty cell when the header has none', async () => {
       const csv = ['movementId,type,occurredAt,location,gtin,lot,quantity', `TD-3,receive,2026-03-02T10:00:00Z,A2,${GTIN.eachA},LTD2,4,`, ''].join('\n');
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect(await balancesOf(t.db, GTIN.eachA, 'LTD2')).toEqual({ 'A2/finished': 4 });
     });
   });
@@ -101,21 +94,15 @@ describe('WMS CSV dialects', () => {
   describe('WMS CSV, tab-separated with a decimal comma', () => {
     it('reads quantity "2,5" as 2.5 (not LB_ERR_WMS_QUANTITY "2,5" is not a number)', async () => {
       const csv = ['movementId\ttype\toccurredAt\tlocation\tgtin\tlot\tquantity\tuom', `TB-1\tadjust\t2026-03-01 10:00\tA1\t${GTIN.eachA}\tLTB\t2,5\tEA`, ''].join('\r\n');
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect(await balancesOf(t.db, GTIN.eachA, 'LTB')).toEqual({ 'A1/finished': 2.5 });
     });
 
     it('reads celsius "-18,5" as -18.5', async () => {
       const csv = ['readingId\ttype\tsensor\tlocation\tat\tcelsius', 'TB-R1\ttemperature\tS-F1\tFRZ-1\t2026-03-01 10:00\t-18,5', ''].join('\n');
-      const r = await processTestMessage(t.db, wmsHandler, { payload: csv, contentType: 'text/csv' });
-      if (!r.ok) {
-        throw r.error;
-      }
-      expect(r.result.recordErrors).toBeUndefined();
+      const result = await bookCsv(csv);
+      expect(result.recordErrors).toBeUndefined();
       expect((await t.db('trace_events').where({ source_key: 'wms:wms:reading:TB-R1' }).first())?.details.celsius).toBe(-18.5);
     });
   });
