@@ -85,6 +85,14 @@ const r2 = (n: number): number => Math.round(n * 100) / 100;
 async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void): Promise<{ levels: number[] }> {
   const levels = LEVEL_SHARE.map((s) => Math.max(10, Math.round(o.lots * s)));
   await db.raw('SELECT setseed(0.20260301)');
+  // ids as the hub makes them: UUIDv7 (src/model/lots/find-or-create-lot.ts and the other writers use
+  // uuid's v7), whose first 48 bits are the creation time in ms, so rows made close in time have
+  // close ids; here the time is each row's business time (when a running hub would have made it),
+  // with random bits after it. Random v4 ids (gen_random_uuid) would scatter a trace's lots over
+  // every index by lot id, which no hub database looks like.
+  await db.raw(`CREATE FUNCTION bench_uuid7(at timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $$
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
+      substring(int8send(floor(extract(epoch FROM at) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $$`);
   // materials
   const mats: Array<{ id: string; level: number; m: number; code: string; gtin: string | null }> = [];
   let n = 0;
@@ -95,8 +103,8 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
     }
   }
   await db.raw(`CREATE UNLOGGED TABLE bench_mat (level int, m int, id uuid, PRIMARY KEY (level, m))`);
-  for (const x of mats) {
-    const [row] = await db('materials').insert({ id: db.raw('gen_random_uuid()'), code: x.code, description: `bench ${x.code}`, kind: KIND[x.level], base_uom: x.level === 0 ? 'KG' : 'EA' }).returning<Array<{ id: string }>>('id');
+  for (const [i, x] of mats.entries()) {
+    const [row] = await db('materials').insert({ id: db.raw(`bench_uuid7(timestamptz '2024-12-01' + interval '1 second' * ?::int)`, [i]), code: x.code, description: `bench ${x.code}`, kind: KIND[x.level], base_uom: x.level === 0 ? 'KG' : 'EA' }).returning<Array<{ id: string }>>('id');
     x.id = row.id;
     await db('material_identifiers').insert({ material_id: x.id, scheme: 'internal', value: x.code });
     if (x.gtin) await db('material_identifiers').insert({ material_id: x.id, scheme: 'gtin', value: x.gtin });
@@ -104,10 +112,10 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   }
   // parties and locations
   await db.raw(`INSERT INTO parties (id, code, gln, name, role)
-    SELECT gen_random_uuid(), 'C' || lpad(i::text, 5, '0'), NULL, 'Customer ' || i, CASE WHEN i % 3 = 0 THEN 'distributor' ELSE 'hospital' END FROM generate_series(1, ${CUSTOMERS}) i`);
-  await db.raw(`INSERT INTO parties (id, code, name, role) SELECT gen_random_uuid(), 'S' || i, 'Supplier ' || i, 'supplier' FROM generate_series(1, 20) i`);
-  await db.raw(`INSERT INTO locations (id, code, name, kind) SELECT gen_random_uuid(), 'WH-' || lpad(i::text, 3, '0'), 'Warehouse bin ' || i, 'bin' FROM generate_series(1, ${LOCATIONS}) i`);
-  await db.raw(`INSERT INTO locations (id, code, name, kind, party_id) SELECT gen_random_uuid(), 'OR-' || p.code, 'OR of ' || p.name, 'operating_room', p.id FROM parties p WHERE p.role = 'hospital'`);
+    SELECT bench_uuid7(timestamptz '2024-12-02' + interval '1 second' * i), 'C' || lpad(i::text, 5, '0'), NULL, 'Customer ' || i, CASE WHEN i % 3 = 0 THEN 'distributor' ELSE 'hospital' END FROM generate_series(1, ${CUSTOMERS}) i`);
+  await db.raw(`INSERT INTO parties (id, code, name, role) SELECT bench_uuid7(timestamptz '2024-12-03' + interval '1 second' * i), 'S' || i, 'Supplier ' || i, 'supplier' FROM generate_series(1, 20) i`);
+  await db.raw(`INSERT INTO locations (id, code, name, kind) SELECT bench_uuid7(timestamptz '2024-12-04' + interval '1 second' * i), 'WH-' || lpad(i::text, 3, '0'), 'Warehouse bin ' || i, 'bin' FROM generate_series(1, ${LOCATIONS}) i`);
+  await db.raw(`INSERT INTO locations (id, code, name, kind, party_id) SELECT bench_uuid7(timestamptz '2024-12-05' + interval '1 second' * row_number() OVER (ORDER BY p.code)), 'OR-' || p.code, 'OR of ' || p.name, 'operating_room', p.id FROM parties p WHERE p.role = 'hospital'`);
   await db.raw(`CREATE UNLOGGED TABLE bench_party AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, id FROM parties WHERE code LIKE 'C%'`);
   await db.raw(`CREATE UNLOGGED TABLE bench_hosp AS SELECT row_number() OVER (ORDER BY p.code) - 1 AS i, p.id, l.id AS location_id FROM parties p JOIN locations l ON l.party_id = p.id`);
   await db.raw(`CREATE UNLOGGED TABLE bench_loc AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, id FROM locations WHERE code LIKE 'WH-%'`);
@@ -116,7 +124,9 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   // lots
   await db.raw(`CREATE UNLOGGED TABLE bench_lot (level int, idx int, id uuid, material_id uuid, PRIMARY KEY (level, idx))`);
   for (let k = 0; k < levels.length; k++) {
-    await db.raw(`INSERT INTO bench_lot SELECT ${k}, i, gen_random_uuid(), bm.id FROM generate_series(0, ${levels[k] - 1}) i JOIN bench_mat bm ON bm.level = ${k} AND bm.m = i % ${MATERIALS_PER_LEVEL[k]}`);
+    // made at its place in the timeline (400 days; a level's lots spread over it, as the genealogy's
+    // time locality has them), an hour per level after its inputs
+    await db.raw(`INSERT INTO bench_lot SELECT ${k}, i, bench_uuid7(timestamptz '2025-01-01' + interval '400 days' * (i::float8 / ${levels[k]}) + interval '1 hour' * ${k}), bm.id FROM generate_series(0, ${levels[k] - 1}) i JOIN bench_mat bm ON bm.level = ${k} AND bm.m = i % ${MATERIALS_PER_LEVEL[k]}`);
   }
   await db.raw(`CREATE INDEX ON bench_lot (id)`);
   const msg = (k: number): string => `00000000-0000-7000-8000-${String(k).padStart(12, '0')}`;
@@ -161,7 +171,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
            timestamptz '2025-01-01' + (b.idx || ' hours')::interval, '${msg(30)}', row_number() OVER ()
       FROM bench_lot b CROSS JOIN (VALUES ('TENSILE'), ('DIM')) t(code) WHERE b.level <= 1`);
   await db.raw(`INSERT INTO shipments (id, shipment_number, direction, from_party_id, status, shipped_at, delivered_at, source_message_id, ordinal)
-    SELECT gen_random_uuid(), 'IN-' || lpad(i::text, 6, '0'), 'inbound', (SELECT id FROM parties WHERE code = 'S' || (1 + i % 20)), 'received',
+    SELECT bench_uuid7(timestamptz '2025-01-01' + (i || ' hours')::interval), 'IN-' || lpad(i::text, 6, '0'), 'inbound', (SELECT id FROM parties WHERE code = 'S' || (1 + i % 20)), 'received',
            timestamptz '2025-01-01' + (i || ' hours')::interval, timestamptz '2025-01-02' + (i || ' hours')::interval, '${msg(40)}', i
       FROM generate_series(1, ${levels[0]}) i`);
   await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, quantity_received, uom, source_message_id, ordinal)
@@ -176,37 +186,46 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   const shipLines = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ship')).rows[0].n);
   const shipments = Math.max(1, Math.floor(shipLines / 8));
   await db.raw(`INSERT INTO shipments (id, shipment_number, direction, to_party_id, ship_to, status, shipped_at, expected_at, delivered_at, source_message_id, ordinal)
-    SELECT gen_random_uuid(), 'OUT-' || lpad(gs.n::text, 7, '0'), 'outbound', p.id, 'C' || lpad((gs.n % ${CUSTOMERS} + 1)::text, 5, '0'),
+    SELECT bench_uuid7(timestamptz '2025-03-01' + (gs.n || ' minutes')::interval), 'OUT-' || lpad(gs.n::text, 7, '0'), 'outbound', p.id, 'C' || lpad((gs.n % ${CUSTOMERS} + 1)::text, 5, '0'),
            CASE WHEN gs.n % 100 = 0 THEN 'planned' WHEN gs.n % 25 = 0 THEN 'in_transit' WHEN gs.n % 20 = 0 THEN 'shipped' ELSE 'delivered' END,
            timestamptz '2025-03-01' + (gs.n || ' minutes')::interval, timestamptz '2025-03-03' + (gs.n || ' minutes')::interval,
            CASE WHEN gs.n % 100 = 0 OR gs.n % 25 = 0 OR gs.n % 20 = 0 THEN NULL ELSE timestamptz '2025-03-02' + (gs.n || ' minutes')::interval END, '${msg(50)}', gs.n + 1
       FROM generate_series(0, ${shipments - 1}) gs(n) JOIN bench_party p ON p.i = gs.n % ${CUSTOMERS}`);
   await db.raw(`CREATE UNLOGGED TABLE bench_shipment AS SELECT row_number() OVER (ORDER BY shipment_number) - 1 AS i, id, to_party_id FROM shipments WHERE direction = 'outbound'`);
   await db.raw(`CREATE INDEX ON bench_shipment (i)`);
+  // a lot ships in the days after it is made: its lines go into the shipments of a window of the
+  // timeline (shipments are numbered in time order) that starts at the lot's place in it and is wide
+  // enough for its fan-out (each shipment goes to one customer)
+  const window = Math.min(shipments, Math.max(2 * o.fanout, Math.round(shipments * 0.01)));
   await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, uom, source_message_id, ordinal)
     SELECT s.id, row_number() OVER (PARTITION BY s.id), x.material_id, x.lot_id, 1 + (x.n % 10), 'EA', '${msg(51)}', row_number() OVER ()
-      FROM bench_ship x JOIN bench_shipment s ON s.i = (x.cust * 7 + x.idx) % ${shipments}`);
+      FROM bench_ship x JOIN bench_shipment s
+        ON s.i = least(${shipments - 1}, floor(x.idx::float8 / ${levels[top]} * ${shipments - window})::int + (x.cust * 7 + x.n * 13) % ${window})`);
   log(`outbound shipment lines ${shipLines} in ${shipments} shipments (fan-out up to ${o.fanout})`);
 
   // events: transformations, receipts, shipping, usages, storing/picking fill
-  await db.raw(`CREATE UNLOGGED TABLE bench_ev (id uuid PRIMARY KEY, kind text, lot_id uuid, material_id uuid, ref uuid, n int)`);
-  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'make', id, material_id, NULL, idx FROM bench_lot WHERE level > 0`);
-  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'receive', id, material_id, NULL, idx FROM bench_lot WHERE level = 0`);
-  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'ship', lot_id, material_id, NULL, n FROM bench_ship`);
+  // an event's time is its place in the order events are added (every 20 s), its id made at that time
+  await db.raw(`CREATE UNLOGGED TABLE bench_ev0 (seq bigserial, kind text, lot_id uuid, material_id uuid, ref uuid, n int)`);
+  await db.raw(`INSERT INTO bench_ev0 (kind, lot_id, material_id, ref, n) SELECT 'make', id, material_id, NULL, idx FROM bench_lot WHERE level > 0`);
+  await db.raw(`INSERT INTO bench_ev0 (kind, lot_id, material_id, ref, n) SELECT 'receive', id, material_id, NULL, idx FROM bench_lot WHERE level = 0`);
+  await db.raw(`INSERT INTO bench_ev0 (kind, lot_id, material_id, ref, n) SELECT 'ship', lot_id, material_id, NULL, n FROM bench_ship`);
   const usages = Math.min(100_000, Math.max(0, Math.floor(o.events * 0.1)));
-  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), 'use', b.id, b.material_id, NULL, g FROM generate_series(1, ${usages}) g
+  await db.raw(`INSERT INTO bench_ev0 (kind, lot_id, material_id, ref, n) SELECT 'use', b.id, b.material_id, NULL, g FROM generate_series(1, ${usages}) g
       JOIN bench_lot b ON b.level = 3 + (g % 4) AND b.idx = (g::bigint * 7919) % (ARRAY[${levels.join(',')}])[3 + (g % 4) + 1]`);
-  const sofar = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ev')).rows[0].n);
+  const sofar = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM bench_ev0')).rows[0].n);
   const fill = Math.max(0, o.events - sofar);
-  await db.raw(`INSERT INTO bench_ev SELECT gen_random_uuid(), CASE WHEN g % 2 = 0 THEN 'store' ELSE 'pick' END, b.id, b.material_id, NULL, g FROM generate_series(1, ${fill}) g
+  await db.raw(`INSERT INTO bench_ev0 (kind, lot_id, material_id, ref, n) SELECT CASE WHEN g % 2 = 0 THEN 'store' ELSE 'pick' END, b.id, b.material_id, NULL, g FROM generate_series(1, ${fill}) g
       JOIN bench_lot b ON b.level = g % 7 AND b.idx = (g::bigint * 104729) % (ARRAY[${levels.join(',')}])[g % 7 + 1]`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_ev AS SELECT bench_uuid7(timestamptz '2025-01-01' + interval '20 seconds' * seq) AS id, * FROM bench_ev0`);
+  await db.raw(`ALTER TABLE bench_ev ADD PRIMARY KEY (id)`);
+  await db.raw(`DROP TABLE bench_ev0`);
   await db.raw(`INSERT INTO trace_events (id, type, action, biz_step, disposition, event_time, event_time_zone_offset, location_id, biz_transactions, source_message_id, ordinal)
     SELECT e.id,
            CASE e.kind WHEN 'make' THEN 'TransformationEvent' WHEN 'use' THEN 'TransactionEvent' ELSE 'ObjectEvent' END,
            CASE e.kind WHEN 'make' THEN NULL ELSE 'OBSERVE' END,
            CASE e.kind WHEN 'make' THEN 'commissioning' WHEN 'receive' THEN 'receiving' WHEN 'ship' THEN 'shipping' WHEN 'use' THEN 'dispensing' WHEN 'store' THEN 'storing' ELSE 'picking' END,
            CASE e.kind WHEN 'ship' THEN 'in_transit' WHEN 'use' THEN 'dispensed' ELSE 'in_progress' END,
-           timestamptz '2025-01-01' + ((row_number() OVER ()) * 20 || ' seconds')::interval, '+01:00',
+           timestamptz '2025-01-01' + interval '20 seconds' * e.seq, '+01:00',
            (SELECT id FROM bench_loc WHERE i = e.n % ${LOCATIONS}),
            CASE e.kind WHEN 'make' THEN jsonb_build_array(jsonb_build_object('type', 'prodorder', 'value', 'PRD-' || e.n)) ELSE '[]'::jsonb END,
            '${msg(60)}', row_number() OVER ()
@@ -216,7 +235,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   await db.raw(`INSERT INTO trace_event_items (event_id, role, material_id, lot_id, quantity, uom)
     SELECT e.id, 'input', i.material_id, k.input_lot_id, k.quantity, 'EA' FROM bench_ev e JOIN lot_links k ON k.output_lot_id = e.lot_id JOIN lots i ON i.id = k.input_lot_id WHERE e.kind = 'make'`);
   await db.raw(`INSERT INTO device_usages (id, trace_event_id, source_key, material_id, lot_id, location_id, party_id, quantity, uom, used_at, procedure_code, procedure_ref_hmac, source_message_id, ordinal)
-    SELECT gen_random_uuid(), e.id, 'bench:' || e.id, e.material_id, e.lot_id, h.location_id, h.id, 1, 'EA', timestamptz '2025-06-01' + (e.n || ' minutes')::interval, '0SRC0J9',
+    SELECT bench_uuid7(timestamptz '2025-06-01' + (e.n || ' minutes')::interval), e.id, 'bench:' || e.id, e.material_id, e.lot_id, h.location_id, h.id, 1, 'EA', timestamptz '2025-06-01' + (e.n || ' minutes')::interval, '0SRC0J9',
            md5(e.id::text), '${msg(70)}', row_number() OVER ()
       FROM bench_ev e JOIN bench_hosp h ON h.i = e.n % (SELECT count(*) FROM bench_hosp) WHERE e.kind = 'use'`);
   const evs = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM trace_events')).rows[0].n);
