@@ -23,6 +23,7 @@ import * as mCountEventsIndex from '../../migrations/20260301002600_count_events
 import * as mTraceEventShapeChecks from '../../migrations/20260301002700_trace_event_shape_checks';
 import * as mAuditDigestV2 from '../../migrations/20260301002800_audit_digest_v2';
 import * as mQuantityScale from '../../migrations/20260301002900_quantity_scale';
+import * as mDeviceUsagesLotCoveringIndex from '../../migrations/20260301003000_device_usages_lot_covering_index';
 
 type MigrationModule = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -52,6 +53,7 @@ const migrations: Array<[string, MigrationModule]> = [
   ['20260301002700_trace_event_shape_checks', mTraceEventShapeChecks],
   ['20260301002800_audit_digest_v2', mAuditDigestV2],
   ['20260301002900_quantity_scale', mQuantityScale],
+  ['20260301003000_device_usages_lot_covering_index', mDeviceUsagesLotCoveringIndex],
 ];
 
 class ExplicitMigrationSource implements Knex.MigrationSource<string> {
