@@ -131,10 +131,12 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   await db.raw(`CREATE INDEX ON bench_lot (id)`);
   const msg = (k: number): string => `00000000-0000-7000-8000-${String(k).padStart(12, '0')}`;
   await db.raw(`INSERT INTO lots (id, material_id, lot_number, status, expiry, manufactured_at, source_message_id, ordinal)
-    SELECT id, material_id, 'L' || level || '-' || lpad(idx::text, 6, '0'), 'released', date '2027-01-01' + (idx % 900), date '2025-01-01' + (idx % 400), '${msg(1)}', row_number() OVER () FROM bench_lot`);
+    SELECT id, material_id, 'L' || level || '-' || lpad(idx::text, 6, '0'), 'released', date '2027-01-01' + (idx % 900), date '2025-01-01' + (idx % 400), '${msg(1)}', row_number() OVER (ORDER BY id)
+      FROM bench_lot ORDER BY id`); // in the order they are made (a hub adds them as they are reported)
   log(`lots ${levels.reduce((a, b) => a + b, 0)} (${levels.join(' / ')})`);
 
   // genealogy
+  await db.raw(`CREATE UNLOGGED TABLE bench_link (input uuid, output uuid, quantity numeric, k int)`);
   for (let k = 1; k < levels.length; k++) {
     const prev = levels[k - 1];
     const win = Math.max(2, Math.round(prev * 0.002));
@@ -153,10 +155,13 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
       parts.push(`SELECT o.id, 0, least(${bulk - 1}, greatest(0, floor(o.idx::float8 / ${levels[k]} * ${bulk})::int - floor(random() * 2)::int)) * 50
          FROM bench_lot o WHERE o.level = ${k} AND random() < 0.3`);
     }
-    await db.raw(`INSERT INTO lot_links (input_lot_id, output_lot_id, quantity, uom, source_message_id, ordinal)
-      SELECT i.id, x.output, 1 + floor(random() * 20), 'EA', '${msg(10 + k)}', row_number() OVER ()
+    await db.raw(`INSERT INTO bench_link SELECT i.id, x.output, 1 + floor(random() * 20), ${k}
         FROM (${parts.join(' UNION ALL ')}) x JOIN bench_lot i ON i.level = x.il AND i.idx = x.pick`);
   }
+  // written in the order the lots they make are made (a production report brings its consumed lots)
+  await db.raw(`INSERT INTO lot_links (input_lot_id, output_lot_id, quantity, uom, source_message_id, ordinal)
+    SELECT input, output, quantity, 'EA', ('00000000-0000-7000-8000-' || lpad((10 + k)::text, 12, '0'))::uuid, row_number() OVER (PARTITION BY k ORDER BY output, input)
+      FROM bench_link ORDER BY output, input`);
   const links = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM lot_links')).rows[0].n);
   log(`lot_links ${links}`);
 
@@ -190,7 +195,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
            CASE WHEN gs.n % 100 = 0 THEN 'planned' WHEN gs.n % 25 = 0 THEN 'in_transit' WHEN gs.n % 20 = 0 THEN 'shipped' ELSE 'delivered' END,
            timestamptz '2025-03-01' + (gs.n || ' minutes')::interval, timestamptz '2025-03-03' + (gs.n || ' minutes')::interval,
            CASE WHEN gs.n % 100 = 0 OR gs.n % 25 = 0 OR gs.n % 20 = 0 THEN NULL ELSE timestamptz '2025-03-02' + (gs.n || ' minutes')::interval END, '${msg(50)}', gs.n + 1
-      FROM generate_series(0, ${shipments - 1}) gs(n) JOIN bench_party p ON p.i = gs.n % ${CUSTOMERS}`);
+      FROM generate_series(0, ${shipments - 1}) gs(n) JOIN bench_party p ON p.i = gs.n % ${CUSTOMERS} ORDER BY gs.n`); // in time order
   await db.raw(`CREATE UNLOGGED TABLE bench_shipment AS SELECT row_number() OVER (ORDER BY shipment_number) - 1 AS i, id, to_party_id FROM shipments WHERE direction = 'outbound'`);
   await db.raw(`CREATE INDEX ON bench_shipment (i)`);
   // a lot ships in the days after it is made: its lines go into the shipments of a window of the
@@ -200,7 +205,8 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   await db.raw(`INSERT INTO shipment_lines (shipment_id, line_no, material_id, lot_id, quantity_shipped, uom, source_message_id, ordinal)
     SELECT s.id, row_number() OVER (PARTITION BY s.id), x.material_id, x.lot_id, 1 + (x.n % 10), 'EA', '${msg(51)}', row_number() OVER ()
       FROM bench_ship x JOIN bench_shipment s
-        ON s.i = least(${shipments - 1}, floor(x.idx::float8 / ${levels[top]} * ${shipments - window})::int + (x.cust * 7 + x.n * 13) % ${window})`);
+        ON s.i = least(${shipments - 1}, floor(x.idx::float8 / ${levels[top]} * ${shipments - window})::int + (x.cust * 7 + x.n * 13) % ${window})
+     ORDER BY s.i, x.lot_id, x.n`); // with their shipments, in time order
   log(`outbound shipment lines ${shipLines} in ${shipments} shipments (fan-out up to ${o.fanout})`);
 
   // events: transformations, receipts, shipping, usages, storing/picking fill
@@ -237,7 +243,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   await db.raw(`INSERT INTO device_usages (id, trace_event_id, source_key, material_id, lot_id, location_id, party_id, quantity, uom, used_at, procedure_code, procedure_ref_hmac, source_message_id, ordinal)
     SELECT bench_uuid7(timestamptz '2025-06-01' + (e.n || ' minutes')::interval), e.id, 'bench:' || e.id, e.material_id, e.lot_id, h.location_id, h.id, 1, 'EA', timestamptz '2025-06-01' + (e.n || ' minutes')::interval, '0SRC0J9',
            md5(e.id::text), '${msg(70)}', row_number() OVER ()
-      FROM bench_ev e JOIN bench_hosp h ON h.i = e.n % (SELECT count(*) FROM bench_hosp) WHERE e.kind = 'use'`);
+      FROM bench_ev e JOIN bench_hosp h ON h.i = e.n % (SELECT count(*) FROM bench_hosp) WHERE e.kind = 'use' ORDER BY e.n`); // in use time order
   const evs = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM trace_events')).rows[0].n);
   const items = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM trace_event_items')).rows[0].n);
   log(`trace events ${evs} with ${items} items; device usages ${usages}`);
