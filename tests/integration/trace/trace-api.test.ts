@@ -226,6 +226,30 @@ describe('trace API', () => {
     expect(seen.sort()).toEqual(['C1', 'C2', 'F1', 'F2', 'K1', 'R1']);
   });
 
+  it('gives the same pages when the walk-ahead runs beside the page statement (first walk of 1–3 lots), on the pool and in a transaction', async () => {
+    const subject = await resolveTraceSubject(t.db, { material: 'RAW-TI', lot: 'TI-001' });
+    for (const direction of ['forward', 'backward'] as const) {
+      for (const [limit, firstWalkLots] of [1, 2, 3, 5, 1000].flatMap((l) => [1, 2, 3].map((f) => [l, f]))) {
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const whole = await traceLots(t.db, subject, direction, { limit, cursor });
+          const beside = await traceLots(t.db, subject, direction, { limit, cursor, firstWalkLots });
+          const inTrx = await t.db.transaction((trx) => traceLots(trx, subject, direction, { limit, cursor, firstWalkLots }));
+          expect(beside).toEqual(whole);
+          expect(inTrx).toEqual(whole);
+          cursor = whole.page.nextCursor ?? undefined;
+          pages++;
+        } while (cursor && pages < 30);
+        expect(cursor).toBeUndefined();
+      }
+    }
+    // the first page of the whole forward trace: complete totals, although the walk went on beside it
+    const first = await traceLots(t.db, subject, 'forward', { firstWalkLots: 1 });
+    expect(first.summary).toEqual(expect.objectContaining({ lots: 6, complete: true }));
+    expect(first.tables.lots.map((l) => name(l.lotId))).toEqual((await traceLots(t.db, subject, 'forward')).tables.lots.map((l) => name(l.lotId)));
+  });
+
   it('guards a cycle in bad genealogy data: each lot once, the walk ends', async () => {
     const g = new GenealogyFixture(t.db);
     await g.material('CYC');
