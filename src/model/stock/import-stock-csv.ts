@@ -7,6 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../../db/knex';
 import { LotBridgeError, type LotBridgeErrorJson } from '../../errors';
+import { closeClearedNegativeBalancesOn } from '../alerts/close-cleared-negative-balances';
 import { normalizeGtin } from '../master-data/gs1-keys';
 import type { PackagingLevel } from '../master-data/master-data.types';
 import { addScaled, formatScaled, parseScaled, readStockCsv, STOCK_STATES, type Scaled, type StockCsvSummary, type StockItemKey } from './stock-csv-reader';
@@ -357,6 +358,13 @@ export async function importStockCsv(db: Db, file: string, opts: StockImportOpti
     }
     if (report.integrityChecks === 'set-based') {
       await conn.query(`SET LOCAL session_replication_role = origin`);
+    }
+    if (book.oldLotPositions > 0) {
+      // stock added to a lot whose balance was below zero (a ship or issue booked before the stock
+      // was known): its negative_balance alert closes once the balance is zero or above, as the
+      // movement writers close theirs (after replica mode: the alerts' own triggers fire)
+      const old = await conn.query<{ lot_id: string }>('SELECT DISTINCT lot_id FROM lb_stock_add');
+      await closeClearedNegativeBalancesOn(conn, old.rows.map((r) => r.lot_id));
     }
     phase(rebuilt ? 'book_upsert' : 'book_balances');
     // 4d. one trace-event item per lot

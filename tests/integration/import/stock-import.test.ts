@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/test-db';
 import { importMasterDataCsv } from '../../../src/model/master-data/import/import-master-data';
 import { importStockCsv } from '../../../src/model/stock/import-stock-csv';
 import { getLotView } from '../../../src/model/lots/get-lot-view';
+import { openAlerts } from '../../../src/model/alerts/open-alerts';
 import { registerImportCommand } from '../../../src/cli/import.command';
 import { silentLogger } from '../../../src/logging/logger';
 import { gs1CheckDigit } from '../../../src/model/master-data/gs1-keys';
@@ -98,6 +99,30 @@ describe('lotbridge import stock (bulk path)', () => {
     expect(r).toMatchObject({ rows: 2, positions: 1, mergedRows: 1, createdLots: 0, committed: true, errors: [] });
     const b = (await balances(t)).find((x) => x.lot === 'L2403A' && x.state === 'finished');
     expect(b?.qty).toBe(58.25);
+  });
+
+  it('closes the negative_balance alert of a balance it brings back to zero or above, and keeps the one still below zero open', async () => {
+    // two lots whose stock went below zero before any was known (ships booked first), each with its open alert
+    const f0 = tmpCsv('neg-0.csv', 'location,material,lot,stock_state,quantity\nWH1,SUT-30,NEG-1,finished,0\nWH1,SUT-30,NEG-2,finished,0\n');
+    expect(await importStockCsv(t.db, f0, { actor: 'cli:test' })).toMatchObject({ committed: true, createdLots: 2 });
+    const lots = await t.db('lots').whereIn('lot_number', ['NEG-1', 'NEG-2']).select('id', 'lot_number');
+    const wh1 = await t.db('locations').where({ code: 'WH1' }).first('id');
+    const message = await t.db('inbound_messages').orderBy('received_at', 'desc').first('id');
+    let ordinal = 1000;
+    for (const l of lots) {
+      await t.db('inventory_balances').where({ lot_id: l.id, location_id: wh1.id, stock_state: 'finished' }).update({ quantity: -3 });
+      await openAlerts(t.db, [{
+        alert: { type: 'negative_balance', severity: 'warning', subjectType: 'lot', subjectId: l.id, message: `${l.lot_number} below zero`, details: null, dedupKey: `negative_balance:${l.id}:${wh1.id}:finished` },
+        lineage: { sourceMessageId: message.id, nextOrdinal: () => ordinal++ },
+      }]);
+    }
+    // opening stock: NEG-1 gets 5 (−3 → 2), NEG-2 gets 1 (−3 → −2)
+    const f = tmpCsv('neg-1.csv', 'location,material,lot,stock_state,quantity\nWH1,SUT-30,NEG-1,finished,5\nWH1,SUT-30,NEG-2,finished,1\n');
+    expect(await importStockCsv(t.db, f, { actor: 'cli:test' })).toMatchObject({ committed: true, createdLots: 0, positions: 2 });
+    const lotOf = new Map(lots.map((l) => [l.id, l.lot_number]));
+    const alerts = await t.db('alerts').where({ type: 'negative_balance' }).whereIn('subject_id', [...lotOf.keys()]).select('subject_id', 'status', 'closed_at');
+    expect(alerts.map((a) => [lotOf.get(a.subject_id), a.status, a.closed_at === null]).sort()).toEqual([['NEG-1', 'closed', false], ['NEG-2', 'open', true]]);
+    expect((await balances(t)).filter((b) => b.lot.startsWith('NEG-')).map((b) => [b.lot, Number(b.qty)])).toEqual([['NEG-1', 2], ['NEG-2', -2]]);
   });
 
   it('reads a Latin-1 file (detected) and keeps its accents in the codes it creates', async () => {
