@@ -23,8 +23,11 @@ export function splitEdifact(payload: Buffer): Buffer[] {
 
 /**
  * The EDIFACT envelope: UNB sender (S002 0004), recipient (S003 0010), control reference (0020),
- * the first UNH message type; dedup key `edifact:<sender>|<recipient>|<0020>`. The body is decoded
- * with its syntax level's charset (UNOC ISO-8859-1, UNOE ISO-8859-5, UNOW/UNOY UTF-8 …).
+ * the first UNH message type; dedup key `edifact:<sender>[:<0007>]|<recipient>[:<0007>]|<0020>`.
+ * A party is its identification and its code qualifier (14 GLN, ZZZ mutually defined …): the same
+ * 0004 under another qualifier is another sender, whose control references are its own (an
+ * interchange without qualifiers keeps the key without them). The body is decoded with its syntax
+ * level's charset (UNOC ISO-8859-1, UNOE ISO-8859-5, UNOW/UNOY UTF-8 …).
  */
 export function edifactEnvelope(payload: Buffer): EnvelopeInfo {
   const scan = scanEdifact(payload);
@@ -34,12 +37,13 @@ export function edifactEnvelope(payload: Buffer): EnvelopeInfo {
   const sender = el(2);
   const recipient = el(3);
   const control = el(5);
+  const party = (id: string, qualifier: string): string => (qualifier ? `${id}:${qualifier}` : id);
   const unh = ic.segments.find((s) => s.tag === 'UNH');
   return {
     ...(unh?.elements[2]?.[0] ? { messageType: unh.elements[2][0].trim() } : {}),
     ...(sender ? { sender } : {}),
     ...(recipient ? { receiver: recipient } : {}),
-    ...(control ? { controlId: control, dedupKey: `edifact:${sender}|${recipient}|${control}` } : {}),
+    ...(control ? { controlId: control, dedupKey: `edifact:${party(sender, el(2, 1))}|${party(recipient, el(3, 1))}|${control}` } : {}),
   };
 }
 

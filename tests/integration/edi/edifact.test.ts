@@ -1,5 +1,5 @@
 import { startTestHub, type TestHub } from '../../helpers/start-hub';
-import { ediFixture, postAndWait, postEdi } from '../../helpers/edi';
+import { ediFixture, ediVariant, postAndWait, postEdi } from '../../helpers/edi';
 
 /** Segments of an EDIFACT text (terminator ', release ?), each as elements of components. */
 function edifactSegments(raw: string): string[][] {
@@ -75,6 +75,18 @@ describe('edifact DESADV: envelope, charsets, release characters, mapping and CO
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ status: 'duplicate', ack: { type: 'CONTRL', controlNumber: '000000001' } });
     expect(await h.lotTotal('04012345000023', 'C7F-2603X')).toBe(15);
+  });
+
+  it('takes the same control reference from the same sender id under another qualifier as another interchange, not a duplicate', async () => {
+    // the fixture's sender 4012345000009 as a GLN (qualifier 14) sent DSP00017 above; as a mutually defined id (ZZZ) it is another party
+    await postEdi(h, 'edifact', ediFixture('edifact', 'desadv-unoc-release-serials.edi')); // taken, or a duplicate when the test above ran
+    const other = ediVariant('edifact', 'desadv-unoc-release-serials.edi', [['UNB+UNOC:3+4012345000009:14+', 'UNB+UNOC:3+4012345000009:ZZZ+']]);
+    const r = await postEdi(h, 'edifact', other);
+    expect(r.status).toBe(202);
+    expect(r.json.status).not.toBe('duplicate');
+    // and its own re-send is its duplicate
+    const again = await postEdi(h, 'edifact', other);
+    expect(again.json.status).toBe('duplicate');
   });
 
   it('rejects a UNT count off by one: CONTRL UCI 4, UCM 4 with 29 and UCS/UCD at the UNT', async () => {
