@@ -96,6 +96,11 @@ export interface RecallImpact {
     customers: number;
     hospitals: number;
     openShipments: number;
+    /**
+     * The units on hand, shipped and consumed per unit of measure (by uom): the `units…` totals
+     * above add every unit together (10 EA and 2 KG make 12), these do not.
+     */
+    unitsByUom: Array<{ uom: string | null; onHand: number; shipped: number; consumed: number }>;
   };
   lots: ImpactLot[];
   serials: ImpactSerial[];
@@ -275,6 +280,7 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
       customers: new Set(unitsByCustomer.map((x) => x.customer)).size,
       hospitals: new Set(consumedByHospital.map((x) => x.hospital)).size,
       openShipments: openShipments.length,
+      unitsByUom: unitsPerUom(unitsByLocation, unitsByCustomer, consumedByHospital),
     },
     lots,
     serials,
@@ -293,6 +299,28 @@ export async function computeRecallImpactAndNotify(trx: Knex, lots: ImpactLot[],
     return { party_id: n.party_id, customer: n.customer, gln: n.gln, name: n.name, ...quantitiesOf(rows), lots: [...seen.values()] };
   });
   return { impact, notify };
+}
+
+type Units = { uom: string | null; units: number };
+
+/** The totals of the stock, customer and hospital lists per unit of measure, by uom. */
+function unitsPerUom(
+  onHand: readonly Units[], shipped: readonly Units[], consumed: readonly Units[],
+): RecallImpact['totals']['unitsByUom'] {
+  const by = new Map<string | null, { uom: string | null; onHand: number; shipped: number; consumed: number }>();
+  const add = (rows: readonly Units[], key: 'onHand' | 'shipped' | 'consumed'): void => {
+    for (const r of rows) {
+      let t = by.get(r.uom);
+      if (!t) by.set(r.uom, (t = { uom: r.uom, onHand: 0, shipped: 0, consumed: 0 }));
+      t[key] += r.units;
+    }
+  };
+  add(onHand, 'onHand');
+  add(shipped, 'shipped');
+  add(consumed, 'consumed');
+  // by uom, a line without one last
+  const k = (u: string | null): string => (u === null ? '\uffff' : u);
+  return [...by.values()].sort((a, b) => (k(a.uom) < k(b.uom) ? -1 : k(a.uom) > k(b.uom) ? 1 : 0)).map((t) => ({ uom: t.uom, onHand: round(t.onHand), shipped: round(t.shipped), consumed: round(t.consumed) }));
 }
 
 const CSV_COLUMNS = ['section', 'material', 'lot', 'role', 'depth', 'previousStatus', 'newStatus', 'party', 'partyName', 'location', 'stockState', 'shipment', 'status', 'date', 'units', 'uom', 'count', 'reference', 'serial', 'gln'] as const;

@@ -125,7 +125,10 @@ describe('lotbridge-trace (forward, backward, recall impact, lot lookup)', () =>
       const preview = m.payload as RecallImpactPreview;
       expect(preview.preview).toBe(true);
       // the numbers of the recall test (tests/integration/trace/recall-api.test.ts), computed by hand
-      expect(preview.totals).toEqual({ lots: 6, namedLots: 1, derivedLots: 5, serials: 0, unitsOnHand: 175, unitsShipped: 24, unitsConsumed: 3, customers: 2, hospitals: 1, openShipments: 2 });
+      expect(preview.totals).toEqual({
+        lots: 6, namedLots: 1, derivedLots: 5, serials: 0, unitsOnHand: 175, unitsShipped: 24, unitsConsumed: 3, customers: 2, hospitals: 1, openShipments: 2,
+        unitsByUom: [{ uom: 'EA', onHand: 75, shipped: 24, consumed: 3 }, { uom: 'KG', onHand: 100, shipped: 0, consumed: 0 }],
+      });
       expect(preview.lots.find((l) => l.role === 'named')).toMatchObject({ material: 'RAW-TI', lot: 'TI-001', previousStatus: 'released', newStatus: 'recalled' });
       expect(await h.hub.db('lots').select('id', 'status').orderBy('id')).toEqual(before);
       expect(Number((await h.hub.db('recalls').count<Array<{ n: string }>>({ n: '*' }))[0].n)).toBe(0);

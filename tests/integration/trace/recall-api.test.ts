@@ -56,7 +56,11 @@ describe('recall API', () => {
     expect(first.message).toBe(`recall ${first.recallNumber} opened: 1 lot(s) recalled; 5 derived lot(s) put on hold`);
 
     const im = first.impact;
-    expect(im.totals).toEqual({ lots: 6, namedLots: 1, derivedLots: 5, serials: 0, unitsOnHand: 175, unitsShipped: 24, unitsConsumed: 3, customers: 2, hospitals: 1, openShipments: 2 });
+    // on hand 40 + 30 + 5 EA and 100 KG of the raw lot (the list below): 175 mixed, per uom apart
+    expect(im.totals).toEqual({
+      lots: 6, namedLots: 1, derivedLots: 5, serials: 0, unitsOnHand: 175, unitsShipped: 24, unitsConsumed: 3, customers: 2, hospitals: 1, openShipments: 2,
+      unitsByUom: [{ uom: 'EA', onHand: 75, shipped: 24, consumed: 3 }, { uom: 'KG', onHand: 100, shipped: 0, consumed: 0 }],
+    });
     expect(im.lots.map((l) => `${l.material}/${l.lot} ${l.role} d${l.depth} ${l.previousStatus}→${l.newStatus}`)).toEqual([
       'RAW-TI/TI-001 named d0 released→recalled',
       'CMP-STEM/ST-1 derived d1 released→on_hold',
@@ -192,7 +196,10 @@ describe('recall API', () => {
     expect(r.statusCode).toBe(201);
     const a = r.json<RecallAnswer>();
     for (const im of [preview.json<RecallImpact>(), a.impact]) {
-      expect(im.totals).toEqual({ lots: 0, namedLots: 0, derivedLots: 0, serials: 1, unitsOnHand: 0, unitsShipped: 1, unitsConsumed: 1, customers: 1, hospitals: 1, openShipments: 1 });
+      expect(im.totals).toEqual({
+        lots: 0, namedLots: 0, derivedLots: 0, serials: 1, unitsOnHand: 0, unitsShipped: 1, unitsConsumed: 1, customers: 1, hospitals: 1, openShipments: 1,
+        unitsByUom: [{ uom: 'EA', onHand: 0, shipped: 1, consumed: 1 }],
+      });
       expect(im.unitsByCustomer).toEqual([{ customer: 'CUST-H', gln: '4012345000030', name: 'St. Vitus Hospital', uom: 'EA', units: 1, shipments: 1, lots: 1 }]);
       expect(im.consumedByHospital).toEqual([expect.objectContaining({ hospital: '4012345000030', units: 1, usages: 1, firstUsedAt: '2026-03-09T10:00:00.000Z' })]);
       expect(im.consumption).toEqual([expect.objectContaining({ location: 'HOSP-H-OR2', material: 'FG-HIP', lot: 'HP-1', serial: 'HS-1', quantity: 1, procedureRef: 'hmac-proc-hip' })]);

@@ -81,6 +81,9 @@ describe('recall impact: negative balances, credits, units of measure', () => {
     expect(a.impact.openShipments.map((s) => [s.shipmentNumber, s.units, s.quantities, s.lots])).toEqual([['SC-1', null, [{ units: 10, uom: 'EA' }, { units: 2, uom: 'KG' }], ['FG-C / FC-1', 'RAW-C / RC-1']]]);
     // one shipment to stop, though its lines are in two units
     expect(a.impact.totals.openShipments).toBe(1);
+    // the totals per unit of measure; unitsShipped adds them together
+    expect(a.impact.totals.unitsByUom).toEqual([{ uom: 'EA', onHand: 0, shipped: 10, consumed: 0 }, { uom: 'KG', onHand: 0, shipped: 2, consumed: 0 }]);
+    expect(a.impact.totals.unitsShipped).toBe(12);
     const ev = await t.db('outbox_events').where({ type: 'recall.opened' }).whereRaw(`payload->>'recallId' = ?`, [a.id]).first();
     expect(ev.payload.impact.customers.map((c: any) => [c.code, c.units, c.quantities])).toEqual([['CUST-C', null, [{ units: 10, uom: 'EA' }, { units: 2, uom: 'KG' }]]]);
     // the CSV export: one open_shipment row per unit of measure
