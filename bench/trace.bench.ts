@@ -136,7 +136,7 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   log(`lots ${levels.reduce((a, b) => a + b, 0)} (${levels.join(' / ')})`);
 
   // genealogy
-  await db.raw(`CREATE UNLOGGED TABLE bench_link (input uuid, output uuid, quantity numeric, k int)`);
+  await db.raw(`CREATE UNLOGGED TABLE bench_link (input uuid, output uuid, quantity numeric, msg uuid)`);
   for (let k = 1; k < levels.length; k++) {
     const prev = levels[k - 1];
     const win = Math.max(2, Math.round(prev * 0.002));
@@ -155,12 +155,12 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
       parts.push(`SELECT o.id, 0, least(${bulk - 1}, greatest(0, floor(o.idx::float8 / ${levels[k]} * ${bulk})::int - floor(random() * 2)::int)) * 50
          FROM bench_lot o WHERE o.level = ${k} AND random() < 0.3`);
     }
-    await db.raw(`INSERT INTO bench_link SELECT i.id, x.output, 1 + floor(random() * 20), ${k}
+    await db.raw(`INSERT INTO bench_link SELECT i.id, x.output, 1 + floor(random() * 20), '${msg(10 + k)}'
         FROM (${parts.join(' UNION ALL ')}) x JOIN bench_lot i ON i.level = x.il AND i.idx = x.pick`);
   }
   // written in the order the lots they make are made (a production report brings its consumed lots)
   await db.raw(`INSERT INTO lot_links (input_lot_id, output_lot_id, quantity, uom, source_message_id, ordinal)
-    SELECT input, output, quantity, 'EA', ('00000000-0000-7000-8000-' || lpad((10 + k)::text, 12, '0'))::uuid, row_number() OVER (PARTITION BY k ORDER BY output, input)
+    SELECT input, output, quantity, 'EA', msg, row_number() OVER (PARTITION BY msg ORDER BY output, input)
       FROM bench_link ORDER BY output, input`);
   const links = Number((await db.raw<{ rows: Array<{ n: number }> }>('SELECT count(*) AS n FROM lot_links')).rows[0].n);
   log(`lot_links ${links}`);

@@ -414,7 +414,8 @@ export interface TraceLotsOptions {
  * it in kind order (lot, on hand, shipments, consumption | lot, inbound shipments, QC), then by key.
  * The cursor names the last row (lot, kind, key), so pages stay consistent while rows are added.
  * A page is two statements in the common case: the genealogy walk (all levels in one statement, up
- * to `eagerLots` lots) and the page's rows (one statement for the lots and every kind of row).
+ * to `firstWalkLots` lots) and the page's rows (one statement for the lots and every kind of row);
+ * a trace larger than that walks on to `eagerLots` in a third statement beside the page's.
  * The API answers this page as {@link traceLotsJson}'s text.
  * @param db - knex instance (reads only)
  * @param subject - resolved subject
