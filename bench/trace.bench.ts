@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as nodeHttp from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { BenchResult } from './bench-result';
+import { startHttpClient } from './http-client-worker';
 import { deleteRedisPrefix, percentile, sleep } from './bench-result';
 import { loadGenerator } from './pipeline.bench';
 import { startHub } from '../src/hub';
@@ -258,38 +258,9 @@ async function generate(db: Db, o: TraceBenchOptions, log: (m: string) => void):
   return { levels };
 }
 
-/**
- * The bench's HTTP client: `node:http` on one keep-alive connection, the answer's bytes collected and
- * decoded once. Not `fetch`: undici's web-stream body cost ~3 ms of CPU per 450 KB answer on this
- * machine (raw lots' first pages, 143 lots: p50 25.3–29.2 against 23.0–23.9 ms with this client,
- * the same server), and the client runs in the process that serves the request, so the bench
- * measured its own client (pipeline-load.ts has its own minimal client for the same reason). The
- * time is until the last byte of the answer is read; the JSON is parsed after it.
- */
-async function httpTimer(base: string, key: string): Promise<(path: string, init?: { method?: string; body?: string }) => Promise<{ ms: number; status: number; body: any }>> {
-  const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
-  const u = new URL(base);
-  const request = (path: string, init: { method?: string; body?: string }): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
-    const body = init.body === undefined ? undefined : Buffer.from(init.body);
-    const req = nodeHttp.request({
-      host: u.hostname, port: Number(u.port), path, method: init.method ?? 'GET', agent,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return async (path, init = {}) => {
-    const t0 = performance.now();
-    const res = await request(path, init);
-    const ms = performance.now() - t0;
-    return { ms, status: res.status, body: res.text.length < 5_000_000 ? JSON.parse(res.text) : { big: res.text.length } };
-  };
-}
+/** What the bench reads of a trace page and of a recall's answer (the HTTP client sends only these back, see http-client-worker.ts). */
+const TRACE_PICK = ['page.rows', 'summary.complete'];
+const RECALL_PICK = ['impact.totals', 'impact.unitsByCustomer.length'];
 
 function stats(ms: number[]): { p50: number; p95: number; p99: number; max: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -430,6 +401,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
   const db = createDb({ url, poolMax: 12 });
   const results: BenchResult[] = [];
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  let httpClient: ReturnType<typeof startHttpClient> | undefined;
   try {
     await migrateLatest(db);
     if (o.skipTrace) {
@@ -448,7 +420,9 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    const http = await httpTimer(base, key);
+    // the client runs in a worker thread, as a real client runs apart from the hub (http-client-worker.ts)
+    httpClient = startHttpClient(base, key);
+    const http = httpClient.http;
 
     // samples: lots spread evenly over the levels, deterministic
     const perLevel = Math.ceil(o.samples / gen.value.levels.length);
@@ -464,7 +438,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
     // warm-up (connections, plans)
     for (const s of picks.slice(0, 50)) {
       await http(`/api/v1/lots?${q(s)}`);
-      await http(`/api/v1/trace/forward?${q(s)}`);
+      await http(`/api/v1/trace/forward?${q(s)}`, { pick: TRACE_PICK });
     }
     // baselines: the lot view over HTTP (indexed look-ups by key), a primary-key SELECT on a pooled connection
     const baseHttp: number[] = [];
@@ -487,7 +461,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
       let rows = 0;
       let incomplete = 0;
       for (const s of picks) {
-        const r = await http(`/api/v1/trace/${direction}?${q(s)}&limit=1000`);
+        const r = await http(`/api/v1/trace/${direction}?${q(s)}&limit=1000`, { pick: TRACE_PICK });
         if (r.status !== 200) throw new Error(`trace ${direction} ${q(s)}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
         ms.push(r.ms);
         rows += r.body.page.rows;
@@ -536,7 +510,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
     const bigMs: number[] = [];
     let bigRows = 0;
     for (let i = 0; i < 7; i++) {
-      const r = await http(`/api/v1/trace/forward?${q(largest)}&limit=1000`);
+      const r = await http(`/api/v1/trace/forward?${q(largest)}&limit=1000`, { pick: TRACE_PICK });
       bigMs.push(r.ms);
       bigRows = r.body.page.rows;
     }
@@ -561,7 +535,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
     const recallMs: number[] = [];
     let recallLots = 0;
     for (const t of typical) {
-      const r = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [t], reason: 'bench', class: 'II' }) });
+      const r = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [t], reason: 'bench', class: 'II' }), pick: RECALL_PICK });
       if (r.status !== 201) throw new Error(`recall ${JSON.stringify(t)}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
       recallMs.push(r.ms);
       recallLots += r.body.impact.totals.lots;
@@ -577,7 +551,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
       pass: rs.max <= 200,
       notes: 'target ≤ 200 ms (absolute, every recall); ratio = p95 ÷ lot-view p99',
     });
-    const big = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [{ material: largest.material, lot: largest.lot }], reason: 'bench: largest raw lot', class: 'I' }) });
+    const big = await http('/api/v1/recalls', { method: 'POST', body: JSON.stringify({ lots: [{ material: largest.material, lot: largest.lot }], reason: 'bench: largest raw lot', class: 'I' }), pick: RECALL_PICK });
     if (big.status !== 201) throw new Error(`recall of the largest raw lot: ${big.status}`);
     results.push({
       name: `recall impact snapshot of the largest raw lot (${big.body.impact.totals.lots} lots, ${big.body.impact.totals.customers} customers, ${big.body.impact.unitsByCustomer.length} customer rows)`,
@@ -592,6 +566,7 @@ export async function runTraceBench(o: TraceBenchOptions): Promise<BenchResult[]
 
     results.push(...(await auditBench(db, url, o, log)));
   } finally {
+    await httpClient?.close();
     await app?.close();
     await db.destroy();
     if (!o.keep) await dropDatabase(url);
