@@ -85,14 +85,25 @@ export async function unitOutputs(db: Db, serialId: string, exceptLot?: string):
   return r.rows.map((x) => ({ lotId: x.lot_id, quantity: x.quantity, uom: x.uom }));
 }
 
+/** A lot count as the walk's SQL takes it (bigint): Infinity as the largest safe integer. */
+const bound = (n: number): number => (Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER);
+
+/**
+ * Lets a walk that reached its `maxLots` go on, in the same statement, while its last level is small
+ * (at most `frontierAtMost` lots) and it holds fewer than `upTo` lots: the next level of a small
+ * frontier costs that many index probes, less than a statement of its own.
+ */
+export interface WalkExtension { upTo: number; frontierAtMost: number }
+
 /**
  * The levels below `frontier` (at `level`) in one statement, until a level adds no lot, `maxLots`
- * lots are reached or `maxDepth` levels are walked: per level, the links found from the previous
+ * lots are reached (or, with `extend`, past them while the last level is small) or `maxDepth`
+ * levels are walked: per level, the links found from the previous
  * level's lots (grouped per input/output pair). `seen` is every lot reached so far (the frontier's
  * level included).
  */
 async function linksByLevel(
-  db: Db, frontier: string[], seen: string[], direction: TraceDirection, level: number, maxLots: number, maxDepth: number,
+  db: Db, frontier: string[], seen: string[], direction: TraceDirection, level: number, maxLots: number, maxDepth: number, extend: WalkExtension | undefined,
 ): Promise<Array<{ level: number; links: LinkRow[] }>> {
   const [from, to] = direction === 'forward' ? ['input_lot_id', 'output_lot_id'] : ['output_lot_id', 'input_lot_id'];
   // not a prepared statement (rawNamed): frontiers range from one lot to thousands, and the generic
@@ -120,10 +131,11 @@ async function linksByLevel(
          CROSS JOIN LATERAL (
            SELECT coalesce(array_agg(t), '{}') AS ids FROM (SELECT unnest(lk.targets) EXCEPT SELECT unnest(w.seen)) z(t)
          ) nx
-        WHERE cardinality(w.frontier) > 0 AND w.n < ?::bigint AND w.level < ?::int
+        WHERE cardinality(w.frontier) > 0 AND w.level < ?::int
+          AND (w.n < ?::bigint OR (w.n < ?::bigint AND cardinality(w.frontier) <= ?::int))
      )
      SELECT level, li, lo, lq, lu FROM w WHERE level > ? ORDER BY level`,
-    [level, frontier, seen, seen.length, Number.isFinite(maxLots) ? maxLots : Number.MAX_SAFE_INTEGER, maxDepth, level],
+    [level, frontier, seen, seen.length, maxDepth, bound(maxLots), bound(extend?.upTo ?? 0), extend?.frontierAtMost ?? 0, level],
   );
   return r.rows.map((x) => {
     const inputs = x.li ?? [];
@@ -214,22 +226,26 @@ export class GenealogyWalk {
   }
 
   /**
-   * Walks on until done, or until `maxLots` lots are reached. The levels are walked by one SQL
-   * statement (a recursive CTE that carries each level's frontier and the lots seen so far, and
-   * returns the links found per level), so a walk of n levels is one round trip, not n; the links
-   * are then taken level by level exactly as {@link expand} takes them.
+   * Walks on until done, or until `maxLots` lots are reached (with `extend`, on past them in the
+   * same statement while the last level is small, see {@link WalkExtension}). The levels are walked
+   * by one SQL statement (a recursive CTE that carries each level's frontier and the lots seen so
+   * far, and returns the links found per level), so a walk of n levels is one round trip, not n;
+   * the links are then taken level by level exactly as {@link expand} takes them.
    */
-  async walk(maxLots = Infinity): Promise<void> {
-    if (!this.done && this.size < maxLots && this.levels.length === 1 && this.serialId && this.direction === 'forward' && this.roots.length === 1) {
+  async walk(maxLots = Infinity, extend?: WalkExtension): Promise<void> {
+    // as the statement's recursion decides it: below maxLots, or past it while the last level is small
+    const wantMore = (): boolean => this.size < maxLots
+      || (extend !== undefined && this.size < extend.upTo && this.levels[this.levels.length - 1].length <= extend.frontierAtMost);
+    if (!this.done && wantMore() && this.levels.length === 1 && this.serialId && this.direction === 'forward' && this.roots.length === 1) {
       await this.expand(); // a serial's first level comes from events, not lot_links
     }
-    while (!this.done && this.size < maxLots) {
+    while (!this.done && wantMore()) {
       const level = this.levels.length - 1;
       if (level >= this.maxDepth) {
         await this.expand(); // the depth guard: probes whether links are left, and ends the walk
         break;
       }
-      const rows = await linksByLevel(this.db, this.levels[level], [...this.depth.keys()], this.direction, level, maxLots, this.maxDepth);
+      const rows = await linksByLevel(this.db, this.levels[level], [...this.depth.keys()], this.direction, level, maxLots, this.maxDepth, extend);
       if (rows.length === 0) {
         await this.expand();
         continue;

@@ -146,6 +146,14 @@ type Kind = 'lot' | 'onHand' | 'shipments' | 'consumption' | 'qc';
  * a raw lot's first page of 1,000 rows holds 300–450 lots on the trace bench's graph.
  */
 const FIRST_WALK_LOTS = 400;
+/**
+ * Past FIRST_WALK_LOTS the first walk goes on in the same statement while its last level holds at
+ * most this many lots (and the walk fewer than `eagerLots`): an ordinary raw lot's walk ends with
+ * levels of 20–120 lots and is then complete in one statement, where a separate walk-ahead statement
+ * beside the page cost ~1 ms; a bulk raw lot's level of 700–1,000 lots (whose next level holds
+ * 1,500) still waits for the walk-ahead.
+ */
+const SMALL_FRONTIER = 256;
 const KINDS: Record<TraceDirection, Kind[]> = {
   forward: ['lot', 'onHand', 'shipments', 'consumption'],
   backward: ['lot', 'shipments', 'qc'],
@@ -407,6 +415,8 @@ export interface TraceLotsOptions {
   eagerLots?: number;
   /** Lots walked before the page's first statement (default FIRST_WALK_LOTS; the rest of the walk-ahead runs beside it). */
   firstWalkLots?: number;
+  /** Past `firstWalkLots`, the first walk goes on while its last level holds at most this many lots (default SMALL_FRONTIER; 0: never). */
+  smallFrontier?: number;
 }
 
 /**
@@ -465,7 +475,7 @@ async function pageObject(db: Db, subject: TraceSubject, direction: TraceDirecti
   // bulk raw lot's walk-ahead to its third level took as long as its page statement; the page waits
   // for it only when it needs more lots, and the answer when it is complete)
   const eager = opts.eagerLots ?? 1000;
-  await walk.walk(Math.min(eager, opts.firstWalkLots ?? FIRST_WALK_LOTS));
+  await walk.walk(Math.min(eager, opts.firstWalkLots ?? FIRST_WALK_LOTS), { upTo: eager, frontierAtMost: opts.smallFrontier ?? SMALL_FRONTIER });
   let ahead: Promise<void> | undefined;
   if (!walk.done && walk.size < eager) {
     ahead = walk.walk(eager);

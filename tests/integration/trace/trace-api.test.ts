@@ -226,16 +226,19 @@ describe('trace API', () => {
     expect(seen.sort()).toEqual(['C1', 'C2', 'F1', 'F2', 'K1', 'R1']);
   });
 
-  it('gives the same pages when the walk-ahead runs beside the page statement (first walk of 1–3 lots), on the pool and in a transaction', async () => {
+  it('gives the same pages when the walk-ahead runs beside the page statement (first walk of 1–3 lots, extended or not), on the pool and in a transaction', async () => {
     const subject = await resolveTraceSubject(t.db, { material: 'RAW-TI', lot: 'TI-001' });
     for (const direction of ['forward', 'backward'] as const) {
-      for (const [limit, firstWalkLots] of [1, 2, 3, 5, 1000].flatMap((l) => [1, 2, 3].map((f) => [l, f]))) {
+      // smallFrontier 0: the first walk stops at firstWalkLots and the rest runs beside the page;
+      // 1 and 2: it goes on while its last level is that small, then the rest runs beside
+      const combos = [1, 2, 3, 5, 1000].flatMap((l) => [1, 2, 3].flatMap((f) => [0, 1, 2].map((sf) => [l, f, sf])));
+      for (const [limit, firstWalkLots, smallFrontier] of combos) {
         let cursor: string | undefined;
         let pages = 0;
         do {
           const whole = await traceLots(t.db, subject, direction, { limit, cursor });
-          const beside = await traceLots(t.db, subject, direction, { limit, cursor, firstWalkLots });
-          const inTrx = await t.db.transaction((trx) => traceLots(trx, subject, direction, { limit, cursor, firstWalkLots }));
+          const beside = await traceLots(t.db, subject, direction, { limit, cursor, firstWalkLots, smallFrontier });
+          const inTrx = await t.db.transaction((trx) => traceLots(trx, subject, direction, { limit, cursor, firstWalkLots, smallFrontier }));
           expect(beside).toEqual(whole);
           expect(inTrx).toEqual(whole);
           cursor = whole.page.nextCursor ?? undefined;
@@ -245,9 +248,33 @@ describe('trace API', () => {
       }
     }
     // the first page of the whole forward trace: complete totals, although the walk went on beside it
-    const first = await traceLots(t.db, subject, 'forward', { firstWalkLots: 1 });
+    const first = await traceLots(t.db, subject, 'forward', { firstWalkLots: 1, smallFrontier: 0 });
     expect(first.summary).toEqual(expect.objectContaining({ lots: 6, complete: true }));
     expect(first.tables.lots.map((l) => name(l.lotId))).toEqual((await traceLots(t.db, subject, 'forward')).tables.lots.map((l) => name(l.lotId)));
+  });
+
+  it('walks on past the first walk in the same statement while the last level is small, instead of a walk-ahead statement', async () => {
+    const subject = await resolveTraceSubject(t.db, { material: 'RAW-TI', lot: 'TI-001' });
+    // the walk's statements of one first page (the recursive walk; a walk-ahead is a second one)
+    const walks = async (opts: { firstWalkLots: number; smallFrontier?: number }): Promise<{ statements: number; page: Awaited<ReturnType<typeof traceLots>> }> => {
+      let statements = 0;
+      const onQuery = (q: { sql: string }): void => {
+        if (q.sql.startsWith('WITH RECURSIVE w(')) statements++;
+      };
+      t.db.on('query', onQuery);
+      try {
+        const page = await traceLots(t.db, subject, 'forward', opts);
+        return { statements, page };
+      } finally {
+        t.db.off('query', onQuery);
+      }
+    };
+    const apart = await walks({ firstWalkLots: 2, smallFrontier: 0 });
+    const extended = await walks({ firstWalkLots: 2 });
+    expect(apart.statements).toBe(2); // the first walk stopped at 2 lots; the rest beside the page
+    expect(extended.statements).toBe(1); // every level of this trace is small: one statement to the end
+    expect(extended.page).toEqual(apart.page);
+    expect(extended.page.summary).toEqual(expect.objectContaining({ lots: 6, complete: true }));
   });
 
   it('guards a cycle in bad genealogy data: each lot once, the walk ends', async () => {
