@@ -3,8 +3,8 @@
  * the hub runs in its own process, never on the hub's event loop nor in its V8 heap. Run on the hub's
  * thread, the client's work on each answer (collecting half a megabyte of a 1,000-row trace page,
  * parsing its JSON) and the garbage it leaves fall between and into the hub's own requests, and the
- * bench measured them as the hub's latency (docs/architecture.md, "Runs of 2026-11-28, 09:00–10:10 UTC:
- * the trace bench's client in a worker thread").
+ * bench measured them as the hub's latency (docs/architecture.md, "Runs of 2026-11-28, 09:00–10:40 UTC:
+ * the trace bench's client in a worker thread, …").
  *
  * The worker times each request from before it is sent to the last byte of the answer, then parses
  * the JSON (as a client would) and sends the main thread only what the bench reads: the values at the
