@@ -98,9 +98,8 @@ export interface WalkExtension { upTo: number; frontierAtMost: number }
 /**
  * The levels below `frontier` (at `level`) in one statement, until a level adds no lot, `maxLots`
  * lots are reached (or, with `extend`, past them while the last level is small) or `maxDepth`
- * levels are walked: per level, the links found from the previous
- * level's lots (grouped per input/output pair). `seen` is every lot reached so far (the frontier's
- * level included).
+ * levels are walked: per level, the links found from the previous level's lots (grouped per
+ * input/output pair). `seen` is every lot reached so far (the frontier's level included).
  */
 async function linksByLevel(
   db: Db, frontier: string[], seen: string[], direction: TraceDirection, level: number, maxLots: number, maxDepth: number, extend: WalkExtension | undefined,

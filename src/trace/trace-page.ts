@@ -149,7 +149,7 @@ const FIRST_WALK_LOTS = 400;
 /**
  * Past FIRST_WALK_LOTS the first walk goes on in the same statement while its last level holds at
  * most this many lots (and the walk fewer than `eagerLots`): an ordinary raw lot's walk ends with
- * levels of 20–120 lots and is then complete in one statement, where a separate walk-ahead statement
+ * levels of 18–119 lots and is then complete in one statement, where a separate walk-ahead statement
  * beside the page cost ~1 ms; a bulk raw lot's level of 700–1,000 lots (whose next level holds
  * 1,500) still waits for the walk-ahead.
  */
