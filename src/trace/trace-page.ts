@@ -424,8 +424,9 @@ export interface TraceLotsOptions {
  * it in kind order (lot, on hand, shipments, consumption | lot, inbound shipments, QC), then by key.
  * The cursor names the last row (lot, kind, key), so pages stay consistent while rows are added.
  * A page is two statements in the common case: the genealogy walk (all levels in one statement, up
- * to `firstWalkLots` lots) and the page's rows (one statement for the lots and every kind of row);
- * a trace larger than that walks on to `eagerLots` in a third statement beside the page's.
+ * to `firstWalkLots` lots, or past them while its last level holds at most `smallFrontier` lots) and
+ * the page's rows (one statement for the lots and every kind of row); a trace larger than that
+ * walks on to `eagerLots` in a third statement beside the page's.
  * The API answers this page as {@link traceLotsJson}'s text.
  * @param db - knex instance (reads only)
  * @param subject - resolved subject
@@ -470,8 +471,9 @@ async function pageObject(db: Db, subject: TraceSubject, direction: TraceDirecti
 
   // small traces are walked to the end first, so their summary holds the totals and the page finds
   // its lots walked; a huge trace is walked further only as deep as its page needs. The walk goes in
-  // two steps: to FIRST_WALK_LOTS lots (what a page of ordinary lots needs), then on to `eagerLots`
-  // while the page statement runs on the lots walked so far, on another connection of the pool (a
+  // two steps: to FIRST_WALK_LOTS lots (what a page of ordinary lots needs; on past them in the same
+  // statement while its last level is small, SMALL_FRONTIER), then on to `eagerLots` while the page
+  // statement runs on the lots walked so far, on another connection of the pool (a
   // bulk raw lot's walk-ahead to its third level took as long as its page statement; the page waits
   // for it only when it needs more lots, and the answer when it is complete)
   const eager = opts.eagerLots ?? 1000;
